@@ -1,0 +1,36 @@
+/* Core settings and server-wide facts modules may read. */
+#ifndef SIPD_CORE_H
+#define SIPD_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sipd/api.h>
+#include <sipd/str.h>
+#include <sipd/transport.h>
+
+/* The version string, e.g. "0.1.0". */
+SIPD_API const char *sipd_version(void);
+/* Path of the SQLite database (core.database or --db). */
+SIPD_API const char *sipd_core_database(void);
+/* Server/User-Agent header value: "sipd/0.1.0". */
+SIPD_API const char *sipd_server_name(void);
+
+/*
+ * True if host[:port] names this server: one of the listen addresses or a
+ * name in core.aliases (port 0 = any/default port 5060).
+ */
+SIPD_API bool sipd_is_myself(struct sipd_str host, uint16_t port);
+
+/*
+ * Capabilities advertised in Allow / Supported. Modules add theirs in init;
+ * sanity() checks Require against the option tags.
+ */
+SIPD_API int sipd_allow_method(const char *method);
+SIPD_API int sipd_support_option(const char *option_tag);
+SIPD_API bool sipd_option_supported(struct sipd_str option_tag);
+/* Comma-separated lists, e.g. "INVITE, ACK, OPTIONS"; "" if empty. Valid after start-up. */
+SIPD_API const char *sipd_allow_header(void);
+SIPD_API const char *sipd_supported_header(void);
+
+#endif

@@ -1,0 +1,48 @@
+/* Length-delimited string slices: the currency of the message API. */
+#ifndef SIPD_STR_H
+#define SIPD_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+/* A slice: p points into a buffer someone else owns; not NUL-terminated. */
+struct sipd_str {
+	const char *p;
+	size_t len;
+};
+
+#define SIPD_STR(lit) ((struct sipd_str){ (lit), sizeof(lit) - 1 })
+#define SIPD_STR_NULL ((struct sipd_str){ NULL, 0 })
+/* printf helper: printf("%.*s", SIPD_STR_FMT(s)) */
+#define SIPD_STR_FMT(s) (int)(s).len, (s).p
+
+static inline struct sipd_str sipd_str_c(const char *cstr)
+{
+	struct sipd_str s = { cstr, cstr ? strlen(cstr) : 0 };
+	return s;
+}
+
+static inline bool sipd_str_empty(struct sipd_str s)
+{
+	return s.len == 0;
+}
+
+static inline bool sipd_str_eq(struct sipd_str a, struct sipd_str b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+/* Case-insensitive (ASCII) equality, as SIP header names and tokens need. */
+static inline bool sipd_str_caseeq(struct sipd_str a, struct sipd_str b)
+{
+	return a.len == b.len && (a.len == 0 || strncasecmp(a.p, b.p, a.len) == 0);
+}
+
+static inline bool sipd_str_caseeq_c(struct sipd_str a, const char *b)
+{
+	return sipd_str_caseeq(a, sipd_str_c(b));
+}
+
+#endif

@@ -1,0 +1,87 @@
+/* Transports: listen addresses, receive info, sending, and the receive entry point. */
+#ifndef SIPD_TRANSPORT_H
+#define SIPD_TRANSPORT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <sipd/api.h>
+#include <sipd/str.h>
+
+enum sipd_proto {
+	SIPD_PROTO_NONE = 0,
+	SIPD_PROTO_UDP,
+	SIPD_PROTO_TCP,
+	SIPD_PROTO_TLS,
+	SIPD_PROTO_WS,
+	SIPD_PROTO_WSS,
+};
+
+union sipd_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+};
+
+/* One entry of core.listen ("udp:127.0.0.1:5060", "tcp:[::1]:5060"). */
+struct sipd_listen {
+	enum sipd_proto proto;
+	union sipd_sockaddr addr;
+	char host[64]; /* as written: "127.0.0.1", "::1" (no brackets), "0.0.0.0" */
+	uint16_t port;
+	int fd;        /* set by the transport that serves it; -1 before */
+};
+
+SIPD_API unsigned sipd_listen_count(void);
+SIPD_API const struct sipd_listen *sipd_listen_get(unsigned idx);
+/* The transport module fills fd when it opens the socket. */
+SIPD_API void sipd_listen_set_fd(unsigned idx, int fd);
+
+/* Where a message came from. */
+struct sipd_rcvinfo {
+	enum sipd_proto proto;
+	union sipd_sockaddr src;
+	const struct sipd_listen *listen; /* the local socket it arrived on */
+	uint64_t conn_id;                 /* connection for TCP/TLS/WS; 0 for UDP */
+	uint64_t time_ms;                 /* sipd_now_ms() at receipt */
+};
+
+/* Where to send. conn_id != 0 asks for that connection (reused if still open). */
+struct sipd_dest {
+	enum sipd_proto proto;
+	union sipd_sockaddr addr;
+	const struct sipd_listen *from; /* local socket to send from; NULL: the transport picks */
+	uint64_t conn_id;
+};
+
+/* A transport registers its send function for its protocol (from init). */
+struct sipd_transport {
+	enum sipd_proto proto;
+	const char *name;
+	/* Sends one whole message. Returns 0 or an errno (ECONNREFUSED, EMSGSIZE, ...). */
+	int (*send)(const struct sipd_dest *dst, const char *buf, size_t len);
+};
+
+SIPD_API int sipd_transport_register(const struct sipd_transport *t);
+/* Sends via the transport registered for dst->proto; ENOTSUP if none. */
+SIPD_API int sipd_send(const struct sipd_dest *dst, const char *buf, size_t len);
+
+/*
+ * The receive entry point: a transport calls it with one complete message
+ * (framed for stream transports). buf is only borrowed for the call. The
+ * core parses it, runs the routing script for requests, hands replies on.
+ */
+SIPD_API void sipd_receive(const struct sipd_rcvinfo *ri, const char *buf, size_t len);
+
+/* "udp", "tcp", ... and back; SIPD_PROTO_NONE if unknown (case-insensitive). */
+SIPD_API const char *sipd_proto_name(enum sipd_proto p);
+SIPD_API enum sipd_proto sipd_proto_parse(struct sipd_str name);
+
+/* Formats "1.2.3.4" or "::1" (no port) into buf; returns buf. */
+SIPD_API const char *sipd_sockaddr_ip(const union sipd_sockaddr *a, char *buf, size_t size);
+SIPD_API uint16_t sipd_sockaddr_port(const union sipd_sockaddr *a);
+
+#endif

@@ -1,0 +1,110 @@
+/* Interfaces between the core's own parts (not installed, not for modules). */
+#ifndef SIPD_INTERNAL_H
+#define SIPD_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include <sipd/module.h>
+#include <sipd/transport.h>
+
+#define SIPD_MAX_THREADS 64
+
+/* ---- daemon.c: the sipd command line (exported only for core/main) ---- */
+SIPD_API int sipd_main(int argc, char **argv);
+
+/* ---- config.c: modules.conf ------------------------------------------ */
+
+struct core_module_entry {
+	char *name;
+	bool enabled;
+	char *file;   /* modules.conf path, for error messages */
+	int line;     /* line of the module's entry */
+	void *setting; /* libconfig config_setting_t * of the entry (valid until config_free) */
+};
+
+struct core_config {
+	char *path;            /* modules.conf */
+	char **listen;         /* "proto:host:port" strings */
+	unsigned listen_count;
+	char **aliases;
+	unsigned alias_count;
+	unsigned workers;      /* resolved: never 0 */
+	char *database;
+	char *routing;         /* routing script path, resolved relative to modules.conf */
+	char *log_level;
+	char *log_target;      /* "stderr" or "syslog" */
+	char *control_socket;
+	char *module_path;
+	struct core_module_entry *modules;
+	unsigned module_count;
+	void *cfg;             /* libconfig config_t * */
+};
+
+/* Reads path; on error writes "file:line: what was expected" to err and returns EINVAL/ENOENT. */
+int config_load(struct core_config *out, const char *path, char *err, size_t errlen);
+void config_free(struct core_config *c);
+/* Applies a module's parameters from its entry; errors name file:line. */
+int config_apply_params(const struct core_config *c, const struct core_module_entry *e,
+			const struct sipd_module *m, char *err, size_t errlen);
+
+/* listen.c: parses and owns core.listen; also aliases and capabilities (core.h). */
+int listen_set(char *const *specs, unsigned count, char *err, size_t errlen);
+int aliases_set(char *const *names, unsigned count);
+void listen_reset(void);
+
+/* ---- loader.c: modules ------------------------------------------------ */
+
+/* Loads, checks and orders every enabled module; runs init in dependency order. */
+int loader_load_all(const struct core_config *c, char *err, size_t errlen);
+int loader_start_all(char *err, size_t errlen);
+void loader_stop_all(void);   /* reverse order */
+void loader_unload_all(void);
+/* Appends one object per module {name, version, abi, description, functions, rpc}. */
+void loader_describe(json_t *array);
+
+/* ---- service.c --------------------------------------------------------- */
+void service_reset(void);
+
+/* ---- log.c ------------------------------------------------------------- */
+int log_open(const char *target, const char *level);
+void log_close(void);
+
+/* ---- loop.c / timer.c / worker.c -------------------------------------- */
+int loops_create(unsigned count);
+int loops_run(void);         /* starts one thread per loop */
+/* Asks every loop to finish its queued work and exit; joins the threads. */
+void loops_stop(void);
+void loops_destroy(void);
+/* A loop calls this between event batches (the script uses it for reload). */
+typedef void (*loop_idle_hook)(unsigned thread_index);
+void loops_set_idle_hook(loop_idle_hook hook);
+
+/* ---- stats.c ----------------------------------------------------------- */
+/* Appends {"group.name": value, ...} to obj. */
+void stats_dump(json_t *obj);
+void stats_reset_all(void);
+
+/* ---- rpc.c / control.c ------------------------------------------------- */
+int rpc_core_register(void); /* modules, stats, reload, help, version */
+int control_start(const char *socket_path, char *err, size_t errlen);
+void control_stop(void);
+void rpc_reset(void);
+
+/* ---- script/ ----------------------------------------------------------- */
+/* Compiles path and installs it as the running script. */
+int script_load(const char *path, char *err, size_t errlen);
+/* Compiles path without installing it (sipd -c). */
+int script_check(const char *path, char *err, size_t errlen);
+/* Recompiles the current path beside the running script and swaps atomically. */
+int script_reload(char *err, size_t errlen);
+void script_unload(void);
+/* Registers the core's own script functions and pseudo-variables. */
+int script_core_register(void);
+
+/* ---- receive.c: sipd_receive() needs the parser service --------------- */
+int receive_start(void);
+
+#endif
