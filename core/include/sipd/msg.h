@@ -222,6 +222,15 @@ struct sipd_msg_ops {
 	/* A deep copy with its own buffer and arena (for transactions). */
 	int (*clone)(struct sipd_msg **out, const struct sipd_msg *m);
 	void (*free)(struct sipd_msg *m);
+
+	/*
+	 * RFC 3261 18.2.1 / RFC 3581 on a received request: records an edit
+	 * adding received=<source ip> (when it differs from the Via host) and
+	 * filling rport=<source port> (when rport was asked) on the top Via,
+	 * so relayed requests and responses carry them. reply_build applies it
+	 * by itself. Idempotent.
+	 */
+	int (*via_mark_received)(struct sipd_msg *m);
 };
 
 /* The parser service ("parser", version 1), used by the core and transports. */
@@ -236,6 +245,14 @@ struct sipd_parser_api {
 	void (*free)(struct sipd_msg *m);
 	/* For stream transports: length of the complete message at buf, 0 if more bytes are needed, -1 if invalid. */
 	long (*frame_length)(const char *buf, size_t len, size_t max_size, const char **why);
+	/*
+	 * RFC 3261 checks of a request before anything else looks at it (what
+	 * sanity() enforces): 0 when fine, else the status to answer (400, 420,
+	 * 505) with *reason saying what was wrong, and *unsupported the first
+	 * Require option tag no loaded module supports (for 420). Returns -1
+	 * when no response can be routed (no usable Via): drop it.
+	 */
+	int (*check_request)(struct sipd_msg *m, const char **reason, struct sipd_str *unsupported);
 };
 #define SIPD_PARSER_SERVICE "parser"
 #define SIPD_PARSER_VERSION 1

@@ -70,6 +70,15 @@ SIPD_API int sipd_transport_register(const struct sipd_transport *t);
 SIPD_API int sipd_send(const struct sipd_dest *dst, const char *buf, size_t len);
 
 /*
+ * Transport errors that happen after sipd_send returned (a connect that
+ * failed, a reset connection with queued data): the transport reports them
+ * and whoever registered (tm) fails its transactions toward dst.
+ */
+typedef void (*sipd_transport_error_fn)(const struct sipd_dest *dst, int err);
+SIPD_API int sipd_transport_on_error(sipd_transport_error_fn fn);
+SIPD_API void sipd_transport_error(const struct sipd_dest *dst, int err);
+
+/*
  * The receive entry point: a transport calls it with one complete message
  * (framed for stream transports). buf is only borrowed for the call. The
  * core parses it, runs the routing script for requests, hands replies on.

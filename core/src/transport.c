@@ -1,0 +1,132 @@
+/* Transport registry: which module sends for which protocol, error listeners, address helpers. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include <sipd/log.h>
+#include <sipd/transport.h>
+
+#include "internal.h"
+
+#define PROTO_COUNT (SIPD_PROTO_WSS + 1)
+#define MAX_ERROR_LISTENERS 8
+
+/*
+ * Both tables are written by module init on the main thread before any
+ * worker runs and only read afterwards; the atomics make a late
+ * registration (a module started after the workers) safe to publish.
+ */
+static _Atomic(const struct sipd_transport *) transports[PROTO_COUNT];
+static _Atomic(sipd_transport_error_fn) error_fns[MAX_ERROR_LISTENERS];
+
+static const char *const proto_names[PROTO_COUNT] = {
+	[SIPD_PROTO_NONE] = "none", [SIPD_PROTO_UDP] = "udp", [SIPD_PROTO_TCP] = "tcp",
+	[SIPD_PROTO_TLS] = "tls",   [SIPD_PROTO_WS] = "ws",   [SIPD_PROTO_WSS] = "wss",
+};
+
+static bool proto_valid(enum sipd_proto p)
+{
+	return p > SIPD_PROTO_NONE && p < PROTO_COUNT;
+}
+
+int sipd_transport_register(const struct sipd_transport *t)
+{
+	const struct sipd_transport *none = NULL;
+
+	if (!t || !t->send || !proto_valid(t->proto))
+		return EINVAL;
+	if (!atomic_compare_exchange_strong(&transports[t->proto], &none, t)) {
+		SIPD_ERR("transport %s: %s already has a transport (%s)", t->name ? t->name : "?",
+			 proto_names[t->proto], none->name ? none->name : "?");
+		return EEXIST;
+	}
+	SIPD_DBG("transport %s registered for %s", t->name ? t->name : "?", proto_names[t->proto]);
+	return 0;
+}
+
+int sipd_send(const struct sipd_dest *dst, const char *buf, size_t len)
+{
+	const struct sipd_transport *t;
+
+	if (!dst || !buf || !len || !proto_valid(dst->proto))
+		return EINVAL;
+	t = atomic_load_explicit(&transports[dst->proto], memory_order_acquire);
+	if (!t)
+		return ENOTSUP;
+	return t->send(dst, buf, len);
+}
+
+int sipd_transport_on_error(sipd_transport_error_fn fn)
+{
+	if (!fn)
+		return EINVAL;
+	for (unsigned i = 0; i < MAX_ERROR_LISTENERS; i++) {
+		sipd_transport_error_fn none = NULL;
+
+		if (atomic_compare_exchange_strong(&error_fns[i], &none, fn))
+			return 0;
+		if (none == fn)
+			return EEXIST;
+	}
+	return ENOSPC;
+}
+
+void sipd_transport_error(const struct sipd_dest *dst, int err)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!dst)
+		return;
+	SIPD_DBG("%s error toward %s port %u: %s", sipd_proto_name(dst->proto),
+		 sipd_sockaddr_ip(&dst->addr, ip, sizeof(ip)), sipd_sockaddr_port(&dst->addr), strerror(err));
+	for (unsigned i = 0; i < MAX_ERROR_LISTENERS; i++) {
+		sipd_transport_error_fn fn = atomic_load_explicit(&error_fns[i], memory_order_acquire);
+
+		if (!fn)
+			break;
+		fn(dst, err);
+	}
+}
+
+const char *sipd_proto_name(enum sipd_proto p)
+{
+	return p >= SIPD_PROTO_NONE && p < PROTO_COUNT ? proto_names[p] : "none";
+}
+
+enum sipd_proto sipd_proto_parse(struct sipd_str name)
+{
+	for (unsigned p = SIPD_PROTO_UDP; p < PROTO_COUNT; p++)
+		if (sipd_str_caseeq_c(name, proto_names[p]))
+			return (enum sipd_proto)p;
+	return SIPD_PROTO_NONE;
+}
+
+const char *sipd_sockaddr_ip(const union sipd_sockaddr *a, char *buf, size_t size)
+{
+	const void *bin = NULL;
+
+	if (!buf || !size)
+		return buf;
+	buf[0] = '\0';
+	if (!a)
+		return buf;
+	if (a->sa.sa_family == AF_INET)
+		bin = &a->sin.sin_addr;
+	else if (a->sa.sa_family == AF_INET6)
+		bin = &a->sin6.sin6_addr;
+	if (bin && !inet_ntop(a->sa.sa_family, bin, buf, (socklen_t)size))
+		buf[0] = '\0';
+	return buf;
+}
+
+uint16_t sipd_sockaddr_port(const union sipd_sockaddr *a)
+{
+	if (!a)
+		return 0;
+	if (a->sa.sa_family == AF_INET)
+		return ntohs(a->sin.sin_port);
+	if (a->sa.sa_family == AF_INET6)
+		return ntohs(a->sin6.sin6_port);
+	return 0;
+}

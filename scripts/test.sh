@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# test.sh: set up (packages + build), then run every test and print a summary.
+#   1. unit tests (Criterion) of the -Werror build
+#   2. unit + integration tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   3. the threaded tests (script reload under load, loops, timers) under ThreadSanitizer
+#   4. the parser fuzzer for a bounded time (FUZZ_SECONDS, default 60)
+#   5. the example third-party module built out of tree against the installed package
+# Usage: scripts/test.sh [--quick]   (--quick: steps 1 and 2 only)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+JOBS=$(nproc)
+
+scripts/setup.sh --test-tools || exit 1
+
+passed=0
+failed=0
+failures=()
+step() { # step NAME COMMAND...
+	local name=$1; shift
+	local t0=$SECONDS
+	echo "=== $name"
+	if "$@"; then
+		passed=$((passed + 1))
+		echo "=== $name: ok ($((SECONDS - t0))s)"
+	else
+		failed=$((failed + 1))
+		failures+=("$name")
+		echo "=== $name: FAILED ($((SECONDS - t0))s)"
+	fi
+}
+
+build_variant() { # build_variant DIR CMAKE_ARGS...
+	local dir=$1; shift
+	if [ ! -f "$dir/CMakeCache.txt" ]; then
+		cmake -S . -B "$dir" -DSIPD_WERROR=ON "$@" >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; return 1; }
+	fi
+	cmake --build "$dir" -j "$JOBS" ${TARGET:+--target $TARGET} >"$dir.build.log" 2>&1 || { grep -E 'error' "$dir.build.log" | head -40; return 1; }
+}
+
+unit_tests() { # unit_tests DIR [ctest regex]
+	(cd "$1" && ctest -L unit --output-on-failure -j "$JOBS" ${2:+-R "$2"})
+}
+
+integration_tests() { # integration_tests BUILD_DIR
+	local dir=$1 rc=0 t
+	for t in tests/integration/test_*.py; do
+		[ -e "$t" ] || continue
+		timeout 600 python3 "$t" "$dir" || rc=1
+	done
+	for t in tests/integration/test_*.sh; do
+		[ -e "$t" ] || continue
+		timeout 600 bash "$t" "$dir" || rc=1
+	done
+	return $rc
+}
+
+build_fuzzer() {
+	CC=clang TARGET=fuzz_parser build_variant build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_FUZZ=ON -DSIPD_WERROR=OFF
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+step "unit tests (-Werror build)" unit_tests build
+step "asan+ubsan build" build_variant build-asan -DCMAKE_BUILD_TYPE=Debug -DSIPD_SANITIZE=address,undefined
+step "unit tests (asan+ubsan)" unit_tests build-asan
+step "integration tests (asan+ubsan)" integration_tests "$ROOT/build-asan"
+
+if [ $quick = 0 ]; then
+	step "tsan build" build_variant build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_SANITIZE=thread
+	step "threaded tests (tsan)" unit_tests build-tsan 'script_reload|test_loop|test_timer|test_stats'
+	step "fuzz build (clang)" build_fuzzer
+	step "parser fuzzing (${FUZZ_SECONDS}s)" scripts/fuzz.sh build-fuzz "$FUZZ_SECONDS"
+	step "out-of-tree example module" tests/integration/example_module.sh "$ROOT/build"
+fi
+
+echo
+if [ $failed -gt 0 ]; then
+	printf 'failed step: %s\n' "${failures[@]}"
+fi
+echo "test.sh: $passed passed, $failed failed"
+[ $failed = 0 ]
