@@ -54,6 +54,16 @@ int config_apply_params(const struct core_config *c, const struct core_module_en
 int listen_set(char *const *specs, unsigned count, char *err, size_t errlen);
 int aliases_set(char *const *names, unsigned count);
 void listen_reset(void);
+/*
+ * Parses one "proto:host[:port]" spec into *out (fd -1). Host names are
+ * looked up with getaddrinfo only when resolve is true. Returns 0 or EINVAL
+ * with the reason in err.
+ */
+int listen_parse(struct sipd_listen *out, const char *spec, bool resolve, char *err, size_t errlen);
+
+/* caps.c: sipd_core_database's value, and clearing the Allow/Supported lists (listen_reset does it). */
+int core_database_set(const char *path);
+void caps_reset(void);
 
 /* ---- loader.c: modules ------------------------------------------------ */
 
@@ -64,6 +74,8 @@ void loader_stop_all(void);   /* reverse order */
 void loader_unload_all(void);
 /* Appends one object per module {name, version, abi, description, functions, rpc}. */
 void loader_describe(json_t *array);
+/* After loader_load_all failed: true if a module's init hook failed (e.g. a bind error), false if the loader refused a module. */
+bool loader_init_failed(void);
 
 /* ---- service.c --------------------------------------------------------- */
 void service_reset(void);
@@ -71,6 +83,9 @@ void service_reset(void);
 /* ---- log.c ------------------------------------------------------------- */
 int log_open(const char *target, const char *level);
 void log_close(void);
+/* Added by runtime: "error"... for a level; sets the threshold at run time (log.level). */
+const char *log_level_name(int level);
+void log_set_level(int level);
 
 /* ---- loop.c / timer.c / worker.c -------------------------------------- */
 int loops_create(unsigned count);
@@ -86,6 +101,8 @@ void loops_set_idle_hook(loop_idle_hook hook);
 /* Appends {"group.name": value, ...} to obj. */
 void stats_dump(json_t *obj);
 void stats_reset_all(void);
+/* Added by runtime: appends {name, help, value} per counter (stats.list). */
+void stats_describe(json_t *array);
 
 /* ---- rpc.c / control.c ------------------------------------------------- */
 int rpc_core_register(void); /* modules, stats, reload, help, version */

@@ -23,7 +23,7 @@ static void stats_init(void)
 {
 	stat_tx_replies = sipd_stat_register("core", "tx_replies", "stateless replies sent");
 	stat_tx_reply_errors =
-		sipd_stat_register("core", "tx_reply_errors", "stateless replies not sent (no Via, send error)");
+	    sipd_stat_register("core", "tx_reply_errors", "stateless replies not sent (no Via, send error)");
 }
 
 struct reason_entry {
@@ -33,64 +33,64 @@ struct reason_entry {
 
 /* RFC 3261 21, RFC 4028, RFC 3329: what modules get when they pass no reason. */
 static const struct reason_entry reasons[] = {
-	{ 100, "Trying" },
-	{ 180, "Ringing" },
-	{ 181, "Call Is Being Forwarded" },
-	{ 182, "Queued" },
-	{ 183, "Session Progress" },
-	{ 200, "OK" },
-	{ 202, "Accepted" },
-	{ 300, "Multiple Choices" },
-	{ 301, "Moved Permanently" },
-	{ 302, "Moved Temporarily" },
-	{ 305, "Use Proxy" },
-	{ 380, "Alternative Service" },
-	{ 400, "Bad Request" },
-	{ 401, "Unauthorized" },
-	{ 402, "Payment Required" },
-	{ 403, "Forbidden" },
-	{ 404, "Not Found" },
-	{ 405, "Method Not Allowed" },
-	{ 406, "Not Acceptable" },
-	{ 407, "Proxy Authentication Required" },
-	{ 408, "Request Timeout" },
-	{ 410, "Gone" },
-	{ 413, "Request Entity Too Large" },
-	{ 414, "Request-URI Too Long" },
-	{ 415, "Unsupported Media Type" },
-	{ 416, "Unsupported URI Scheme" },
-	{ 420, "Bad Extension" },
-	{ 421, "Extension Required" },
-	{ 422, "Session Interval Too Small" },
-	{ 423, "Interval Too Brief" },
-	{ 480, "Temporarily Unavailable" },
-	{ 481, "Call/Transaction Does Not Exist" },
-	{ 482, "Loop Detected" },
-	{ 483, "Too Many Hops" },
-	{ 484, "Address Incomplete" },
-	{ 485, "Ambiguous" },
-	{ 486, "Busy Here" },
-	{ 487, "Request Terminated" },
-	{ 488, "Not Acceptable Here" },
-	{ 491, "Request Pending" },
-	{ 493, "Undecipherable" },
-	{ 500, "Server Internal Error" },
-	{ 501, "Not Implemented" },
-	{ 502, "Bad Gateway" },
-	{ 503, "Service Unavailable" },
-	{ 504, "Server Time-out" },
-	{ 505, "Version Not Supported" },
-	{ 513, "Message Too Large" },
-	{ 600, "Busy Everywhere" },
-	{ 603, "Decline" },
-	{ 604, "Does Not Exist Anywhere" },
-	{ 606, "Not Acceptable" },
+    {100, "Trying"},
+    {180, "Ringing"},
+    {181, "Call Is Being Forwarded"},
+    {182, "Queued"},
+    {183, "Session Progress"},
+    {200, "OK"},
+    {202, "Accepted"},
+    {300, "Multiple Choices"},
+    {301, "Moved Permanently"},
+    {302, "Moved Temporarily"},
+    {305, "Use Proxy"},
+    {380, "Alternative Service"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {402, "Payment Required"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {407, "Proxy Authentication Required"},
+    {408, "Request Timeout"},
+    {410, "Gone"},
+    {413, "Request Entity Too Large"},
+    {414, "Request-URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {416, "Unsupported URI Scheme"},
+    {420, "Bad Extension"},
+    {421, "Extension Required"},
+    {422, "Session Interval Too Small"},
+    {423, "Interval Too Brief"},
+    {480, "Temporarily Unavailable"},
+    {481, "Call/Transaction Does Not Exist"},
+    {482, "Loop Detected"},
+    {483, "Too Many Hops"},
+    {484, "Address Incomplete"},
+    {485, "Ambiguous"},
+    {486, "Busy Here"},
+    {487, "Request Terminated"},
+    {488, "Not Acceptable Here"},
+    {491, "Request Pending"},
+    {493, "Undecipherable"},
+    {500, "Server Internal Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Server Time-out"},
+    {505, "Version Not Supported"},
+    {513, "Message Too Large"},
+    {600, "Busy Everywhere"},
+    {603, "Decline"},
+    {604, "Does Not Exist Anywhere"},
+    {606, "Not Acceptable"},
 };
 
 static const char *default_reason(int code)
 {
-	static const char *const by_class[] = { "Provisional", "Success",      "Redirection",
-						"Client Error", "Server Error", "Global Failure" };
+	static const char *const by_class[] = {"Provisional",  "Success",      "Redirection",
+					       "Client Error", "Server Error", "Global Failure"};
 
 	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
 		if (reasons[i].code == code)
@@ -181,7 +181,7 @@ static int extra_build(struct sipd_str *out, struct sipd_msg *m, int code, const
 		return ENOMEM;
 	snprintf(buf, (size_t)n + 1, "Allow: %s\r\nAccept: application/sdp\r\n%s%s%s%s", allow,
 		 *supported ? "Supported: " : "", supported, *supported ? "\r\n" : "", extra);
-	*out = (struct sipd_str){ buf, (size_t)n };
+	*out = (struct sipd_str){buf, (size_t)n};
 	return 0;
 }
 
@@ -215,7 +215,8 @@ int sipd_reply(struct sipd_ctx *ctx, int code, const char *reason, const char *e
 		reason = default_reason(code);
 	err = m->ops->reply_build(m, code, sipd_str_c(reason), extra, SIPD_STR_NULL, SIPD_STR_NULL, &out);
 	if (err) {
-		SIPD_WARN("building %d reply to %.*s failed: %s", code, SIPD_STR_FMT(m->method), strerror(err));
+		SIPD_WARN("building %d reply to %.*s failed: %s", code, SIPD_STR_FMT(m->method),
+			  strerror(err));
 		goto out;
 	}
 	err = sipd_send(&dst, out.p, out.len);
@@ -223,7 +224,8 @@ int sipd_reply(struct sipd_ctx *ctx, int code, const char *reason, const char *e
 		char ip[INET6_ADDRSTRLEN];
 
 		SIPD_DBG("sending %d reply to %s port %u failed: %s", code,
-			 sipd_sockaddr_ip(&dst.addr, ip, sizeof(ip)), sipd_sockaddr_port(&dst.addr), strerror(err));
+			 sipd_sockaddr_ip(&dst.addr, ip, sizeof(ip)), sipd_sockaddr_port(&dst.addr),
+			 strerror(err));
 		goto out;
 	}
 	/* Only a final answer finishes the request; a 1xx leaves it open. */

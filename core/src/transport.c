@@ -9,7 +9,7 @@
 
 #include "internal.h"
 
-#define PROTO_COUNT (SIPD_PROTO_WSS + 1)
+#define PROTO_COUNT         (SIPD_PROTO_WSS + 1)
 #define MAX_ERROR_LISTENERS 8
 
 /*
@@ -21,8 +21,8 @@ static _Atomic(const struct sipd_transport *) transports[PROTO_COUNT];
 static _Atomic(sipd_transport_error_fn) error_fns[MAX_ERROR_LISTENERS];
 
 static const char *const proto_names[PROTO_COUNT] = {
-	[SIPD_PROTO_NONE] = "none", [SIPD_PROTO_UDP] = "udp", [SIPD_PROTO_TCP] = "tcp",
-	[SIPD_PROTO_TLS] = "tls",   [SIPD_PROTO_WS] = "ws",   [SIPD_PROTO_WSS] = "wss",
+    [SIPD_PROTO_NONE] = "none", [SIPD_PROTO_UDP] = "udp", [SIPD_PROTO_TCP] = "tcp",
+    [SIPD_PROTO_TLS] = "tls",   [SIPD_PROTO_WS] = "ws",   [SIPD_PROTO_WSS] = "wss",
 };
 
 static bool proto_valid(enum sipd_proto p)

@@ -112,6 +112,7 @@ class Sipd:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                self.logf.close()
                 raise RuntimeError(f"sipd exited with {self.proc.returncode} at start:\n{self.log_text()}")
             if os.path.exists(self.sock):
                 try:
@@ -120,6 +121,9 @@ class Sipd:
                 except Exception:
                     pass
             time.sleep(0.05)
+        self.proc.kill()
+        self.proc.wait()
+        self.logf.close()
         raise RuntimeError(f"sipd did not become ready in {timeout}s:\n{self.log_text()}")
 
     def stop(self, timeout=15.0):

@@ -191,7 +191,19 @@ struct sipd_msg {
 
 /* What the parser module provides; messages carry a pointer to it. */
 struct sipd_msg_ops {
-	/* Parses h (of its type) on first use; *out points at the typed form. */
+	/*
+	 * Parses h (of its type) on first use; *out points at the typed form:
+	 * Via: struct sipd_via; From, To, Refer-To: struct sipd_nameaddr;
+	 * Contact, Route, Record-Route, Path: struct sipd_nameaddr list (all
+	 * lines of the type linked through ->next); CSeq: struct sipd_cseq;
+	 * Authorization, Proxy-Authorization, WWW-/Proxy-Authenticate: struct
+	 * sipd_auth; Session-Expires: struct sipd_session_expires; Supported,
+	 * Require, Proxy-Require, Unsupported, Allow: struct sipd_tokens (one
+	 * list of all lines of the type); Max-Forwards, Expires, Min-Expires,
+	 * Content-Length, Min-SE: uint32_t; Content-Type: struct sipd_str
+	 * ("type/subtype"); Call-ID and every other header: struct sipd_str
+	 * (the trimmed value). EBADMSG if the header is malformed.
+	 */
 	int (*hdr_parsed)(struct sipd_msg *m, struct sipd_hdr *h, const void **out);
 	/* Parsed Request-URI (requests only). */
 	int (*ruri_parsed)(struct sipd_msg *m, const struct sipd_uri **out);
@@ -253,6 +265,11 @@ struct sipd_parser_api {
 	 * when no response can be routed (no usable Via): drop it.
 	 */
 	int (*check_request)(struct sipd_msg *m, const char **reason, struct sipd_str *unsupported);
+	/*
+	 * Parses a sip:, sips: or tel: URI held in s (slices of *out point
+	 * into s). Returns 0, EPROTONOSUPPORT for another scheme, EBADMSG.
+	 */
+	int (*uri_parse)(struct sipd_uri *out, struct sipd_str s);
 };
 #define SIPD_PARSER_SERVICE "parser"
 #define SIPD_PARSER_VERSION 1

@@ -53,6 +53,14 @@ enum sipd_arg_type {
 };
 /* Or'ed into an argument type: the argument may be left out (then args[i] is zeroed). */
 #define SIPD_ARG_OPTIONAL 0x100u
+/*
+ * Or'ed into SIPD_ARG_ROUTE: the name must be a failure_route (for
+ * t_on_failure-like functions) or a named reply_route. Without either, any
+ * named route is accepted. args[i].route is an id that stays valid across
+ * script reloads (it names the route; a reloaded script's route of that name runs).
+ */
+#define SIPD_ARG_ROUTE_FAILURE 0x200u
+#define SIPD_ARG_ROUTE_REPLY 0x400u
 #define SIPD_SCRIPT_MAX_ARGS 6
 
 struct sipd_fmt; /* opaque compiled format string */

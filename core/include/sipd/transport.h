@@ -85,6 +85,21 @@ SIPD_API void sipd_transport_error(const struct sipd_dest *dst, int err);
  */
 SIPD_API void sipd_receive(const struct sipd_rcvinfo *ri, const char *buf, size_t len);
 
+/*
+ * The module that owns replies (tm) provides this service from init; the
+ * core then hands it every parsed reply instead of running reply_route
+ * itself. on_reply returns true when it took the reply (it runs reply_route
+ * with sipd_script_run_route when it wants to); false lets the core run
+ * reply_route and drop the reply. The message is freed when sipd_receive
+ * returns: clone it (ops->clone) to keep it.
+ */
+struct sipd_ctx;
+struct sipd_reply_handler_api {
+	bool (*on_reply)(struct sipd_ctx *ctx);
+};
+#define SIPD_REPLY_HANDLER_SERVICE "reply_handler"
+#define SIPD_REPLY_HANDLER_VERSION 1
+
 /* "udp", "tcp", ... and back; SIPD_PROTO_NONE if unknown (case-insensitive). */
 SIPD_API const char *sipd_proto_name(enum sipd_proto p);
 SIPD_API enum sipd_proto sipd_proto_parse(struct sipd_str name);

@@ -1,0 +1,128 @@
+/* Message objects: creation by the first pass, the ops table, clone and free. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parser_int.h"
+
+/* Enough for the header array and parsed headers of a typical request. */
+#define INLINE_ARENA 6144
+
+const struct sipd_msg_ops parser_msg_ops = {
+	.hdr_parsed = parser_hdr_parsed,
+	.ruri_parsed = parser_ruri_parsed,
+	.alloc = parser_alloc,
+	.hdr_append = parser_hdr_append,
+	.hdr_remove = parser_hdr_remove,
+	.hdr_replace = parser_hdr_replace,
+	.set_ruri = parser_set_ruri,
+	.via_push = parser_via_push,
+	.set_body = parser_set_body,
+	.current_ruri = parser_current_ruri,
+	.serialize = parser_serialize,
+	.reply_build = parser_reply_build,
+	.clone = parser_clone,
+	.free = parser_free,
+	.via_mark_received = parser_via_mark_received,
+};
+
+int parser_parse(struct sipd_msg **out, const char *buf, size_t len, const struct sipd_rcvinfo *rcv,
+		 const char **why)
+{
+	const char *ignored;
+	struct parser_msg *pm;
+	int err;
+
+	if (!why)
+		why = &ignored;
+	if (!out || (!buf && len)) {
+		*why = "No buffer";
+		return EINVAL;
+	}
+	if (len > (size_t)parser_limits.max_message_size) {
+		*why = "Message too large";
+		return EMSGSIZE;
+	}
+	pm = malloc(sizeof(*pm) + INLINE_ARENA);
+	if (!pm)
+		return ENOMEM;
+	memset(pm, 0, sizeof(*pm));
+	parser_arena_init(&pm->arena, pm + 1, INLINE_ARENA);
+	pm->pub.ops = &parser_msg_ops;
+	pm->pub.buf = buf ? buf : "";
+	pm->pub.len = len;
+	if (rcv) {
+		pm->rcv = *rcv;
+		pm->has_rcv = true;
+		pm->pub.rcv = &pm->rcv;
+	}
+	pm->ruri_edit = pm->body_edit = pm->cl_edit = pm->ct_edit = -1;
+	err = parser_scan(pm, why);
+	if (err) {
+		if (err == ENOMEM)
+			*why = "Out of memory";
+		parser_free(&pm->pub);
+		return err;
+	}
+	*out = &pm->pub;
+	return 0;
+}
+
+void parser_free(struct sipd_msg *m)
+{
+	struct parser_msg *pm;
+
+	if (!m)
+		return;
+	pm = parser_msg_of(m);
+	parser_arena_release(&pm->arena);
+	free(pm->owned_buf);
+	free(pm);
+}
+
+void *parser_alloc(struct sipd_msg *m, size_t size)
+{
+	return parser_arena_alloc(&parser_msg_of(m)->arena, size);
+}
+
+int parser_clone(struct sipd_msg **out, const struct sipd_msg *m)
+{
+	struct parser_msg *src = parser_msg_of((struct sipd_msg *)m), *dst;
+	struct sipd_msg *n = NULL;
+	const char *why;
+	char *copy;
+	size_t i;
+	int err;
+
+	copy = malloc(m->len ? m->len : 1);
+	if (!copy)
+		return ENOMEM;
+	memcpy(copy, m->buf, m->len);
+	err = parser_parse(&n, copy, m->len, src->has_rcv ? &src->rcv : NULL, &why);
+	if (err) {
+		free(copy);
+		return err;
+	}
+	dst = parser_msg_of(n);
+	dst->owned_buf = copy;
+	/* Same bytes, same offsets: the edits carry over as they are. */
+	for (i = 0; i < src->edit_count; i++) {
+		const struct parser_edit *e = &src->edits[i];
+
+		err = parser_edit_add(dst, e->kind, e->off, e->del, e->ins, e->order, e->hdr, NULL);
+		if (err)
+			goto out;
+	}
+	dst->order_next = src->order_next;
+	dst->push_next = src->push_next;
+	dst->ruri_edit = src->ruri_edit;
+	dst->body_edit = src->body_edit;
+	dst->cl_edit = src->cl_edit;
+	dst->ct_edit = src->ct_edit;
+	dst->via_marked = src->via_marked;
+	*out = n;
+	n = NULL;
+out:
+	parser_free(n);
+	return err;
+}

@@ -1,0 +1,396 @@
+/* The socket side of a connection: reading and framing, writing, connecting. */
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sipd/log.h>
+
+#include "tcp.h"
+
+/* Reads land here first, so idle connections need no buffer of their own. */
+#define SCRATCH_SIZE 65536
+static __thread char scratch[SCRATCH_SIZE];
+
+/* Reads per readiness event before other connections get their turn. */
+#define READ_ROUNDS 8
+
+static ssize_t sock_writev(void *arg, const struct iovec *iov, int iovcnt)
+{
+	struct tcp_conn *c = arg;
+	struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+
+	return sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* c->lock held. Writes what the socket takes; returns a hard socket error. */
+static int flush_locked(struct tcp_conn *c)
+{
+	size_t n = 0;
+	int err = tcp_writeq_flush(&c->wq, sock_writev, c, &n);
+
+	if (n) {
+		uint64_t now = sipd_now_ms();
+		TCP_STORE(c->tx_bytes, c->tx_bytes + n);
+		TCP_STORE(c->active_ms, now);
+		c->wprogress_ms = now;
+	}
+	return err;
+}
+
+static void watch(struct tcp_conn *c, bool in, bool out)
+{
+	uint32_t ev = (in ? EPOLLIN : 0) | (out ? EPOLLOUT : 0);
+
+	if (c->io && sipd_io_modify(c->io, ev) == 0)
+		c->out_watched = out;
+}
+
+/* Loop thread: after a flush, decides whether to keep EPOLLOUT or to finish a closing connection. */
+static void after_flush(struct tcp_conn *c, int err, size_t left)
+{
+	if (err) {
+		tcp_conn_close(c, tcp_stats.closed_error, err, "write failed");
+		return;
+	}
+	if (left == 0 && c->state == TCP_ST_CLOSING) {
+		tcp_conn_close(c, c->close_counter, EBADMSG, c->close_why);
+		return;
+	}
+	if (left == 0 && c->peer_eof) {
+		tcp_conn_close(c, tcp_stats.closed_peer, 0, "closed by peer");
+		return;
+	}
+	bool reading = c->state == TCP_ST_OPEN && !c->peer_eof;
+	if ((left > 0) != c->out_watched)
+		watch(c, reading, left > 0);
+	tcp_timer_update(c);
+}
+
+static void on_writable(struct tcp_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	int err = flush_locked(c);
+	size_t left = c->wq.bytes;
+	pthread_mutex_unlock(&c->lock);
+	after_flush(c, err, left);
+}
+
+static void posted_flush(void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	c->flush_posted = false;
+	bool open = c->state == TCP_ST_OPEN || c->state == TCP_ST_CLOSING;
+	pthread_mutex_unlock(&c->lock);
+	if (open)
+		on_writable(c);
+	tcp_conn_unref(c);
+}
+
+int tcp_conn_write(struct tcp_conn *c, const char *buf, size_t len)
+{
+	bool on_loop = sipd_loop_self() == c->loop;
+	bool post = false;
+	size_t done = 0;
+	int err = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->state == TCP_ST_CLOSED || c->close_posted) {
+		err = ENOTCONN;
+		goto out;
+	}
+	/* Straight to the socket when nothing waits before us: the common case. */
+	if (c->state != TCP_ST_CONNECTING && c->wq.bytes == 0) {
+		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			err = errno;
+			goto out;
+		}
+		if (n > 0) {
+			done = (size_t)n;
+			TCP_STORE(c->tx_bytes, c->tx_bytes + done);
+			TCP_STORE(c->active_ms, sipd_now_ms());
+		}
+	}
+	if (done == len)
+		goto out;
+	if (c->wq.bytes == 0)
+		c->wprogress_ms = sipd_now_ms(); /* the write timeout counts from the first byte waiting */
+	err = tcp_writeq_push(&c->wq, buf + done, len - done, (size_t)tcp_cfg.max_write_queue);
+	if (err)
+		goto out;
+	sipd_stat_add(tcp_stats.bytes_queued, (int64_t)(len - done));
+	if (!on_loop && c->state != TCP_ST_CONNECTING && !c->flush_posted) {
+		c->flush_posted = true;
+		tcp_conn_ref(c);
+		post = true;
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+	if (err == ENOBUFS) {
+		sipd_stat_inc(tcp_stats.write_queue_full);
+		tcp_conn_close_async(c, tcp_stats.closed_limit, ENOBUFS, "write queue full");
+	} else if (err && err != ENOTCONN) {
+		tcp_conn_close_async(c, tcp_stats.closed_error, err, "write failed");
+	} else if (post && sipd_loop_post(c->loop, posted_flush, c) != 0) {
+		/* The bytes stay queued; the next write or readiness event flushes them. */
+		pthread_mutex_lock(&c->lock);
+		c->flush_posted = false;
+		pthread_mutex_unlock(&c->lock);
+		tcp_conn_unref(c);
+	} else if (!err && on_loop && done < len && c->state != TCP_ST_CONNECTING) {
+		if (!c->out_watched)
+			watch(c, c->state == TCP_ST_OPEN && !c->peer_eof, true);
+		tcp_timer_update(c);
+	}
+	return err;
+}
+
+static void deliver(struct tcp_conn *c, const char *p, size_t len)
+{
+	struct sipd_rcvinfo ri = {
+	    .proto = SIPD_PROTO_TCP,
+	    .src = c->peer,
+	    .listen = c->listen,
+	    .conn_id = c->id,
+	    .time_ms = sipd_now_ms(),
+	};
+
+	sipd_stat_inc(tcp_stats.rx_messages);
+	sipd_receive(&ri, p, len);
+}
+
+/*
+ * A message that cannot be framed: answer it (with the parser when its
+ * header block parses) and close once the answer is written.
+ */
+static void reject(struct tcp_conn *c, const char *p, size_t avail, const struct tcp_frame *fr)
+{
+	char peer[INET6_ADDRSTRLEN + 8];
+	bool answered = false, parsed = false;
+
+	sipd_stat_inc(tcp_stats.bad_framing);
+	if (fr->head_len && tcp_parser) {
+		struct sipd_rcvinfo ri = {.proto = SIPD_PROTO_TCP,
+					  .src = c->peer,
+					  .listen = c->listen,
+					  .conn_id = c->id,
+					  .time_ms = sipd_now_ms()};
+		struct sipd_msg *m;
+		const char *why;
+		if (tcp_parser->parse(&m, p, fr->head_len, &ri, &why) == 0) {
+			struct sipd_str out;
+			parsed = true;
+			if (m->is_request && m->method_id != SIPD_METHOD_ACK &&
+			    m->ops->reply_build(m, fr->status, sipd_str_c(fr->why), SIPD_STR_NULL,
+						SIPD_STR_NULL, SIPD_STR_NULL, &out) == 0)
+				answered = tcp_conn_write(c, out.p, out.len) == 0;
+			tcp_parser->free(m);
+		}
+	}
+	/* Not parseable but not a response either: a bare status line still tells a human why. */
+	if (!parsed && !(avail >= 4 && memcmp(p, "SIP/", 4) == 0)) {
+		char line[128];
+		int n = snprintf(line, sizeof(line), "SIP/2.0 %d %s\r\nContent-Length: 0\r\n\r\n", fr->status,
+				 fr->why);
+		answered = tcp_conn_write(c, line, (size_t)n) == 0;
+	}
+	SIPD_INFO("connection %llu from %s: %s, %s", (unsigned long long)c->id,
+		  tcp_addr_str(&c->peer, peer, sizeof(peer)), fr->why,
+		  answered ? "answered and closing" : "closing");
+
+	pthread_mutex_lock(&c->lock);
+	if (c->state == TCP_ST_OPEN)
+		c->state = TCP_ST_CLOSING;
+	c->close_counter = fr->status == 513 ? tcp_stats.closed_limit : tcp_stats.closed_error;
+	c->close_why = fr->why;
+	size_t left = c->wq.bytes;
+	pthread_mutex_unlock(&c->lock);
+	if (left == 0)
+		tcp_conn_close(c, c->close_counter, EBADMSG, fr->why);
+	else
+		watch(c, false, true);
+}
+
+/* Frames and dispatches buf[len]; returns the bytes used. Stops when c stops being open. */
+static size_t process(struct tcp_conn *c, const char *buf, size_t len, bool *got_msg)
+{
+	size_t off = 0;
+	size_t max = (size_t)tcp_cfg.max_message_size;
+
+	while (off < len && c->state == TCP_ST_OPEN && !c->close_posted) {
+		struct tcp_frame fr;
+		tcp_frame_next(&fr, buf + off, len - off, max, &c->fr.scan);
+		switch (fr.kind) {
+		case TCP_FRAME_MORE:
+			return off;
+		case TCP_FRAME_SKIP:
+			off += fr.len;
+			break;
+		case TCP_FRAME_PING:
+			off += fr.len;
+			sipd_stat_inc(tcp_stats.keepalive_pongs);
+			tcp_conn_write(c, "\r\n", 2);
+			break;
+		case TCP_FRAME_MSG:
+			deliver(c, buf + off, fr.len);
+			off += fr.len;
+			*got_msg = true;
+			break;
+		case TCP_FRAME_BAD:
+			reject(c, buf + off, len - off, &fr);
+			return len;
+		}
+	}
+	return off;
+}
+
+static void on_eof(struct tcp_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	size_t left = c->wq.bytes;
+	pthread_mutex_unlock(&c->lock);
+	tcp_framer_free(&c->fr); /* a message cut by the close can never complete */
+	if (left == 0) {
+		tcp_conn_close(c, tcp_stats.closed_peer, 0, "closed by peer");
+		return;
+	}
+	/* Half-close: the peer may still read what we owe it. */
+	c->peer_eof = true;
+	watch(c, false, true);
+	tcp_timer_update(c);
+}
+
+static void on_readable(struct tcp_conn *c)
+{
+	struct tcp_framer *f = &c->fr;
+
+	for (int round = 0; round < READ_ROUNDS && c->state == TCP_ST_OPEN && !c->close_posted; round++) {
+		bool pending = f->len > 0, got_msg = false;
+		char *dst = scratch;
+		size_t room = SCRATCH_SIZE;
+		int err;
+
+		if (pending) {
+			err = tcp_framer_reserve(f, (size_t)tcp_cfg.max_message_size);
+			if (err) {
+				tcp_conn_close(c, tcp_stats.closed_error, err,
+					       "no memory for the read buffer");
+				return;
+			}
+			dst = f->buf + f->len;
+			room = f->cap - f->len;
+		}
+		ssize_t n = recv(c->fd, dst, room, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			tcp_conn_close(c, tcp_stats.closed_error, errno, "read failed");
+			return;
+		}
+		if (n == 0) {
+			on_eof(c);
+			return;
+		}
+		uint64_t now = sipd_now_ms();
+		TCP_STORE(c->rx_bytes, c->rx_bytes + (uint64_t)n);
+		TCP_STORE(c->active_ms, now);
+
+		if (pending) {
+			f->len += (size_t)n;
+			tcp_framer_consume(f, process(c, f->buf, f->len, &got_msg));
+		} else {
+			size_t used = process(c, scratch, (size_t)n, &got_msg);
+			if (used < (size_t)n && c->state == TCP_ST_OPEN &&
+			    tcp_framer_keep(f, scratch + used, (size_t)n - used) != 0) {
+				tcp_conn_close(c, tcp_stats.closed_error, ENOMEM,
+					       "no memory for the read buffer");
+				return;
+			}
+		}
+		if (c->state != TCP_ST_OPEN)
+			return;
+		/* The read timeout runs from the first byte of the message still incomplete. */
+		if (f->len == 0 || tcp_framer_blank(f))
+			f->started_ms = 0;
+		else if (got_msg || !f->started_ms)
+			f->started_ms = now;
+		if ((size_t)n < room)
+			break;
+	}
+	tcp_timer_update(c);
+}
+
+static void on_connected(struct tcp_conn *c)
+{
+	int err = 0;
+	socklen_t el = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+		err = errno;
+	if (err) {
+		tcp_conn_close(c, tcp_stats.closed_error, err, "connect failed");
+		return;
+	}
+	socklen_t sl = sizeof(c->local);
+	getsockname(c->fd, &c->local.sa, &sl);
+	pthread_mutex_lock(&c->lock);
+	c->state = TCP_ST_OPEN;
+	pthread_mutex_unlock(&c->lock);
+	sipd_stat_inc(tcp_stats.connected);
+	c->out_watched = true; /* the connect wait used EPOLLOUT */
+	on_writable(c);
+}
+
+static void on_io(int fd, uint32_t events, void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	tcp_conn_ref(c);
+	if (c->state == TCP_ST_CONNECTING) {
+		on_connected(c);
+		goto out;
+	}
+	if (events & EPOLLOUT)
+		on_writable(c);
+	if (c->state == TCP_ST_CLOSED)
+		goto out;
+	if ((c->state == TCP_ST_CLOSING || c->peer_eof) && (events & (EPOLLERR | EPOLLHUP)))
+		tcp_conn_close(c, tcp_stats.closed_error, EPIPE, "peer gone");
+	else if (c->state == TCP_ST_OPEN && !c->peer_eof && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		on_readable(c);
+out:
+	tcp_conn_unref(c);
+}
+
+int tcp_conn_attach(struct tcp_conn *c)
+{
+	int one = 1, err = 0;
+	uint32_t ev = EPOLLIN;
+
+	/* Whole messages are written at once; Nagle would only delay pipelined answers. */
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (c->state == TCP_ST_CONNECTING) {
+		socklen_t len = c->peer.sa.sa_family == AF_INET6 ? sizeof(c->peer.sin6) : sizeof(c->peer.sin);
+		if (connect(c->fd, &c->peer.sa, len) != 0 && errno != EINPROGRESS) {
+			err = errno;
+			tcp_conn_close(c, tcp_stats.closed_error, err, "connect failed");
+			return err;
+		}
+		ev = EPOLLOUT; /* writable = connected (or failed: SO_ERROR says) */
+	}
+	err = sipd_io_add(&c->io, c->loop, c->fd, ev, on_io, c);
+	if (err) {
+		tcp_conn_close(c, tcp_stats.closed_error, err, "cannot watch the socket");
+		return err;
+	}
+	tcp_timer_update(c);
+	return 0;
+}

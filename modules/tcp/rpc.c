@@ -1,0 +1,142 @@
+/* Control RPC of the tcp module: tcp.list. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <sipd/rpc.h>
+
+#include "tcp.h"
+
+struct list_ctx {
+	json_t *arr;
+	uint64_t now;
+	size_t limit;
+};
+
+static void add_conn(struct tcp_conn *c, void *arg)
+{
+	struct list_ctx *ctx = arg;
+	char peer[INET6_ADDRSTRLEN + 8], local[INET6_ADDRSTRLEN + 8];
+
+	if (json_array_size(ctx->arr) >= ctx->limit)
+		return;
+	pthread_mutex_lock(&c->lock);
+	size_t queued = c->wq.bytes;
+	const char *state = tcp_conn_state_name(c);
+	pthread_mutex_unlock(&c->lock);
+	uint64_t active = TCP_LOAD(c->active_ms);
+
+	json_array_append_new(
+	    ctx->arr,
+	    json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:b}", "id", (json_int_t)c->id,
+		      "peer", tcp_addr_str(&c->peer, peer, sizeof(peer)), "local",
+		      tcp_addr_str(&c->local, local, sizeof(local)), "direction", c->outbound ? "out" : "in",
+		      "age_s", (json_int_t)((ctx->now - c->created_ms) / 1000), "idle_s",
+		      (json_int_t)(ctx->now > active ? (ctx->now - active) / 1000 : 0), "rx_bytes",
+		      (json_int_t)TCP_LOAD(c->rx_bytes), "tx_bytes", (json_int_t)TCP_LOAD(c->tx_bytes),
+		      "queued", (json_int_t)queued, "state", state, "kept", TCP_LOAD(c->kept)));
+}
+
+/* params: [] or [LIMIT] or {"limit": N}; the newest connections of a bucket come first. */
+static int rpc_list(json_t *params, json_t **result)
+{
+	json_t *lim = json_is_array(params) ? json_array_get(params, 0) : json_object_get(params, "limit");
+	struct list_ctx ctx = {.now = sipd_now_ms(), .limit = SIZE_MAX};
+
+	if (lim) {
+		json_int_t v = json_is_integer(lim)  ? json_integer_value(lim)
+			       : json_is_string(lim) ? strtoll(json_string_value(lim), NULL, 10)
+						     : -1;
+		if (v <= 0)
+			return sipd_rpc_fail(result, EINVAL, "limit must be a positive number");
+		ctx.limit = (size_t)v;
+	}
+	ctx.arr = json_array();
+	if (!ctx.arr)
+		return ENOMEM;
+	tcp_conn_foreach(add_conn, &ctx);
+	*result = ctx.arr;
+	return 0;
+}
+
+/* "1.2.3.4:5060" or "[::1]:5060" into a socket address. */
+static int parse_addr(union sipd_sockaddr *out, const char *s)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *colon;
+	size_t hl;
+	char *end;
+
+	memset(out, 0, sizeof(*out));
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (!rb || rb[1] != ':')
+			return EINVAL;
+		hl = (size_t)(rb - s - 1);
+		s++;
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return EINVAL;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return EINVAL;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535)
+		return EINVAL;
+	if (inet_pton(AF_INET, host, &out->sin.sin_addr) == 1) {
+		out->sin.sin_family = AF_INET;
+		out->sin.sin_port = htons((uint16_t)port);
+	} else if (inet_pton(AF_INET6, host, &out->sin6.sin6_addr) == 1) {
+		out->sin6.sin6_family = AF_INET6;
+		out->sin6.sin6_port = htons((uint16_t)port);
+	} else {
+		return EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * params: [ADDR]. Sends an RFC 5626 keep-alive (CRLFCRLF) to ADDR over the
+ * connection sipd has to it, or a new one: shows whether a peer can be
+ * reached and exercises reuse. The answer only says the ping was queued.
+ */
+static int rpc_ping(json_t *params, json_t **result)
+{
+	json_t *a = json_is_array(params) ? json_array_get(params, 0) : json_object_get(params, "addr");
+	union sipd_sockaddr peer;
+	uint64_t id = 0;
+
+	if (!json_is_string(a) || parse_addr(&peer, json_string_value(a)) != 0)
+		return sipd_rpc_fail(result, EINVAL,
+				     "expected an address like 192.0.2.1:5060 or [2001:db8::1]:5060");
+	int err = tcp_send_peer(&id, &peer, "\r\n\r\n", 4);
+	if (err)
+		return sipd_rpc_fail(result, err, "cannot send to %s: %s", json_string_value(a),
+				     strerror(err));
+	*result = json_pack("{s:I}", "conn_id", (json_int_t)id);
+	return *result ? 0 : ENOMEM;
+}
+
+const struct sipd_rpc_method tcp_rpc_methods[] = {
+    {
+	.name = "tcp.list",
+	.fn = rpc_list,
+	.usage = "[LIMIT]",
+	.help = "TCP connections: id, peer, local, age_s, idle_s, rx/tx bytes, queued bytes, state",
+    },
+    {
+	.name = "tcp.ping",
+	.fn = rpc_ping,
+	.usage = "ADDR",
+	.help = "send a CRLFCRLF keep-alive to ADDR (ip:port) over an existing or new connection",
+    },
+    {.name = NULL},
+};

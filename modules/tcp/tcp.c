@@ -1,0 +1,164 @@
+/* The tcp transport module: SIP over TCP (RFC 3261 18) with limits, timeouts and reuse. */
+#include <errno.h>
+#include <string.h>
+
+#include <sipd/log.h>
+#include <sipd/module.h>
+#include <sipd/service.h>
+
+#include "tcp.h"
+#include "tcp_api.h"
+
+struct tcp_cfg tcp_cfg = {
+    .connect_timeout = 5,
+    .read_timeout = 10,
+    .write_timeout = 10,
+    .idle_timeout = 120,
+    .max_connections = 16384,
+    .max_connections_per_ip = 1024,
+    .max_message_size = 65536,
+    .max_write_queue = 1024 * 1024,
+    .backlog = 1024,
+};
+struct tcp_counters tcp_stats;
+const struct sipd_parser_api *tcp_parser;
+
+static int conn_keep(uint64_t conn_id, bool keep)
+{
+	struct tcp_conn *c = tcp_conn_by_id(conn_id);
+
+	if (!c)
+		return ENOENT;
+	TCP_STORE(c->kept, keep);
+	tcp_conn_unref(c);
+	return 0;
+}
+
+static bool conn_alive(uint64_t conn_id)
+{
+	struct tcp_conn *c = tcp_conn_by_id(conn_id);
+	bool alive = c && __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != TCP_ST_CLOSED;
+
+	tcp_conn_unref(c);
+	return alive;
+}
+
+static const struct tcp_api api = {
+    .conn_keep = conn_keep,
+    .conn_alive = conn_alive,
+};
+
+static const struct sipd_transport transport = {
+    .proto = SIPD_PROTO_TCP,
+    .name = "tcp",
+    .send = tcp_send,
+};
+
+struct stat_def {
+	struct sipd_stat **slot;
+	const char *name, *help;
+};
+
+static const struct stat_def stat_defs[] = {
+    {&tcp_stats.open, "connections_open", "connections open now (gauge)"},
+    {&tcp_stats.accepted, "accepted", "inbound connections accepted"},
+    {&tcp_stats.connected, "connected", "outbound connections established"},
+    {&tcp_stats.closed_idle, "closed_idle", "closed after idle_timeout"},
+    {&tcp_stats.closed_read_timeout, "closed_read_timeout",
+     "closed: a message did not complete in read_timeout"},
+    {&tcp_stats.closed_write_timeout, "closed_write_timeout",
+     "closed: the peer did not read for write_timeout"},
+    {&tcp_stats.closed_error, "closed_error", "closed on a socket error, failed connect or bad framing"},
+    {&tcp_stats.closed_limit, "closed_limit", "closed: max_write_queue or max_message_size exceeded"},
+    {&tcp_stats.closed_peer, "closed_peer", "closed by the peer (EOF)"},
+    {&tcp_stats.rejected_limit, "rejected_limit", "refused: max_connections or max_connections_per_ip"},
+    {&tcp_stats.rx_messages, "rx_messages", "SIP messages received"},
+    {&tcp_stats.bad_framing, "bad_framing", "messages without valid Content-Length or too large"},
+    {&tcp_stats.keepalive_pongs, "keepalive_pongs", "CRLFCRLF pings answered with CRLF"},
+    {&tcp_stats.write_queue_full, "write_queue_full", "sends refused because max_write_queue was reached"},
+    {&tcp_stats.bytes_queued, "bytes_queued", "bytes the socket could not take at once (back-pressure)"},
+    {&tcp_stats.bytes_dropped, "bytes_dropped", "queued bytes dropped when their connection closed"},
+};
+
+static int tcp_init(void)
+{
+	int err;
+
+	for (size_t i = 0; i < sizeof(stat_defs) / sizeof(stat_defs[0]); i++) {
+		*stat_defs[i].slot = sipd_stat_register("tcp", stat_defs[i].name, stat_defs[i].help);
+		if (!*stat_defs[i].slot)
+			return ENOMEM;
+	}
+	err = tcp_conns_init();
+	if (err)
+		return err;
+	err = sipd_transport_register(&transport);
+	if (err) {
+		SIPD_ERR("cannot register the tcp transport: %s", strerror(err));
+		goto fail;
+	}
+	err = sipd_service_provide(TCP_SERVICE, TCP_SERVICE_VERSION, &api);
+	if (err)
+		goto fail;
+	err = tcp_listeners_open();
+	if (err)
+		goto fail;
+	return 0;
+fail:
+	tcp_conns_shutdown();
+	return err;
+}
+
+static int tcp_start(void)
+{
+	int err = sipd_service_require(SIPD_PARSER_SERVICE, SIPD_PARSER_VERSION, (const void **)&tcp_parser);
+
+	if (err) {
+		SIPD_ERR("the parser service is missing: %s", strerror(err));
+		return err;
+	}
+	return tcp_listeners_start();
+}
+
+static void tcp_stop(void)
+{
+	tcp_listeners_close();
+	tcp_conns_shutdown();
+	tcp_parser = NULL;
+}
+
+static const char *const requires[] = {"parser", NULL};
+
+static const struct sipd_param_def params[] = {
+    {"connect_timeout", SIPD_PARAM_INT, &tcp_cfg.connect_timeout, 1, 300,
+     "seconds an outbound connect may take (default 5)"},
+    {"read_timeout", SIPD_PARAM_INT, &tcp_cfg.read_timeout, 1, 3600,
+     "seconds a started message has to complete, against slow senders (default 10)"},
+    {"write_timeout", SIPD_PARAM_INT, &tcp_cfg.write_timeout, 1, 3600,
+     "seconds queued data may wait without progress before the connection is dropped (default 10)"},
+    {"idle_timeout", SIPD_PARAM_INT, &tcp_cfg.idle_timeout, 0, 86400,
+     "seconds without traffic before an unused connection is closed; 0 = never (default 120)"},
+    {"max_connections", SIPD_PARAM_INT, &tcp_cfg.max_connections, 1, 1000000,
+     "connections in total, both directions (default 16384)"},
+    {"max_connections_per_ip", SIPD_PARAM_INT, &tcp_cfg.max_connections_per_ip, 1, 1000000,
+     "inbound connections from one IP address (default 1024)"},
+    {"max_message_size", SIPD_PARAM_INT, &tcp_cfg.max_message_size, 1024, 16 * 1024 * 1024,
+     "bytes of one SIP message, headers and body (default 65536)"},
+    {"max_write_queue", SIPD_PARAM_INT, &tcp_cfg.max_write_queue, 4096, 256 * 1024 * 1024,
+     "bytes waiting to be sent on one connection before it is closed (default 1048576)"},
+    {"backlog", SIPD_PARAM_INT, &tcp_cfg.backlog, 16, 65535, "listen(2) backlog (default 1024)"},
+    {.name = NULL},
+};
+
+SIPD_MODULE_EXPORT = {
+    SIPD_MODULE_HEADER,
+    .name = "tcp",
+    .version = "1.0",
+    .description = "SIP over TCP: framing, keep-alives, connection reuse, timeouts and limits",
+    .requires = requires,
+    .params = params,
+    .rpc = tcp_rpc_methods,
+    .init = tcp_init,
+    .start = tcp_start,
+    .stop = tcp_stop,
+};

@@ -1,0 +1,148 @@
+/* Shared declarations of the tcp transport module's parts (not installed). */
+#ifndef TCP_H
+#define TCP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sipd/loop.h>
+#include <sipd/msg.h>
+#include <sipd/rpc.h>
+#include <sipd/stats.h>
+#include <sipd/transport.h>
+
+#include "framing.h"
+#include "writeq.h"
+
+/* Module parameters (modules.conf); times in seconds, sizes in bytes. */
+struct tcp_cfg {
+	int connect_timeout;
+	int read_timeout;
+	int write_timeout;
+	int idle_timeout;
+	int max_connections;
+	int max_connections_per_ip;
+	int max_message_size;
+	int max_write_queue;
+	int backlog;
+};
+extern struct tcp_cfg tcp_cfg;
+
+struct tcp_counters {
+	struct sipd_stat *open, *accepted, *connected, *closed_idle, *closed_read_timeout,
+	    *closed_write_timeout, *closed_error, *closed_limit, *closed_peer, *rejected_limit, *rx_messages,
+	    *bad_framing, *keepalive_pongs, *write_queue_full, *bytes_queued, *bytes_dropped;
+};
+extern struct tcp_counters tcp_stats;
+
+/* The parser service, set in start. */
+extern const struct sipd_parser_api *tcp_parser;
+
+enum tcp_state {
+	TCP_ST_CONNECTING = 1, /* outbound, connect() in progress; sends are queued */
+	TCP_ST_OPEN,
+	TCP_ST_CLOSING, /* a final error answer is queued: no more reads, close when written */
+	TCP_ST_CLOSED,  /* unlinked and fd closed; the object lives while references remain */
+};
+
+/*
+ * One connection. It lives on one loop: reads, writes to the socket from
+ * that loop, timers and closing happen there. Other threads only look it up
+ * (holding a reference) and append to wq under lock.
+ */
+struct tcp_conn {
+	struct tcp_conn *next_id, *next_peer; /* hash chains (guarded by the bucket locks) */
+	uint64_t id;
+	int refs; /* atomic */
+	int fd;
+	uint8_t state; /* enum tcp_state; changes under lock */
+	bool outbound;
+	bool kept;         /* atomic: a binding uses it (tcp_conn_keep), no idle close */
+	bool out_watched;  /* EPOLLOUT requested (loop thread only) */
+	bool flush_posted; /* a flush is queued on the loop (under lock) */
+	bool close_posted; /* a close is queued on the loop (under lock) */
+	bool peer_eof;     /* the peer half-closed: close once wq is written */
+	int close_err;     /* why a posted close happens (under lock) */
+	struct sipd_stat *close_counter;
+	const char *close_why;
+	struct sipd_loop *loop;
+	struct sipd_io *io;
+	const struct sipd_listen *listen;
+	union sipd_sockaddr peer, local;
+	pthread_mutex_t lock; /* guards wq, state, the posted flags */
+	struct tcp_writeq wq;
+	struct tcp_framer fr; /* partial inbound message (loop thread only) */
+	struct sipd_timer timer;
+	uint64_t timer_at; /* when timer fires, 0 if not armed */
+	uint64_t created_ms;
+	uint64_t active_ms;          /* last byte read or written (atomic: read by the rpc) */
+	uint64_t wprogress_ms;       /* last time the queue shrank (or got its first bytes) */
+	uint64_t rx_bytes, tx_bytes; /* atomic: read by the rpc */
+};
+
+/* conn.c: objects, the id and peer hashes, limits. */
+int tcp_conns_init(void);
+void tcp_conns_shutdown(void);
+/*
+ * Admits (limits), creates and links an accepted connection on fd. The
+ * caller (the loop's thread) borrows the result; the connection owns fd.
+ * EMFILE (max_connections) or EAGAIN (max_connections_per_ip) when refused.
+ */
+int tcp_conn_accepted(struct tcp_conn **out, int fd, const union sipd_sockaddr *peer, struct sipd_loop *loop,
+		      const struct sipd_listen *ls);
+void tcp_conn_ref(struct tcp_conn *c);
+void tcp_conn_unref(struct tcp_conn *c);
+/* Lookups return a new reference or NULL. */
+struct tcp_conn *tcp_conn_by_id(uint64_t id);
+/*
+ * Finds a live connection to peer, or creates an outbound one (socket made,
+ * not yet connecting: see tcp_conn_attach) on loop, with *created set.
+ * Returns a new reference.
+ */
+int tcp_conn_by_peer_or_new(struct tcp_conn **out, bool *created, const union sipd_sockaddr *peer,
+			    struct sipd_loop *loop);
+/* Closes c now (loop thread): unlinks, reports unsent data, counts counter. */
+void tcp_conn_close(struct tcp_conn *c, struct sipd_stat *counter, int err, const char *why);
+/* Asks c's loop to close it (any thread). */
+void tcp_conn_close_async(struct tcp_conn *c, struct sipd_stat *counter, int err, const char *why);
+/* Calls fn for every linked connection (reference held during the call). */
+void tcp_conn_foreach(void (*fn)(struct tcp_conn *c, void *arg), void *arg);
+const char *tcp_conn_state_name(const struct tcp_conn *c);
+/* "1.2.3.4:5060" or "[::1]:5060" */
+const char *tcp_addr_str(const union sipd_sockaddr *a, char *buf, size_t size);
+bool tcp_addr_eq(const union sipd_sockaddr *a, const union sipd_sockaddr *b);
+
+/* conn_io.c: the socket side of a connection (loop thread unless said). */
+/* Starts watching c on its loop; for outbound connections starts the connect. */
+int tcp_conn_attach(struct tcp_conn *c);
+/* Queues or writes buf for c from any thread. Returns 0, ENOBUFS (queue full), ENOTCONN (closed). */
+int tcp_conn_write(struct tcp_conn *c, const char *buf, size_t len);
+
+/* timeout.c: the single per-connection timer. */
+void tcp_timer_init(struct tcp_conn *c);
+/* Makes sure the timer fires no later than c's nearest deadline (loop thread). */
+void tcp_timer_update(struct tcp_conn *c);
+void tcp_timer_stop(struct tcp_conn *c);
+
+/* listener.c */
+int tcp_listeners_open(void);
+int tcp_listeners_start(void);
+void tcp_listeners_close(void);
+/* A listen entry to report as the local socket for an outbound connection. */
+const struct sipd_listen *tcp_listener_for(int family);
+
+/* send.c: the transport's send function. */
+int tcp_send(const struct sipd_dest *dst, const char *buf, size_t len);
+/* Writes buf on a connection to peer (existing or new); *conn_id (optional) gets its id. */
+int tcp_send_peer(uint64_t *conn_id, const union sipd_sockaddr *peer, const char *buf, size_t len);
+
+/* rpc.c */
+extern const struct sipd_rpc_method tcp_rpc_methods[];
+
+/* Relaxed atomics for fields the rpc reads while the loop writes them. */
+#define TCP_LOAD(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define TCP_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+#endif

@@ -1,0 +1,98 @@
+/* The one timer of a connection: connect, read (slow-loris), write and idle timeouts. */
+#include <errno.h>
+
+#include "tcp.h"
+
+#define NEVER UINT64_MAX
+
+static uint64_t secs(int s)
+{
+	return (uint64_t)s * 1000;
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Nearest deadline of c given its state; the idle check of a kept connection just repeats. */
+static uint64_t next_deadline(struct tcp_conn *c, uint64_t now, size_t queued)
+{
+	uint64_t d = NEVER;
+
+	if (c->state == TCP_ST_CONNECTING)
+		d = earliest(d, c->created_ms + secs(tcp_cfg.connect_timeout));
+	if (queued)
+		d = earliest(d, c->wprogress_ms + secs(tcp_cfg.write_timeout));
+	if (c->fr.started_ms)
+		d = earliest(d, c->fr.started_ms + secs(tcp_cfg.read_timeout));
+	if (tcp_cfg.idle_timeout > 0) {
+		uint64_t idle = TCP_LOAD(c->kept) ? now : TCP_LOAD(c->active_ms);
+		d = earliest(d, idle + secs(tcp_cfg.idle_timeout));
+	}
+	return d;
+}
+
+static size_t queued_bytes(struct tcp_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	size_t q = c->wq.bytes;
+	pthread_mutex_unlock(&c->lock);
+	return q;
+}
+
+static void on_timer(void *arg)
+{
+	struct tcp_conn *c = arg;
+	uint64_t now = sipd_now_ms();
+	size_t queued = queued_bytes(c);
+
+	c->timer_at = 0;
+	if (c->state == TCP_ST_CLOSED)
+		return;
+	if (c->state == TCP_ST_CONNECTING && now >= c->created_ms + secs(tcp_cfg.connect_timeout)) {
+		tcp_conn_close(c, tcp_stats.closed_error, ETIMEDOUT, "connect timeout");
+		return;
+	}
+	if (queued && now >= c->wprogress_ms + secs(tcp_cfg.write_timeout)) {
+		tcp_conn_close(c, tcp_stats.closed_write_timeout, ETIMEDOUT,
+			       "write timeout (peer not reading)");
+		return;
+	}
+	if (c->fr.started_ms && now >= c->fr.started_ms + secs(tcp_cfg.read_timeout)) {
+		tcp_conn_close(c, tcp_stats.closed_read_timeout, ETIMEDOUT,
+			       "read timeout (message incomplete)");
+		return;
+	}
+	if (tcp_cfg.idle_timeout > 0 && !queued && !TCP_LOAD(c->kept) &&
+	    now >= TCP_LOAD(c->active_ms) + secs(tcp_cfg.idle_timeout)) {
+		tcp_conn_close(c, tcp_stats.closed_idle, 0, "idle");
+		return;
+	}
+	tcp_timer_update(c);
+}
+
+void tcp_timer_init(struct tcp_conn *c)
+{
+	sipd_timer_init(&c->timer, on_timer, c);
+	c->timer_at = 0;
+}
+
+void tcp_timer_update(struct tcp_conn *c)
+{
+	if (c->state == TCP_ST_CLOSED)
+		return;
+	uint64_t now = sipd_now_ms();
+	uint64_t d = next_deadline(c, now, queued_bytes(c));
+	/* An earlier pending expiry is fine: on_timer recomputes. Re-arm only to fire sooner. */
+	if (d == NEVER || (c->timer_at && c->timer_at <= d))
+		return;
+	sipd_timer_start(&c->timer, c->loop, d > now ? d - now : 0);
+	c->timer_at = d;
+}
+
+void tcp_timer_stop(struct tcp_conn *c)
+{
+	sipd_timer_stop(&c->timer);
+	c->timer_at = 0;
+}

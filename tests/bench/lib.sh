@@ -1,0 +1,264 @@
+# Bench library sourced by tests/bench/suites/*.sh: build, start sipd and Kamailio, step SIPp rates.
+#
+# Knobs (environment):
+#   BENCH_BUILD           build dir (default build-bench, Release)
+#   BENCH_OUT             where result files go (default $BENCH_BUILD/bench-results)
+#   BENCH_RATES           call rates to step through (calls/s)
+#   BENCH_STEP_SECONDS    length of one step
+#   BENCH_REFINE          bisection rounds between the last good and first bad rate
+#   BENCH_SIPP_INSTANCES  SIPp processes sharing the load (SIPp is single-threaded)
+#   BENCH_WORKERS         sipd workers and Kamailio children (default 2)
+#   BENCH_RETRIES         reruns of a failing step before it counts as failed (other load on the box)
+#   BENCH_SIPP_BUFFER     SIPp's socket buffers, so the generator is not the one dropping answers
+#   KAMAILIO_MAXBUFFER    raise Kamailio's receive-buffer probing limit (default: its own 256 KiB)
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BENCH_DIR="$BENCH_ROOT/tests/bench"
+BENCH_BUILD=${BENCH_BUILD:-$BENCH_ROOT/build-bench}
+BENCH_OUT=${BENCH_OUT:-$BENCH_BUILD/bench-results}
+BENCH_RATES=${BENCH_RATES:-"2000 4000 8000 16000 32000 64000"}
+BENCH_STEP_SECONDS=${BENCH_STEP_SECONDS:-5}
+BENCH_REFINE=${BENCH_REFINE:-3}
+BENCH_SIPP_INSTANCES=${BENCH_SIPP_INSTANCES:-1}
+BENCH_WORKERS=${BENCH_WORKERS:-2}
+BENCH_RETRIES=${BENCH_RETRIES:-1}
+BENCH_SIPP_BUFFER=${BENCH_SIPP_BUFFER:-8388608}
+KAMAILIO_MODULES=${KAMAILIO_MODULES:-/usr/lib/x86_64-linux-gnu/kamailio/modules}
+
+BENCH_TMP=$(mktemp -d /tmp/sipd-bench.XXXXXX)
+BENCH_PIDS=()
+BENCH_CLK_TCK=$(getconf CLK_TCK)
+
+bench_log() {
+	echo "[bench] $*" >&2
+}
+
+# Stops everything this run started, by PID: TERM, then KILL after 10 s.
+bench_stop_all() {
+	local pid i
+	for pid in "${BENCH_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${BENCH_PIDS[@]}"; do
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			bench_log "pid $pid ignored SIGTERM: killing it"
+			kill -KILL "$pid" 2>/dev/null
+		fi
+		wait "$pid" 2>/dev/null
+	done
+	BENCH_PIDS=()
+	rm -rf "$BENCH_TMP"
+}
+trap bench_stop_all EXIT
+trap 'exit 130' INT TERM
+
+# bench_build TARGET...: configures build-bench as Release once, then builds the targets.
+bench_build() {
+	if [ ! -f "$BENCH_BUILD/CMakeCache.txt" ]; then
+		cmake -S "$BENCH_ROOT" -B "$BENCH_BUILD" -DCMAKE_BUILD_TYPE=Release -DSIPD_BUILD_TESTS=OFF \
+			>"$BENCH_TMP/cmake.log" 2>&1 || { cat "$BENCH_TMP/cmake.log" >&2; return 1; }
+	fi
+	cmake --build "$BENCH_BUILD" -j2 --target "$@" >"$BENCH_TMP/build.log" 2>&1 ||
+		{ tail -30 "$BENCH_TMP/build.log" >&2; return 1; }
+	mkdir -p "$BENCH_OUT"
+}
+
+# A loopback port free for UDP and TCP.
+bench_free_port() {
+	python3 -c "import sys; sys.path.insert(0, '$BENCH_ROOT/tests/integration'); \
+from sipdtest import free_port; print(free_port())"
+}
+
+# bench_wait_sip HOST PORT [TRANSPORT]: waits (10 s at most) until an OPTIONS gets a final answer.
+bench_wait_sip() {
+	python3 - "$1" "$2" "${3:-udp}" <<'EOF'
+import socket, sys, time
+sys.path.insert(0, sys.path[0] or ".")
+host, port, proto = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+req = (f"OPTIONS sip:{host}:{port} SIP/2.0\r\nVia: SIP/2.0/{proto.upper()} {host}:9;branch=z9hG4bKbench;rport\r\n"
+       f"Max-Forwards: 70\r\nFrom: <sip:b@{host}>;tag=1\r\nTo: <sip:{host}>\r\nCall-ID: bench-probe\r\n"
+       "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
+deadline = time.time() + 10
+while time.time() < deadline:
+    try:
+        if proto == "udp":
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(0.3)
+            s.sendto(req, (host, port))
+            data = s.recv(65535)
+        else:
+            s = socket.create_connection((host, port), timeout=0.3)
+            s.sendall(req)
+            data = s.recv(65535)
+        s.close()
+        if data.startswith(b"SIP/2.0 "):
+            sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+EOF
+}
+
+# bench_start_sipd PORT ROUTING MODULE...: sipd with BENCH_WORKERS workers; sets SIPD_PID.
+# BENCH_SIPD_LISTEN overrides the listen list ({port} is replaced), e.g. '"tcp:127.0.0.1:{port}"'.
+bench_start_sipd() {
+	local port=$1 routing=$2 dir="$BENCH_TMP/sipd-$1" mods="" m listen
+	shift 2
+	mkdir -p "$dir"
+	for m in "$@"; do
+		mods="$mods${mods:+, }{ name = \"$m\"; }"
+	done
+	listen=${BENCH_SIPD_LISTEN:-'"udp:127.0.0.1:{port}"'}
+	listen=${listen//\{port\}/$port}
+	cat >"$dir/modules.conf" <<EOF
+core = { listen = [ $listen ]; workers = $BENCH_WORKERS; routing = "routing.cfg";
+	 database = "$dir/sipd.db"; log_level = "warn"; control_socket = "$dir/sipd.ctl"; };
+modules = ( $mods );
+EOF
+	printf '%s\n' "$routing" >"$dir/routing.cfg"
+	"$BENCH_BUILD/core/sipd" -D -f "$dir/modules.conf" -M "$BENCH_BUILD/modules" -S "$dir/sipd.ctl" \
+		--db "$dir/sipd.db" >"$dir/sipd.log" 2>&1 &
+	SIPD_PID=$!
+	BENCH_PIDS+=("$SIPD_PID")
+	if ! bench_wait_sip 127.0.0.1 "$port" "${BENCH_PROBE_PROTO:-udp}"; then
+		bench_log "sipd did not answer on port $port:"
+		tail -20 "$dir/sipd.log" >&2
+		return 1
+	fi
+	bench_log "sipd pid $SIPD_PID on port $port"
+}
+
+# bench_start_kamailio CFG PORT LISTEN...: Kamailio with BENCH_WORKERS children; sets KAMAILIO_PID.
+bench_start_kamailio() {
+	local cfg=$1 port=$2 dir="$BENCH_TMP/kamailio-$2" args=() l
+	shift 2
+	mkdir -p "$dir"
+	for l in "$@"; do
+		args+=(-l "$l")
+	done
+	[ -n "${KAMAILIO_MAXBUFFER:-}" ] && args+=(-A "MAXBUFFER=$KAMAILIO_MAXBUFFER")
+	kamailio -f "$cfg" -DD -E -n "$BENCH_WORKERS" -Y "$dir" -P "$dir/kamailio.pid" -w "$dir" \
+		-L "$KAMAILIO_MODULES" -m 256 -M 16 "${args[@]}" >"$dir/kamailio.log" 2>&1 &
+	KAMAILIO_PID=$!
+	BENCH_PIDS+=("$KAMAILIO_PID")
+	if ! bench_wait_sip 127.0.0.1 "$port" "${BENCH_PROBE_PROTO:-udp}"; then
+		bench_log "kamailio did not answer on port $port:"
+		tail -20 "$dir/kamailio.log" >&2
+		return 1
+	fi
+	bench_log "kamailio pid $KAMAILIO_PID on port $port"
+}
+
+# CPU ticks (user + system) of a process and its children threads/processes.
+bench_cpu_ticks() {
+	local total=0 pid f
+	for pid in "$1" $(pgrep -P "$1"); do
+		f=$(cut -d')' -f2 "/proc/$pid/stat" 2>/dev/null) || continue
+		set -- $f
+		total=$((total + ${12} + ${13}))
+	done
+	echo "$total"
+}
+
+# bench_sipp_step PORT RATE SCENARIO: one step with BENCH_SIPP_INSTANCES SIPp processes
+# sharing RATE. Prints "achieved_rate failed_calls successful_calls". BENCH_SIPP_ARGS adds options (-t t1).
+bench_sipp_step() {
+	local port=$1 rate=$2 scenario=$3 n=$BENCH_SIPP_INSTANCES i per calls lport pids=() stat
+	local -a stats=()
+	per=$(((rate + n - 1) / n))
+	calls=$((per * BENCH_STEP_SECONDS))
+	for ((i = 0; i < n; i++)); do
+		lport=$(bench_free_port)
+		stat="$BENCH_TMP/sipp-$port-$rate-$i.csv"
+		rm -f "$stat"
+		stats+=("$stat")
+		timeout -k 5 $((BENCH_STEP_SECONDS + 40)) sipp "127.0.0.1:$port" -sf "$scenario" -i 127.0.0.1 \
+			-p "$lport" -r "$per" -rp 1000 -m "$calls" -l $((per * 4 + 100)) \
+			-timeout $((BENCH_STEP_SECONDS + 30))s -buff_size "$BENCH_SIPP_BUFFER" -trace_stat -stf "$stat" -fd 1 -nostdin \
+			${BENCH_SIPP_ARGS:-} >"$BENCH_TMP/sipp-$i.out" 2>&1 &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i"
+	done
+	# Fields of SIPp's stat CSV: 8 CallRate(C), 16 SuccessfulCall(C), 18 FailedCall(C).
+	for stat in "${stats[@]}"; do
+		if [ -s "$stat" ]; then
+			tail -1 "$stat"
+		else
+			echo "x;x;x;x;x;x;x;0;x;x;x;x;x;x;x;0;x;$calls"
+		fi
+	done | awk -F';' '{ rate += $8; ok += $16; failed += $18 } END { printf "%d %d %d\n", rate, failed, ok }'
+}
+
+# bench_find_max SUITE NAME PORT PID SCENARIO: steps BENCH_RATES up until a step fails
+# (failed calls, or under 90% of the asked rate), refines by bisection, and prints
+# "best_rate cpu_us_per_call generator_bound(0/1)". Each step is logged to $BENCH_OUT/SUITE.log.
+bench_find_max() {
+	local suite=$1 name=$2 port=$3 pid=$4 scenario=$5 log="$BENCH_OUT/$1.log"
+	local good=0 bad=0 best=0 best_cpu=0 rate ach failed ok t0 t1 cpu round bound=0
+
+	step() {
+		local try
+		for ((try = 0; try <= BENCH_RETRIES; try++)); do
+			step_once "$1" && return 0
+			# Zero failures under the asked rate is the generator's limit: a rerun will not help.
+			[ "$failed" -eq 0 ] && return 1
+		done
+		return 1
+	}
+	step_once() {
+		t0=$(bench_cpu_ticks "$pid")
+		read -r ach failed ok < <(bench_sipp_step "$port" "$1" "$scenario")
+		t1=$(bench_cpu_ticks "$pid")
+		cpu=0
+		[ "$ok" -gt 0 ] && cpu=$(((t1 - t0) * 1000000 / BENCH_CLK_TCK / ok))
+		echo "$(date +%T) $suite $name rate=$1 achieved=$ach failed=$failed ok=$ok cpu_us_per_call=$cpu" |
+			tee -a "$log" >&2
+		sleep 1
+		[ "$failed" -eq 0 ] && [ $((ach * 10)) -ge $(($1 * 9)) ]
+	}
+	for rate in $BENCH_RATES; do
+		if step "$rate"; then
+			good=$rate
+			if [ "$ach" -gt "$best" ]; then best=$ach best_cpu=$cpu; fi
+		else
+			bad=$rate
+			# Zero failures but under the asked rate: SIPp could not generate more.
+			[ "$failed" -eq 0 ] && bound=1
+			break
+		fi
+	done
+	if [ "$bad" -gt 0 ] && [ "$bound" -eq 0 ]; then
+		for ((round = 0; round < BENCH_REFINE; round++)); do
+			rate=$(((good + bad) / 2))
+			[ $((bad - rate)) -lt $((bad / 20 + 1)) ] && break
+			if step "$rate"; then
+				good=$rate
+				if [ "$ach" -gt "$best" ]; then best=$ach best_cpu=$cpu; fi
+			else
+				bad=$rate
+			fi
+		done
+	fi
+	echo "$best $best_cpu $bound"
+}
+
+# bench_report SUITE SIPD_RESULT KAMAILIO_RESULT: prints and records the comparison line.
+bench_report() {
+	local suite=$1 s k note=""
+	read -r s s_cpu s_bound <<<"$2"
+	read -r k k_cpu k_bound <<<"$3"
+	[ "$s_bound" = 1 ] && note=" (sipd: SIPp-bound)"
+	[ "$k_bound" = 1 ] && note="$note (kamailio: SIPp-bound)"
+	local ratio
+	ratio=$(awk -v a="$s" -v b="$k" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+	local line="$suite: sipd $s/s, kamailio $k/s, ratio $ratio; CPU per call sipd ${s_cpu}us, kamailio ${k_cpu}us;"
+	line="$line SIPp instances $BENCH_SIPP_INSTANCES, workers $BENCH_WORKERS$note"
+	echo "$line"
+	echo "$(date '+%F %T') $line" >>"$BENCH_OUT/results.txt"
+}

@@ -1,0 +1,91 @@
+"""The default routing.cfg, the receive path and script reload against the real sipd over UDP."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sipdtest import ROOT, Sipd, TestRun, parse_sip, sip_request, udp_request  # noqa: E402
+
+MODULES = [{"name": "parser"}, {"name": "udp"}, {"name": "sanity"}, {"name": "maxfwd"}]
+with open(os.path.join(ROOT, "routing.cfg")) as f:
+    DEFAULT = f.read()
+
+run = TestRun("routing")
+
+
+def ask(s, method, ruri=None, **kw):
+    ruri = ruri or f"sip:127.0.0.1:{s.port}"
+    return parse_sip(udp_request("127.0.0.1", s.port, sip_request(method, ruri, **kw), timeout=1.5))
+
+
+with Sipd(run.build, modules=MODULES, routing=DEFAULT) as s:
+
+    @run.case
+    def options_to_us_is_200_with_allow():
+        r = ask(s, "OPTIONS")
+        run.expect(r and r.status == 200, f"got {r and r.start}")
+        run.expect(r.get("Allow") is not None, "200 to OPTIONS carries Allow")
+
+    @run.case
+    def known_unsupported_method_is_405_with_allow():
+        for m in ("INVITE", "REGISTER", "MESSAGE", "SUBSCRIBE"):
+            r = ask(s, m)
+            run.expect(r and r.status == 405, f"{m}: got {r and r.start}")
+            run.expect(r.get("Allow") is not None, f"{m}: 405 carries Allow")
+
+    @run.case
+    def unknown_method_is_501():
+        r = ask(s, "FROBNICATE")
+        run.expect(r and r.status == 501, f"got {r and r.start}")
+
+    @run.case
+    def foreign_domain_is_403():
+        r = ask(s, "OPTIONS", "sip:bob@example.com")
+        run.expect(r and r.status == 403 and r.reason == "Relaying Forbidden", f"got {r and r.start}")
+
+    @run.case
+    def cancel_and_in_dialog_are_481():
+        r = ask(s, "CANCEL")
+        run.expect(r and r.status == 481, f"CANCEL: got {r and r.start}")
+        r = ask(s, "BYE", to=f"<sip:127.0.0.1:{s.port}>;tag=abc")
+        run.expect(r and r.status == 481, f"BYE in dialog: got {r and r.start}")
+
+    @run.case
+    def ack_is_never_answered():
+        raw = udp_request("127.0.0.1", s.port, sip_request("ACK", f"sip:127.0.0.1:{s.port}"), timeout=0.7)
+        run.expect(raw is None, f"ACK answered: {raw!r}")
+
+    @run.case
+    def garbage_is_counted_not_answered():
+        before = s.stats().get("core.rx_unparseable", 0)
+        raw = udp_request("127.0.0.1", s.port, b"this is not SIP\r\n\r\n", timeout=0.7)
+        run.expect(raw is None, "garbage answered")
+        time.sleep(0.1)
+        stats = s.stats()
+        run.expect(stats.get("core.rx_unparseable", 0) == before + 1, f"stats: {stats}")
+        run.expect(stats.get("core.rx_requests", 0) >= 8, f"stats: {stats}")
+
+    @run.case
+    def failed_reload_keeps_running_script():
+        with open(s.script, "w") as f:
+            f.write('request_route {\n\treply(200, "OK")\n}\n')
+        p = s.ctl("reload", check=False)
+        msg = p.get("message", "") if isinstance(p, dict) else str(p)
+        run.expect("routing.cfg:2:18: missing ';'" in msg, f"reload said: {p}")
+        r = ask(s, "FROBNICATE")
+        run.expect(r and r.status == 501, f"old script still runs: {r and r.start}")
+
+    @run.case
+    def reload_switches_script():
+        with open(s.script, "w") as f:
+            f.write('request_route {\n\tif ($rm == "FROBNICATE") reply(299, "New $rm");\n\troute(R);\n}\n'
+                    'route R { route(R); }\n')
+        s.ctl("reload")
+        r = ask(s, "FROBNICATE")
+        run.expect(r and r.status == 299 and r.reason == "New FROBNICATE", f"got {r and r.start}")
+        # Unbounded route() recursion is an ERROR at run time: the core answers 500.
+        r = ask(s, "OPTIONS")
+        run.expect(r and r.status == 500, f"got {r and r.start}")
+
+run.finish()
