@@ -22,18 +22,19 @@ int receive_start(void)
 	int err;
 
 	if ((err = sipd_service_require(SIPD_PARSER_SERVICE, SIPD_PARSER_VERSION, &api))) {
-		SIPD_ERR("receive: no parser service (%s v%d): is the parser module loaded?", SIPD_PARSER_SERVICE,
-			 SIPD_PARSER_VERSION);
+		SIPD_ERR("receive: no parser service (%s v%d): is the parser module loaded?",
+			 SIPD_PARSER_SERVICE, SIPD_PARSER_VERSION);
 		return err;
 	}
 	parser = api;
 	/* Optional: without a reply owner, replies only run reply_route. */
-	reply_handler = sipd_service_require(SIPD_REPLY_HANDLER_SERVICE, SIPD_REPLY_HANDLER_VERSION, &api) == 0
-				? api
-				: NULL;
+	reply_handler =
+	    sipd_service_require(SIPD_REPLY_HANDLER_SERVICE, SIPD_REPLY_HANDLER_VERSION, &api) == 0 ? api
+												    : NULL;
 	st_requests = sipd_stat_register("core", "rx_requests", "requests received and parsed");
 	st_replies = sipd_stat_register("core", "rx_replies", "replies received and parsed");
-	st_unparseable = sipd_stat_register("core", "rx_unparseable", "messages dropped because they did not parse");
+	st_unparseable =
+	    sipd_stat_register("core", "rx_unparseable", "messages dropped because they did not parse");
 	if (!st_requests || !st_replies || !st_unparseable)
 		return ENOMEM;
 	return 0;
@@ -74,9 +75,9 @@ SIPD_API void sipd_receive(const struct sipd_rcvinfo *ri, const char *buf, size_
 		return;
 	}
 	struct sipd_ctx ctx = {
-		.msg = m,
-		.rcv = ri,
-		.route = m->is_request ? SIPD_ROUTE_REQUEST : SIPD_ROUTE_REPLY,
+	    .msg = m,
+	    .rcv = ri,
+	    .route = m->is_request ? SIPD_ROUTE_REQUEST : SIPD_ROUTE_REPLY,
 	};
 	if (m->is_request) {
 		sipd_stat_inc(st_requests);

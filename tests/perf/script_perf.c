@@ -22,26 +22,26 @@ static enum sipd_result p_reply(struct sipd_ctx *ctx, const union sipd_arg *args
 }
 
 static const struct sipd_script_fn perf_fns[] = {
-	{ .name = "sanity", .fn = p_true },
-	{ .name = "maxfwd", .fn = p_true, .args = { SIPD_ARG_INT } },
-	{ .name = "p_reply", .fn = p_reply, .args = { SIPD_ARG_INT, SIPD_ARG_FMT } },
-	{ .name = NULL },
+    {.name = "sanity", .fn = p_true},
+    {.name = "maxfwd", .fn = p_true, .args = {SIPD_ARG_INT}},
+    {.name = "p_reply", .fn = p_reply, .args = {SIPD_ARG_INT, SIPD_ARG_FMT}},
+    {.name = NULL},
 };
 
 static const char script_text[] =
-	"request_route {\n"
-	"	sanity();\n"
-	"	maxfwd(70);\n"
-	"	if (is_method(\"ACK\")) { drop; }\n"
-	"	if ($ru =~ \"^sips?:[^@]+@example\\\\.com\") route(LOCAL);\n"
-	"	if (has_to_tag()) { p_reply(481, \"Call/Transaction Does Not Exist\"); }\n"
-	"	if ($rm == \"OPTIONS\" || $fd == \"biloxi.example.com\") { p_reply(200, \"OK\"); }\n"
-	"	p_reply(501, \"Not Implemented\");\n"
-	"}\n"
-	"route LOCAL {\n"
-	"	if ($rU == \"alice\" && $cs > 0) return 1;\n"
-	"	return 0;\n"
-	"}\n";
+    "request_route {\n"
+    "	sanity();\n"
+    "	maxfwd(70);\n"
+    "	if (is_method(\"ACK\")) { drop; }\n"
+    "	if ($ru =~ \"^sips?:[^@]+@example\\\\.com\") route(LOCAL);\n"
+    "	if (has_to_tag()) { p_reply(481, \"Call/Transaction Does Not Exist\"); }\n"
+    "	if ($rm == \"OPTIONS\" || $fd == \"biloxi.example.com\") { p_reply(200, \"OK\"); }\n"
+    "	p_reply(501, \"Not Implemented\");\n"
+    "}\n"
+    "route LOCAL {\n"
+    "	if ($rU == \"alice\" && $cs > 0) return 1;\n"
+    "	return 0;\n"
+    "}\n";
 
 static double now_ns(void)
 {
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 
 	double t0 = now_ns();
 	for (long i = 0; i < n; i++) {
-		struct sipd_ctx ctx = { .msg = &f->m, .rcv = f->m.rcv, .route = SIPD_ROUTE_REQUEST };
+		struct sipd_ctx ctx = {.msg = &f->m, .rcv = f->m.rcv, .route = SIPD_ROUTE_REQUEST};
 		/* The From host test matches, so every message runs the whole route down to the 200. */
 		if (sipd_script_run_route(&ctx, SCRIPT_ROUTE_ID_REQUEST) == SIPD_STOP)
 			stops++;

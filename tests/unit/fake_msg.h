@@ -57,18 +57,18 @@ static inline void fake_nameaddr(struct sipd_nameaddr *na, struct sipd_str v)
 	}
 	if (!uend)
 		uend = end;
-	na->uri.raw = (struct sipd_str){ p, (size_t)(uend - p) };
+	na->uri.raw = (struct sipd_str){p, (size_t)(uend - p)};
 	const char *colon = memchr(p, ':', (size_t)(uend - p));
 	const char *host = colon ? colon + 1 : p;
 	const char *at = memchr(host, '@', (size_t)(uend - host));
 	if (at) {
-		na->uri.user = (struct sipd_str){ host, (size_t)(at - host) };
+		na->uri.user = (struct sipd_str){host, (size_t)(at - host)};
 		host = at + 1;
 	}
 	const char *he = host;
 	while (he < uend && *he != ':' && *he != ';')
 		he++;
-	na->uri.host = (struct sipd_str){ host, (size_t)(he - host) };
+	na->uri.host = (struct sipd_str){host, (size_t)(he - host)};
 	const char *tag = NULL;
 	for (const char *q = uend; q + 5 <= end; q++)
 		if (memcmp(q, ";tag=", 5) == 0)
@@ -77,7 +77,7 @@ static inline void fake_nameaddr(struct sipd_nameaddr *na, struct sipd_str v)
 		const char *te = tag;
 		while (te < end && *te != ';')
 			te++;
-		na->tag = (struct sipd_str){ tag, (size_t)(te - tag) };
+		na->tag = (struct sipd_str){tag, (size_t)(te - tag)};
 	}
 }
 
@@ -101,7 +101,7 @@ static inline int fake_hdr_parsed(struct sipd_msg *m, struct sipd_hdr *h, const 
 		size_t n = 0;
 		while (end[n] && end[n] != '\r' && end[n] != '\n' && end[n] != ' ')
 			n++;
-		f->cseq.method = (struct sipd_str){ end, n };
+		f->cseq.method = (struct sipd_str){end, n};
 		f->cseq.method_id = sipd_method_of(f->cseq.method);
 		*out = &f->cseq;
 		return 0;
@@ -151,27 +151,29 @@ static inline struct sipd_str fake_current_ruri(struct sipd_msg *m)
 	return ((struct fake_msg *)m)->cur_ruri;
 }
 
-static inline int fake_reply_build(struct sipd_msg *m, int code, struct sipd_str reason, struct sipd_str extra,
-			    struct sipd_str ctype, struct sipd_str body, struct sipd_str *out)
+static inline int fake_reply_build(struct sipd_msg *m, int code, struct sipd_str reason,
+				   struct sipd_str extra, struct sipd_str ctype, struct sipd_str body,
+				   struct sipd_str *out)
 {
 	size_t size = reason.len + extra.len + 32;
 	char *p = fake_alloc(m, size);
 	if (!p)
 		return ENOMEM;
-	int n = snprintf(p, size, "SIP/2.0 %d %.*s\r\n%.*s\r\n", code, SIPD_STR_FMT(reason), SIPD_STR_FMT(extra));
-	*out = (struct sipd_str){ p, (size_t)n };
+	int n =
+	    snprintf(p, size, "SIP/2.0 %d %.*s\r\n%.*s\r\n", code, SIPD_STR_FMT(reason), SIPD_STR_FMT(extra));
+	*out = (struct sipd_str){p, (size_t)n};
 	return 0;
 }
 
 static const struct sipd_msg_ops fake_ops = {
-	.hdr_parsed = fake_hdr_parsed,
-	.ruri_parsed = fake_ruri_parsed,
-	.alloc = fake_alloc,
-	.hdr_append = fake_hdr_append,
-	.hdr_remove = fake_hdr_remove,
-	.set_ruri = fake_set_ruri,
-	.current_ruri = fake_current_ruri,
-	.reply_build = fake_reply_build,
+    .hdr_parsed = fake_hdr_parsed,
+    .ruri_parsed = fake_ruri_parsed,
+    .alloc = fake_alloc,
+    .hdr_append = fake_hdr_append,
+    .hdr_remove = fake_hdr_remove,
+    .set_ruri = fake_set_ruri,
+    .current_ruri = fake_current_ruri,
+    .reply_build = fake_reply_build,
 };
 
 static inline struct sipd_hdr **fake_slot(struct sipd_msg *m, enum sipd_hdr_type t)
@@ -223,9 +225,9 @@ static inline struct fake_msg *fake_msg_new(const char *text)
 	} else {
 		char *sp1 = strchr(line, ' '), *sp2 = strrchr(line, ' ');
 		f->m.is_request = true;
-		f->m.method = (struct sipd_str){ line, (size_t)(sp1 - line) };
+		f->m.method = (struct sipd_str){line, (size_t)(sp1 - line)};
 		f->m.method_id = sipd_method_of(f->m.method);
-		f->m.ruri = (struct sipd_str){ sp1 + 1, (size_t)(sp2 - sp1 - 1) };
+		f->m.ruri = (struct sipd_str){sp1 + 1, (size_t)(sp2 - sp1 - 1)};
 		f->m.version = sipd_str_c(sp2 + 1);
 		f->cur_ruri = f->m.ruri;
 	}
@@ -235,7 +237,7 @@ static inline struct fake_msg *fake_msg_new(const char *text)
 		while (*v == ' ')
 			v++;
 		struct sipd_hdr *h = &f->hdrs[f->m.hdr_count++];
-		h->name = (struct sipd_str){ line, (size_t)(colon - line) };
+		h->name = (struct sipd_str){line, (size_t)(colon - line)};
 		h->value = sipd_str_c(v);
 		h->line = sipd_str_c(line);
 		h->type = sipd_hdr_type_of(h->name);
@@ -258,16 +260,16 @@ static inline void fake_msg_free(struct fake_msg *f)
 	free(f);
 }
 
-#define FAKE_INVITE                                                                                        \
-	"INVITE sip:alice@example.com:5062;transport=udp SIP/2.0\n"                                        \
-	"Via: SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bK1\n"                                                \
-	"From: \"Bob\" <sip:bob@biloxi.example.com>;tag=f1\n"                                              \
-	"To: <sip:alice@example.com>\n"                                                                    \
-	"Call-ID: call-1@biloxi\n"                                                                         \
-	"CSeq: 314 INVITE\n"                                                                               \
-	"Max-Forwards: 70\n"                                                                               \
-	"User-Agent: test-ua/1.0\n"                                                                        \
-	"X-Custom: hello\n"                                                                                \
+#define FAKE_INVITE                                                                                          \
+	"INVITE sip:alice@example.com:5062;transport=udp SIP/2.0\n"                                          \
+	"Via: SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bK1\n"                                                  \
+	"From: \"Bob\" <sip:bob@biloxi.example.com>;tag=f1\n"                                                \
+	"To: <sip:alice@example.com>\n"                                                                      \
+	"Call-ID: call-1@biloxi\n"                                                                           \
+	"CSeq: 314 INVITE\n"                                                                                 \
+	"Max-Forwards: 70\n"                                                                                 \
+	"User-Agent: test-ua/1.0\n"                                                                          \
+	"X-Custom: hello\n"                                                                                  \
 	"X-Custom: again\n"
 
 #endif

@@ -12,10 +12,10 @@
 #include "internal.h"
 #include "script/script_int.h"
 
-static atomic_long t_calls;       /* t_count() calls */
-static long t_last_int;           /* last t_int() argument */
-static const char *t_last_str;    /* last t_int() optional string */
-static int t_last_route = -1;     /* last t_route() id */
+static atomic_long t_calls;    /* t_count() calls */
+static long t_last_int;        /* last t_int() argument */
+static const char *t_last_str; /* last t_int() optional string */
+static int t_last_route = -1;  /* last t_route() id */
 static enum sipd_result t_ret_value = SIPD_TRUE;
 
 static inline enum sipd_result t_count(struct sipd_ctx *ctx, const union sipd_arg *args)
@@ -60,16 +60,16 @@ static inline enum sipd_result t_run(struct sipd_ctx *ctx, const union sipd_arg 
 }
 
 static const struct sipd_script_fn test_fns[] = {
-	{ .name = "t_count", .fn = t_count },
-	{ .name = "t_true", .fn = t_true },
-	{ .name = "t_false", .fn = t_false },
-	{ .name = "t_ret", .fn = t_ret },
-	{ .name = "t_int", .fn = t_int, .args = { SIPD_ARG_INT, SIPD_ARG_STR | SIPD_ARG_OPTIONAL } },
-	{ .name = "t_route", .fn = t_route, .args = { SIPD_ARG_ROUTE } },
-	{ .name = "t_on_fail", .fn = t_route, .args = { SIPD_ARG_ROUTE | SIPD_ARG_ROUTE_FAILURE } },
-	{ .name = "t_run", .fn = t_run, .args = { SIPD_ARG_ROUTE } },
-	{ .name = "t_req_only", .fn = t_count, .routes = SIPD_ROUTE_REQUEST },
-	{ .name = NULL },
+    {.name = "t_count", .fn = t_count},
+    {.name = "t_true", .fn = t_true},
+    {.name = "t_false", .fn = t_false},
+    {.name = "t_ret", .fn = t_ret},
+    {.name = "t_int", .fn = t_int, .args = {SIPD_ARG_INT, SIPD_ARG_STR | SIPD_ARG_OPTIONAL}},
+    {.name = "t_route", .fn = t_route, .args = {SIPD_ARG_ROUTE}},
+    {.name = "t_on_fail", .fn = t_route, .args = {SIPD_ARG_ROUTE | SIPD_ARG_ROUTE_FAILURE}},
+    {.name = "t_run", .fn = t_run, .args = {SIPD_ARG_ROUTE}},
+    {.name = "t_req_only", .fn = t_count, .routes = SIPD_ROUTE_REQUEST},
+    {.name = NULL},
 };
 
 static inline void script_test_setup(void)

@@ -40,11 +40,10 @@ Test(script_compile, every_construct)
 }
 
 static const char *const bad_fixtures[] = {
-	"bad_unknown_fn",   "bad_arg_count",     "bad_arg_type",         "bad_route_kind",
-	"bad_missing_semi", "bad_unterminated",  "bad_escape",           "bad_unknown_route",
-	"bad_unknown_pv",   "bad_no_request_route", "bad_duplicate",     "bad_reply_code",
-	"bad_regex",        "bad_unexpected",    "bad_log_level",        "bad_append_hf",
-	"bad_route_arg",    "bad_assign",        "bad_route_call_kind",  "bad_comment",
+    "bad_unknown_fn",   "bad_arg_count",  "bad_arg_type",      "bad_route_kind",      "bad_missing_semi",
+    "bad_unterminated", "bad_escape",     "bad_unknown_route", "bad_unknown_pv",      "bad_no_request_route",
+    "bad_duplicate",    "bad_reply_code", "bad_regex",         "bad_unexpected",      "bad_log_level",
+    "bad_append_hf",    "bad_route_arg",  "bad_assign",        "bad_route_call_kind", "bad_comment",
 };
 
 /* Each fixture's first line says "# expect: LINE:COL: message-prefix". */
@@ -65,15 +64,16 @@ Test(script_compile, error_fixtures)
 		int rc = script_compile(&s, path, err, sizeof(err));
 		cr_assert_eq(rc, EINVAL, "%s compiled (rc %d)", bad_fixtures[i], rc);
 		cr_assert_null(s);
-		cr_assert(strncmp(err, want, strlen(want)) == 0, "%s:\n got: %s\nwant: %s", bad_fixtures[i], err,
-			  want);
+		cr_assert(strncmp(err, want, strlen(want)) == 0, "%s:\n got: %s\nwant: %s", bad_fixtures[i],
+			  err, want);
 	}
 }
 
 Test(script_compile, caret_under_column)
 {
 	char err[512];
-	cr_assert_eq(compile_str("request_route {\n\tt_count();\n\tbogus(1);\n}\n", err, sizeof(err)), EINVAL);
+	cr_assert_eq(compile_str("request_route {\n\tt_count();\n\tbogus(1);\n}\n", err, sizeof(err)),
+		     EINVAL);
 	cr_assert_str_eq(err, "t.cfg:3:2: unknown function 'bogus'\n\tbogus(1);\n\t^");
 }
 
@@ -103,8 +103,9 @@ Test(script_compile, route_kind_checks)
 {
 	char err[512];
 	/* reply() is not allowed in reply_route, directly or through route(). */
-	cr_assert_eq(compile_str("request_route { exit; }\nreply_route { reply(200, \"x\"); }", err, sizeof(err)),
-		     EINVAL);
+	cr_assert_eq(
+	    compile_str("request_route { exit; }\nreply_route { reply(200, \"x\"); }", err, sizeof(err)),
+	    EINVAL);
 	cr_assert(strstr(err, "t.cfg:2:15: reply() is not allowed in a reply_route"), "%s", err);
 	cr_assert_eq(compile_str("request_route { route(A); }\nreply_route { route(B); }\n"
 				 "route B { route(A); }\nroute A { uri_is_myself(); }",
@@ -123,6 +124,8 @@ Test(script_compile, syntax_errors)
 	char err[512];
 	cr_assert_eq(compile_str("request_route { if ($rm == \"A\" exit; }", err, sizeof(err)), EINVAL);
 	cr_assert(strstr(err, "t.cfg:1:32: unexpected 'exit', expected ')'"), "%s", err);
+	cr_assert_eq(compile_str("request_route { t_count()", err, sizeof(err)), EINVAL);
+	cr_assert(strstr(err, "t.cfg:1:26: missing ';' at end of file"), "%s", err);
 	cr_assert_eq(compile_str("request_route { t_count();", err, sizeof(err)), EINVAL);
 	cr_assert(strstr(err, "unexpected end of file, missing '}'"), "%s", err);
 	cr_assert_eq(compile_str("request_route { else t_count(); }", err, sizeof(err)), EINVAL);
@@ -159,10 +162,10 @@ static int t_pv(struct sipd_ctx *ctx, struct sipd_str param, struct sipd_pv_valu
 
 Test(script_compile, registry_rejects_bad_tables)
 {
-	static const struct sipd_script_fn dup[] = { { .name = "t_count", .fn = t_count }, { .name = NULL } };
+	static const struct sipd_script_fn dup[] = {{.name = "t_count", .fn = t_count}, {.name = NULL}};
 	static const struct sipd_script_fn bad_opt[] = {
-		{ .name = "x_bad", .fn = t_count, .args = { SIPD_ARG_INT | SIPD_ARG_OPTIONAL, SIPD_ARG_INT } },
-		{ .name = NULL },
+	    {.name = "x_bad", .fn = t_count, .args = {SIPD_ARG_INT | SIPD_ARG_OPTIONAL, SIPD_ARG_INT}},
+	    {.name = NULL},
 	};
 	cr_assert_eq(sipd_script_register("other", dup), EEXIST);
 	cr_assert_eq(sipd_script_register("other", bad_opt), EINVAL);
@@ -175,9 +178,9 @@ Test(script_compile, default_routing_cfg_with_stand_ins)
 {
 	/* sanity() and maxfwd() belong to modules; stand-ins let the default script compile here. */
 	static const struct sipd_script_fn mods[] = {
-		{ .name = "sanity", .fn = t_true },
-		{ .name = "maxfwd", .fn = t_true, .args = { SIPD_ARG_INT } },
-		{ .name = NULL },
+	    {.name = "sanity", .fn = t_true},
+	    {.name = "maxfwd", .fn = t_true, .args = {SIPD_ARG_INT}},
+	    {.name = NULL},
 	};
 	char err[1024];
 	cr_assert_eq(sipd_script_register("stand_in", mods), 0);

@@ -1,4 +1,5 @@
-/* Reload under load: messages keep running on the old or new script, never a freed one; failures keep the old. */
+/* Reload under load: messages keep running on the old or new script, never a freed one; failures keep the
+ * old. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,16 +21,16 @@ static atomic_long runs, bad_results;
 
 /* Each version of the script calls t_count() once per message, through a route and a regex. */
 static const char *const versions[] = {
-	"request_route { if ($ru =~ \"^sip:alice@\") route(A); }\nroute A { t_count(); $var(x) = \"$rU\"; }",
-	"request_route { if ($rm == \"INVITE\" && $cs > 1) { t_count(); return 1; } }",
-	"request_route { route(B); }\nroute B { if (is_method(\"INVITE\")) route(C); }\nroute C { t_count(); }",
+    "request_route { if ($ru =~ \"^sip:alice@\") route(A); }\nroute A { t_count(); $var(x) = \"$rU\"; }",
+    "request_route { if ($rm == \"INVITE\" && $cs > 1) { t_count(); return 1; } }",
+    "request_route { route(B); }\nroute B { if (is_method(\"INVITE\")) route(C); }\nroute C { t_count(); }",
 };
 
 static void *runner(void *arg)
 {
 	struct fake_msg *f = fake_msg_new(FAKE_INVITE);
 	while (!atomic_load(&stop)) {
-		struct sipd_ctx ctx = { .msg = &f->m, .rcv = f->m.rcv, .route = SIPD_ROUTE_REQUEST };
+		struct sipd_ctx ctx = {.msg = &f->m, .rcv = f->m.rcv, .route = SIPD_ROUTE_REQUEST};
 		enum sipd_result r = sipd_script_run_route(&ctx, SCRIPT_ROUTE_ID_REQUEST);
 		if (r != SIPD_TRUE)
 			atomic_fetch_add(&bad_results, 1);
@@ -93,7 +94,7 @@ Test(script_reload, failed_reload_keeps_old_script)
 {
 	char path[64], err[1024];
 	struct fake_msg *f = fake_msg_new(FAKE_INVITE);
-	struct sipd_ctx ctx = { .msg = &f->m, .rcv = f->m.rcv, .route = SIPD_ROUTE_REQUEST };
+	struct sipd_ctx ctx = {.msg = &f->m, .rcv = f->m.rcv, .route = SIPD_ROUTE_REQUEST};
 
 	snprintf(path, sizeof(path), "/tmp/sipd-reload-keep-%d.cfg", (int)getpid());
 	write_script(path, "request_route { t_count(); }");
@@ -129,8 +130,8 @@ static void t_free_fixup(union sipd_arg *args)
 	atomic_fetch_add(&frees, 1);
 }
 static const struct sipd_script_fn fixup_fns[] = {
-	{ .name = "t_fix", .fn = t_count, .args = { SIPD_ARG_INT }, .fixup = t_fixup, .free_fixup = t_free_fixup },
-	{ .name = NULL },
+    {.name = "t_fix", .fn = t_count, .args = {SIPD_ARG_INT}, .fixup = t_fixup, .free_fixup = t_free_fixup},
+    {.name = NULL},
 };
 
 Test(script_reload, free_fixup_runs_for_old_scripts)

@@ -1,4 +1,5 @@
-/* Interpreter tests over a fake message: control flow, results, regex, pseudo-variables, core functions, receive. */
+/* Interpreter tests over a fake message: control flow, results, regex, pseudo-variables, core functions,
+ * receive. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,8 +24,8 @@ static enum sipd_result t_cap(struct sipd_ctx *ctx, const union sipd_arg *args)
 }
 
 static const struct sipd_script_fn cap_fns[] = {
-	{ .name = "t_cap", .fn = t_cap, .args = { SIPD_ARG_FMT } },
-	{ .name = NULL },
+    {.name = "t_cap", .fn = t_cap, .args = {SIPD_ARG_FMT}},
+    {.name = NULL},
 };
 
 static void setup(void)
@@ -48,15 +49,18 @@ static enum sipd_result run(const char *text, const char *raw)
 	if (msg)
 		fake_msg_free(msg);
 	msg = fake_msg_new(raw);
-	ctx = (struct sipd_ctx){ .msg = &msg->m, .rcv = msg->m.rcv,
-				 .route = msg->m.is_request ? SIPD_ROUTE_REQUEST : SIPD_ROUTE_REPLY };
-	return sipd_script_run_route(&ctx, msg->m.is_request ? SCRIPT_ROUTE_ID_REQUEST : SCRIPT_ROUTE_ID_REPLY);
+	ctx = (struct sipd_ctx){.msg = &msg->m,
+				.rcv = msg->m.rcv,
+				.route = msg->m.is_request ? SIPD_ROUTE_REQUEST : SIPD_ROUTE_REPLY};
+	return sipd_script_run_route(&ctx,
+				     msg->m.is_request ? SCRIPT_ROUTE_ID_REQUEST : SCRIPT_ROUTE_ID_REPLY);
 }
 
 static const char *expand(const char *fmt, const char *raw)
 {
 	char text[512];
-	snprintf(text, sizeof(text), "request_route { t_cap(\"%s\"); }\nreply_route { t_cap(\"%s\"); }\n", fmt, fmt);
+	snprintf(text, sizeof(text), "request_route { t_cap(\"%s\"); }\nreply_route { t_cap(\"%s\"); }\n",
+		 fmt, fmt);
 	cr_assert_eq(run(text, raw), SIPD_TRUE);
 	return cap;
 }
@@ -66,29 +70,29 @@ Test(script_run, pseudo_variables_of_a_request)
 	static const struct {
 		const char *pv, *want;
 	} cases[] = {
-		{ "$rm", "INVITE" },
-		{ "$ru", "sip:alice@example.com:5062;transport=udp" },
-		{ "$rU", "alice" },
-		{ "$rd", "example.com" },
-		{ "$rp", "5062" },
-		{ "$fu", "sip:bob@biloxi.example.com" },
-		{ "$fU", "bob" },
-		{ "$fd", "biloxi.example.com" },
-		{ "$ft", "f1" },
-		{ "$tu", "sip:alice@example.com" },
-		{ "$tU", "alice" },
-		{ "$td", "example.com" },
-		{ "[$tt]", "[]" },
-		{ "$ci", "call-1@biloxi" },
-		{ "$cs", "314" },
-		{ "$si:$sp", "192.0.2.7:5070" },
-		{ "$proto", "udp" },
-		{ "$ua", "test-ua/1.0" },
-		{ "[$rs$rr]", "[]" },
-		{ "$hdr(X-Custom)", "hello" },
-		{ "$hdr(v)", "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bK1" },
-		{ "[$var(unset)]", "[]" },
-		{ "$$rm is $rm", "$rm is INVITE" },
+	    {"$rm", "INVITE"},
+	    {"$ru", "sip:alice@example.com:5062;transport=udp"},
+	    {"$rU", "alice"},
+	    {"$rd", "example.com"},
+	    {"$rp", "5062"},
+	    {"$fu", "sip:bob@biloxi.example.com"},
+	    {"$fU", "bob"},
+	    {"$fd", "biloxi.example.com"},
+	    {"$ft", "f1"},
+	    {"$tu", "sip:alice@example.com"},
+	    {"$tU", "alice"},
+	    {"$td", "example.com"},
+	    {"[$tt]", "[]"},
+	    {"$ci", "call-1@biloxi"},
+	    {"$cs", "314"},
+	    {"$si:$sp", "192.0.2.7:5070"},
+	    {"$proto", "udp"},
+	    {"$ua", "test-ua/1.0"},
+	    {"[$rs$rr]", "[]"},
+	    {"$hdr(X-Custom)", "hello"},
+	    {"$hdr(v)", "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bK1"},
+	    {"[$var(unset)]", "[]"},
+	    {"$$rm is $rm", "$rm is INVITE"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		cr_assert_str_eq(expand(cases[i].pv, FAKE_INVITE), cases[i].want, "%s", cases[i].pv);
@@ -123,20 +127,21 @@ Test(script_run, short_circuit_and_not)
 
 Test(script_run, comparisons)
 {
-	cr_assert_eq(run("request_route {\n"
-			 "  if ($rm == \"INVITE\") t_count();\n"             /* 1 */
-			 "  if ($rm != \"invite\") t_count();\n"             /* 2: case-sensitive */
-			 "  if ($cs == 314 && $cs > 300 && $cs < 315 && $cs >= 314 && $cs <= 314) t_count();\n"
-			 "  if ($cs == \"314\") t_count();\n"                /* 4: int vs string compares text */
-			 "  if ($rU < 5) t_count();\n"                       /* not a number: false */
-			 "  if (\"10\" > 9) t_count();\n"                    /* 5 */
-			 "  if ($hdr(X-None) == \"\") t_count();\n"          /* 6: absent reads as empty */
-			 "  if ($hdr(X-None)) t_count();\n"
-			 "  if ($hdr(X-Custom) && 1 && \"x\") t_count();\n"  /* 7 */
-			 "  if (0 || \"\") t_count();\n"
-			 "}",
-			 FAKE_INVITE),
-		     SIPD_TRUE);
+	cr_assert_eq(
+	    run("request_route {\n"
+		"  if ($rm == \"INVITE\") t_count();\n" /* 1 */
+		"  if ($rm != \"invite\") t_count();\n" /* 2: case-sensitive */
+		"  if ($cs == 314 && $cs > 300 && $cs < 315 && $cs >= 314 && $cs <= 314) t_count();\n"
+		"  if ($cs == \"314\") t_count();\n"       /* 4: int vs string compares text */
+		"  if ($rU < 5) t_count();\n"              /* not a number: false */
+		"  if (\"10\" > 9) t_count();\n"           /* 5 */
+		"  if ($hdr(X-None) == \"\") t_count();\n" /* 6: absent reads as empty */
+		"  if ($hdr(X-None)) t_count();\n"
+		"  if ($hdr(X-Custom) && 1 && \"x\") t_count();\n" /* 7 */
+		"  if (0 || \"\") t_count();\n"
+		"}",
+		FAKE_INVITE),
+	    SIPD_TRUE);
 	cr_assert_eq(atomic_load(&t_calls), 7);
 }
 
@@ -177,7 +182,8 @@ Test(script_run, results_stop_error_false_suspend)
 
 Test(script_run, exit_drop_return)
 {
-	cr_assert_eq(run("request_route { route(A); t_count(); }\nroute A { exit; }", FAKE_INVITE), SIPD_STOP);
+	cr_assert_eq(run("request_route { route(A); t_count(); }\nroute A { exit; }", FAKE_INVITE),
+		     SIPD_STOP);
 	cr_assert_eq(atomic_load(&t_calls), 0);
 	cr_assert_not(ctx.dropped);
 	cr_assert_eq(run("request_route { drop; t_count(); }", FAKE_INVITE), SIPD_STOP);
@@ -212,8 +218,9 @@ Test(script_run, route_calls_and_return_values)
 
 Test(script_run, recursion_is_bounded)
 {
-	cr_assert_eq(run("request_route { route(R); t_int(1); }\nroute R { t_count(); route(R); }", FAKE_INVITE),
-		     SIPD_ERROR);
+	cr_assert_eq(
+	    run("request_route { route(R); t_int(1); }\nroute R { t_count(); route(R); }", FAKE_INVITE),
+	    SIPD_ERROR);
 	cr_assert_eq(atomic_load(&t_calls), SCRIPT_MAX_DEPTH - 1);
 	cr_assert_eq(t_last_int, 0);
 }
@@ -261,8 +268,9 @@ Test(script_run, variables_are_per_message)
 
 Test(script_run, run_route_by_id_sets_route_kind)
 {
-	cr_assert_eq(run("request_route { t_route(F); }\nfailure_route F { t_cap(\"failure\"); }", FAKE_INVITE),
-		     SIPD_TRUE);
+	cr_assert_eq(
+	    run("request_route { t_route(F); }\nfailure_route F { t_cap(\"failure\"); }", FAKE_INVITE),
+	    SIPD_TRUE);
 	cr_assert_geq(t_last_route, 2);
 	cr_assert_eq(sipd_script_run_route(&ctx, t_last_route), SIPD_TRUE);
 	cr_assert_str_eq(cap, "failure");
@@ -273,10 +281,11 @@ Test(script_run, run_route_by_id_sets_route_kind)
 
 Test(script_run, has_to_tag_and_is_method)
 {
-	cr_assert_eq(run("request_route { if (has_to_tag()) t_int(1); if (is_method(\"INVITE|FOO\")) t_count(); "
-			 "if (is_method(\"BYE\")) t_int(2); }",
-			 FAKE_INVITE),
-		     SIPD_TRUE);
+	cr_assert_eq(
+	    run("request_route { if (has_to_tag()) t_int(1); if (is_method(\"INVITE|FOO\")) t_count(); "
+		"if (is_method(\"BYE\")) t_int(2); }",
+		FAKE_INVITE),
+	    SIPD_TRUE);
 	cr_assert_eq(atomic_load(&t_calls), 1);
 	cr_assert_eq(t_last_int, 0);
 	cr_assert_eq(run("request_route { if (has_to_tag() && is_method(\"BAR | FOO\")) t_count(); }",
@@ -292,7 +301,7 @@ Test(script_run, has_to_tag_and_is_method)
 
 Test(script_run, uri_is_myself)
 {
-	char *specs[] = { "udp:127.0.0.1:5060" };
+	char *specs[] = {"udp:127.0.0.1:5060"};
 	char err[256];
 	cr_assert_eq(listen_set(specs, 1, err, sizeof(err)), 0, "%s", err);
 	const char *text = "request_route { if (uri_is_myself()) t_count(); }";
@@ -306,10 +315,11 @@ Test(script_run, uri_is_myself)
 
 Test(script_run, append_and_remove_headers)
 {
-	cr_assert_eq(run("request_route { append_hf(\"X-User: $rU\"); if (remove_hf(\"X-Custom\")) t_count(); "
-			 "if (remove_hf(\"X-Nothing\")) t_count(); if (remove_hf(\"i\")) t_count(); }",
-			 FAKE_INVITE),
-		     SIPD_TRUE);
+	cr_assert_eq(
+	    run("request_route { append_hf(\"X-User: $rU\"); if (remove_hf(\"X-Custom\")) t_count(); "
+		"if (remove_hf(\"X-Nothing\")) t_count(); if (remove_hf(\"i\")) t_count(); }",
+		FAKE_INVITE),
+	    SIPD_TRUE);
 	cr_assert_eq(msg->appended, 1);
 	cr_assert(sipd_str_eq(msg->last_name, SIPD_STR("X-User")));
 	cr_assert(sipd_str_eq(msg->last_value, SIPD_STR("alice")));
@@ -331,12 +341,14 @@ static int capture_send(const struct sipd_dest *dst, const char *buf, size_t len
 	sent_count++;
 	return 0;
 }
-static const struct sipd_transport capture_udp = { .proto = SIPD_PROTO_UDP, .name = "udp", .send = capture_send };
+static const struct sipd_transport capture_udp = {
+    .proto = SIPD_PROTO_UDP, .name = "udp", .send = capture_send};
 
 Test(script_run, reply_sends_and_stops)
 {
 	cr_assert_eq(sipd_transport_register(&capture_udp), 0);
-	cr_assert_eq(run("request_route { reply(404, \"No $rU here\"); t_count(); }", FAKE_INVITE), SIPD_STOP);
+	cr_assert_eq(run("request_route { reply(404, \"No $rU here\"); t_count(); }", FAKE_INVITE),
+		     SIPD_STOP);
 	cr_assert_eq(sent_count, 1);
 	cr_assert(strncmp(sent, "SIP/2.0 404 No alice here\r\n", 27) == 0, "%s", sent);
 	cr_assert(ctx.replied);
@@ -369,7 +381,7 @@ static void fake_free(struct sipd_msg *m)
 	freed++;
 }
 
-static const struct sipd_parser_api fake_parser = { .parse = fake_parse, .free = fake_free };
+static const struct sipd_parser_api fake_parser = {.parse = fake_parse, .free = fake_free};
 
 static void rx(const struct sipd_rcvinfo *ri, const char *text)
 {
@@ -379,7 +391,7 @@ static void rx(const struct sipd_rcvinfo *ri, const char *text)
 Test(script_run, receive_answers_500_on_error)
 {
 	char err[512];
-	struct sipd_rcvinfo ri = { .proto = SIPD_PROTO_UDP };
+	struct sipd_rcvinfo ri = {.proto = SIPD_PROTO_UDP};
 	ri.src.sin.sin_family = AF_INET;
 	ri.src.sin.sin_port = htons(5070);
 	inet_pton(AF_INET, "127.0.0.1", &ri.src.sin.sin_addr);

@@ -40,6 +40,8 @@ struct sipd_ctx {
 	bool dropped;
 	/* Free for the module that owns the message's transaction (tm). */
 	void *owner;
+	/* Forking targets added by lookup() and the like (see branch.h); NULL when none. */
+	struct sipd_branch_set *branches;
 };
 
 /* Argument types, checked and converted once when the script is compiled. */

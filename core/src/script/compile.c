@@ -27,7 +27,7 @@ void script_free(struct script *s)
 int script_compile_text(struct script **out, const char *file, const char *text, size_t len, char *err,
 			size_t errlen)
 {
-	struct script_comp c = { 0 };
+	struct script_comp c = {0};
 	int rc;
 
 	if (err && errlen)
@@ -38,7 +38,7 @@ int script_compile_text(struct script **out, const char *file, const char *text,
 		rc = ENOMEM;
 		goto out;
 	}
-	c.src = (struct script_src){ c.s->path, text, len };
+	c.src = (struct script_src){c.s->path, text, len};
 	c.err = err;
 	c.errlen = errlen;
 	if (memchr(text, '\0', len)) {

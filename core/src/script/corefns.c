@@ -1,4 +1,5 @@
-/* The core's own script functions: reply, drop, uri_is_myself, has_to_tag, is_method, log, append_hf, remove_hf. */
+/* The core's own script functions: reply, drop, uri_is_myself, has_to_tag, is_method, log, append_hf,
+ * remove_hf. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -100,7 +101,7 @@ static int fixup_is_method(union sipd_arg *args, char *err, size_t errlen)
 		const char *q = memchr(p, '|', (size_t)(end - p));
 		if (!q)
 			q = end;
-		struct sipd_str m = { p, (size_t)(q - p) };
+		struct sipd_str m = {p, (size_t)(q - p)};
 		while (m.len && isspace((unsigned char)m.p[0])) {
 			m.p++;
 			m.len--;
@@ -123,7 +124,8 @@ static int fixup_is_method(union sipd_arg *args, char *err, size_t errlen)
 		if (id != SIPD_METHOD_OTHER)
 			set->mask |= 1u << id;
 		else
-			set->names[set->count++] = m; /* slices of the argument, which lives with the script */
+			set->names[set->count++] =
+			    m; /* slices of the argument, which lives with the script */
 		p = q + 1;
 	}
 	args[0].ptr = set;
@@ -161,7 +163,8 @@ static int fixup_log(union sipd_arg *args, char *err, size_t errlen)
 {
 	int level = sipd_log_level_parse(args[0].s.p);
 	if (level < 0) {
-		snprintf(err, errlen, "unknown log level \"%s\" (error, warn, notice, info or debug)", args[0].s.p);
+		snprintf(err, errlen, "unknown log level \"%s\" (error, warn, notice, info or debug)",
+			 args[0].s.p);
 		return EINVAL;
 	}
 	args[0].i = level;
@@ -195,7 +198,7 @@ static bool split_header(struct sipd_str line, struct sipd_str *name, struct sip
 	const char *colon = memchr(line.p, ':', line.len);
 	if (!colon)
 		return false;
-	*name = (struct sipd_str){ line.p, (size_t)(colon - line.p) };
+	*name = (struct sipd_str){line.p, (size_t)(colon - line.p)};
 	while (name->len && (name->p[name->len - 1] == ' ' || name->p[name->len - 1] == '\t'))
 		name->len--;
 	if (name->len == 0)
@@ -203,7 +206,7 @@ static bool split_header(struct sipd_str line, struct sipd_str *name, struct sip
 	for (size_t i = 0; i < name->len; i++)
 		if (!token_char(name->p[i]))
 			return false;
-	*value = (struct sipd_str){ colon + 1, line.len - (size_t)(colon + 1 - line.p) };
+	*value = (struct sipd_str){colon + 1, line.len - (size_t)(colon + 1 - line.p)};
 	while (value->len && (value->p[0] == ' ' || value->p[0] == '\t')) {
 		value->p++;
 		value->len--;
@@ -231,7 +234,8 @@ static enum sipd_result fn_append_hf(struct sipd_ctx *ctx, const union sipd_arg 
 	char *copy;
 
 	if (sipd_fmt_eval(ctx, args[0].fmt, buf, sizeof(buf), &line) || !split_header(line, &name, &value)) {
-		SIPD_WARN("append_hf(): \"%.*s\" is not a valid header line", SIPD_STR_FMT(args[0].fmt->text));
+		SIPD_WARN("append_hf(): \"%.*s\" is not a valid header line",
+			  SIPD_STR_FMT(args[0].fmt->text));
 		return SIPD_FALSE;
 	}
 	/* Edits keep the slices until the message is serialized: copy them to its arena. */
@@ -259,59 +263,59 @@ static enum sipd_result fn_remove_hf(struct sipd_ctx *ctx, const union sipd_arg 
 }
 
 static const struct sipd_script_fn core_fns[] = {
-	{
-		.name = "reply",
-		.fn = fn_reply,
-		.args = { SIPD_ARG_INT, SIPD_ARG_FMT },
-		.routes = SIPD_ROUTE_REQUEST | SIPD_ROUTE_FAILURE,
-		.fixup = fixup_reply,
-		.help = "reply(code, reason): stateless reply; a final code ends the route",
-	},
-	{
-		.name = "drop",
-		.fn = fn_drop,
-		.help = "drop(): discard the message, ending processing",
-	},
-	{
-		.name = "uri_is_myself",
-		.fn = fn_uri_is_myself,
-		.routes = SIPD_ROUTE_REQUEST | SIPD_ROUTE_FAILURE,
-		.help = "uri_is_myself(): the Request-URI host/port is one of ours",
-	},
-	{
-		.name = "has_to_tag",
-		.fn = fn_has_to_tag,
-		.help = "has_to_tag(): the To header carries a tag (in-dialog request)",
-	},
-	{
-		.name = "is_method",
-		.fn = fn_is_method,
-		.args = { SIPD_ARG_STR },
-		.fixup = fixup_is_method,
-		.free_fixup = free_is_method,
-		.help = "is_method(\"INVITE|REGISTER\"): the method (CSeq method for replies) is one of these",
-	},
-	{
-		.name = "log",
-		.fn = fn_log,
-		.args = { SIPD_ARG_STR, SIPD_ARG_FMT },
-		.fixup = fixup_log,
-		.help = "log(level, text): log text with $pseudo-variables expanded",
-	},
-	{
-		.name = "append_hf",
-		.fn = fn_append_hf,
-		.args = { SIPD_ARG_FMT },
-		.fixup = fixup_append_hf,
-		.help = "append_hf(\"Name: value\"): add a header line",
-	},
-	{
-		.name = "remove_hf",
-		.fn = fn_remove_hf,
-		.args = { SIPD_ARG_STR },
-		.help = "remove_hf(name): remove every header of that name; true if any",
-	},
-	{ .name = NULL },
+    {
+	.name = "reply",
+	.fn = fn_reply,
+	.args = {SIPD_ARG_INT, SIPD_ARG_FMT},
+	.routes = SIPD_ROUTE_REQUEST | SIPD_ROUTE_FAILURE,
+	.fixup = fixup_reply,
+	.help = "reply(code, reason): stateless reply; a final code ends the route",
+    },
+    {
+	.name = "drop",
+	.fn = fn_drop,
+	.help = "drop(): discard the message, ending processing",
+    },
+    {
+	.name = "uri_is_myself",
+	.fn = fn_uri_is_myself,
+	.routes = SIPD_ROUTE_REQUEST | SIPD_ROUTE_FAILURE,
+	.help = "uri_is_myself(): the Request-URI host/port is one of ours",
+    },
+    {
+	.name = "has_to_tag",
+	.fn = fn_has_to_tag,
+	.help = "has_to_tag(): the To header carries a tag (in-dialog request)",
+    },
+    {
+	.name = "is_method",
+	.fn = fn_is_method,
+	.args = {SIPD_ARG_STR},
+	.fixup = fixup_is_method,
+	.free_fixup = free_is_method,
+	.help = "is_method(\"INVITE|REGISTER\"): the method (CSeq method for replies) is one of these",
+    },
+    {
+	.name = "log",
+	.fn = fn_log,
+	.args = {SIPD_ARG_STR, SIPD_ARG_FMT},
+	.fixup = fixup_log,
+	.help = "log(level, text): log text with $pseudo-variables expanded",
+    },
+    {
+	.name = "append_hf",
+	.fn = fn_append_hf,
+	.args = {SIPD_ARG_FMT},
+	.fixup = fixup_append_hf,
+	.help = "append_hf(\"Name: value\"): add a header line",
+    },
+    {
+	.name = "remove_hf",
+	.fn = fn_remove_hf,
+	.args = {SIPD_ARG_STR},
+	.help = "remove_hf(name): remove every header of that name; true if any",
+    },
+    {.name = NULL},
 };
 
 int script_core_register(void)

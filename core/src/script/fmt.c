@@ -66,8 +66,9 @@ int script_pv_resolve(struct script_comp *c, const struct script_token *t, struc
 		return EINVAL;
 	}
 	if (takes_param && !t->pv_has_param) {
-		script_errorf(&c->src, t->line, t->col, c->err, c->errlen, "$%.*s needs a parameter: $%.*s(...)",
-			      SIPD_STR_FMT(t->pv_name), SIPD_STR_FMT(t->pv_name));
+		script_errorf(&c->src, t->line, t->col, c->err, c->errlen,
+			      "$%.*s needs a parameter: $%.*s(...)", SIPD_STR_FMT(t->pv_name),
+			      SIPD_STR_FMT(t->pv_name));
 		return EINVAL;
 	}
 	if (!takes_param && t->pv_has_param) {
@@ -82,7 +83,7 @@ int script_pv_resolve(struct script_comp *c, const struct script_token *t, struc
 		char *p = script_arena_strndup(&c->s->arena, t->pv_param.p, t->pv_param.len);
 		if (!p)
 			return ENOMEM;
-		out->param = (struct sipd_str){ p, t->pv_param.len };
+		out->param = (struct sipd_str){p, t->pv_param.len};
 	}
 	return 0;
 }
@@ -123,11 +124,11 @@ int script_fmt_compile(struct script_comp *c, const struct script_token *t, cons
 			lit[lit_len++] = s[i++];
 			continue;
 		}
-		struct script_token pt = { .type = TOK_PV, .line = t->line, .col = t->col + 1 + (int)i };
+		struct script_token pt = {.type = TOK_PV, .line = t->line, .col = t->col + 1 + (int)i};
 		size_t j = i + 1;
 		while (j < len && ident_char(s[j]))
 			j++;
-		pt.pv_name = (struct sipd_str){ s + i + 1, j - i - 1 };
+		pt.pv_name = (struct sipd_str){s + i + 1, j - i - 1};
 		if (j < len && s[j] == '(') {
 			size_t k = j + 1;
 			while (k < len && s[k] != ')')
@@ -138,11 +139,11 @@ int script_fmt_compile(struct script_comp *c, const struct script_token *t, cons
 				return EINVAL;
 			}
 			pt.pv_has_param = true;
-			pt.pv_param = (struct sipd_str){ s + j + 1, k - j - 1 };
+			pt.pv_param = (struct sipd_str){s + j + 1, k - j - 1};
 			j = k + 1;
 		}
 		if (lit_len) {
-			f->seg[f->count].lit = (struct sipd_str){ lit, lit_len };
+			f->seg[f->count].lit = (struct sipd_str){lit, lit_len};
 			f->seg[f->count++].is_pv = false;
 			lit += lit_len + 1;
 			lit_len = 0;
@@ -156,12 +157,12 @@ int script_fmt_compile(struct script_comp *c, const struct script_token *t, cons
 		i = j;
 	}
 	if (lit_len) {
-		f->seg[f->count].lit = (struct sipd_str){ lit, lit_len };
+		f->seg[f->count].lit = (struct sipd_str){lit, lit_len};
 		f->seg[f->count++].is_pv = false;
 	}
 	if (f->constant) {
 		/* "$$" unescaped: the value differs from the token text. */
-		f->text = f->count ? f->seg[0].lit : (struct sipd_str){ "", 0 };
+		f->text = f->count ? f->seg[0].lit : (struct sipd_str){"", 0};
 	}
 	*out = f;
 	return 0;
@@ -206,6 +207,6 @@ SIPD_API int sipd_fmt_eval(struct sipd_ctx *ctx, const struct sipd_fmt *fmt, cha
 			return ENOSPC;
 	}
 	buf[n] = '\0';
-	*out = (struct sipd_str){ buf, n };
+	*out = (struct sipd_str){buf, n};
 	return 0;
 }

@@ -57,7 +57,8 @@ static int exec_route(struct exec *ex, const struct script_route *r, bool *truth
 	int x;
 
 	if (ex->run->depth >= SCRIPT_MAX_DEPTH) {
-		SIPD_ERR("script: route(%s) nested deeper than %d calls", r->name ? r->name : "?", SCRIPT_MAX_DEPTH);
+		SIPD_ERR("script: route(%s) nested deeper than %d calls", r->name ? r->name : "?",
+			 SCRIPT_MAX_DEPTH);
 		return X_ERROR;
 	}
 	ex->run->depth++;
@@ -116,7 +117,7 @@ static int eval_value(struct exec *ex, const struct script_node *n, struct val *
 			v->i = pv.i;
 			v->is_int = pv.is_int;
 		} else {
-			v->s = (struct sipd_str){ "", 0 };
+			v->s = (struct sipd_str){"", 0};
 		}
 		return 0;
 	default:
@@ -133,7 +134,7 @@ static struct sipd_str val_str(const struct val *v, char *num, size_t size)
 	if (v->s.p || !v->is_int)
 		return v->s;
 	int w = snprintf(num, size, "%ld", v->i);
-	return (struct sipd_str){ num, (size_t)w };
+	return (struct sipd_str){num, (size_t)w};
 }
 
 static bool val_int(const struct val *v, long *out)
@@ -307,10 +308,11 @@ static int rewrite_ruri(struct sipd_msg *m, enum script_assign_target t, struct 
 		n = snprintf(p, size, "%.*s:%.*s%.*s", SIPD_STR_FMT(u.scheme), SIPD_STR_FMT(u.user),
 			     SIPD_STR_FMT(u.rest));
 	else
-		n = snprintf(p, size, "%.*s:%.*s%.*s%s%.*s%s%.*s%.*s", SIPD_STR_FMT(u.scheme), SIPD_STR_FMT(u.user),
-			     SIPD_STR_FMT(u.userinfo_rest), u.user.len ? "@" : "", SIPD_STR_FMT(u.host),
-			     u.port.len ? ":" : "", SIPD_STR_FMT(u.port), SIPD_STR_FMT(u.rest));
-	return m->ops->set_ruri(m, (struct sipd_str){ p, (size_t)n });
+		n = snprintf(p, size, "%.*s:%.*s%.*s%s%.*s%s%.*s%.*s", SIPD_STR_FMT(u.scheme),
+			     SIPD_STR_FMT(u.user), SIPD_STR_FMT(u.userinfo_rest), u.user.len ? "@" : "",
+			     SIPD_STR_FMT(u.host), u.port.len ? ":" : "", SIPD_STR_FMT(u.port),
+			     SIPD_STR_FMT(u.rest));
+	return m->ops->set_ruri(m, (struct sipd_str){p, (size_t)n});
 }
 
 static int exec_assign(struct exec *ex, const struct script_node *n)
@@ -331,7 +333,7 @@ static int exec_assign(struct exec *ex, const struct script_node *n)
 		}
 		if ((err = keep(ctx->msg, &v.s, buf)))
 			return X_ERROR;
-		var->v = (struct sipd_pv_value){ .s = v.s, .i = v.i, .is_int = v.is_int };
+		var->v = (struct sipd_pv_value){.s = v.s, .i = v.i, .is_int = v.is_int};
 		var->set = true;
 		return X_NEXT;
 	}
@@ -351,8 +353,8 @@ static int exec_assign(struct exec *ex, const struct script_node *n)
 	else
 		err = rewrite_ruri(ctx->msg, n->u.assign.target, s);
 	if (err) {
-		SIPD_WARN("script: line %d: cannot set the Request-URI part to '%.*s': %s", n->line, SIPD_STR_FMT(s),
-			  strerror(err));
+		SIPD_WARN("script: line %d: cannot set the Request-URI part to '%.*s': %s", n->line,
+			  SIPD_STR_FMT(s), strerror(err));
 		return X_ERROR;
 	}
 	return X_NEXT;
@@ -427,7 +429,7 @@ enum sipd_result script_exec(const struct script *s, const struct script_route *
 	}
 	if (r->kind)
 		ctx->route = r->kind;
-	ex = (struct exec){ .run = use };
+	ex = (struct exec){.run = use};
 	x = exec_route(&ex, r, &truth);
 	ctx->route = saved;
 	cur_run = prev;

@@ -23,14 +23,29 @@ void script_lex_init(struct script_lexer *lx, const struct script_src *src, stru
 const char *script_tok_name(enum script_tok t)
 {
 	static const char *const names[] = {
-		[TOK_EOF] = "end of file", [TOK_IDENT] = "identifier", [TOK_STRING] = "string",
-		[TOK_INT] = "integer",     [TOK_PV] = "pseudo-variable", [TOK_LBRACE] = "'{'",
-		[TOK_RBRACE] = "'}'",      [TOK_LPAREN] = "'('",      [TOK_RPAREN] = "')'",
-		[TOK_SEMI] = "';'",        [TOK_COMMA] = "','",       [TOK_ASSIGN] = "'='",
-		[TOK_EQ] = "'=='",         [TOK_NE] = "'!='",         [TOK_LT] = "'<'",
-		[TOK_GT] = "'>'",          [TOK_LE] = "'<='",         [TOK_GE] = "'>='",
-		[TOK_MATCH] = "'=~'",      [TOK_NOMATCH] = "'!~'",    [TOK_NOT] = "'!'",
-		[TOK_AND] = "'&&'",        [TOK_OR] = "'||'",
+	    [TOK_EOF] = "end of file",
+	    [TOK_IDENT] = "identifier",
+	    [TOK_STRING] = "string",
+	    [TOK_INT] = "integer",
+	    [TOK_PV] = "pseudo-variable",
+	    [TOK_LBRACE] = "'{'",
+	    [TOK_RBRACE] = "'}'",
+	    [TOK_LPAREN] = "'('",
+	    [TOK_RPAREN] = "')'",
+	    [TOK_SEMI] = "';'",
+	    [TOK_COMMA] = "','",
+	    [TOK_ASSIGN] = "'='",
+	    [TOK_EQ] = "'=='",
+	    [TOK_NE] = "'!='",
+	    [TOK_LT] = "'<'",
+	    [TOK_GT] = "'>'",
+	    [TOK_LE] = "'<='",
+	    [TOK_GE] = "'>='",
+	    [TOK_MATCH] = "'=~'",
+	    [TOK_NOMATCH] = "'!~'",
+	    [TOK_NOT] = "'!'",
+	    [TOK_AND] = "'&&'",
+	    [TOK_OR] = "'||'",
 	};
 	return names[t];
 }
@@ -190,7 +205,7 @@ static int lex_pv(struct script_lexer *lx, struct script_token *t)
 	while (i < len && ident_char(s[i]))
 		i++;
 	t->type = TOK_PV;
-	t->pv_name = (struct sipd_str){ s + start + 1, i - start - 1 };
+	t->pv_name = (struct sipd_str){s + start + 1, i - start - 1};
 	if (i < len && s[i] == '(') {
 		size_t p = i + 1;
 		while (p < len && s[p] != ')' && s[p] != '\n' && s[p] != '(')
@@ -198,7 +213,7 @@ static int lex_pv(struct script_lexer *lx, struct script_token *t)
 		if (p >= len || s[p] != ')')
 			return fail(lx, i, "missing ')' after pseudo-variable parameter");
 		t->pv_has_param = true;
-		t->pv_param = (struct sipd_str){ s + i + 1, p - i - 1 };
+		t->pv_param = (struct sipd_str){s + i + 1, p - i - 1};
 		i = p + 1;
 	}
 	lx->pos = i;
@@ -212,11 +227,10 @@ static bool lex_op(struct script_lexer *lx, struct script_token *t)
 		const char *text;
 		enum script_tok tok;
 	} ops[] = {
-		{ "==", TOK_EQ },     { "!=", TOK_NE },     { "<=", TOK_LE },    { ">=", TOK_GE },
-		{ "=~", TOK_MATCH },  { "!~", TOK_NOMATCH }, { "&&", TOK_AND },  { "||", TOK_OR },
-		{ "{", TOK_LBRACE },  { "}", TOK_RBRACE },  { "(", TOK_LPAREN }, { ")", TOK_RPAREN },
-		{ ";", TOK_SEMI },    { ",", TOK_COMMA },   { "=", TOK_ASSIGN }, { "<", TOK_LT },
-		{ ">", TOK_GT },      { "!", TOK_NOT },
+	    {"==", TOK_EQ},      {"!=", TOK_NE},    {"<=", TOK_LE},  {">=", TOK_GE},    {"=~", TOK_MATCH},
+	    {"!~", TOK_NOMATCH}, {"&&", TOK_AND},   {"||", TOK_OR},  {"{", TOK_LBRACE}, {"}", TOK_RBRACE},
+	    {"(", TOK_LPAREN},   {")", TOK_RPAREN}, {";", TOK_SEMI}, {",", TOK_COMMA},  {"=", TOK_ASSIGN},
+	    {"<", TOK_LT},       {">", TOK_GT},     {"!", TOK_NOT},
 	};
 	const char *s = lx->src->text + lx->pos;
 	size_t left = lx->src->len - lx->pos;
@@ -268,7 +282,7 @@ int script_lex_next(struct script_lexer *lx, struct script_token *t)
 	}
 	if (err)
 		return err;
-	t->text = (struct sipd_str){ s + start, lx->pos - start };
+	t->text = (struct sipd_str){s + start, lx->pos - start};
 	t->end_line = lx->line;
 	t->end_col = col_of(lx, lx->pos);
 	return 0;

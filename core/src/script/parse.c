@@ -36,8 +36,8 @@ static bool is_kw(const struct script_token *t, const char *kw)
 
 static bool is_keyword(const struct script_token *t)
 {
-	static const char *const kws[] = { "if",    "else",          "return",      "exit",          "drop",
-					   "route", "request_route", "reply_route", "failure_route", NULL };
+	static const char *const kws[] = {"if",    "else",          "return",      "exit",          "drop",
+					  "route", "request_route", "reply_route", "failure_route", NULL};
 	for (unsigned i = 0; kws[i]; i++)
 		if (is_kw(t, kws[i]))
 			return true;
@@ -58,8 +58,12 @@ static int expect(struct script_comp *c, enum script_tok type)
 		return next(c);
 	if (type == TOK_SEMI) {
 		/* Point just after the statement, where the ';' belongs. */
-		script_errorf(&c->src, c->prev.end_line, c->prev.end_col, c->err, c->errlen,
-			      "missing ';' before '%.*s'", SIPD_STR_FMT(c->tok.text));
+		if (c->tok.type == TOK_EOF)
+			script_errorf(&c->src, c->prev.end_line, c->prev.end_col, c->err, c->errlen,
+				      "missing ';' at end of file");
+		else
+			script_errorf(&c->src, c->prev.end_line, c->prev.end_col, c->err, c->errlen,
+				      "missing ';' before '%.*s'", SIPD_STR_FMT(c->tok.text));
 		return EINVAL;
 	}
 	return unexpected(c, script_tok_name(type));
@@ -205,7 +209,8 @@ static int parse_regex(struct script_comp *c, struct script_node *n)
 	int rc;
 
 	if (c->tok.type != TOK_STRING)
-		return err_at(c, &c->tok, "the right side of '%.*s' must be a string literal (a regular expression)",
+		return err_at(c, &c->tok,
+			      "the right side of '%.*s' must be a string literal (a regular expression)",
 			      SIPD_STR_FMT(c->prev.text));
 	if (!(rx = script_arena_alloc(&c->s->arena, sizeof(*rx))))
 		return ENOMEM;
@@ -227,8 +232,8 @@ static int parse_cmp(struct script_comp *c, struct script_node **out)
 		enum script_tok tok;
 		enum script_op op;
 	} ops[] = {
-		{ TOK_EQ, E_EQ }, { TOK_NE, E_NE }, { TOK_LT, E_LT },       { TOK_GT, E_GT },
-		{ TOK_LE, E_LE }, { TOK_GE, E_GE }, { TOK_MATCH, E_MATCH }, { TOK_NOMATCH, E_NOMATCH },
+	    {TOK_EQ, E_EQ}, {TOK_NE, E_NE}, {TOK_LT, E_LT},       {TOK_GT, E_GT},
+	    {TOK_LE, E_LE}, {TOK_GE, E_GE}, {TOK_MATCH, E_MATCH}, {TOK_NOMATCH, E_NOMATCH},
 	};
 	struct script_node *l;
 	int err;
@@ -259,8 +264,8 @@ static int parse_cmp(struct script_comp *c, struct script_node **out)
 	return 0;
 }
 
-static int parse_binary(struct script_comp *c, struct script_node **out, enum script_tok tok, enum script_op op,
-			int (*sub)(struct script_comp *, struct script_node **))
+static int parse_binary(struct script_comp *c, struct script_node **out, enum script_tok tok,
+			enum script_op op, int (*sub)(struct script_comp *, struct script_node **))
 {
 	struct script_node *l;
 	int err;
@@ -470,7 +475,7 @@ static int add_route(struct script_comp *c, const struct script_token *at, unsig
 
 static int parse_toplevel(struct script_comp *c)
 {
-	struct script_token t = c->tok, name = { 0 };
+	struct script_token t = c->tok, name = {0};
 	struct script_route *r = NULL;
 	unsigned kind;
 	bool named;

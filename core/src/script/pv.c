@@ -34,14 +34,14 @@ int script_uri_split(struct sipd_str uri, struct script_uri_parts *out)
 	q = memchr(p, ':', uri.len);
 	if (!q || q == p)
 		return EINVAL;
-	out->scheme = (struct sipd_str){ p, (size_t)(q - p) };
+	out->scheme = (struct sipd_str){p, (size_t)(q - p)};
 	p = q + 1;
 	if (sipd_str_caseeq_c(out->scheme, "tel")) {
 		/* tel:+123;phone-context=x: the number acts as the user part. */
 		for (q = p; q < end && *q != ';' && *q != '?'; q++)
 			;
-		out->user = (struct sipd_str){ p, (size_t)(q - p) };
-		out->rest = (struct sipd_str){ q, (size_t)(end - q) };
+		out->user = (struct sipd_str){p, (size_t)(q - p)};
+		out->rest = (struct sipd_str){q, (size_t)(end - q)};
 		return 0;
 	}
 	/* userinfo ends at the '@' before any '?' (user parts may hold ';'). */
@@ -52,8 +52,8 @@ int script_uri_split(struct sipd_str uri, struct script_uri_parts *out)
 	if (at) {
 		const char *colon = memchr(p, ':', (size_t)(at - p));
 		const char *ue = colon ? colon : at;
-		out->user = (struct sipd_str){ p, (size_t)(ue - p) };
-		out->userinfo_rest = (struct sipd_str){ ue, (size_t)(at - ue) };
+		out->user = (struct sipd_str){p, (size_t)(ue - p)};
+		out->userinfo_rest = (struct sipd_str){ue, (size_t)(at - ue)};
 		p = at + 1;
 	}
 	q = p;
@@ -67,20 +67,20 @@ int script_uri_split(struct sipd_str uri, struct script_uri_parts *out)
 		while (q < end && *q != ':' && *q != ';' && *q != '?')
 			q++;
 	}
-	out->host = (struct sipd_str){ p, (size_t)(q - p) };
+	out->host = (struct sipd_str){p, (size_t)(q - p)};
 	if (out->host.len == 0)
 		return EINVAL;
 	if (q < end && *q == ':') {
 		const char *d = ++q;
 		while (q < end && isdigit((unsigned char)*q))
 			q++;
-		out->port = (struct sipd_str){ d, (size_t)(q - d) };
+		out->port = (struct sipd_str){d, (size_t)(q - d)};
 		if (out->port.len == 0 || out->port.len > 5)
 			return EINVAL;
 	}
 	if (q < end && *q != ';' && *q != '?')
 		return EINVAL;
-	out->rest = (struct sipd_str){ q, (size_t)(end - q) };
+	out->rest = (struct sipd_str){q, (size_t)(end - q)};
 	return 0;
 }
 
@@ -184,10 +184,10 @@ static int nameaddr(struct sipd_ctx *ctx, bool to, enum na_part part, struct sip
 	return v.len ? set_str(out, v) : ENOENT;
 }
 
-#define NAMEADDR_PV(fname, to, part)                                                                       \
-	static int fname(struct sipd_ctx *ctx, struct sipd_str param, struct sipd_pv_value *out)           \
-	{                                                                                                  \
-		return nameaddr(ctx, to, part, out);                                                       \
+#define NAMEADDR_PV(fname, to, part)                                                                         \
+	static int fname(struct sipd_ctx *ctx, struct sipd_str param, struct sipd_pv_value *out)             \
+	{                                                                                                    \
+		return nameaddr(ctx, to, part, out);                                                         \
 	}
 NAMEADDR_PV(pv_fu, false, NA_URI)
 NAMEADDR_PV(pv_fU, false, NA_USER)
@@ -278,12 +278,12 @@ int script_pv_register_core(void)
 		bool param;
 		sipd_pv_get_fn get;
 	} table[] = {
-		{ "rm", false, pv_rm }, { "ru", false, pv_ru },       { "rU", false, pv_rU },  { "rd", false, pv_rd },
-		{ "rp", false, pv_rp }, { "fu", false, pv_fu },       { "fU", false, pv_fU },  { "fd", false, pv_fd },
-		{ "ft", false, pv_ft }, { "tu", false, pv_tu },       { "tU", false, pv_tU },  { "td", false, pv_td },
-		{ "tt", false, pv_tt }, { "ci", false, pv_ci },       { "cs", false, pv_cs },  { "si", false, pv_si },
-		{ "sp", false, pv_sp }, { "proto", false, pv_proto }, { "ua", false, pv_ua },  { "rs", false, pv_rs },
-		{ "rr", false, pv_rr }, { "hdr", true, pv_hdr },      { "ml", false, pv_ml },
+	    {"rm", false, pv_rm}, {"ru", false, pv_ru},       {"rU", false, pv_rU}, {"rd", false, pv_rd},
+	    {"rp", false, pv_rp}, {"fu", false, pv_fu},       {"fU", false, pv_fU}, {"fd", false, pv_fd},
+	    {"ft", false, pv_ft}, {"tu", false, pv_tu},       {"tU", false, pv_tU}, {"td", false, pv_td},
+	    {"tt", false, pv_tt}, {"ci", false, pv_ci},       {"cs", false, pv_cs}, {"si", false, pv_si},
+	    {"sp", false, pv_sp}, {"proto", false, pv_proto}, {"ua", false, pv_ua}, {"rs", false, pv_rs},
+	    {"rr", false, pv_rr}, {"hdr", true, pv_hdr},      {"ml", false, pv_ml},
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		int err = sipd_pv_register(table[i].name, table[i].param, table[i].get);

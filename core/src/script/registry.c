@@ -78,8 +78,8 @@ SIPD_API int sipd_script_register(const char *owner, const struct sipd_script_fn
 	pthread_mutex_lock(&reg_lock);
 	for (; table[n].name; n++) {
 		if (!fn_valid(&table[n])) {
-			SIPD_ERR("%s: script function %s: bad declaration (no fn, or bad argument types)", owner,
-				 table[n].name);
+			SIPD_ERR("%s: script function %s: bad declaration (no fn, or bad argument types)",
+				 owner, table[n].name);
 			err = EINVAL;
 			goto out;
 		}
@@ -141,7 +141,8 @@ SIPD_API int sipd_pv_register(const char *name, bool takes_param, sipd_pv_get_fn
 	if (!name || !name[0] || !get)
 		return EINVAL;
 	for (const char *p = name; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_'))
 			return EINVAL;
 	pthread_mutex_lock(&reg_lock);
 	for (unsigned i = 0; i < pv_count; i++) {

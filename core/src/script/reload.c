@@ -26,7 +26,7 @@ struct slot {
 } __attribute__((aligned(64)));
 
 static struct slot slots[SIPD_MAX_THREADS] = {
-	[0 ... SIPD_MAX_THREADS - 1] = { PTHREAD_MUTEX_INITIALIZER },
+    [0 ... SIPD_MAX_THREADS - 1] = {PTHREAD_MUTEX_INITIALIZER},
 };
 static _Atomic(struct script *) current;
 /*
@@ -36,7 +36,7 @@ static _Atomic(struct script *) current;
  */
 static atomic_bool swap_pending;
 static pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
-static char *current_path;       /* guarded by admin_lock */
+static char *current_path;                                     /* guarded by admin_lock */
 static pthread_mutex_t admin_lock = PTHREAD_MUTEX_INITIALIZER; /* load/reload/unload among themselves */
 
 /* Runs nested inside a run (a function running a route) reuse the held slot. */

@@ -65,7 +65,7 @@ static int add_edge(struct resolver *rv, const struct script_route *to)
 		rv->edges = e;
 		rv->cap = cap;
 	}
-	rv->edges[rv->nedges++] = (struct edge){ rv->cur, (unsigned)(to - rv->c->s->routes) };
+	rv->edges[rv->nedges++] = (struct edge){rv->cur, (unsigned)(to - rv->c->s->routes)};
 	return 0;
 }
 
@@ -77,7 +77,8 @@ static int resolve_route_call(struct resolver *rv, struct script_node *n)
 	if (!r)
 		return err_at(rv, &n->u.route.name, "unknown route '%.*s' in route()", SIPD_STR_FMT(name));
 	if (r->kind != 0)
-		return err_at(rv, &n->u.route.name, "route(%.*s): '%.*s' is a %s; route() calls plain routes only",
+		return err_at(rv, &n->u.route.name,
+			      "route(%.*s): '%.*s' is a %s; route() calls plain routes only",
 			      SIPD_STR_FMT(name), SIPD_STR_FMT(name), kind_name(r->kind));
 	n->u.route.target = r;
 	return add_edge(rv, r);
@@ -92,7 +93,8 @@ static int convert_route_arg(struct resolver *rv, const struct script_call *call
 	if (t->type != TOK_IDENT && t->type != TOK_STRING)
 		return err_at(rv, t, "argument of %s() must name a route", call->entry->fn->name);
 	if (!(r = find_route(rv->c->s, name)))
-		return err_at(rv, t, "unknown route '%.*s' in %s()", SIPD_STR_FMT(name), call->entry->fn->name);
+		return err_at(rv, t, "unknown route '%.*s' in %s()", SIPD_STR_FMT(name),
+			      call->entry->fn->name);
 	if ((decl & SIPD_ARG_ROUTE_FAILURE) && r->kind != SIPD_ROUTE_FAILURE)
 		return err_at(rv, t, "%s() needs a failure_route, '%.*s' is a %s", call->entry->fn->name,
 			      SIPD_STR_FMT(name), kind_name(r->kind));
@@ -132,13 +134,15 @@ static int convert_arg(struct resolver *rv, struct script_call *call, unsigned k
 		return convert_route_arg(rv, call, decl, t, arg);
 	case SIPD_ARG_REGEX:
 		if (t->type != TOK_STRING)
-			return err_at(rv, t, "argument %u of %s() must be a regular expression string", k + 1, fname);
+			return err_at(rv, t, "argument %u of %s() must be a regular expression string", k + 1,
+				      fname);
 		if (!(rx = script_arena_alloc(&rv->c->s->arena, sizeof(*rx))))
 			return ENOMEM;
 		if ((rc = regcomp(&rx->re, t->str.p, REG_EXTENDED)) != 0) {
 			char why[128];
 			regerror(rc, &rx->re, why, sizeof(why));
-			return err_at(rv, t, "argument %u of %s(): bad regular expression: %s", k + 1, fname, why);
+			return err_at(rv, t, "argument %u of %s(): bad regular expression: %s", k + 1, fname,
+				      why);
 		}
 		rx->next = rv->c->s->regexes;
 		rv->c->s->regexes = rx;
@@ -186,8 +190,9 @@ static int check_call(struct resolver *rv, struct script_call *call)
 	if (bad) {
 		unsigned kind = bad & -bad;
 		if (r->kind == 0)
-			return err_at(rv, &call->name, "%s() is not allowed in a %s (route %s is called from one)",
-				      fn->name, kind_name(kind), r->name);
+			return err_at(rv, &call->name,
+				      "%s() is not allowed in a %s (route %s is called from one)", fn->name,
+				      kind_name(kind), r->name);
 		return err_at(rv, &call->name, "%s() is not allowed in a %s", fn->name, kind_name(kind));
 	}
 	if (fn->fixup) {
@@ -200,7 +205,6 @@ static int check_call(struct resolver *rv, struct script_call *call)
 			rv->c->s->fixed = call;
 		}
 	}
-	call->fixed_up = true;
 	return 0;
 }
 
@@ -265,7 +269,8 @@ static void compute_reach(struct resolver *rv)
 	while (changed) {
 		changed = false;
 		for (unsigned e = 0; e < rv->nedges; e++) {
-			struct script_route *from = &s->routes[rv->edges[e].from], *to = &s->routes[rv->edges[e].to];
+			struct script_route *from = &s->routes[rv->edges[e].from],
+					    *to = &s->routes[rv->edges[e].to];
 			if ((from->reach | to->reach) != to->reach) {
 				to->reach |= from->reach;
 				changed = true;
@@ -292,7 +297,7 @@ static int build_id_table(struct script *s)
 
 int script_resolve(struct script_comp *c)
 {
-	struct resolver rv = { .c = c };
+	struct resolver rv = {.c = c};
 	int err = 0;
 
 	for (rv.cur = 0; rv.cur < c->s->nroutes && !err; rv.cur++)

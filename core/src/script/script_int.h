@@ -23,7 +23,7 @@
  * name in whatever script runs later. The two unnamed routes have fixed ids.
  */
 #define SCRIPT_ROUTE_ID_REQUEST 0
-#define SCRIPT_ROUTE_ID_REPLY 1
+#define SCRIPT_ROUTE_ID_REPLY   1
 
 /* ---- arena.c: all of a compiled script lives in one arena ---- */
 struct script_arena {
@@ -73,10 +73,10 @@ enum script_tok {
 struct script_token {
 	enum script_tok type;
 	int line, col;
-	int end_line, end_col; /* just after the token, for "missing ;" */
-	struct sipd_str text;  /* raw source text */
-	struct sipd_str str;   /* TOK_STRING: decoded, NUL-terminated in the arena */
-	long i;                /* TOK_INT */
+	int end_line, end_col;             /* just after the token, for "missing ;" */
+	struct sipd_str text;              /* raw source text */
+	struct sipd_str str;               /* TOK_STRING: decoded, NUL-terminated in the arena */
+	long i;                            /* TOK_INT */
 	struct sipd_str pv_name, pv_param; /* TOK_PV: name without '$', param without () */
 	bool pv_has_param;
 };
@@ -114,9 +114,9 @@ void script_registry_reset(void);
 
 /* ---- pseudo-variable references and format strings (pv.c, fmt.c) ---- */
 struct script_pv {
-	sipd_pv_get_fn get;     /* NULL for $var(name) */
-	struct sipd_str param;  /* lives in the script's arena */
-	int var;                /* $var slot, -1 otherwise */
+	sipd_pv_get_fn get;    /* NULL for $var(name) */
+	struct sipd_str param; /* lives in the script's arena */
+	int var;               /* $var slot, -1 otherwise */
 	const char *name;
 };
 
@@ -140,11 +140,11 @@ int script_pv_register_core(void);
 
 /* Parts of a sip:/sips:/tel: URI string, used for $rU/$rd/$rp reads and rewrites. */
 struct script_uri_parts {
-	struct sipd_str scheme; /* "sip" */
-	struct sipd_str user;   /* empty if none */
-	struct sipd_str host;   /* with brackets for IPv6, as written */
-	struct sipd_str port;   /* digits, empty if none */
-	struct sipd_str rest;   /* ";params?headers" as written */
+	struct sipd_str scheme;        /* "sip" */
+	struct sipd_str user;          /* empty if none */
+	struct sipd_str host;          /* with brackets for IPv6, as written */
+	struct sipd_str port;          /* digits, empty if none */
+	struct sipd_str rest;          /* ";params?headers" as written */
 	struct sipd_str userinfo_rest; /* ":password" after the user, as written */
 };
 int script_uri_split(struct sipd_str uri, struct script_uri_parts *out);
@@ -201,9 +201,8 @@ struct script_call {
 	struct script_token name; /* resolve.c reports errors at it */
 	const struct script_fn_entry *entry;
 	union sipd_arg args[SIPD_SCRIPT_MAX_ARGS];
-	unsigned nargs;                            /* given at the call site */
+	unsigned nargs; /* given at the call site */
 	struct script_token argt[SIPD_SCRIPT_MAX_ARGS];
-	bool fixed_up;
 	struct script_call *next_fixed; /* list of calls whose free_fixup must run */
 };
 
@@ -237,7 +236,7 @@ struct script_node {
 			struct script_node *l;
 			regex_t *re;
 		} match;
-		long ival;                 /* E_INT */
+		long ival;                  /* E_INT */
 		const struct sipd_fmt *fmt; /* E_STR */
 		struct script_pv pv;        /* E_PV */
 	} u;
@@ -267,7 +266,7 @@ struct script {
 	unsigned nids;
 	const char *vars[SCRIPT_MAX_VARS];
 	unsigned nvars;
-	struct script_call *fixed;     /* calls with a fixup to undo */
+	struct script_call *fixed;    /* calls with a fixup to undo */
 	struct script_regex *regexes; /* compiled regexes to free */
 };
 

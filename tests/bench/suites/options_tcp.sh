@@ -29,6 +29,8 @@ bench_start_kamailio "$BENCH_DIR/kamailio/options_tcp.cfg" "$kam_port" "tcp:127.
 lines=()
 for mode in t1 tn; do
 	BENCH_SIPP_ARGS="-t $mode"
+	# one socket per call: SIPp refuses to start while its default (50000) exceeds ulimit -n
+	[ "$mode" = tn ] && BENCH_SIPP_ARGS="$BENCH_SIPP_ARGS -max_socket 15000"
 	if [ "$mode" = t1 ]; then BENCH_RATES=$BENCH_RATES_T1; else BENCH_RATES=$BENCH_RATES_TN; fi
 	sipd=$(bench_find_max "options_tcp_$mode" sipd "$sipd_port" "$SIPD_PID" "$BENCH_DIR/options_uac.xml")
 	kam=$(bench_find_max "options_tcp_$mode" kamailio "$kam_port" "$KAMAILIO_PID" "$BENCH_DIR/options_uac.xml")
