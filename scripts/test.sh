@@ -45,6 +45,10 @@ unit_tests() { # unit_tests DIR [ctest regex]
 	(cd "$1" && ctest -L unit --output-on-failure -j "$JOBS" ${2:+-R "$2"})
 }
 
+tsan_tests() { # the threaded unit tests, built against tests/tsan's in-process runner
+	(cd "$1" && ctest -L tsan --output-on-failure)
+}
+
 integration_tests() { # integration_tests BUILD_DIR
 	local dir=$1 rc=0 t
 	for t in tests/integration/test_*.py; do
@@ -56,6 +60,11 @@ integration_tests() { # integration_tests BUILD_DIR
 		timeout 600 bash "$t" "$dir" || rc=1
 	done
 	return $rc
+}
+
+build_tsan() {
+	TARGET="tsan_test_script_reload tsan_test_loop tsan_test_timer tsan_test_stats" \
+		build_variant build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_SANITIZE=thread
 }
 
 build_fuzzer() {
@@ -72,8 +81,8 @@ step "unit tests (asan+ubsan)" unit_tests build-asan
 step "integration tests (asan+ubsan)" integration_tests "$ROOT/build-asan"
 
 if [ $quick = 0 ]; then
-	step "tsan build" build_variant build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_SANITIZE=thread
-	step "threaded tests (tsan)" unit_tests build-tsan 'script_reload|test_loop|test_timer|test_stats'
+	step "tsan build" build_tsan
+	step "threaded tests (tsan)" tsan_tests build-tsan
 	step "fuzz build (clang)" build_fuzzer
 	step "parser fuzzing (${FUZZ_SECONDS}s)" scripts/fuzz.sh build-fuzz "$FUZZ_SECONDS"
 	step "out-of-tree example module" tests/integration/example_module.sh "$ROOT/build"

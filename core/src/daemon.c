@@ -45,7 +45,7 @@ struct options {
 
 /* What start-up has done so far, so a failure or a shutdown undoes exactly that. */
 struct progress {
-	bool log, loops, loaded, script, control, running;
+	bool log, loops, loaded, script, control, running, db;
 };
 
 /* Write end of the pipe the waiting parent reads the start-up result from (daemon mode). */
@@ -358,6 +358,12 @@ static int start(const struct options *o, struct core_config *c, struct progress
 		return EXIT_RUNTIME;
 	}
 	p->loaded = true;
+	/* Modules migrate their tables and load state in init: the database must be open by then. */
+	if (db_open(c->database, err, sizeof(err)) != 0) {
+		report(c, err);
+		return EXIT_RUNTIME;
+	}
+	p->db = true;
 	if (loader_load_all(c, err, sizeof(err)) != 0) {
 		report(c, err);
 		return loader_init_failed() ? EXIT_RUNTIME : EXIT_MODULE;
@@ -409,9 +415,14 @@ static void stop(const struct progress *p)
 {
 	if (p->control)
 		control_stop();
+	/* Acknowledged writes reach the disk and their completions reach the loops before they stop. */
+	if (p->db)
+		db_drain();
 	if (p->running)
 		loops_stop();
 	loader_stop_all();
+	if (p->db)
+		db_close();
 	if (p->script)
 		script_unload();
 	loader_unload_all();

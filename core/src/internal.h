@@ -121,6 +121,14 @@ void script_unload(void);
 /* Registers the core's own script functions and pseudo-variables. */
 int script_core_register(void);
 
+/* ---- db.c / db_thread.c: the database (sipd/db.h) --------------------- */
+/* Opens path (empty: no database) and starts the DB thread; on error err says what is wrong with the file. */
+int db_open(const char *path, char *err, size_t errlen);
+/* Waits until queued writes are committed and their completions posted (before the loops stop). */
+void db_drain(void);
+/* Commits what is left, stops the DB thread, closes the file (after the modules stopped). */
+void db_close(void);
+
 /* ---- receive.c: sipd_receive() needs the parser service --------------- */
 int receive_start(void);
 

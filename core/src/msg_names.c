@@ -9,20 +9,34 @@
 static enum sipd_hdr_type compact_type(char c)
 {
 	switch (c | 0x20) {
-	case 'i': return SIPD_HDR_CALL_ID;
-	case 'f': return SIPD_HDR_FROM;
-	case 't': return SIPD_HDR_TO;
-	case 'v': return SIPD_HDR_VIA;
-	case 'm': return SIPD_HDR_CONTACT;
-	case 'l': return SIPD_HDR_CONTENT_LENGTH;
-	case 'c': return SIPD_HDR_CONTENT_TYPE;
-	case 'e': return SIPD_HDR_CONTENT_ENCODING;
-	case 's': return SIPD_HDR_SUBJECT;
-	case 'k': return SIPD_HDR_SUPPORTED;
-	case 'o': return SIPD_HDR_EVENT;
-	case 'r': return SIPD_HDR_REFER_TO;
-	case 'x': return SIPD_HDR_SESSION_EXPIRES;
-	default: return SIPD_HDR_OTHER;
+	case 'i':
+		return SIPD_HDR_CALL_ID;
+	case 'f':
+		return SIPD_HDR_FROM;
+	case 't':
+		return SIPD_HDR_TO;
+	case 'v':
+		return SIPD_HDR_VIA;
+	case 'm':
+		return SIPD_HDR_CONTACT;
+	case 'l':
+		return SIPD_HDR_CONTENT_LENGTH;
+	case 'c':
+		return SIPD_HDR_CONTENT_TYPE;
+	case 'e':
+		return SIPD_HDR_CONTENT_ENCODING;
+	case 's':
+		return SIPD_HDR_SUBJECT;
+	case 'k':
+		return SIPD_HDR_SUPPORTED;
+	case 'o':
+		return SIPD_HDR_EVENT;
+	case 'r':
+		return SIPD_HDR_REFER_TO;
+	case 'x':
+		return SIPD_HDR_SESSION_EXPIRES;
+	default:
+		return SIPD_HDR_OTHER;
 	}
 }
 
@@ -34,29 +48,42 @@ SIPD_API enum sipd_hdr_type sipd_hdr_type_of(struct sipd_str name)
 	if (name.len == 0)
 		return SIPD_HDR_OTHER;
 	switch (name.len) {
-	case 1: return compact_type(n[0]);
-	case 2: return IS("to") ? SIPD_HDR_TO : SIPD_HDR_OTHER;
-	case 3: return IS("via") ? SIPD_HDR_VIA : SIPD_HDR_OTHER;
+	case 1:
+		return compact_type(n[0]);
+	case 2:
+		return IS("to") ? SIPD_HDR_TO : SIPD_HDR_OTHER;
+	case 3:
+		return IS("via") ? SIPD_HDR_VIA : SIPD_HDR_OTHER;
 	case 4:
 		switch (n[0] | 0x20) {
-		case 'f': return IS("from") ? SIPD_HDR_FROM : SIPD_HDR_OTHER;
-		case 'c': return IS("cseq") ? SIPD_HDR_CSEQ : SIPD_HDR_OTHER;
-		case 'p': return IS("path") ? SIPD_HDR_PATH : SIPD_HDR_OTHER;
+		case 'f':
+			return IS("from") ? SIPD_HDR_FROM : SIPD_HDR_OTHER;
+		case 'c':
+			return IS("cseq") ? SIPD_HDR_CSEQ : SIPD_HDR_OTHER;
+		case 'p':
+			return IS("path") ? SIPD_HDR_PATH : SIPD_HDR_OTHER;
 		}
 		break;
 	case 5:
 		switch (n[0] | 0x20) {
-		case 'r': return IS("route") ? SIPD_HDR_ROUTE : SIPD_HDR_OTHER;
-		case 'a': return IS("allow") ? SIPD_HDR_ALLOW : SIPD_HDR_OTHER;
-		case 'e': return IS("event") ? SIPD_HDR_EVENT : SIPD_HDR_OTHER;
+		case 'r':
+			return IS("route") ? SIPD_HDR_ROUTE : SIPD_HDR_OTHER;
+		case 'a':
+			return IS("allow") ? SIPD_HDR_ALLOW : SIPD_HDR_OTHER;
+		case 'e':
+			return IS("event") ? SIPD_HDR_EVENT : SIPD_HDR_OTHER;
 		}
 		break;
 	case 6:
 		switch (n[0] | 0x20) {
-		case 's': return IS("server") ? SIPD_HDR_SERVER : SIPD_HDR_OTHER;
-		case 'a': return IS("accept") ? SIPD_HDR_ACCEPT : SIPD_HDR_OTHER;
-		case 'r': return IS("reason") ? SIPD_HDR_REASON : SIPD_HDR_OTHER;
-		case 'm': return IS("min-se") ? SIPD_HDR_MIN_SE : SIPD_HDR_OTHER;
+		case 's':
+			return IS("server") ? SIPD_HDR_SERVER : SIPD_HDR_OTHER;
+		case 'a':
+			return IS("accept") ? SIPD_HDR_ACCEPT : SIPD_HDR_OTHER;
+		case 'r':
+			return IS("reason") ? SIPD_HDR_REASON : SIPD_HDR_OTHER;
+		case 'm':
+			return IS("min-se") ? SIPD_HDR_MIN_SE : SIPD_HDR_OTHER;
 		}
 		break;
 	case 7:
@@ -65,38 +92,52 @@ SIPD_API enum sipd_hdr_type sipd_hdr_type_of(struct sipd_str name)
 			if ((n[1] | 0x20) == 'a')
 				return IS("call-id") ? SIPD_HDR_CALL_ID : SIPD_HDR_OTHER;
 			return IS("contact") ? SIPD_HDR_CONTACT : SIPD_HDR_OTHER;
-		case 'e': return IS("expires") ? SIPD_HDR_EXPIRES : SIPD_HDR_OTHER;
-		case 'r': return IS("require") ? SIPD_HDR_REQUIRE : SIPD_HDR_OTHER;
-		case 's': return IS("subject") ? SIPD_HDR_SUBJECT : SIPD_HDR_OTHER;
-		case 'w': return IS("warning") ? SIPD_HDR_WARNING : SIPD_HDR_OTHER;
+		case 'e':
+			return IS("expires") ? SIPD_HDR_EXPIRES : SIPD_HDR_OTHER;
+		case 'r':
+			return IS("require") ? SIPD_HDR_REQUIRE : SIPD_HDR_OTHER;
+		case 's':
+			return IS("subject") ? SIPD_HDR_SUBJECT : SIPD_HDR_OTHER;
+		case 'w':
+			return IS("warning") ? SIPD_HDR_WARNING : SIPD_HDR_OTHER;
 		}
 		break;
-	case 8: return IS("refer-to") ? SIPD_HDR_REFER_TO : SIPD_HDR_OTHER;
-	case 9: return IS("supported") ? SIPD_HDR_SUPPORTED : SIPD_HDR_OTHER;
-	case 10: return IS("user-agent") ? SIPD_HDR_USER_AGENT : SIPD_HDR_OTHER;
+	case 8:
+		return IS("refer-to") ? SIPD_HDR_REFER_TO : SIPD_HDR_OTHER;
+	case 9:
+		return IS("supported") ? SIPD_HDR_SUPPORTED : SIPD_HDR_OTHER;
+	case 10:
+		return IS("user-agent") ? SIPD_HDR_USER_AGENT : SIPD_HDR_OTHER;
 	case 11:
 		if ((n[0] | 0x20) == 'u')
 			return IS("unsupported") ? SIPD_HDR_UNSUPPORTED : SIPD_HDR_OTHER;
 		return IS("min-expires") ? SIPD_HDR_MIN_EXPIRES : SIPD_HDR_OTHER;
 	case 12:
 		switch (n[0] | 0x20) {
-		case 'm': return IS("max-forwards") ? SIPD_HDR_MAX_FORWARDS : SIPD_HDR_OTHER;
-		case 'c': return IS("content-type") ? SIPD_HDR_CONTENT_TYPE : SIPD_HDR_OTHER;
-		case 'r': return IS("record-route") ? SIPD_HDR_RECORD_ROUTE : SIPD_HDR_OTHER;
+		case 'm':
+			return IS("max-forwards") ? SIPD_HDR_MAX_FORWARDS : SIPD_HDR_OTHER;
+		case 'c':
+			return IS("content-type") ? SIPD_HDR_CONTENT_TYPE : SIPD_HDR_OTHER;
+		case 'r':
+			return IS("record-route") ? SIPD_HDR_RECORD_ROUTE : SIPD_HDR_OTHER;
 		}
 		break;
 	case 13:
 		if ((n[0] | 0x20) == 'a')
 			return IS("authorization") ? SIPD_HDR_AUTHORIZATION : SIPD_HDR_OTHER;
 		return IS("proxy-require") ? SIPD_HDR_PROXY_REQUIRE : SIPD_HDR_OTHER;
-	case 14: return IS("content-length") ? SIPD_HDR_CONTENT_LENGTH : SIPD_HDR_OTHER;
-	case 15: return IS("session-expires") ? SIPD_HDR_SESSION_EXPIRES : SIPD_HDR_OTHER;
+	case 14:
+		return IS("content-length") ? SIPD_HDR_CONTENT_LENGTH : SIPD_HDR_OTHER;
+	case 15:
+		return IS("session-expires") ? SIPD_HDR_SESSION_EXPIRES : SIPD_HDR_OTHER;
 	case 16:
 		if ((n[0] | 0x20) == 'w')
 			return IS("www-authenticate") ? SIPD_HDR_WWW_AUTHENTICATE : SIPD_HDR_OTHER;
 		return IS("content-encoding") ? SIPD_HDR_CONTENT_ENCODING : SIPD_HDR_OTHER;
-	case 18: return IS("proxy-authenticate") ? SIPD_HDR_PROXY_AUTHENTICATE : SIPD_HDR_OTHER;
-	case 19: return IS("proxy-authorization") ? SIPD_HDR_PROXY_AUTHORIZATION : SIPD_HDR_OTHER;
+	case 18:
+		return IS("proxy-authenticate") ? SIPD_HDR_PROXY_AUTHENTICATE : SIPD_HDR_OTHER;
+	case 19:
+		return IS("proxy-authorization") ? SIPD_HDR_PROXY_AUTHORIZATION : SIPD_HDR_OTHER;
 	}
 	return SIPD_HDR_OTHER;
 }
@@ -107,13 +148,20 @@ static struct sipd_str canonical_name(struct sipd_str name)
 	if (name.len != 1)
 		return name;
 	switch (name.p[0] | 0x20) {
-	case 'u': return SIPD_STR("Allow-Events");
-	case 'y': return SIPD_STR("Identity");
-	case 'b': return SIPD_STR("Referred-By");
-	case 'a': return SIPD_STR("Accept-Contact");
-	case 'j': return SIPD_STR("Reject-Contact");
-	case 'd': return SIPD_STR("Request-Disposition");
-	default: return name;
+	case 'u':
+		return SIPD_STR("Allow-Events");
+	case 'y':
+		return SIPD_STR("Identity");
+	case 'b':
+		return SIPD_STR("Referred-By");
+	case 'a':
+		return SIPD_STR("Accept-Contact");
+	case 'j':
+		return SIPD_STR("Reject-Contact");
+	case 'd':
+		return SIPD_STR("Request-Disposition");
+	default:
+		return name;
 	}
 }
 
@@ -163,28 +211,38 @@ SIPD_API enum sipd_method sipd_method_of(struct sipd_str method)
 		if (n[0] == 'A')
 			M("ACK", SIPD_METHOD_ACK);
 		M("BYE", SIPD_METHOD_BYE);
-	case 4: M("INFO", SIPD_METHOD_INFO);
+	case 4:
+		M("INFO", SIPD_METHOD_INFO);
 	case 5:
 		if (n[0] == 'P')
 			M("PRACK", SIPD_METHOD_PRACK);
 		M("REFER", SIPD_METHOD_REFER);
 	case 6:
 		switch (n[0]) {
-		case 'I': M("INVITE", SIPD_METHOD_INVITE);
-		case 'C': M("CANCEL", SIPD_METHOD_CANCEL);
-		case 'U': M("UPDATE", SIPD_METHOD_UPDATE);
-		case 'N': M("NOTIFY", SIPD_METHOD_NOTIFY);
+		case 'I':
+			M("INVITE", SIPD_METHOD_INVITE);
+		case 'C':
+			M("CANCEL", SIPD_METHOD_CANCEL);
+		case 'U':
+			M("UPDATE", SIPD_METHOD_UPDATE);
+		case 'N':
+			M("NOTIFY", SIPD_METHOD_NOTIFY);
 		}
 		break;
 	case 7:
 		switch (n[0]) {
-		case 'O': M("OPTIONS", SIPD_METHOD_OPTIONS);
-		case 'M': M("MESSAGE", SIPD_METHOD_MESSAGE);
-		case 'P': M("PUBLISH", SIPD_METHOD_PUBLISH);
+		case 'O':
+			M("OPTIONS", SIPD_METHOD_OPTIONS);
+		case 'M':
+			M("MESSAGE", SIPD_METHOD_MESSAGE);
+		case 'P':
+			M("PUBLISH", SIPD_METHOD_PUBLISH);
 		}
 		break;
-	case 8: M("REGISTER", SIPD_METHOD_REGISTER);
-	case 9: M("SUBSCRIBE", SIPD_METHOD_SUBSCRIBE);
+	case 8:
+		M("REGISTER", SIPD_METHOD_REGISTER);
+	case 9:
+		M("SUBSCRIBE", SIPD_METHOD_SUBSCRIBE);
 	}
 #undef M
 	return SIPD_METHOD_OTHER;

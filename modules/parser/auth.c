@@ -10,16 +10,16 @@ static void assign(struct sipd_auth *a, struct sipd_str name, struct sipd_str va
 		const char *name;
 		size_t off;
 	} fields[] = {
-		{ "username", offsetof(struct sipd_auth, username) },
-		{ "realm", offsetof(struct sipd_auth, realm) },
-		{ "nonce", offsetof(struct sipd_auth, nonce) },
-		{ "uri", offsetof(struct sipd_auth, uri) },
-		{ "response", offsetof(struct sipd_auth, response) },
-		{ "algorithm", offsetof(struct sipd_auth, algorithm) },
-		{ "cnonce", offsetof(struct sipd_auth, cnonce) },
-		{ "opaque", offsetof(struct sipd_auth, opaque) },
-		{ "qop", offsetof(struct sipd_auth, qop) },
-		{ "nc", offsetof(struct sipd_auth, nc) },
+	    {"username", offsetof(struct sipd_auth, username)},
+	    {"realm", offsetof(struct sipd_auth, realm)},
+	    {"nonce", offsetof(struct sipd_auth, nonce)},
+	    {"uri", offsetof(struct sipd_auth, uri)},
+	    {"response", offsetof(struct sipd_auth, response)},
+	    {"algorithm", offsetof(struct sipd_auth, algorithm)},
+	    {"cnonce", offsetof(struct sipd_auth, cnonce)},
+	    {"opaque", offsetof(struct sipd_auth, opaque)},
+	    {"qop", offsetof(struct sipd_auth, qop)},
+	    {"nc", offsetof(struct sipd_auth, nc)},
 	};
 	size_t i;
 
@@ -47,7 +47,7 @@ int parser_auth_parse(struct sipd_auth *out, struct sipd_str value)
 	if (a.scheme.len == 0 || (c.p < c.e && !parser_is(*c.p, PARSER_C_WS)))
 		return EBADMSG;
 	parser_skip_ws(&c);
-	a.params = (struct sipd_str){ c.p, (size_t)(c.e - c.p) };
+	a.params = (struct sipd_str){c.p, (size_t)(c.e - c.p)};
 	/* Other schemes (Basic, Bearer) carry opaque data: keep it raw. */
 	if (!sipd_str_caseeq_c(a.scheme, "Digest") || c.p == c.e) {
 		*out = a;

@@ -11,10 +11,10 @@ struct required {
 };
 
 static const struct required required[] = {
-	{ SIPD_HDR_FROM, "Missing From header", "Malformed From header", "Duplicate From header" },
-	{ SIPD_HDR_TO, "Missing To header", "Malformed To header", "Duplicate To header" },
-	{ SIPD_HDR_CALL_ID, "Missing Call-ID header", "Malformed Call-ID header", "Duplicate Call-ID header" },
-	{ SIPD_HDR_CSEQ, "Missing CSeq header", "Malformed CSeq header", "Duplicate CSeq header" },
+    {SIPD_HDR_FROM, "Missing From header", "Malformed From header", "Duplicate From header"},
+    {SIPD_HDR_TO, "Missing To header", "Malformed To header", "Duplicate To header"},
+    {SIPD_HDR_CALL_ID, "Missing Call-ID header", "Malformed Call-ID header", "Duplicate Call-ID header"},
+    {SIPD_HDR_CSEQ, "Missing CSeq header", "Malformed CSeq header", "Duplicate CSeq header"},
 };
 
 static struct sipd_hdr *first_of(struct sipd_msg *m, enum sipd_hdr_type type)
@@ -111,9 +111,9 @@ static int check_optional(struct sipd_msg *m, const char **reason)
 		enum sipd_hdr_type type;
 		const char *malformed;
 	} optional[] = {
-		{ SIPD_HDR_MAX_FORWARDS, "Malformed Max-Forwards header" },
-		{ SIPD_HDR_EXPIRES, "Malformed Expires header" },
-		{ SIPD_HDR_CONTACT, "Malformed Contact header" },
+	    {SIPD_HDR_MAX_FORWARDS, "Malformed Max-Forwards header"},
+	    {SIPD_HDR_EXPIRES, "Malformed Expires header"},
+	    {SIPD_HDR_CONTACT, "Malformed Contact header"},
 	};
 	struct sipd_hdr *h;
 	const void *v;

@@ -9,8 +9,8 @@
 
 /* Body last, and the blank line that completes an unterminated header block before it. */
 #define ORDER_TERM_LF LONG_MIN
-#define ORDER_BLANK (LONG_MAX - 1)
-#define ORDER_BODY LONG_MAX
+#define ORDER_BLANK   (LONG_MAX - 1)
+#define ORDER_BODY    LONG_MAX
 
 int parser_edit_add(struct parser_msg *pm, enum parser_edit_kind kind, size_t off, size_t del,
 		    struct sipd_str ins, long order, long hdr, long *idx)
@@ -50,12 +50,14 @@ static int edit_set_ins(struct parser_msg *pm, long idx, struct sipd_str ins)
 }
 
 /* Builds "Name: value\r\n" in the arena. */
-static int header_text(struct parser_msg *pm, struct sipd_str *out, struct sipd_str name, struct sipd_str value)
+static int header_text(struct parser_msg *pm, struct sipd_str *out, struct sipd_str name,
+		       struct sipd_str value)
 {
 	size_t n = name.len + value.len + 4;
 	char *p;
 
-	if (name.len == 0 || !parser_valid(name, PARSER_C_TOKEN, false) || memchr(value.p ? value.p : "", '\r', value.len) ||
+	if (name.len == 0 || !parser_valid(name, PARSER_C_TOKEN, false) ||
+	    memchr(value.p ? value.p : "", '\r', value.len) ||
 	    memchr(value.p ? value.p : "", '\n', value.len))
 		return EINVAL;
 	p = parser_arena_alloc(&pm->arena, n);
@@ -98,8 +100,8 @@ static int hdr_edit(struct parser_msg *pm, struct sipd_hdr *h, struct sipd_str i
 	e = find_hdr_edit(pm, idx);
 	if (e >= 0)
 		return edit_set_ins(pm, e, ins);
-	return parser_edit_add(pm, PARSER_EDIT_HDR, (size_t)(h->line.p - pm->pub.buf), h->line.len, ins, 0, idx,
-			       NULL);
+	return parser_edit_add(pm, PARSER_EDIT_HDR, (size_t)(h->line.p - pm->pub.buf), h->line.len, ins, 0,
+			       idx, NULL);
 }
 
 int parser_hdr_append(struct sipd_msg *m, struct sipd_str name, struct sipd_str value)
@@ -146,8 +148,8 @@ int parser_set_ruri(struct sipd_msg *m, struct sipd_str uri)
 	if (pm->ruri_edit >= 0)
 		err = edit_set_ins(pm, pm->ruri_edit, uri);
 	else
-		err = parser_edit_add(pm, PARSER_EDIT_RURI, (size_t)(m->ruri.p - m->buf), m->ruri.len, uri, 0, -1,
-				      &pm->ruri_edit);
+		err = parser_edit_add(pm, PARSER_EDIT_RURI, (size_t)(m->ruri.p - m->buf), m->ruri.len, uri, 0,
+				      -1, &pm->ruri_edit);
 	if (!err)
 		pm->ruri_state = PARSER_RURI_UNPARSED;
 	return err;
@@ -212,8 +214,8 @@ int parser_set_body(struct sipd_msg *m, struct sipd_str content_type, struct sip
 		return err;
 	if (pm->body_edit >= 0)
 		return edit_set_ins(pm, pm->body_edit, body);
-	return parser_edit_add(pm, PARSER_EDIT_BODY, pm->body_off, m->len - pm->body_off, body, ORDER_BODY, -1,
-			       &pm->body_edit);
+	return parser_edit_add(pm, PARSER_EDIT_BODY, pm->body_off, m->len - pm->body_off, body, ORDER_BODY,
+			       -1, &pm->body_edit);
 }
 
 struct sipd_str parser_current_ruri(struct sipd_msg *m)
@@ -277,10 +279,14 @@ static struct parser_edit *sorted_edits(struct parser_msg *pm, enum parser_edit_
 			es[k++] = pm->edits[i];
 	if (!kind && pm->term_missing) {
 		if (pm->term_missing == 2)
-			es[k++] = (struct parser_edit){ .off = pm->hdr_end, .ins = SIPD_STR("\r\n"),
-							.order = ORDER_TERM_LF, .kind = PARSER_EDIT_INSERT };
-		es[k++] = (struct parser_edit){ .off = pm->hdr_end, .ins = SIPD_STR("\r\n"), .order = ORDER_BLANK,
-						.kind = PARSER_EDIT_INSERT };
+			es[k++] = (struct parser_edit){.off = pm->hdr_end,
+						       .ins = SIPD_STR("\r\n"),
+						       .order = ORDER_TERM_LF,
+						       .kind = PARSER_EDIT_INSERT};
+		es[k++] = (struct parser_edit){.off = pm->hdr_end,
+					       .ins = SIPD_STR("\r\n"),
+					       .order = ORDER_BLANK,
+					       .kind = PARSER_EDIT_INSERT};
 	}
 	qsort(es, k, sizeof(*es), edit_cmp);
 	*n = k;
@@ -308,7 +314,7 @@ int parser_serialize(struct sipd_msg *m, struct sipd_str *out)
 
 	if (pm->edit_count == 0) {
 		/* nothing changed: the received bytes are the message */
-		*out = (struct sipd_str){ m->buf, m->len };
+		*out = (struct sipd_str){m->buf, m->len};
 		return 0;
 	}
 	es = sorted_edits(pm, 0, &n);
@@ -320,6 +326,6 @@ int parser_serialize(struct sipd_msg *m, struct sipd_str *out)
 		return ENOMEM;
 	render(pm, es, n, 0, m->len, dst);
 	dst[len] = '\0';
-	*out = (struct sipd_str){ dst, len };
+	*out = (struct sipd_str){dst, len};
 	return 0;
 }

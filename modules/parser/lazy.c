@@ -118,14 +118,14 @@ static int parse_number(struct parser_msg *pm, struct sipd_hdr *h, uint32_t max,
 }
 
 /* Allocates a typed result and runs fn over the value. */
-#define PARSE_INTO(T, fn)                                               \
-	do {                                                            \
-		T *r_ = parser_arena_alloc(&pm->arena, sizeof(T));      \
-		if (!r_)                                                \
-			return ENOMEM;                                  \
-		err = fn(r_, h->value);                                 \
-		if (!err)                                               \
-			h->parsed = r_;                                 \
+#define PARSE_INTO(T, fn)                                                                                    \
+	do {                                                                                                 \
+		T *r_ = parser_arena_alloc(&pm->arena, sizeof(T));                                           \
+		if (!r_)                                                                                     \
+			return ENOMEM;                                                                       \
+		err = fn(r_, h->value);                                                                      \
+		if (!err)                                                                                    \
+			h->parsed = r_;                                                                      \
 	} while (0)
 
 static int parse_single(struct parser_msg *pm, struct sipd_hdr *h)
@@ -147,19 +147,31 @@ static int parse_single(struct parser_msg *pm, struct sipd_hdr *h)
 		if (!err)
 			h->parsed = &h->value;
 		break;
-	case SIPD_HDR_CSEQ: PARSE_INTO(struct sipd_cseq, parser_cseq_parse); break;
-	case SIPD_HDR_CONTENT_TYPE: PARSE_INTO(struct sipd_str, parser_content_type); break;
+	case SIPD_HDR_CSEQ:
+		PARSE_INTO(struct sipd_cseq, parser_cseq_parse);
+		break;
+	case SIPD_HDR_CONTENT_TYPE:
+		PARSE_INTO(struct sipd_str, parser_content_type);
+		break;
 	case SIPD_HDR_SESSION_EXPIRES:
 		PARSE_INTO(struct sipd_session_expires, parser_session_expires);
 		break;
 	case SIPD_HDR_AUTHORIZATION:
 	case SIPD_HDR_PROXY_AUTHORIZATION:
 	case SIPD_HDR_WWW_AUTHENTICATE:
-	case SIPD_HDR_PROXY_AUTHENTICATE: PARSE_INTO(struct sipd_auth, parser_auth_parse); break;
-	case SIPD_HDR_MAX_FORWARDS: err = parse_number(pm, h, 255, false); break;
-	case SIPD_HDR_CONTENT_LENGTH: err = parse_number(pm, h, UINT32_MAX, false); break;
+	case SIPD_HDR_PROXY_AUTHENTICATE:
+		PARSE_INTO(struct sipd_auth, parser_auth_parse);
+		break;
+	case SIPD_HDR_MAX_FORWARDS:
+		err = parse_number(pm, h, 255, false);
+		break;
+	case SIPD_HDR_CONTENT_LENGTH:
+		err = parse_number(pm, h, UINT32_MAX, false);
+		break;
 	case SIPD_HDR_EXPIRES:
-	case SIPD_HDR_MIN_EXPIRES: err = parse_number(pm, h, UINT32_MAX, true); break;
+	case SIPD_HDR_MIN_EXPIRES:
+		err = parse_number(pm, h, UINT32_MAX, true);
+		break;
 	case SIPD_HDR_MIN_SE: {
 		uint32_t *v = parser_arena_alloc(&pm->arena, sizeof(*v));
 
@@ -201,13 +213,19 @@ int parser_hdr_parsed(struct sipd_msg *m, struct sipd_hdr *h, const void **out)
 		case SIPD_HDR_CONTACT:
 		case SIPD_HDR_ROUTE:
 		case SIPD_HDR_RECORD_ROUTE:
-		case SIPD_HDR_PATH: err = parse_chain(pm, h->type); break;
+		case SIPD_HDR_PATH:
+			err = parse_chain(pm, h->type);
+			break;
 		case SIPD_HDR_SUPPORTED:
 		case SIPD_HDR_REQUIRE:
 		case SIPD_HDR_PROXY_REQUIRE:
 		case SIPD_HDR_UNSUPPORTED:
-		case SIPD_HDR_ALLOW: err = parse_tokens(pm, h->type); break;
-		default: err = parse_single(pm, h); break;
+		case SIPD_HDR_ALLOW:
+			err = parse_tokens(pm, h->type);
+			break;
+		default:
+			err = parse_single(pm, h);
+			break;
 		}
 		if (err)
 			return err == ENOMEM ? ENOMEM : EBADMSG;

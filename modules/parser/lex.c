@@ -5,60 +5,65 @@
 
 #include "parser_int.h"
 
-#define C_TOKEN PARSER_C_TOKEN
-#define C_ALNUM PARSER_C_ALNUM
-#define C_DIGIT PARSER_C_DIGIT
-#define C_HEX PARSER_C_HEX
+#define C_TOKEN      PARSER_C_TOKEN
+#define C_ALNUM      PARSER_C_ALNUM
+#define C_DIGIT      PARSER_C_DIGIT
+#define C_HEX        PARSER_C_HEX
 #define C_UNRESERVED PARSER_C_UNRESERVED
-#define C_USER PARSER_C_USER
-#define C_PASSWD PARSER_C_PASSWD
-#define C_PARAM PARSER_C_PARAM
-#define C_HNV PARSER_C_HNV
-#define C_WORD PARSER_C_WORD
-#define C_WS PARSER_C_WS
-#define C_PVALUE PARSER_C_PVALUE
-#define C_TEL PARSER_C_TEL
+#define C_USER       PARSER_C_USER
+#define C_PASSWD     PARSER_C_PASSWD
+#define C_PARAM      PARSER_C_PARAM
+#define C_HNV        PARSER_C_HNV
+#define C_WORD       PARSER_C_WORD
+#define C_WS         PARSER_C_WS
+#define C_PVALUE     PARSER_C_PVALUE
+#define C_TEL        PARSER_C_TEL
 
 /* One table lookup per byte instead of chains of comparisons. */
 const uint16_t parser_ctab[256] = {
-	['\t'] = C_WS,
-	['\n'] = C_WS,
-	['\r'] = C_WS,
-	[' '] = C_WS,
-	['!'] = C_TOKEN | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE,
-	['\''] = C_TOKEN | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE,
-	['_'] = C_TOKEN | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE,
-	['~'] = C_TOKEN | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE,
-	['"'] = C_WORD,
-	['<'] = C_WORD,
-	['>'] = C_WORD,
-	['\\'] = C_WORD,
-	['{'] = C_WORD,
-	['}'] = C_WORD,
-	['#'] = C_TEL,
-	['$'] = C_USER | C_PASSWD | C_PARAM | C_HNV,
-	['%'] = C_TOKEN | C_WORD | C_PVALUE,
-	['`'] = C_TOKEN | C_WORD | C_PVALUE,
-	['&'] = C_USER | C_PASSWD | C_PARAM,
-	['('] = C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_TEL,
-	[')'] = C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_TEL,
-	['*'] = C_TOKEN | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE | C_TEL,
-	['-'] = C_TOKEN | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE | C_TEL,
-	['.'] = C_TOKEN | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE | C_TEL,
-	['+'] = C_TOKEN | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE | C_TEL,
-	[','] = C_USER | C_PASSWD,
-	['='] = C_USER | C_PASSWD,
-	['/'] = C_USER | C_PARAM | C_HNV | C_WORD,
-	['0' ... '9'] = C_TOKEN | C_ALNUM | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE | C_DIGIT | C_HEX | C_TEL,
-	[':'] = C_PARAM | C_HNV | C_WORD | C_PVALUE,
-	['['] = C_PARAM | C_HNV | C_WORD | C_PVALUE,
-	[']'] = C_PARAM | C_HNV | C_WORD | C_PVALUE,
-	[';'] = C_USER,
-	['?'] = C_USER | C_HNV | C_WORD,
-	['A' ... 'F'] = C_TOKEN | C_ALNUM | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE | C_HEX | C_TEL,
-	['a' ... 'f'] = C_TOKEN | C_ALNUM | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE | C_HEX | C_TEL,
-	['G' ... 'Z'] = C_TOKEN | C_ALNUM | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE,
-	['g' ... 'z'] = C_TOKEN | C_ALNUM | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE,
+    ['\t'] = C_WS,
+    ['\n'] = C_WS,
+    ['\r'] = C_WS,
+    [' '] = C_WS,
+    ['!'] = C_TOKEN | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE,
+    ['\''] = C_TOKEN | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE,
+    ['_'] = C_TOKEN | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE,
+    ['~'] = C_TOKEN | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE,
+    ['"'] = C_WORD,
+    ['<'] = C_WORD,
+    ['>'] = C_WORD,
+    ['\\'] = C_WORD,
+    ['{'] = C_WORD,
+    ['}'] = C_WORD,
+    ['#'] = C_TEL,
+    ['$'] = C_USER | C_PASSWD | C_PARAM | C_HNV,
+    ['%'] = C_TOKEN | C_WORD | C_PVALUE,
+    ['`'] = C_TOKEN | C_WORD | C_PVALUE,
+    ['&'] = C_USER | C_PASSWD | C_PARAM,
+    ['('] = C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_TEL,
+    [')'] = C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_TEL,
+    ['*'] = C_TOKEN | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE | C_TEL,
+    ['-'] = C_TOKEN | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE | C_TEL,
+    ['.'] = C_TOKEN | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE | C_TEL,
+    ['+'] = C_TOKEN | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE | C_TEL,
+    [','] = C_USER | C_PASSWD,
+    ['='] = C_USER | C_PASSWD,
+    ['/'] = C_USER | C_PARAM | C_HNV | C_WORD,
+    ['0' ... '9'] = C_TOKEN | C_ALNUM | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD |
+		    C_PVALUE | C_DIGIT | C_HEX | C_TEL,
+    [':'] = C_PARAM | C_HNV | C_WORD | C_PVALUE,
+    ['['] = C_PARAM | C_HNV | C_WORD | C_PVALUE,
+    [']'] = C_PARAM | C_HNV | C_WORD | C_PVALUE,
+    [';'] = C_USER,
+    ['?'] = C_USER | C_HNV | C_WORD,
+    ['A' ... 'F'] = C_TOKEN | C_ALNUM | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD |
+		    C_PVALUE | C_HEX | C_TEL,
+    ['a' ... 'f'] = C_TOKEN | C_ALNUM | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD |
+		    C_PVALUE | C_HEX | C_TEL,
+    ['G' ... 'Z'] =
+	C_TOKEN | C_ALNUM | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE,
+    ['g' ... 'z'] =
+	C_TOKEN | C_ALNUM | C_UNRESERVED | C_USER | C_PASSWD | C_PARAM | C_HNV | C_WORD | C_PVALUE,
 };
 
 void parser_skip_ws(struct parser_cur *c)
@@ -79,7 +84,7 @@ bool parser_eat(struct parser_cur *c, char ch)
 
 struct sipd_str parser_take(struct parser_cur *c, unsigned cls)
 {
-	struct sipd_str s = { c->p, 0 };
+	struct sipd_str s = {c->p, 0};
 
 	while (c->p < c->e && parser_is(*c->p, cls))
 		c->p++;

@@ -91,7 +91,7 @@ static int parse_one(struct parser_cur *c, struct sipd_nameaddr *na, unsigned fl
 		while (c->p < c->e && parser_is(*c->p, PARSER_C_TOKEN | PARSER_C_WS))
 			c->p++;
 		if (c->p < c->e && *c->p == '<')
-			na->display = parser_trim((struct sipd_str){ save.p, (size_t)(c->p - save.p) });
+			na->display = parser_trim((struct sipd_str){save.p, (size_t)(c->p - save.p)});
 		else
 			*c = save;
 	}
@@ -99,7 +99,7 @@ static int parse_one(struct parser_cur *c, struct sipd_nameaddr *na, unsigned fl
 		close = memchr(c->p, '>', (size_t)(c->e - c->p));
 		if (!close)
 			return EBADMSG;
-		err = parse_uri(&na->uri, (struct sipd_str){ c->p + 1, (size_t)(close - c->p - 1) });
+		err = parse_uri(&na->uri, (struct sipd_str){c->p + 1, (size_t)(close - c->p - 1)});
 		if (err)
 			return EBADMSG;
 		c->p = close + 1;
@@ -109,7 +109,7 @@ static int parse_one(struct parser_cur *c, struct sipd_nameaddr *na, unsigned fl
 
 		while (c->p < c->e && *c->p != ';' && *c->p != ',' && !parser_is(*c->p, PARSER_C_WS))
 			c->p++;
-		err = parse_uri(&na->uri, (struct sipd_str){ s, (size_t)(c->p - s) });
+		err = parse_uri(&na->uri, (struct sipd_str){s, (size_t)(c->p - s)});
 		if (err)
 			return EBADMSG;
 	}

@@ -16,7 +16,7 @@ int parser_param_next(struct parser_cur *c, struct sipd_param *out)
 	out->name = parser_take(c, PARSER_C_TOKEN);
 	if (out->name.len == 0)
 		return EBADMSG;
-	out->value = (struct sipd_str){ c->p, 0 };
+	out->value = (struct sipd_str){c->p, 0};
 	out->has_value = false;
 	save = *c;
 	if (!parser_eat(c, '=')) {
@@ -66,7 +66,7 @@ int parser_uri_param_next(struct parser_cur *c, struct sipd_param *out)
 	if (err)
 		return err;
 	out->has_value = false;
-	out->value = (struct sipd_str){ c->p, 0 };
+	out->value = (struct sipd_str){c->p, 0};
 	if (c->p < c->e && *c->p == '=') {
 		c->p++;
 		err = take_paramchars(c, &out->value);

@@ -49,7 +49,7 @@ struct parser_edit {
 	struct sipd_str ins; /* lives in the arena */
 	long order;          /* tie-break among edits at the same offset */
 	enum parser_edit_kind kind;
-	long hdr;            /* header index for PARSER_EDIT_HDR, else -1 */
+	long hdr; /* header index for PARSER_EDIT_HDR, else -1 */
 };
 
 enum parser_ruri_state { PARSER_RURI_UNPARSED = 0, PARSER_RURI_OK, PARSER_RURI_FAILED };
@@ -128,7 +128,7 @@ struct parser_cur {
 
 static inline struct parser_cur parser_cur_of(struct sipd_str s)
 {
-	struct parser_cur c = { s.p, s.p + s.len };
+	struct parser_cur c = {s.p, s.p + s.len};
 	return c;
 }
 

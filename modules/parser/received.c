@@ -61,8 +61,8 @@ int parser_via_mark_received(struct sipd_msg *m)
 	rp = v.rport && v.rport_value < 0 ? bare_rport_end(&v) : NULL;
 	if (rp) {
 		snprintf(text, sizeof(text), "=%u", (unsigned)sipd_sockaddr_port(&pm->rcv.src));
-		err = parser_edit_add(pm, PARSER_EDIT_VIA_RECV, (size_t)(rp - m->buf), 0, sipd_str_c(text), 1, -1,
-				      NULL);
+		err = parser_edit_add(pm, PARSER_EDIT_VIA_RECV, (size_t)(rp - m->buf), 0, sipd_str_c(text), 1,
+				      -1, NULL);
 		if (err)
 			return err;
 	}
@@ -70,12 +70,14 @@ int parser_via_mark_received(struct sipd_msg *m)
 	if (v.rport || !same_ip(v.host, ip)) {
 		if (v.received.len) {
 			if (!sipd_str_eq(v.received, sipd_str_c(ip)))
-				err = parser_edit_add(pm, PARSER_EDIT_VIA_RECV, (size_t)(v.received.p - m->buf),
-						      v.received.len, sipd_str_c(ip), 2, -1, NULL);
+				err =
+				    parser_edit_add(pm, PARSER_EDIT_VIA_RECV, (size_t)(v.received.p - m->buf),
+						    v.received.len, sipd_str_c(ip), 2, -1, NULL);
 		} else {
 			snprintf(text, sizeof(text), ";received=%s", ip);
-			err = parser_edit_add(pm, PARSER_EDIT_VIA_RECV, (size_t)(v.value.p + v.value.len - m->buf),
-					      0, sipd_str_c(text), 2, -1, NULL);
+			err = parser_edit_add(pm, PARSER_EDIT_VIA_RECV,
+					      (size_t)(v.value.p + v.value.len - m->buf), 0, sipd_str_c(text),
+					      2, -1, NULL);
 		}
 	}
 	if (!err)

@@ -10,51 +10,96 @@
 const char *parser_reason_phrase(int code)
 {
 	switch (code) {
-	case 100: return "Trying";
-	case 180: return "Ringing";
-	case 181: return "Call Is Being Forwarded";
-	case 182: return "Queued";
-	case 183: return "Session Progress";
-	case 200: return "OK";
-	case 202: return "Accepted";
-	case 301: return "Moved Permanently";
-	case 302: return "Moved Temporarily";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 407: return "Proxy Authentication Required";
-	case 408: return "Request Timeout";
-	case 410: return "Gone";
-	case 413: return "Request Entity Too Large";
-	case 414: return "Request-URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 416: return "Unsupported URI Scheme";
-	case 420: return "Bad Extension";
-	case 421: return "Extension Required";
-	case 422: return "Session Interval Too Small";
-	case 423: return "Interval Too Brief";
-	case 480: return "Temporarily Unavailable";
-	case 481: return "Call/Transaction Does Not Exist";
-	case 482: return "Loop Detected";
-	case 483: return "Too Many Hops";
-	case 484: return "Address Incomplete";
-	case 486: return "Busy Here";
-	case 487: return "Request Terminated";
-	case 488: return "Not Acceptable Here";
-	case 491: return "Request Pending";
-	case 500: return "Server Internal Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Server Time-out";
-	case 505: return "Version Not Supported";
-	case 513: return "Message Too Large";
-	case 600: return "Busy Everywhere";
-	case 603: return "Decline";
-	case 604: return "Does Not Exist Anywhere";
-	case 606: return "Not Acceptable";
+	case 100:
+		return "Trying";
+	case 180:
+		return "Ringing";
+	case 181:
+		return "Call Is Being Forwarded";
+	case 182:
+		return "Queued";
+	case 183:
+		return "Session Progress";
+	case 200:
+		return "OK";
+	case 202:
+		return "Accepted";
+	case 301:
+		return "Moved Permanently";
+	case 302:
+		return "Moved Temporarily";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 407:
+		return "Proxy Authentication Required";
+	case 408:
+		return "Request Timeout";
+	case 410:
+		return "Gone";
+	case 413:
+		return "Request Entity Too Large";
+	case 414:
+		return "Request-URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 416:
+		return "Unsupported URI Scheme";
+	case 420:
+		return "Bad Extension";
+	case 421:
+		return "Extension Required";
+	case 422:
+		return "Session Interval Too Small";
+	case 423:
+		return "Interval Too Brief";
+	case 480:
+		return "Temporarily Unavailable";
+	case 481:
+		return "Call/Transaction Does Not Exist";
+	case 482:
+		return "Loop Detected";
+	case 483:
+		return "Too Many Hops";
+	case 484:
+		return "Address Incomplete";
+	case 486:
+		return "Busy Here";
+	case 487:
+		return "Request Terminated";
+	case 488:
+		return "Not Acceptable Here";
+	case 491:
+		return "Request Pending";
+	case 500:
+		return "Server Internal Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Server Time-out";
+	case 505:
+		return "Version Not Supported";
+	case 513:
+		return "Message Too Large";
+	case 600:
+		return "Busy Everywhere";
+	case 603:
+		return "Decline";
+	case 604:
+		return "Does Not Exist Anywhere";
+	case 606:
+		return "Not Acceptable";
 	}
 	if (code >= 100 && code < 200)
 		return "Provisional";
@@ -141,7 +186,7 @@ int parser_reply_build(struct sipd_msg *m, int code, struct sipd_str reason, str
 {
 	struct parser_msg *pm = parser_msg_of(m);
 	struct sipd_hdr *ts = NULL;
-	struct out_buf b = { 0 };
+	struct out_buf b = {0};
 	size_t via_start = 0, via_end = 0, via_len = 0, i;
 	char line[64], tag[17];
 
@@ -157,7 +202,8 @@ int parser_reply_build(struct sipd_msg *m, int code, struct sipd_str reason, str
 	(void)parser_via_mark_received(m);
 	if (code == 100)
 		ts = sipd_msg_hdr_find(m, SIPD_STR("Timestamp"));
-	b.cap = 256 + reason.len + extra_headers.len + content_type.len + body.len + strlen(sipd_server_name());
+	b.cap =
+	    256 + reason.len + extra_headers.len + content_type.len + body.len + strlen(sipd_server_name());
 	for (i = 0; i < m->hdr_count; i++)
 		b.cap += m->hdrs[i].value.len + 24;
 	if (m->h_via) {
@@ -215,6 +261,6 @@ int parser_reply_build(struct sipd_msg *m, int code, struct sipd_str reason, str
 	snprintf(line, sizeof(line), "Content-Length: %zu\r\n\r\n", body.len);
 	put_c(&b, line);
 	put(&b, body);
-	*out = (struct sipd_str){ b.p, b.len };
+	*out = (struct sipd_str){b.p, b.len};
 	return 0;
 }

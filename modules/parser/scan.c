@@ -18,7 +18,7 @@ static int status_line(struct sipd_msg *m, const char *s, const char *e, const c
 
 	while (p < e && *p != ' ')
 		p++;
-	m->version = (struct sipd_str){ s, (size_t)(p - s) };
+	m->version = (struct sipd_str){s, (size_t)(p - s)};
 	while (p < e && *p == ' ')
 		p++;
 	for (i = 0; i < 3; i++, p++) {
@@ -34,13 +34,13 @@ static int status_line(struct sipd_msg *m, const char *s, const char *e, const c
 	}
 	m->is_request = false;
 	m->status = code;
-	m->reason = parser_trim((struct sipd_str){ p, (size_t)(e - p) });
+	m->reason = parser_trim((struct sipd_str){p, (size_t)(e - p)});
 	return 0;
 }
 
 static int request_line(struct sipd_msg *m, const char *s, const char *e, const char **why)
 {
-	struct parser_cur c = { s, e };
+	struct parser_cur c = {s, e};
 	const char *u;
 
 	m->method = parser_take(&c, PARSER_C_TOKEN);
@@ -51,14 +51,14 @@ static int request_line(struct sipd_msg *m, const char *s, const char *e, const 
 	u = c.p;
 	while (c.p < c.e && *c.p != ' ' && *c.p != '\t')
 		c.p++;
-	m->ruri = (struct sipd_str){ u, (size_t)(c.p - u) };
+	m->ruri = (struct sipd_str){u, (size_t)(c.p - u)};
 	if (m->ruri.len == 0)
 		goto bad;
 	if (m->ruri.len > (size_t)parser_limits.max_uri_length) {
 		*why = "Request-URI too long";
 		return EMSGSIZE;
 	}
-	m->version = parser_trim((struct sipd_str){ c.p, (size_t)(c.e - c.p) });
+	m->version = parser_trim((struct sipd_str){c.p, (size_t)(c.e - c.p)});
 	/* Anything but SIP/x.y is not ours; other SIP versions get a 505 later. */
 	if (m->version.len < 5 || strncasecmp(m->version.p, "SIP/", 4) != 0 ||
 	    memchr(m->version.p, ' ', m->version.len))
@@ -76,26 +76,65 @@ static void set_shortcut(struct sipd_msg *m, struct sipd_hdr *h)
 	struct sipd_hdr **slot;
 
 	switch (h->type) {
-	case SIPD_HDR_VIA: slot = &m->h_via; break;
-	case SIPD_HDR_FROM: slot = &m->h_from; break;
-	case SIPD_HDR_TO: slot = &m->h_to; break;
-	case SIPD_HDR_CALL_ID: slot = &m->h_call_id; break;
-	case SIPD_HDR_CSEQ: slot = &m->h_cseq; break;
-	case SIPD_HDR_CONTACT: slot = &m->h_contact; break;
-	case SIPD_HDR_MAX_FORWARDS: slot = &m->h_max_forwards; break;
-	case SIPD_HDR_EXPIRES: slot = &m->h_expires; break;
-	case SIPD_HDR_CONTENT_LENGTH: slot = &m->h_content_length; break;
-	case SIPD_HDR_CONTENT_TYPE: slot = &m->h_content_type; break;
-	case SIPD_HDR_ROUTE: slot = &m->h_route; break;
-	case SIPD_HDR_RECORD_ROUTE: slot = &m->h_record_route; break;
-	case SIPD_HDR_AUTHORIZATION: slot = &m->h_authorization; break;
-	case SIPD_HDR_PROXY_AUTHORIZATION: slot = &m->h_proxy_authorization; break;
-	case SIPD_HDR_SESSION_EXPIRES: slot = &m->h_session_expires; break;
-	case SIPD_HDR_MIN_SE: slot = &m->h_min_se; break;
-	case SIPD_HDR_SUPPORTED: slot = &m->h_supported; break;
-	case SIPD_HDR_REQUIRE: slot = &m->h_require; break;
-	case SIPD_HDR_USER_AGENT: slot = &m->h_user_agent; break;
-	default: return;
+	case SIPD_HDR_VIA:
+		slot = &m->h_via;
+		break;
+	case SIPD_HDR_FROM:
+		slot = &m->h_from;
+		break;
+	case SIPD_HDR_TO:
+		slot = &m->h_to;
+		break;
+	case SIPD_HDR_CALL_ID:
+		slot = &m->h_call_id;
+		break;
+	case SIPD_HDR_CSEQ:
+		slot = &m->h_cseq;
+		break;
+	case SIPD_HDR_CONTACT:
+		slot = &m->h_contact;
+		break;
+	case SIPD_HDR_MAX_FORWARDS:
+		slot = &m->h_max_forwards;
+		break;
+	case SIPD_HDR_EXPIRES:
+		slot = &m->h_expires;
+		break;
+	case SIPD_HDR_CONTENT_LENGTH:
+		slot = &m->h_content_length;
+		break;
+	case SIPD_HDR_CONTENT_TYPE:
+		slot = &m->h_content_type;
+		break;
+	case SIPD_HDR_ROUTE:
+		slot = &m->h_route;
+		break;
+	case SIPD_HDR_RECORD_ROUTE:
+		slot = &m->h_record_route;
+		break;
+	case SIPD_HDR_AUTHORIZATION:
+		slot = &m->h_authorization;
+		break;
+	case SIPD_HDR_PROXY_AUTHORIZATION:
+		slot = &m->h_proxy_authorization;
+		break;
+	case SIPD_HDR_SESSION_EXPIRES:
+		slot = &m->h_session_expires;
+		break;
+	case SIPD_HDR_MIN_SE:
+		slot = &m->h_min_se;
+		break;
+	case SIPD_HDR_SUPPORTED:
+		slot = &m->h_supported;
+		break;
+	case SIPD_HDR_REQUIRE:
+		slot = &m->h_require;
+		break;
+	case SIPD_HDR_USER_AGENT:
+		slot = &m->h_user_agent;
+		break;
+	default:
+		return;
 	}
 	if (!*slot)
 		*slot = h;
@@ -196,7 +235,7 @@ static int header_lines(struct parser_msg *pm, const char *p, const char **why)
 		q = p;
 		while (q < le && parser_is(*q, PARSER_C_TOKEN))
 			q++;
-		cur->name = (struct sipd_str){ p, (size_t)(q - p) };
+		cur->name = (struct sipd_str){p, (size_t)(q - p)};
 		while (q < le && (*q == ' ' || *q == '\t'))
 			q++;
 		if (cur->name.len == 0 || q >= le || *q != ':') {
@@ -206,8 +245,8 @@ static int header_lines(struct parser_msg *pm, const char *p, const char **why)
 		q++;
 		while (q < le && (*q == ' ' || *q == '\t'))
 			q++;
-		cur->value = (struct sipd_str){ q, t > q ? (size_t)(t - q) : 0 };
-		cur->line = (struct sipd_str){ p, (size_t)(next - p) };
+		cur->value = (struct sipd_str){q, t > q ? (size_t)(t - q) : 0};
+		cur->line = (struct sipd_str){p, (size_t)(next - p)};
 		cur->type = sipd_hdr_type_of(cur->name);
 		p = next;
 	}
@@ -263,7 +302,7 @@ int parser_scan(struct parser_msg *pm, const char **why)
 		set_shortcut(m, &m->hdrs[i]);
 	if (m->h_call_id)
 		m->call_id = m->h_call_id->value;
-	m->body = (struct sipd_str){ buf + pm->body_off, m->len - pm->body_off };
+	m->body = (struct sipd_str){buf + pm->body_off, m->len - pm->body_off};
 	/* A larger Content-Length is kept for check_request to answer 400. */
 	if (m->h_content_length && parser_uint(&cl, m->h_content_length->value, UINT32_MAX) == 0 &&
 	    cl < m->body.len)
@@ -300,8 +339,8 @@ long parser_frame_length(const char *buf, size_t len, size_t max_size, const cha
 			q = p;
 			while (q < le && parser_is(*q, PARSER_C_TOKEN))
 				q++;
-			in_cl = !cl_start &&
-				sipd_hdr_type_of((struct sipd_str){ p, (size_t)(q - p) }) == SIPD_HDR_CONTENT_LENGTH;
+			in_cl = !cl_start && sipd_hdr_type_of((struct sipd_str){p, (size_t)(q - p)}) ==
+						 SIPD_HDR_CONTENT_LENGTH;
 			if (in_cl) {
 				while (q < le && (*q == ' ' || *q == '\t'))
 					q++;
@@ -320,7 +359,7 @@ long parser_frame_length(const char *buf, size_t len, size_t max_size, const cha
 		*why = "Missing Content-Length header";
 		return -1;
 	}
-	if (parser_uint(&cl, (struct sipd_str){ cl_start, (size_t)(cl_end - cl_start) }, UINT32_MAX)) {
+	if (parser_uint(&cl, (struct sipd_str){cl_start, (size_t)(cl_end - cl_start)}, UINT32_MAX)) {
 		*why = "Malformed Content-Length header";
 		return -1;
 	}

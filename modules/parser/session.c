@@ -6,7 +6,7 @@
 int parser_session_expires(struct sipd_session_expires *out, struct sipd_str value)
 {
 	struct parser_cur c = parser_cur_of(parser_trim(value));
-	struct sipd_session_expires se = { 0 };
+	struct sipd_session_expires se = {0};
 	struct sipd_str num = parser_take(&c, PARSER_C_DIGIT);
 	struct sipd_param p;
 	int err;

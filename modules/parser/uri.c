@@ -8,7 +8,8 @@ static int scheme_of(struct sipd_str scheme, enum sipd_uri_scheme *out)
 {
 	size_t i;
 
-	if (scheme.len == 0 || !parser_is(scheme.p[0], PARSER_C_ALNUM) || parser_is(scheme.p[0], PARSER_C_DIGIT))
+	if (scheme.len == 0 || !parser_is(scheme.p[0], PARSER_C_ALNUM) ||
+	    parser_is(scheme.p[0], PARSER_C_DIGIT))
 		return EBADMSG;
 	for (i = 1; i < scheme.len; i++)
 		if (!parser_is(scheme.p[i], PARSER_C_ALNUM) && !strchr("+-.", scheme.p[i]))
@@ -71,9 +72,9 @@ static int parse_sip(struct sipd_uri *u, struct parser_cur *c)
 	if (at) {
 		const char *colon = memchr(c->p, ':', (size_t)(at - c->p));
 
-		u->user = (struct sipd_str){ c->p, (size_t)((colon ? colon : at) - c->p) };
+		u->user = (struct sipd_str){c->p, (size_t)((colon ? colon : at) - c->p)};
 		if (colon)
-			u->password = (struct sipd_str){ colon + 1, (size_t)(at - colon - 1) };
+			u->password = (struct sipd_str){colon + 1, (size_t)(at - colon - 1)};
 		if (u->user.len == 0 || !parser_valid(u->user, PARSER_C_USER, true) ||
 		    !parser_valid(u->password, PARSER_C_PASSWD, true))
 			return EBADMSG;
@@ -107,7 +108,7 @@ static int parse_sip(struct sipd_uri *u, struct parser_cur *c)
 	if (c->p < c->e && *c->p == ';') {
 		const char *q = memchr(c->p, '?', (size_t)(c->e - c->p));
 
-		u->params = (struct sipd_str){ c->p + 1, (size_t)((q ? q : c->e) - c->p - 1) };
+		u->params = (struct sipd_str){c->p + 1, (size_t)((q ? q : c->e) - c->p - 1)};
 		c->p = q ? q : c->e;
 		if (u->params.len == 0)
 			return EBADMSG;
@@ -116,7 +117,7 @@ static int parse_sip(struct sipd_uri *u, struct parser_cur *c)
 			return err;
 	}
 	if (c->p < c->e && *c->p == '?') {
-		u->headers = (struct sipd_str){ c->p + 1, (size_t)(c->e - c->p - 1) };
+		u->headers = (struct sipd_str){c->p + 1, (size_t)(c->e - c->p - 1)};
 		if (u->headers.len == 0 || !parser_valid(u->headers, PARSER_C_HNV | PARSER_C_PASSWD, true))
 			return EBADMSG;
 		c->p = c->e;
@@ -128,7 +129,7 @@ static int parse_sip(struct sipd_uri *u, struct parser_cur *c)
 static int parse_tel(struct sipd_uri *u, struct parser_cur *c)
 {
 	const char *semi = memchr(c->p, ';', (size_t)(c->e - c->p));
-	struct sipd_str num = { c->p, (size_t)((semi ? semi : c->e) - c->p) };
+	struct sipd_str num = {c->p, (size_t)((semi ? semi : c->e) - c->p)};
 	size_t i, digits = 0;
 
 	if (num.len == 0 || !parser_valid(num, PARSER_C_TEL, false))
@@ -143,7 +144,7 @@ static int parse_tel(struct sipd_uri *u, struct parser_cur *c)
 		return EBADMSG;
 	u->user = num;
 	if (semi) {
-		u->params = (struct sipd_str){ semi + 1, (size_t)(c->e - semi - 1) };
+		u->params = (struct sipd_str){semi + 1, (size_t)(c->e - semi - 1)};
 		return u->params.len ? uri_params(u) : EBADMSG;
 	}
 	return 0;
@@ -162,7 +163,7 @@ int parser_uri_parse(struct sipd_uri *out, struct sipd_str s)
 	colon = memchr(s.p, ':', s.len);
 	if (!colon)
 		return EBADMSG;
-	err = scheme_of((struct sipd_str){ s.p, (size_t)(colon - s.p) }, &u.scheme);
+	err = scheme_of((struct sipd_str){s.p, (size_t)(colon - s.p)}, &u.scheme);
 	if (err)
 		return err;
 	u.raw = s;

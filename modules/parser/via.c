@@ -18,7 +18,7 @@ static int parse_host(struct parser_cur *c, struct sipd_str *host, bool *ipv6)
 		while (c->p < c->e && (parser_is(*c->p, PARSER_C_ALNUM) || *c->p == '-' || *c->p == '.'))
 			c->p++;
 	}
-	*host = (struct sipd_str){ s, (size_t)(c->p - s) };
+	*host = (struct sipd_str){s, (size_t)(c->p - s)};
 	if (!parser_valid_host(*host, false, ipv6))
 		return EBADMSG;
 	if (*ipv6) {
@@ -104,7 +104,7 @@ static int parse_parm(struct parser_cur *c, struct sipd_via *v)
 	err = via_params(c, v);
 	if (err)
 		return err;
-	v->value = (struct sipd_str){ s, (size_t)(c->p - s) };
+	v->value = (struct sipd_str){s, (size_t)(c->p - s)};
 	return 0;
 }
 

@@ -164,6 +164,20 @@ bench_cpu_ticks() {
 	echo "$total"
 }
 
+# System-wide UDP datagrams the kernel dropped for a full receive buffer (either side's).
+bench_udp_drops() {
+	awk '/^Udp:/ { if (!n) { for (i = 1; i <= NF; i++) col[$i] = i; n = 1 } else print $col["RcvbufErrors"] }' \
+		/proc/net/snmp
+}
+
+# Datagrams dropped so far by the sockets bound to PORT (the server's share of the drops).
+bench_udp_port_drops() {
+	local hex
+	hex=$(printf '%04X' "$1")
+	cat /proc/net/udp /proc/net/udp6 2>/dev/null |
+		awk -v p=":$hex" 'NR > 1 && substr($2, length($2) - 4) == p { d += $NF } END { print d + 0 }'
+}
+
 # bench_sipp_step PORT RATE SCENARIO: one step with BENCH_SIPP_INSTANCES SIPp processes
 # sharing RATE. Prints "achieved_rate failed_calls successful_calls". BENCH_SIPP_ARGS adds options (-t t1).
 bench_sipp_step() {
@@ -200,7 +214,7 @@ bench_sipp_step() {
 # "best_rate cpu_us_per_call generator_bound(0/1)". Each step is logged to $BENCH_OUT/SUITE.log.
 bench_find_max() {
 	local suite=$1 name=$2 port=$3 pid=$4 scenario=$5 log="$BENCH_OUT/$1.log"
-	local good=0 bad=0 best=0 best_cpu=0 rate ach failed ok t0 t1 cpu round bound=0
+	local good=0 bad=0 best=0 best_cpu=0 rate ach failed ok t0 t1 d0 d1 s0 s1 cpu round bound=0
 
 	step() {
 		local try
@@ -213,11 +227,15 @@ bench_find_max() {
 	}
 	step_once() {
 		t0=$(bench_cpu_ticks "$pid")
+		d0=$(bench_udp_drops)
+		s0=$(bench_udp_port_drops "$port")
 		read -r ach failed ok < <(bench_sipp_step "$port" "$1" "$scenario")
 		t1=$(bench_cpu_ticks "$pid")
+		d1=$(bench_udp_drops)
+		s1=$(bench_udp_port_drops "$port")
 		cpu=0
 		[ "$ok" -gt 0 ] && cpu=$(((t1 - t0) * 1000000 / BENCH_CLK_TCK / ok))
-		echo "$(date +%T) $suite $name rate=$1 achieved=$ach failed=$failed ok=$ok cpu_us_per_call=$cpu" |
+		echo "$(date +%T) $suite $name rate=$1 achieved=$ach failed=$failed ok=$ok cpu_us_per_call=$cpu drops_server=$((s1 - s0)) drops_all=$((d1 - d0))" |
 			tee -a "$log" >&2
 		sleep 1
 		[ "$failed" -eq 0 ] && [ $((ach * 10)) -ge $(($1 * 9)) ]

@@ -36,7 +36,8 @@ static void touch_headers(struct sipd_msg *m)
 			for (na = any; na; na = na->next)
 				sum += na->uri.raw.len + na->display.len + na->tag.len;
 			break;
-		default: break;
+		default:
+			break;
 		}
 	}
 	if (m->is_request && sipd_msg_ruri(m, &u) == 0)
@@ -106,8 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		touch_headers(m);
 		if (m->is_request) {
 			(void)parser_check_request(m, &reason, &unsupported);
-			(void)parser_reply_build(m, 100, SIPD_STR_NULL, SIPD_STR_NULL, SIPD_STR_NULL, SIPD_STR_NULL,
-						 &out);
+			(void)parser_reply_build(m, 100, SIPD_STR_NULL, SIPD_STR_NULL, SIPD_STR_NULL,
+						 SIPD_STR_NULL, &out);
 			(void)parser_reply_build(m, 486, SIPD_STR("Busy"), SIPD_STR("X-A: 1\r\n"),
 						 SIPD_STR("text/plain"), SIPD_STR("b"), &out);
 		}

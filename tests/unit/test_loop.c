@@ -22,15 +22,24 @@ static bool wait_for(atomic_int *v, int target, int ms)
 	return atomic_load(v) >= target;
 }
 
+/* Pipe fds a test opened; closed only after the loop threads are joined, so no loop still reads one. */
+static int open_fds[8];
+static unsigned open_fd_count;
+
 static void teardown(void)
 {
 	loops_destroy();
 	loops_set_idle_hook(NULL);
+	while (open_fd_count > 0)
+		close(open_fds[--open_fd_count]);
 }
 
 static void nonblocking_pipe(int fds[2])
 {
 	cr_assert_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+	cr_assert_leq(open_fd_count + 2, sizeof(open_fds) / sizeof(open_fds[0]));
+	open_fds[open_fd_count++] = fds[0];
+	open_fds[open_fd_count++] = fds[1];
 }
 
 /* ---- watchers ---------------------------------------------------------- */
@@ -69,8 +78,6 @@ Test(loop, io_watcher_on_pipe, .fini = teardown)
 	cr_assert_eq(write(p[1], "y", 1), 1);
 	usleep(50000);
 	cr_expect_eq(atomic_load(&reads), 1);
-	close(p[0]);
-	close(p[1]);
 }
 
 Test(loop, bad_arguments_are_refused, .fini = teardown)
@@ -130,8 +137,9 @@ Test(loop, exclusive_fd_on_two_loops, .fini = teardown)
 	cr_log_info("loop 0 read %d, loop 1 read %d", atomic_load(&got[0]), atomic_load(&got[1]));
 	sipd_io_remove(io[0]);
 	sipd_io_remove(io[1]);
-	close(rx);
-	close(tx);
+	/* teardown closes them after the loops are joined */
+	open_fds[open_fd_count++] = rx;
+	open_fds[open_fd_count++] = tx;
 }
 
 /* ---- posting ----------------------------------------------------------- */
@@ -216,10 +224,6 @@ Test(loop, remove_inside_callback_same_batch, .fini = teardown)
 	cr_assert(wait_for(&victim_calls, 1, 1000));
 	usleep(50000);
 	cr_expect_eq(atomic_load(&victim_calls), 1);
-	close(a[0]);
-	close(a[1]);
-	close(b[0]);
-	close(b[1]);
 }
 
 /* ---- stop ------------------------------------------------------------- */

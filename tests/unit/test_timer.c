@@ -44,13 +44,15 @@ struct ordered {
 	int key;
 };
 
-static atomic_int fired;
+static atomic_int fired, slots;
 static int order[16];
 
 static void record(void *arg)
 {
 	struct ordered *o = arg;
-	order[atomic_fetch_add(&fired, 1)] = o->key;
+	/* Write the slot first, then publish it: the test thread reads order[] once fired says so. */
+	order[atomic_fetch_add(&slots, 1)] = o->key;
+	atomic_fetch_add(&fired, 1);
 	cr_expect_eq(sipd_loop_self(), sipd_loop_get(0), "timers run on the loop they were started on");
 }
 
@@ -61,6 +63,7 @@ Test(timer, fires_in_deadline_order, .fini = stop_loops)
 
 	start_loops(1);
 	atomic_store(&fired, 0);
+	atomic_store(&slots, 0);
 	for (int i = 0; i < 6; i++) {
 		o[i].key = delays[i];
 		sipd_timer_init(&o[i].t, record, &o[i]);

@@ -201,8 +201,9 @@ static int lookup(struct sipd_msg *m, const char *key, char *out)
 			return err;
 		return na_field(na, field, out);
 	} else if (!strcmp(name, "contact") || !strcmp(name, "route") || !strcmp(name, "rr")) {
-		struct sipd_hdr *h = name[0] == 'c' ? m->h_contact : name[0] == 'r' && name[1] == 'o' ? m->h_route
-												 : m->h_record_route;
+		struct sipd_hdr *h = name[0] == 'c'                     ? m->h_contact
+				     : name[0] == 'r' && name[1] == 'o' ? m->h_route
+									: m->h_record_route;
 
 		if ((err = sipd_msg_hdr(m, h, (const void **)&na)))
 			return err;
@@ -299,7 +300,8 @@ static int check_fixture(const char *dir, const char *file)
 	if (!err) {
 		/* with no edits, serializing gives back the input byte for byte */
 		cr_expect_eq(parser_serialize(m, &ser), 0);
-		cr_expect(ser.len == len && memcmp(ser.p, buf, len) == 0, "%s: serialize changed bytes", file);
+		cr_expect(ser.len == len && memcmp(ser.p, buf, len) == 0, "%s: serialize changed bytes",
+			  file);
 	}
 	while (fgets(line, sizeof(line), f)) {
 		nl = strchr(line, '\n');

@@ -21,7 +21,7 @@ static const char req[] = "INVITE sip:bob@example.com SIP/2.0\r\n"
 
 static struct sipd_str ser(struct sipd_msg *m)
 {
-	struct sipd_str out = { 0 };
+	struct sipd_str out = {0};
 
 	cr_assert_eq(parser_serialize(m, &out), 0);
 	return out;
@@ -58,7 +58,8 @@ Test(edit, all_kinds)
 	cr_assert_eq(parser_via_push(m, SIPD_STR("SIP/2.0/UDP proxy2.example.com;branch=z9hG4bK-p2")), 0);
 	cr_assert_eq(parser_hdr_remove(m, x), 0);
 	cr_assert_eq(parser_hdr_replace(m, m->h_max_forwards, SIPD_STR("69")), 0);
-	cr_assert_eq(parser_hdr_append(m, SIPD_STR("Record-Route"), SIPD_STR("<sip:proxy.example.com;lr>")), 0);
+	cr_assert_eq(parser_hdr_append(m, SIPD_STR("Record-Route"), SIPD_STR("<sip:proxy.example.com;lr>")),
+		     0);
 	cr_assert_eq(parser_hdr_append(m, SIPD_STR("X-Last"), SIPD_STR("1")), 0);
 	s = ser(m);
 	cr_expect(has(s, "INVITE sip:bob@192.0.2.99:5080 SIP/2.0\r\n"
@@ -68,8 +69,9 @@ Test(edit, all_kinds)
 			 "Max-Forwards: 69\r\n"),
 		  "%.*s", SIPD_STR_FMT(s));
 	cr_expect(!has(s, "X-Remove"));
-	cr_expect(has(s, "Content-Length: 5\r\nRecord-Route: <sip:proxy.example.com;lr>\r\nX-Last: 1\r\n\r\nhello"),
-		  "%.*s", SIPD_STR_FMT(s));
+	cr_expect(
+	    has(s, "Content-Length: 5\r\nRecord-Route: <sip:proxy.example.com;lr>\r\nX-Last: 1\r\n\r\nhello"),
+	    "%.*s", SIPD_STR_FMT(s));
 	cr_expect(sipd_str_eq(parser_current_ruri(m), SIPD_STR("sip:bob@192.0.2.99:5080")));
 	/* the original buffer is never written */
 	cr_expect(sipd_str_eq(m->ruri, SIPD_STR("sip:bob@example.com")));
@@ -135,15 +137,15 @@ Test(edit, unterminated_message_gets_terminated)
 	cr_assert_not_null(m);
 	cr_assert_eq(parser_hdr_append(m, SIPD_STR("X-A"), SIPD_STR("1")), 0);
 	s = ser(m);
-	cr_expect(sipd_str_eq(s, SIPD_STR("OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nX-A: 1\r\n\r\n")), "%.*s",
-		  SIPD_STR_FMT(s));
+	cr_expect(sipd_str_eq(s, SIPD_STR("OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nX-A: 1\r\n\r\n")),
+		  "%.*s", SIPD_STR_FMT(s));
 	parser_free(m);
 }
 
 Test(edit, bad_edits_refused)
 {
 	struct sipd_msg *m = parse_str(req);
-	struct sipd_hdr fake = { 0 };
+	struct sipd_hdr fake = {0};
 
 	cr_assert_not_null(m);
 	cr_expect_eq(parser_hdr_append(m, SIPD_STR("Bad Name"), SIPD_STR("v")), EINVAL);
@@ -184,24 +186,25 @@ Test(edit, via_mark_received)
 	cr_assert_eq(parser_via_mark_received(m), 0);
 	cr_assert_eq(parser_via_mark_received(m), 0, "idempotent");
 	s = ser(m);
-	cr_expect(has(s, "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-e1;rport=40000;received=198.51.100.9\r\n"),
-		  "%.*s", SIPD_STR_FMT(s));
+	cr_expect(
+	    has(s, "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-e1;rport=40000;received=198.51.100.9\r\n"),
+	    "%.*s", SIPD_STR_FMT(s));
 	parser_free(m);
 
 	/* same address and no rport: nothing to add */
 	set_src(&ri, "192.0.2.1", 5060);
-	cr_assert_eq(parser_parse(&m,
-				  "OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-x\r\n\r\n",
-				  69, &ri, &why),
-		     0);
+	cr_assert_eq(
+	    parser_parse(&m, "OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-x\r\n\r\n",
+			 69, &ri, &why),
+	    0);
 	cr_assert_eq(parser_via_mark_received(m), 0);
 	cr_expect_eq(parser_msg_of(m)->edit_count, 0);
 	parser_free(m);
 
 	/* a host name always gets received */
 	set_src(&ri, "2001:db8::5", 5062);
-	cr_assert_eq(parser_parse(&m, "OPTIONS sip:a@h SIP/2.0\r\nv: SIP/2.0/UDP pc.example.com\r\n\r\n", 58, &ri,
-				  &why),
+	cr_assert_eq(parser_parse(&m, "OPTIONS sip:a@h SIP/2.0\r\nv: SIP/2.0/UDP pc.example.com\r\n\r\n", 58,
+				  &ri, &why),
 		     0);
 	cr_assert_eq(parser_via_mark_received(m), 0);
 	cr_expect(has(ser(m), "v: SIP/2.0/UDP pc.example.com;received=2001:db8::5\r\n"));

@@ -86,10 +86,11 @@ Test(hdr, via)
 {
 	struct sipd_via *v, *tail;
 
-	cr_assert_eq(parser_via_list(&arena, &v, &tail,
-				     sipd_str_c("SIP / 2.0 / UDP h.example.com : 5060 ; branch = z9hG4bK1 ; rport ; "
-						"ttl=3 , SIP/2.0/TLS [::1];received=::2;rport=9")),
-		     0);
+	cr_assert_eq(
+	    parser_via_list(&arena, &v, &tail,
+			    sipd_str_c("SIP / 2.0 / UDP h.example.com : 5060 ; branch = z9hG4bK1 ; rport ; "
+				       "ttl=3 , SIP/2.0/TLS [::1];received=::2;rport=9")),
+	    0);
 	cr_expect(is(v->protocol, "UDP"));
 	cr_expect(is(v->host, "h.example.com"));
 	cr_expect_eq(v->port, 5060);
@@ -167,9 +168,10 @@ Test(hdr, auth)
 {
 	struct sipd_auth a;
 
-	cr_assert_eq(parser_auth_parse(&a, sipd_str_c("Digest realm=\"r\", nonce=\"n,1\",\r\n qop=\"auth,auth-int\", "
-						       "stale=TRUE, algorithm=SHA-256")),
-		     0);
+	cr_assert_eq(
+	    parser_auth_parse(&a, sipd_str_c("Digest realm=\"r\", nonce=\"n,1\",\r\n qop=\"auth,auth-int\", "
+					     "stale=TRUE, algorithm=SHA-256")),
+	    0);
 	cr_expect(is(a.scheme, "Digest"));
 	cr_expect(is(a.realm, "r"));
 	cr_expect(is(a.nonce, "n,1"));
@@ -186,7 +188,7 @@ Test(hdr, auth)
 Test(hdr, tokens)
 {
 	struct sipd_str items[4];
-	struct sipd_tokens t = { 0, items };
+	struct sipd_tokens t = {0, items};
 
 	cr_assert_eq(parser_tokens_add(&t, 4, sipd_str_c(" timer ,100rel,\r\n replaces")), 0);
 	cr_expect_eq(t.count, 3);
@@ -218,8 +220,9 @@ Test(hdr, names)
 
 Test(hdr, find_and_next)
 {
-	struct sipd_msg *m = parse_str("OPTIONS sip:a@h SIP/2.0\r\nu: x\r\nVia: SIP/2.0/UDP h\r\nAllow-Events: y\r\n"
-				       "v: SIP/2.0/UDP g\r\nX-A: 1\r\nx-a: 2\r\n\r\n");
+	struct sipd_msg *m =
+	    parse_str("OPTIONS sip:a@h SIP/2.0\r\nu: x\r\nVia: SIP/2.0/UDP h\r\nAllow-Events: y\r\n"
+		      "v: SIP/2.0/UDP g\r\nX-A: 1\r\nx-a: 2\r\n\r\n");
 	struct sipd_hdr *h;
 
 	cr_assert_not_null(m);

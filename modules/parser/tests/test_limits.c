@@ -112,7 +112,7 @@ Test(limits, frame_length)
 
 Test(limits, stream_needs_terminated_headers)
 {
-	struct sipd_rcvinfo ri = { .proto = SIPD_PROTO_TCP };
+	struct sipd_rcvinfo ri = {.proto = SIPD_PROTO_TCP};
 	static const char msg[] = "OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/TCP h\r\n";
 	struct sipd_msg *m = NULL;
 	const char *why = NULL;

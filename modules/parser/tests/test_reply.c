@@ -6,21 +6,22 @@
 
 #include "corpus.h"
 
-static const char req[] = "INVITE sip:bob@example.com SIP/2.0\r\n"
-			  "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-r1;rport, SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK-r0\r\n"
-			  "v: SIP/2.0/TCP 10.0.0.3;branch=z9hG4bK-rr\r\n"
-			  "Max-Forwards: 70\r\n"
-			  "f: Alice <sip:alice@example.com>;tag=from1\r\n"
-			  "t: Bob <sip:bob@example.com>\r\n"
-			  "i: reply-1@example.com\r\n"
-			  "CSeq: 5 INVITE\r\n"
-			  "Timestamp: 54\r\n"
-			  "Record-Route: <sip:rr.example.com;lr>\r\n"
-			  "Content-Length: 0\r\n\r\n";
+static const char req[] =
+    "INVITE sip:bob@example.com SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-r1;rport, SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK-r0\r\n"
+    "v: SIP/2.0/TCP 10.0.0.3;branch=z9hG4bK-rr\r\n"
+    "Max-Forwards: 70\r\n"
+    "f: Alice <sip:alice@example.com>;tag=from1\r\n"
+    "t: Bob <sip:bob@example.com>\r\n"
+    "i: reply-1@example.com\r\n"
+    "CSeq: 5 INVITE\r\n"
+    "Timestamp: 54\r\n"
+    "Record-Route: <sip:rr.example.com;lr>\r\n"
+    "Content-Length: 0\r\n\r\n";
 
 static struct sipd_msg *parse_from(const char *buf, const char *ip, uint16_t port)
 {
-	struct sipd_rcvinfo ri = { .proto = SIPD_PROTO_UDP };
+	struct sipd_rcvinfo ri = {.proto = SIPD_PROTO_UDP};
 	struct sipd_msg *m = NULL;
 	const char *why;
 
@@ -36,7 +37,7 @@ static struct sipd_str build(struct sipd_msg *m, int code, const char *reason, c
 	struct sipd_str out;
 
 	cr_assert_eq(parser_reply_build(m, code, sipd_str_c(reason), sipd_str_c(extra), SIPD_STR_NULL,
-				       SIPD_STR_NULL, &out),
+					SIPD_STR_NULL, &out),
 		     0);
 	return out;
 }
@@ -53,7 +54,7 @@ static struct sipd_str totag(struct sipd_str r)
 	if (!p || !(p = memmem(p + 5, r.len - (size_t)(p + 5 - r.p), ";tag=", 5)))
 		return SIPD_STR_NULL;
 	e = memchr(p, '\r', r.len - (size_t)(p - r.p));
-	return (struct sipd_str){ p + 5, (size_t)(e - p - 5) };
+	return (struct sipd_str){p + 5, (size_t)(e - p - 5)};
 }
 
 Test(reply, fields_in_order)
@@ -83,7 +84,8 @@ Test(reply, fields_in_order)
 
 Test(reply, to_tag_stable_and_distinct)
 {
-	struct sipd_msg *a = parse_from(req, "192.0.2.77", 5099), *b = parse_from(req, "192.0.2.77", 5099), *c;
+	struct sipd_msg *a = parse_from(req, "192.0.2.77", 5099), *b = parse_from(req, "192.0.2.77", 5099),
+			*c;
 	char other[sizeof(req)];
 	struct sipd_str ta, tb, tc;
 
@@ -115,32 +117,36 @@ Test(reply, trying_has_no_tag_and_keeps_timestamp)
 
 Test(reply, existing_tag_kept_and_body)
 {
-	struct sipd_msg *m = parse_str("BYE sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK-b\r\n"
-				       "From: <sip:x@h>;tag=1\r\nTo: <sip:a@h>;tag=2\r\nCall-ID: c\r\nCSeq: 2 BYE\r\n\r\n");
+	struct sipd_msg *m =
+	    parse_str("BYE sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK-b\r\n"
+		      "From: <sip:x@h>;tag=1\r\nTo: <sip:a@h>;tag=2\r\nCall-ID: c\r\nCSeq: 2 BYE\r\n\r\n");
 	struct sipd_str r;
 
 	cr_assert_not_null(m);
 	cr_assert_eq(parser_reply_build(m, 200, SIPD_STR_NULL, SIPD_STR("X-A: 1"), SIPD_STR("text/plain"),
-				       SIPD_STR("bye!"), &r),
+					SIPD_STR("bye!"), &r),
 		     0);
 	cr_expect(has(r, "\r\nTo: <sip:a@h>;tag=2\r\n"));
 	cr_expect(has(r, "\r\nX-A: 1\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nbye!"), "%.*s",
 		  SIPD_STR_FMT(r));
-	cr_expect_eq(parser_reply_build(m, 99, SIPD_STR_NULL, SIPD_STR_NULL, SIPD_STR_NULL, SIPD_STR_NULL, &r),
-		     EINVAL);
+	cr_expect_eq(
+	    parser_reply_build(m, 99, SIPD_STR_NULL, SIPD_STR_NULL, SIPD_STR_NULL, SIPD_STR_NULL, &r),
+	    EINVAL);
 	cr_expect_eq(parser_reply_build(m, 200, SIPD_STR("OK\r\nX: y"), SIPD_STR_NULL, SIPD_STR_NULL,
-				       SIPD_STR_NULL, &r),
+					SIPD_STR_NULL, &r),
 		     EINVAL);
 	parser_free(m);
 }
 
 Test(reply, missing_headers_still_answer)
 {
-	struct sipd_msg *m = parse_str("OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK-m\r\n\r\n");
+	struct sipd_msg *m =
+	    parse_str("OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK-m\r\n\r\n");
 	struct sipd_str r;
 
 	cr_assert_not_null(m);
 	r = build(m, 400, "Missing From header", "");
-	cr_expect(has(r, "SIP/2.0 400 Missing From header\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK-m\r\nServer: "));
+	cr_expect(
+	    has(r, "SIP/2.0 400 Missing From header\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK-m\r\nServer: "));
 	parser_free(m);
 }

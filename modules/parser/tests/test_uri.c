@@ -18,7 +18,8 @@ Test(uri, full_sip)
 {
 	struct sipd_uri u;
 
-	cr_assert_eq(uri("sip:alice:pw@atlanta.example.com:5070;transport=TCP;lr;user=phone;method=INVITE;maddr=10.0.0.1"
+	cr_assert_eq(uri("sip:alice:pw@atlanta.example.com:5070;transport=TCP;lr;user=phone;method=INVITE;"
+			 "maddr=10.0.0.1"
 			 "?subject=x&h=%20y",
 			 &u),
 		     0);

@@ -6,9 +6,25 @@ set -u
 
 bench_build sipd sipctl parser tcp sanity maxfwd || exit 1
 
-# Opening a connection per call costs far more than a message: a lower ladder for tn.
+# Opening a connection per call costs far more than a message: a lower ladder for tn,
+# and short steps, because every call leaves a TIME_WAIT socket on SIPp's side and the
+# loopback has about 28000 ephemeral ports.
 BENCH_RATES_T1=${BENCH_RATES_T1:-$BENCH_RATES}
-BENCH_RATES_TN=${BENCH_RATES_TN:-"1000 2000 4000 8000 16000"}
+BENCH_RATES_TN=${BENCH_RATES_TN:-"1000 2000 3000 4000 6000"}
+BENCH_STEP_SECONDS_TN=${BENCH_STEP_SECONDS_TN:-2}
+step_seconds_t1=$BENCH_STEP_SECONDS
+
+# Waits (70 s at most) until the TIME_WAIT sockets of earlier steps are gone, so the
+# second server measured does not inherit a port shortage from the first.
+wait_time_wait() {
+	local i n
+	for ((i = 0; i < 70; i++)); do
+		n=$(ss -tan state time-wait 2>/dev/null | wc -l)
+		[ "$n" -lt 2000 ] && return 0
+		sleep 1
+	done
+	bench_log "still $n sockets in TIME_WAIT"
+}
 
 sipd_port=$(bench_free_port)
 kam_port=$(bench_free_port)
@@ -31,8 +47,14 @@ for mode in t1 tn; do
 	BENCH_SIPP_ARGS="-t $mode"
 	# one socket per call: SIPp refuses to start while its default (50000) exceeds ulimit -n
 	[ "$mode" = tn ] && BENCH_SIPP_ARGS="$BENCH_SIPP_ARGS -max_socket 15000"
-	if [ "$mode" = t1 ]; then BENCH_RATES=$BENCH_RATES_T1; else BENCH_RATES=$BENCH_RATES_TN; fi
+	if [ "$mode" = t1 ]; then
+		BENCH_RATES=$BENCH_RATES_T1 BENCH_STEP_SECONDS=$step_seconds_t1
+	else
+		BENCH_RATES=$BENCH_RATES_TN BENCH_STEP_SECONDS=$BENCH_STEP_SECONDS_TN
+		wait_time_wait
+	fi
 	sipd=$(bench_find_max "options_tcp_$mode" sipd "$sipd_port" "$SIPD_PID" "$BENCH_DIR/options_uac.xml")
+	[ "$mode" = tn ] && wait_time_wait
 	kam=$(bench_find_max "options_tcp_$mode" kamailio "$kam_port" "$KAMAILIO_PID" "$BENCH_DIR/options_uac.xml")
 	lines+=("$(bench_report "options_tcp_$mode" "$sipd" "$kam")")
 	echo "${lines[-1]}"

@@ -1,0 +1,99 @@
+/* Storage: the one database, per-module migrations, prepared statements, and the DB helper thread. */
+#ifndef SIPD_DB_H
+#define SIPD_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sipd/api.h>
+#include <sipd/str.h>
+
+/*
+ * The core opens the database (core.database) before any module's init and
+ * closes it after every module stopped. The interface hides SQLite so that
+ * another engine can serve it later: SQL text is plain SQL-92 with ?
+ * placeholders, values go only through the bind functions.
+ *
+ * Threads: one connection serves everything, guarded by one lock. A
+ * statement may be used only while the caller holds the lock: inside
+ * sipd_db_transaction() or inside a job's run function. Workers must never
+ * wait for the lock: they submit jobs (sipd_db_submit) instead.
+ */
+
+struct sipd_db_stmt; /* opaque prepared statement, owned by the database */
+
+/* One step of a module's schema: version n is applied once, in order 1, 2, ... */
+struct sipd_db_migration {
+	int version;
+	const char *sql; /* one or more statements separated by ';' */
+};
+
+/*
+ * Brings owner's tables (e.g. "registrar") to the last version in
+ * steps[0..n-1] (versions 1..n, ascending), each step in its own
+ * transaction. Returns 0; EPROTO when the database holds a newer version
+ * than steps knows (made by a newer sipd: logged, start-up must stop);
+ * EIO on SQL errors (logged with the step). Call from init.
+ */
+SIPD_API int sipd_db_migrate(const char *owner, const struct sipd_db_migration *steps, unsigned n);
+
+/*
+ * Prepares sql once; the statement lives until the database closes (no
+ * finalize needed). Returns 0, EINVAL (bad SQL, logged), ENODEV (no database).
+ */
+SIPD_API int sipd_db_prepare(struct sipd_db_stmt **out, const char *sql);
+
+/* Binds parameter idx (1-based). Strings are copied. Return 0 or EINVAL/ENOMEM. */
+SIPD_API int sipd_db_bind_int(struct sipd_db_stmt *s, int idx, int64_t v);
+SIPD_API int sipd_db_bind_str(struct sipd_db_stmt *s, int idx, struct sipd_str v);
+SIPD_API int sipd_db_bind_null(struct sipd_db_stmt *s, int idx);
+
+/*
+ * Runs the statement one step: 0 with *row true when a row is ready to be
+ * read with the column functions, 0 with *row false when done; EIO (logged),
+ * EBUSY (locked past the busy timeout). row may be NULL for statements that
+ * return nothing.
+ */
+SIPD_API int sipd_db_step(struct sipd_db_stmt *s, bool *row);
+/* Makes s runnable again and clears its bindings (call after the last step). */
+SIPD_API void sipd_db_reset(struct sipd_db_stmt *s);
+
+/* Column idx (0-based) of the current row; text is valid until the next step or reset. */
+SIPD_API int64_t sipd_db_column_int(struct sipd_db_stmt *s, int idx);
+SIPD_API struct sipd_str sipd_db_column_str(struct sipd_db_stmt *s, int idx);
+SIPD_API bool sipd_db_column_null(struct sipd_db_stmt *s, int idx);
+
+/*
+ * Runs fn(arg) on the calling thread with the lock held inside one
+ * transaction: committed when fn returns 0, rolled back otherwise. Returns
+ * fn's error, EIO when the commit failed, ENODEV without a database. For
+ * start-up loading and control-thread (RPC) work, never on a worker loop.
+ */
+SIPD_API int sipd_db_transaction(int (*fn)(void *arg), void *arg);
+
+/*
+ * Asynchronous work for worker loops. The DB thread takes every job queued
+ * so far and runs them in ONE transaction (group commit): run executes on the
+ * DB thread with the lock held (a failing run is undone alone, through a
+ * savepoint); after the commit, done(job, err) runs on the loop that
+ * submitted the job (err is run's error, or EIO when the commit failed).
+ * Jobs are run and completed in submission order. Submitted off a worker
+ * loop, done runs on the DB thread. The job belongs to the database from
+ * submit until done is called: embed it in your own object.
+ */
+struct sipd_db_job {
+	int (*run)(struct sipd_db_job *job);
+	void (*done)(struct sipd_db_job *job, int err);
+	/* private to the core */
+	struct sipd_db_job *next;
+	struct sipd_loop *loop;
+	int err;
+};
+
+/* Queues job. Returns 0, ENODEV (no database), ESHUTDOWN (closing). */
+SIPD_API int sipd_db_submit(struct sipd_db_job *job);
+
+/* Wall-clock seconds since the epoch (stored expiry times survive restarts). */
+SIPD_API int64_t sipd_db_now(void);
+
+#endif

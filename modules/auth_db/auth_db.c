@@ -1,0 +1,89 @@
+/* The auth_db module: parameters, start-up (tables, secret, caches) and the auth_db service. */
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include <sipd/log.h>
+#include <sipd/module.h>
+#include <sipd/service.h>
+
+#include "auth_db.h"
+#include "auth_db_api.h"
+
+const char *auth_realm = "sipd";
+int auth_nonce_ttl = 300;
+int auth_nonce_table = 65536;
+bool auth_remove_credentials = true;
+bool auth_check_identity = true;
+
+static bool api_user_exists(struct sipd_str username)
+{
+	return auth_users_exists(username, sipd_str_c(auth_realm));
+}
+
+static const struct auth_db_api api = {
+    .user_exists = api_user_exists,
+};
+
+static void auth_db_stop(void)
+{
+	auth_users_fini();
+	auth_nonce_fini();
+	auth_digest_fini();
+}
+
+static int auth_db_init(void)
+{
+	unsigned char secret[32];
+	int err;
+
+	if (!auth_name_valid(auth_realm, 128)) {
+		SIPD_ERR("realm \"%s\" is not valid: letters, digits and -_.!~*'()&=+$,;?/ only", auth_realm);
+		return EINVAL;
+	}
+	if ((err = auth_digest_init())) {
+		SIPD_ERR("OpenSSL offers no MD5 or SHA-256 digest");
+		return err;
+	}
+	if ((err = auth_check_init()) || (err = auth_users_init()) || (err = auth_secret_load(secret, sizeof(secret))) ||
+	    (err = auth_nonce_init(secret, sizeof(secret), (unsigned)auth_nonce_table)))
+		goto out;
+	err = sipd_service_provide(AUTH_DB_SERVICE, AUTH_DB_VERSION, &api);
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	if (err) {
+		SIPD_ERR("auth_db cannot start: %s", strerror(err));
+		auth_db_stop();
+	}
+	return err;
+}
+
+static const struct sipd_param_def auth_db_params[] = {
+    {.name = "realm", .type = SIPD_PARAM_STR, .var = &auth_realm,
+     .help = "digest realm of challenges and of users created without one"},
+    {.name = "nonce_ttl", .type = SIPD_PARAM_INT, .var = &auth_nonce_ttl, .min = 5, .max = 86400,
+     .help = "seconds a nonce stays valid; older ones get a challenge with stale=true"},
+    {.name = "nonce_table", .type = SIPD_PARAM_INT, .var = &auth_nonce_table, .min = 64, .max = 16777216,
+     .help = "nonces whose nonce-count is tracked against replays (memory bound)"},
+    {.name = "remove_credentials", .type = SIPD_PARAM_BOOL, .var = &auth_remove_credentials,
+     .help = "remove our Authorization/Proxy-Authorization header before relaying"},
+    {.name = "check_identity", .type = SIPD_PARAM_BOOL, .var = &auth_check_identity,
+     .help = "the authenticated user must be the To user of a REGISTER and the From user of other requests"},
+    {.name = NULL},
+};
+
+static const char *const auth_db_requires[] = {"parser", NULL};
+
+SIPD_MODULE_EXPORT = {
+    SIPD_MODULE_HEADER,
+    .name = "auth_db",
+    .version = "1.0",
+    .description = "digest authentication (SHA-256, MD5) against users stored in the database",
+    .requires = auth_db_requires,
+    .params = auth_db_params,
+    .functions = auth_functions,
+    .rpc = auth_rpc_methods,
+    .init = auth_db_init,
+    .stop = auth_db_stop,
+};

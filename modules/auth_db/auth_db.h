@@ -1,0 +1,98 @@
+/* Internal interfaces of the auth_db module: digests, nonces, the user cache, its settings. */
+#ifndef AUTH_DB_H
+#define AUTH_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <sipd/rpc.h>
+#include <sipd/script.h>
+#include <sipd/str.h>
+
+/* Digest algorithms, in the order challenges offer them (RFC 8760: strongest first). */
+enum auth_algo {
+	AUTH_SHA256 = 0,
+	AUTH_MD5 = 1,
+	AUTH_ALGO_COUNT
+};
+
+/* Hex digest of the longest algorithm plus NUL. */
+#define AUTH_HEX_MAX 65
+
+/* Module parameters (auth_db.c). */
+extern const char *auth_realm;
+extern int auth_nonce_ttl;
+extern int auth_nonce_table;
+extern bool auth_remove_credentials;
+extern bool auth_check_identity;
+
+/* ---- digest.c (OpenSSL EVP) ---- */
+int auth_digest_init(void);
+void auth_digest_fini(void);
+/* Hex length of an algorithm's digest (32 or 64). */
+size_t auth_hexlen(enum auth_algo a);
+/* "MD5" / "SHA-256"; and parsing the algorithm parameter (empty means MD5, RFC 2617). */
+const char *auth_algo_name(enum auth_algo a);
+int auth_algo_parse(enum auth_algo *out, struct sipd_str name);
+/* out = hex(H(parts[0] ":" parts[1] ":" ...)). out holds AUTH_HEX_MAX. */
+int auth_hash(char *out, enum auth_algo a, const struct sipd_str *parts, unsigned n);
+/* HA1 = H(username:realm:password). */
+int auth_ha1(char *out, enum auth_algo a, const char *user, const char *realm, const char *password);
+/* RFC 7616 3.4.1 response for qop=auth: H(HA1:nonce:nc:cnonce:qop:H(method:uri)). */
+int auth_response(char *out, enum auth_algo a, struct sipd_str ha1, struct sipd_str nonce, struct sipd_str nc,
+		  struct sipd_str cnonce, struct sipd_str qop, struct sipd_str method, struct sipd_str uri);
+/* HMAC-SHA256(key, data) into mac[32]. */
+int auth_hmac(unsigned char *mac, const unsigned char *key, size_t keylen, const void *data, size_t len);
+/* Constant-time comparison of two strings of equal length (false if lengths differ). */
+bool auth_equal(struct sipd_str a, struct sipd_str b);
+
+/* ---- nonce.c: stateless nonces and nonce-count replay tracking ---- */
+#define AUTH_NONCE_LEN 56 /* hex: 16 digits of ms time, 8 of a sequence number, 32 of truncated HMAC */
+enum auth_nonce_state {
+	AUTH_NONCE_VALID,
+	AUTH_NONCE_STALE,   /* ours, but older than the TTL */
+	AUTH_NONCE_INVALID, /* not made with our secret (forged, or from before the secret changed) */
+};
+int auth_nonce_init(const unsigned char *secret, size_t len, unsigned table_entries);
+void auth_nonce_fini(void);
+/* Writes AUTH_NONCE_LEN hex characters and a NUL into out[AUTH_NONCE_LEN + 1]. */
+int auth_nonce_make(char *out, uint64_t now_ms);
+enum auth_nonce_state auth_nonce_check(struct sipd_str nonce, uint64_t now_ms, uint64_t ttl_ms, uint64_t *issued_ms);
+/*
+ * Records nonce-count nc for a valid nonce issued at issued_ms. False when
+ * nc is not above every count seen with this nonce (a replay), or when the
+ * nonce's history was evicted from the bounded table (the caller answers
+ * with a fresh stale challenge then).
+ */
+bool auth_nc_accept(struct sipd_str nonce, uint64_t issued_ms, uint32_t nc);
+
+/* ---- users.c: the users table and its in-memory cache ---- */
+int auth_users_init(void);
+void auth_users_fini(void);
+/* Copies the HA1 for a; 0, ENOENT (unknown), EACCES (disabled). */
+int auth_users_ha1(char *out, struct sipd_str user, struct sipd_str realm, enum auth_algo a);
+bool auth_users_exists(struct sipd_str user, struct sipd_str realm);
+/* Management (control thread): 0 or errno (EEXIST, ENOENT, EINVAL). */
+int auth_users_add(const char *user, const char *realm, const char *password);
+int auth_users_passwd(const char *user, const char *realm, const char *password);
+int auth_users_enable(const char *user, const char *realm, bool enabled);
+int auth_users_delete(const char *user, const char *realm);
+/* A JSON array of users (filter: realm or NULL); a user object, or NULL when unknown. */
+json_t *auth_users_list(const char *realm);
+json_t *auth_users_get(const char *user, const char *realm);
+/* The nonce secret: read from the database, created at first start. */
+int auth_secret_load(unsigned char *secret, size_t len);
+/* Characters a username or realm may hold (what needs no quoting in a SIP URI or header). */
+bool auth_name_valid(const char *s, size_t max);
+
+/* ---- rpc.c ---- */
+extern const struct sipd_rpc_method auth_rpc_methods[];
+
+/* ---- check.c ---- */
+extern const struct sipd_script_fn auth_functions[];
+int auth_check_init(void);
+
+#endif

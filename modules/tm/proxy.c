@@ -1,0 +1,254 @@
+/* The stateful proxy core (RFC 3261 16): relaying to branches, response selection, failure routes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sipd/core.h>
+#include <sipd/log.h>
+
+#include "tm_int.h"
+
+/* ---- loop detection (16.3 step 4) ---- */
+
+static uint32_t hash_hdrs(struct sipd_msg *m, enum sipd_hdr_type t, uint32_t h)
+{
+	for (unsigned i = 0; i < m->hdr_count; i++)
+		if (m->hdrs[i].type == t)
+			h = tm_hash(m->hdrs[i].value, h);
+	return h;
+}
+
+static struct sipd_str tag_of(struct sipd_msg *m, struct sipd_hdr *hd)
+{
+	const struct sipd_nameaddr *na;
+
+	return sipd_msg_hdr(m, hd, (const void **)&na) == 0 ? na->tag : SIPD_STR_NULL;
+}
+
+/* What a loop leaves unchanged and a spiral changes: the fields 16.6 step 8 names. */
+static uint32_t loop_hash(struct sipd_msg *m)
+{
+	const struct sipd_cseq *cs;
+	uint32_t h = tm_hash(m->ruri, 7);
+
+	h = tm_hash(tag_of(m, m->h_from), h);
+	h = tm_hash(tag_of(m, m->h_to), h);
+	h = tm_hash(m->call_id, h);
+	if (sipd_msg_cseq(m, &cs) == 0)
+		h = tm_hash((struct sipd_str){(const char *)&cs->number, sizeof(cs->number)}, h);
+	h = hash_hdrs(m, SIPD_HDR_ROUTE, h);
+	h = hash_hdrs(m, SIPD_HDR_PROXY_REQUIRE, h);
+	return h;
+}
+
+bool tm_proxy_loops(struct sipd_msg *m, uint32_t *hash)
+{
+	const struct sipd_via *v;
+	unsigned bucket, idx;
+	uint32_t label, lh;
+
+	*hash = loop_hash(m);
+	if (sipd_msg_via(m, &v))
+		return false;
+	for (; v; v = v->next)
+		if (tm_branch_parse(v->branch, &bucket, &label, &idx, &lh) && lh == *hash &&
+		    sipd_is_myself(v->host, v->port))
+			return true;
+	return false;
+}
+
+/* ---- forwarding responses upstream ---- */
+
+static int forward_response(struct tm_cell *c, struct sipd_msg *resp)
+{
+	struct sipd_str out;
+	int err;
+
+	if ((err = tm_via_pop(resp)) || (err = resp->ops->serialize(resp, &out)))
+		return err;
+	return tm_uas_send(c, resp->status, out.p, out.len);
+}
+
+static bool uac_pending(const struct tm_uac *u)
+{
+	return u->resolving || u->state == TM_CALLING || u->state == TM_TRYING || u->state == TM_PROCEEDING;
+}
+
+static void cancel_others(struct tm_cell *c, const struct tm_uac *except)
+{
+	for (unsigned i = 0; i < c->nuac; i++)
+		if (c->uac[i] != except)
+			tm_uac_cancel(c->uac[i]);
+}
+
+/* The status a branch counts with (16.7 step 6, 16.8): local failures and Timer C. */
+static int effective_status(const struct tm_cell *c, const struct tm_uac *u)
+{
+	if (u->timed_out)
+		return c->cancelled ? 487 : 408;
+	if (!u->local_final)
+		return u->status;
+	if (c->cancelled)
+		return 487;
+	/* A transport failure toward the callee is not the server being unavailable. */
+	return u->status == 503 ? 480 : u->status;
+}
+
+static int class_rank(int s)
+{
+	/* 6xx ends the search; then 2xx..5xx by class; 4xx before 5xx (16.7 step 6). */
+	return s >= 600 ? 0 : s / 100;
+}
+
+static struct tm_uac *best_branch(struct tm_cell *c)
+{
+	struct tm_uac *best = NULL;
+	int best_s = 0;
+
+	for (unsigned i = 0; i < c->nuac; i++) {
+		struct tm_uac *u = c->uac[i];
+		int s = effective_status(c, u);
+
+		if (s < 300)
+			continue;
+		if (!best || class_rank(s) < class_rank(best_s)) {
+			best = u;
+			best_s = s;
+		}
+	}
+	return best;
+}
+
+static void reason_for(int s, const char **reason)
+{
+	switch (s) {
+	case 408:
+		*reason = "Request Timeout";
+		break;
+	case 480:
+		*reason = "Temporarily Unavailable";
+		break;
+	case 487:
+		*reason = "Request Terminated";
+		break;
+	case 500:
+		*reason = "Server Internal Error";
+		break;
+	default:
+		*reason = "Service Unavailable";
+		break;
+	}
+}
+
+static void run_failure_route(struct tm_cell *c)
+{
+	struct sipd_msg *fm = NULL;
+	int route = c->on_failure;
+
+	if (route < 0 || c->cancelled || !tm_sys->run_route || c->uas.req->ops->clone(&fm, c->uas.req))
+		return;
+	/* One shot: the failure route arms itself again with t_on_failure() if it wants. */
+	c->on_failure = -1;
+	struct sipd_ctx ctx = {
+	    .msg = fm,
+	    .rcv = fm->rcv,
+	    .route = SIPD_ROUTE_FAILURE,
+	    .owner = c,
+	};
+	tm_sys->run_route(&ctx, route);
+	fm->ops->free(fm);
+}
+
+static void send_final(struct tm_cell *c)
+{
+	struct tm_uac *best;
+	const char *reason;
+	int s;
+
+	for (unsigned i = 0; i < c->nuac; i++)
+		if (uac_pending(c->uac[i]))
+			return;
+	run_failure_route(c);
+	if (c->uas.status >= 200)
+		return; /* t_reply() in the failure route answered */
+	for (unsigned i = 0; i < c->nuac; i++)
+		if (uac_pending(c->uac[i]))
+			return; /* the failure route relayed again */
+	c->final_sent = true;
+	best = best_branch(c);
+	s = best ? effective_status(c, best) : 500;
+	if (best && s == best->status && !best->local_final && best->final && s != 503) {
+		if (forward_response(c, best->final) == 0)
+			return;
+	}
+	/* 16.7 step 6: a 503 from downstream becomes 500 (the callee is busy, not us). */
+	if (s == 503)
+		s = 500;
+	reason_for(s, &reason);
+	if (s != 487 && s != 408 && s != 480 && s != 500 && best && best->final)
+		reason = "Service Unavailable";
+	tm_uas_reply(c, s, reason, NULL, NULL, NULL);
+}
+
+static bool run_reply_route(struct tm_cell *c, struct sipd_msg *resp)
+{
+	struct sipd_ctx ctx = {.msg = resp, .rcv = resp->rcv, .route = SIPD_ROUTE_REPLY, .owner = c};
+
+	if (!tm_sys->run_route)
+		return true;
+	tm_sys->run_route(&ctx, SIPD_ROUTE_ID_REPLY);
+	if (c->on_reply >= 0 && !ctx.dropped)
+		tm_sys->run_route(&ctx, c->on_reply);
+	return !ctx.dropped;
+}
+
+void tm_proxy_on_response(struct tm_uac *u, struct sipd_msg *resp)
+{
+	struct tm_cell *c = u->cell;
+	int s = resp ? resp->status : u->status;
+
+	if (resp && !run_reply_route(c, resp) && s < 200)
+		return;
+	if (s < 200) {
+		/* 16.7 step 5: provisionals other than 100 go upstream while no final went. */
+		if (resp && s > 100 && c->uas.status < 200)
+			forward_response(c, resp);
+		return;
+	}
+	if (s < 300) {
+		/* Every 2xx goes upstream at once; the others are cancelled (16.7 step 10). */
+		if (resp)
+			forward_response(c, resp);
+		c->forwarded_2xx = c->final_sent = true;
+		if (u->invite)
+			cancel_others(c, u);
+		return;
+	}
+	if (resp && !u->final && resp->ops->clone(&u->final, resp))
+		u->final = NULL;
+	if (s >= 600 && u->invite && !u->local_final)
+		cancel_others(c, u);
+	if (!c->final_sent && !c->relaying)
+		send_final(c);
+}
+
+void tm_proxy_check_final(struct tm_cell *c)
+{
+	if (!c->final_sent && !c->relaying)
+		send_final(c);
+}
+
+void tm_proxy_cancel(struct tm_cell *c)
+{
+	if (c->uas.status >= 200)
+		return;
+	c->cancelled = true;
+	cancel_others(c, NULL);
+	/* Branches still resolving never went out: they end here. */
+	for (unsigned i = 0; i < c->nuac; i++)
+		if (c->uac[i]->resolving) {
+			c->uac[i]->resolving = false;
+			tm_uac_fail(c->uac[i], 487);
+		}
+}
