@@ -3,7 +3,7 @@
 # Usage: scripts/bench.sh [SUITE...]   e.g. scripts/bench.sh options_udp
 # Knobs are environment variables, see tests/bench/lib.sh (BENCH_RATES, BENCH_SIPP_INSTANCES, ...).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 suites=()
 if [ $# -gt 0 ]; then
 	for name in "$@"; do

@@ -85,7 +85,7 @@ static int send_all(struct conn *c, const char *p, size_t len)
 static int read_line(struct conn *c, char **line, size_t *linelen)
 {
 	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
+		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
 		if (nl) {
 			*nl = '\0';
 			*line = c->buf;

@@ -14,6 +14,7 @@
 /* Set once in receive_start, before any worker runs; read-only afterwards. */
 static const struct sipd_parser_api *parser;
 static const struct sipd_reply_handler_api *reply_handler;
+static const struct sipd_request_handler_api *request_handler;
 static struct sipd_stat *st_requests, *st_replies, *st_unparseable;
 
 int receive_start(void)
@@ -31,6 +32,9 @@ int receive_start(void)
 	reply_handler =
 	    sipd_service_require(SIPD_REPLY_HANDLER_SERVICE, SIPD_REPLY_HANDLER_VERSION, &api) == 0 ? api
 												    : NULL;
+	request_handler = sipd_service_require(SIPD_REQUEST_HANDLER_SERVICE, SIPD_REQUEST_HANDLER_VERSION, &api) == 0
+			      ? api
+			      : NULL;
 	st_requests = sipd_stat_register("core", "rx_requests", "requests received and parsed");
 	st_replies = sipd_stat_register("core", "rx_replies", "replies received and parsed");
 	st_unparseable =
@@ -42,7 +46,11 @@ int receive_start(void)
 
 static void on_request(struct sipd_ctx *ctx)
 {
-	enum sipd_result res = sipd_script_run_route(ctx, SCRIPT_ROUTE_ID_REQUEST);
+	enum sipd_result res;
+
+	if (request_handler && request_handler->on_request(ctx))
+		return;
+	res = sipd_script_run_route(ctx, SCRIPT_ROUTE_ID_REQUEST);
 
 	/* An ACK is never answered (RFC 3261 17.1.1.3); neither is a dropped request. */
 	if (res == SIPD_ERROR && !ctx->replied && !ctx->dropped && ctx->msg->method_id != SIPD_METHOD_ACK) {

@@ -16,6 +16,10 @@ int auth_nonce_ttl = 300;
 int auth_nonce_table = 65536;
 bool auth_remove_credentials = true;
 bool auth_check_identity = true;
+static const char *const default_algorithms[] = {"SHA-256", "MD5", NULL};
+static const char *const *algorithms = default_algorithms;
+enum auth_algo auth_offered[AUTH_ALGO_COUNT];
+unsigned auth_offered_count;
 
 static bool api_user_exists(struct sipd_str username)
 {
@@ -42,6 +46,24 @@ static int auth_db_init(void)
 		SIPD_ERR("realm \"%s\" is not valid: letters, digits and -_.!~*'()&=+$,;?/ only", auth_realm);
 		return EINVAL;
 	}
+	auth_offered_count = 0;
+	for (const char *const *a = algorithms; a && *a; a++) {
+		enum auth_algo algo;
+		bool dup = false;
+
+		if (auth_algo_parse(&algo, sipd_str_c(*a)) != 0 || !**a) {
+			SIPD_ERR("algorithms: \"%s\" is not supported (SHA-256 or MD5)", *a);
+			return EINVAL;
+		}
+		for (unsigned i = 0; i < auth_offered_count; i++)
+			dup = dup || auth_offered[i] == algo;
+		if (!dup)
+			auth_offered[auth_offered_count++] = algo;
+	}
+	if (!auth_offered_count) {
+		SIPD_ERR("algorithms: at least one of SHA-256 and MD5 is needed");
+		return EINVAL;
+	}
 	if ((err = auth_digest_init())) {
 		SIPD_ERR("OpenSSL offers no MD5 or SHA-256 digest");
 		return err;
@@ -66,6 +88,8 @@ static const struct sipd_param_def auth_db_params[] = {
      .help = "seconds a nonce stays valid; older ones get a challenge with stale=true"},
     {.name = "nonce_table", .type = SIPD_PARAM_INT, .var = &auth_nonce_table, .min = 64, .max = 16777216,
      .help = "nonces whose nonce-count is tracked against replays (memory bound)"},
+    {.name = "algorithms", .type = SIPD_PARAM_STR_LIST, .var = &algorithms,
+     .help = "digest algorithms challenges offer, one header each, in this order (RFC 8760: SHA-256 first)"},
     {.name = "remove_credentials", .type = SIPD_PARAM_BOOL, .var = &auth_remove_credentials,
      .help = "remove our Authorization/Proxy-Authorization header before relaying"},
     {.name = "check_identity", .type = SIPD_PARAM_BOOL, .var = &auth_check_identity,

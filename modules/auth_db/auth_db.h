@@ -28,6 +28,9 @@ extern int auth_nonce_ttl;
 extern int auth_nonce_table;
 extern bool auth_remove_credentials;
 extern bool auth_check_identity;
+/* The algorithms challenges offer, in order (param algorithms), and how many. */
+extern enum auth_algo auth_offered[AUTH_ALGO_COUNT];
+extern unsigned auth_offered_count;
 
 /* ---- digest.c (OpenSSL EVP) ---- */
 int auth_digest_init(void);

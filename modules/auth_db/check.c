@@ -48,10 +48,10 @@ static enum sipd_result challenge(struct sipd_ctx *ctx, bool reg, bool stale)
 		SIPD_ERR("cannot make a nonce: %s", strerror(err));
 		return SIPD_ERROR;
 	}
-	for (int a = 0; a < AUTH_ALGO_COUNT; a++) {
+	for (unsigned i = 0; i < auth_offered_count; i++) {
 		int n = snprintf(extra + used, sizeof(extra) - used,
 				 "%s: Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s\r\n", hdr,
-				 auth_realm, nonce, auth_algo_name((enum auth_algo)a), stale ? ", stale=true" : "");
+				 auth_realm, nonce, auth_algo_name(auth_offered[i]), stale ? ", stale=true" : "");
 
 		if (n < 0 || (size_t)n >= sizeof(extra) - used)
 			return SIPD_ERROR;
@@ -73,6 +73,14 @@ static enum sipd_result refuse(struct sipd_ctx *ctx, int code, const char *reaso
 	if ((err = sipd_reply(ctx, code, reason, NULL)))
 		SIPD_DBG("%d not sent: %s", code, strerror(err));
 	return SIPD_STOP;
+}
+
+static bool offered(enum auth_algo a)
+{
+	for (unsigned i = 0; i < auth_offered_count; i++)
+		if (auth_offered[i] == a)
+			return true;
+	return false;
 }
 
 static bool parse_nc(struct sipd_str s, uint32_t *out)
@@ -145,7 +153,7 @@ static enum sipd_result auth_check(struct sipd_ctx *ctx, const union sipd_arg *a
 		return refuse(ctx, 400, "Malformed Credentials", st_bad);
 	if (!c->username.len || !c->nonce.len || !c->uri.len || !c->response.len)
 		return refuse(ctx, 400, "Incomplete Credentials", st_bad);
-	if (auth_algo_parse(&algo, c->algorithm) != 0)
+	if (auth_algo_parse(&algo, c->algorithm) != 0 || !offered(algo))
 		return refuse(ctx, 400, "Unsupported Digest Algorithm", st_bad);
 	/* qop=auth is required (RFC 7616): without nc and cnonce a captured response could be replayed. */
 	if (!sipd_str_eq(c->qop, SIPD_STR("auth")) || !c->cnonce.len || !parse_nc(c->nc, &nc))

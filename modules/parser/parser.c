@@ -13,17 +13,12 @@ struct parser_limits parser_limits = {
     .max_uri_length = 4096,
 };
 
-static int parser_uri_parse_api(struct sipd_uri *out, struct sipd_str s)
-{
-	return parser_uri_parse(out, s);
-}
-
 static const struct sipd_parser_api api = {
     .parse = parser_parse,
     .free = parser_free,
     .frame_length = parser_frame_length,
     .check_request = parser_check_request,
-    .uri_parse = parser_uri_parse_api,
+    .uri_parse = parser_uri_parse,
 };
 
 static const struct sipd_param_def params[] = {

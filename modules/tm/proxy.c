@@ -135,8 +135,11 @@ static void reason_for(int s, const char **reason)
 	case 500:
 		*reason = "Server Internal Error";
 		break;
-	default:
+	case 503:
 		*reason = "Service Unavailable";
+		break;
+	default:
+		*reason = "Request Failed";
 		break;
 	}
 }
@@ -186,8 +189,6 @@ static void send_final(struct tm_cell *c)
 	if (s == 503)
 		s = 500;
 	reason_for(s, &reason);
-	if (s != 487 && s != 408 && s != 480 && s != 500 && best && best->final)
-		reason = "Service Unavailable";
 	tm_uas_reply(c, s, reason, NULL, NULL, NULL);
 }
 

@@ -1,5 +1,8 @@
-/* Transaction timers: each armed timer holds a cell reference; callbacks re-check under the cell lock. */
+/* Transaction timers (each armed one holds a cell reference), the real clock and network (tm_sys), module settings. */
 #include "tm_int.h"
+
+struct tm_cfg tm_cfg = {.t1 = 500, .t2 = 4000, .t4 = 5000, .timer_c = 180000, .buckets = 65536};
+const struct sipd_parser_api *tm_parser;
 
 static uint64_t real_now(void)
 {

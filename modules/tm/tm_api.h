@@ -54,8 +54,10 @@ struct tm_api {
 	 * Sends a request statefully. buf holds a whole request without a Via
 	 * (tm adds its own Via with a fresh branch). dst NULL: the next hop is
 	 * taken from the first Route or the Request-URI (RFC 3263 for names).
-	 * cb and arg must stay valid until on_final or on_failure ran.
-	 * 0 or errno (EBADMSG: buf does not parse; ENOMEM).
+	 * cb and arg must stay valid until on_final or on_failure ran (which
+	 * may happen before request returns: a send that fails at once is
+	 * reported through on_failure with 503, like a later transport error).
+	 * 0 or errno (EBADMSG: buf does not parse; EINVAL; ENOMEM).
 	 */
 	int (*request)(const char *buf, size_t len, const struct sipd_dest *dst, const struct tm_callbacks *cb,
 		       void *arg);

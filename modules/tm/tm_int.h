@@ -10,6 +10,7 @@
 #include <sipd/branch.h>
 #include <sipd/loop.h>
 #include <sipd/msg.h>
+#include <sipd/rpc.h>
 #include <sipd/script.h>
 #include <sipd/stats.h>
 #include <sipd/transport.h>
@@ -104,6 +105,7 @@ struct tm_uac {
 	bool cancel_wanted;     /* CANCEL once a provisional arrives (9.1) */
 	struct tm_uac *cancel;  /* the CANCEL client transaction for this branch */
 	bool resolving;         /* waiting for the resolver */
+	struct sipd_msg *tmpl;  /* the request for this branch, until it is sent (after resolving) */
 	bool timed_out;         /* Timer C fired: the branch counts as 408 whatever it answers (16.8) */
 	char *uri;              /* target URI (Request-URI of this branch), NUL-terminated */
 };
@@ -123,7 +125,8 @@ struct tm_cell {
 	struct tm_uac *uac[TM_MAX_UAC];
 
 	/* proxy state (16.7) */
-	bool forwarded_2xx, final_sent, cancelled, blind_6xx;
+	bool forwarded_2xx, final_sent, cancelled, relaying;
+	const struct sipd_listen *rr_listen; /* record_route() was called for a request that came on it */
 	int on_failure, on_reply; /* route ids, -1 none */
 	bool failure_ran;
 	uint32_t loop_hash;
@@ -219,6 +222,12 @@ bool tm_branch_parse(struct sipd_str b, unsigned *bucket, uint32_t *label, unsig
 void tm_proxy_on_response(struct tm_uac *u, struct sipd_msg *resp);
 /* Relays ctx's request to its branches; ctx->owner is the cell in failure routes. */
 enum sipd_result tm_proxy_relay(struct sipd_ctx *ctx);
+/* Sends the best final response once no branch is pending (after a relay loop). */
+void tm_proxy_check_final(struct tm_cell *c);
+/* t_on_failure/t_on_reply: for the cell in failure routes, else for the coming relay() of ctx's message (-1: unchanged). */
+void tm_routes_set(struct sipd_ctx *ctx, int on_failure, int on_reply);
+/* record_route() ran: relay() adds the outbound Record-Route when the sockets differ. */
+void tm_rr_mark(struct sipd_ctx *ctx);
 /* 16.10: CANCEL matched cell c. */
 void tm_proxy_cancel(struct tm_cell *c);
 /* RFC 3261 16.3 step 4: 482 when the request loops. */
@@ -263,8 +272,17 @@ extern const struct sipd_rpc_method tm_rpc_methods[];
 /* Keeps the per-state gauges right. */
 void tm_state_set(enum tm_state *field, enum tm_state to);
 
+/* ---- rr.c ---- */
+int tm_rr_value(struct sipd_msg *m, const struct sipd_listen *l, const union sipd_sockaddr *peer,
+		struct sipd_str *out);
+enum sipd_result tm_record_route(struct sipd_ctx *ctx);
+enum sipd_result tm_loose_route(struct sipd_ctx *ctx);
+
 /* ---- script.c ---- */
 extern const struct sipd_script_fn tm_functions[];
+
+/* Sends request m (unedited, without our Via) on the locked local cell c; dst NULL: from Route/RURI. */
+int tm_request_send(struct tm_cell *c, struct sipd_msg *m, const struct sipd_dest *dst);
 
 /* ---- api.c ---- */
 extern const struct tm_api tm_api_table;

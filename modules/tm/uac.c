@@ -40,6 +40,8 @@ void tm_uac_free(struct tm_uac *u)
 	tm_state_set(&u->state, TM_TERMINATED);
 	if (u->final)
 		u->final->ops->free(u->final);
+	if (u->tmpl)
+		u->tmpl->ops->free(u->tmpl);
 	tm_uac_free(u->cancel);
 	free(u->req);
 	free(u->uri);

@@ -13,6 +13,7 @@
 #   KAMAILIO_MAXBUFFER    raise Kamailio's receive-buffer probing limit (default: its own 256 KiB)
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck disable=SC2034 # used by the suites
 BENCH_DIR="$BENCH_ROOT/tests/bench"
 BENCH_BUILD=${BENCH_BUILD:-$BENCH_ROOT/build-bench}
 BENCH_OUT=${BENCH_OUT:-$BENCH_BUILD/bench-results}
@@ -57,13 +58,18 @@ trap bench_stop_all EXIT
 trap 'exit 130' INT TERM
 
 # bench_build TARGET...: configures build-bench as Release once, then builds the targets.
+# Suites run at the same time share the build dir: a lock keeps their builds apart.
 bench_build() {
-	if [ ! -f "$BENCH_BUILD/CMakeCache.txt" ]; then
-		cmake -S "$BENCH_ROOT" -B "$BENCH_BUILD" -DCMAKE_BUILD_TYPE=Release -DSIPD_BUILD_TESTS=OFF \
-			>"$BENCH_TMP/cmake.log" 2>&1 || { cat "$BENCH_TMP/cmake.log" >&2; return 1; }
-	fi
-	cmake --build "$BENCH_BUILD" -j2 --target "$@" >"$BENCH_TMP/build.log" 2>&1 ||
-		{ tail -30 "$BENCH_TMP/build.log" >&2; return 1; }
+	mkdir -p "$BENCH_BUILD"
+	(
+		flock -w 900 9 || { bench_log "build dir $BENCH_BUILD stayed locked"; exit 1; }
+		if [ ! -f "$BENCH_BUILD/CMakeCache.txt" ]; then
+			cmake -S "$BENCH_ROOT" -B "$BENCH_BUILD" -DCMAKE_BUILD_TYPE=Release -DSIPD_BUILD_TESTS=OFF \
+				>"$BENCH_TMP/cmake.log" 2>&1 || { cat "$BENCH_TMP/cmake.log" >&2; exit 1; }
+		fi
+		cmake --build "$BENCH_BUILD" -j2 --target "$@" >"$BENCH_TMP/build.log" 2>&1 ||
+			{ tail -30 "$BENCH_TMP/build.log" >&2; exit 1; }
+	) 9>"$BENCH_BUILD/.bench-build.lock" || return 1
 	mkdir -p "$BENCH_OUT"
 }
 
@@ -158,6 +164,7 @@ bench_cpu_ticks() {
 	local total=0 pid f
 	for pid in "$1" $(pgrep -P "$1"); do
 		f=$(cut -d')' -f2 "/proc/$pid/stat" 2>/dev/null) || continue
+		# shellcheck disable=SC2086 # split the stat fields on purpose
 		set -- $f
 		total=$((total + ${12} + ${13}))
 	done
@@ -190,9 +197,11 @@ bench_sipp_step() {
 		stat="$BENCH_TMP/sipp-$port-$rate-$i.csv"
 		rm -f "$stat"
 		stats+=("$stat")
+		# shellcheck disable=SC2086 # BENCH_SIPP_ARGS holds several options
 		timeout -k 5 $((BENCH_STEP_SECONDS + 40)) sipp "127.0.0.1:$port" -sf "$scenario" -i 127.0.0.1 \
 			-p "$lport" -r "$per" -rp 1000 -m "$calls" -l $((per * 4 + 100)) \
-			-timeout $((BENCH_STEP_SECONDS + 30))s -buff_size "$BENCH_SIPP_BUFFER" -trace_stat -stf "$stat" -fd 1 -nostdin \
+			-timeout $((BENCH_STEP_SECONDS + 30))s -buff_size "$BENCH_SIPP_BUFFER" \
+			-trace_stat -stf "$stat" -fd 1 -nostdin \
 			${BENCH_SIPP_ARGS:-} >"$BENCH_TMP/sipp-$i.out" 2>&1 &
 		pids+=($!)
 	done
@@ -268,15 +277,15 @@ bench_find_max() {
 
 # bench_report SUITE SIPD_RESULT KAMAILIO_RESULT: prints and records the comparison line.
 bench_report() {
-	local suite=$1 s k note=""
+	local suite=$1 s s_cpu s_bound k k_cpu k_bound note="" ratio line
 	read -r s s_cpu s_bound <<<"$2"
 	read -r k k_cpu k_bound <<<"$3"
-	[ "$s_bound" = 1 ] && note=" (sipd: SIPp-bound)"
-	[ "$k_bound" = 1 ] && note="$note (kamailio: SIPp-bound)"
-	local ratio
-	ratio=$(awk -v a="$s" -v b="$k" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
-	local line="$suite: sipd $s/s, kamailio $k/s, ratio $ratio; CPU per call sipd ${s_cpu}us, kamailio ${k_cpu}us;"
-	line="$line SIPp instances $BENCH_SIPP_INSTANCES, workers $BENCH_WORKERS$note"
+	[ "$s_bound" = 1 ] && note="$note; sipd SIPp-bound"
+	[ "$k_bound" = 1 ] && note="$note; kamailio SIPp-bound"
+	[ -n "${KAMAILIO_MAXBUFFER:-}" ] && note="$note; kamailio maxbuffer=$KAMAILIO_MAXBUFFER"
+	ratio=$(awk -v a="$s" -v b="$k" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }')
+	line="$suite: sipd $s/s, kamailio $k/s, ratio $ratio; CPU per call sipd ${s_cpu}us, kamailio ${k_cpu}us"
+	line="$line; SIPp instances $BENCH_SIPP_INSTANCES, workers $BENCH_WORKERS$note"
 	echo "$line"
 	echo "$(date '+%F %T') $line" >>"$BENCH_OUT/results.txt"
 }

@@ -375,6 +375,40 @@ with sipd({"max_connections_per_ip": 4096, "max_message_size": 4096}) as s:
                        f"{bad}: {p.returncode} {p.stdout}{p.stderr}")
 
     @run.case
+    def half_close_still_answered():
+        c = connect(s.port)
+        c.sendall(options(s.port, call_id="half@t"))
+        c.shutdown(socket.SHUT_WR)
+        st = Stream(c)
+        r = st.read()
+        run.expect(r and r.status == 200 and r.get("Call-ID") == "half@t", "answer owed is still written")
+        run.expect(st.closed_within(3), "then closed")
+        c.close()
+
+    @run.case
+    def write_queue_limit_closes_a_slow_reader():
+        before = stat(s, "tcp.closed_limit")
+        c = connect(s.port, rcvbuf=4096)
+        vias = [f"Via: SIP/2.0/TCP 10.0.0.{k}:5060;branch=z9hG4bK{k:04d}{'x' * 150}" for k in range(12)]  # under max_message_size 4096
+        c.setblocking(False)
+        pending, t0, closed = b"", time.time(), False
+        while time.time() - t0 < 8 and not closed:
+            if not pending:
+                pending = options(s.port, headers=vias)
+            try:
+                pending = pending[c.send(pending):]
+            except BlockingIOError:
+                time.sleep(0.01)
+            except (ConnectionResetError, BrokenPipeError):
+                closed = True
+            if stat(s, "tcp.closed_limit") > before:
+                closed = True
+        run.expect(stat(s, "tcp.closed_limit") == before + 1, "closed at max_write_queue (1 MiB)")
+        run.expect(stat(s, "tcp.write_queue_full") >= 1, f"write_queue_full counted: {s.stats()}")
+        run.expect(time.time() - t0 < 8, "well before write_timeout")
+        c.close()
+
+    @run.case
     def peer_reset_closes_only_that_connection():
         a, b = connect(s.port), connect(s.port)
         a.sendall(options(s.port)[:20])
@@ -502,6 +536,69 @@ with sipd({"idle_timeout": 2, "read_timeout": 2, "write_timeout": 2, "max_write_
         run.expect(st.closed_within(3), "the 4th connection from one IP is closed")
         run.expect(stat(s, "tcp.rejected_limit") == before + 1, "rejected_limit counted")
         for c in socks + [extra]:
+            c.close()
+
+
+def answer(req, code=200, reason="OK"):
+    """A response to req (a parsed request) with its Via, From, To, Call-ID and CSeq."""
+    lines = [f"SIP/2.0 {code} {reason}"]
+    lines += [f"Via: {v}" for v in req.all("Via")]
+    lines += [f"{h}: {req.get(h)}" for h in ("From", "To", "Call-ID", "CSeq")]
+    return ("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+RELAY = 'request_route { if ($rm == "MESSAGE") { relay(); exit; } reply(200, "OK"); }\n'
+
+if os.path.exists(os.path.join(run.build, "modules", "tm.so")):
+    port = free_port()
+    with Sipd(run.build, modules=[{"name": "parser"}, {"name": "tcp"}, {"name": "tm"}], routing=RELAY,
+              listen=["tcp:127.0.0.1:{port}"], port=port) as s:
+
+        @run.case
+        def tm_relays_over_a_new_then_reused_connection():
+            up = socket.socket()
+            up.bind(("127.0.0.1", 0))
+            up.listen(8)
+            up.settimeout(3)
+            uport = up.getsockname()[1]
+            c = connect(s.port)
+            cs = Stream(c)
+            ups = None
+            for n in range(2):
+                c.sendall(sip_request("MESSAGE", f"sip:bob@127.0.0.1:{uport};transport=tcp", transport="TCP",
+                                      body=f"hi {n}", call_id=f"relay{n}@t", cseq=n + 1))
+                if ups is None:
+                    peer, _ = up.accept()
+                    ups = Stream(peer)
+                req = ups.read()
+                run.expect(req and req.start.startswith("MESSAGE sip:bob@"), f"relayed upstream: {req and req.start}")
+                run.expect(req.all("Via")[0].startswith("SIP/2.0/TCP"), f"sipd's Via says TCP: {req.all('Via')[0]}")
+                peer.sendall(answer(req))
+                r = cs.read()
+                run.expect(r and r.status == 200 and r.get("Call-ID") == f"relay{n}@t",
+                           f"answer {n} back on the client's connection: {r and r.start}")
+            up.settimeout(0.3)
+            try:
+                up.accept()
+                run.expect(False, "the second request reused the upstream connection")
+            except socket.timeout:
+                pass
+            run.expect(stat(s, "tcp.connected") == 1, "one outbound connection")
+            c.close()
+            peer.close()
+            up.close()
+
+        @run.case
+        def refused_upstream_fails_the_transaction_quickly():
+            dead = free_port("tcp")
+            c = connect(s.port)
+            t0 = time.time()
+            c.sendall(sip_request("MESSAGE", f"sip:bob@127.0.0.1:{dead};transport=tcp", transport="TCP",
+                                  body="x", call_id="dead@t"))
+            r = Stream(c).read(timeout=10)
+            took = time.time() - t0
+            run.expect(r and r.status >= 400, f"a final error answer: {r and r.start}")
+            run.expect(took < 3, f"from the transport error, not a 32 s timer ({took:.1f}s)")
             c.close()
 
 

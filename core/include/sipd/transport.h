@@ -100,6 +100,18 @@ struct sipd_reply_handler_api {
 #define SIPD_REPLY_HANDLER_SERVICE "reply_handler"
 #define SIPD_REPLY_HANDLER_VERSION 1
 
+/*
+ * The transaction layer (tm) provides this from init to see every parsed
+ * request before request_route: on_request returns true when it took the
+ * request (a retransmission, the ACK of its non-2xx answer, a CANCEL it
+ * matched), and the script does not run for it.
+ */
+struct sipd_request_handler_api {
+	bool (*on_request)(struct sipd_ctx *ctx);
+};
+#define SIPD_REQUEST_HANDLER_SERVICE "request_handler"
+#define SIPD_REQUEST_HANDLER_VERSION 1
+
 /* "udp", "tcp", ... and back; SIPD_PROTO_NONE if unknown (case-insensitive). */
 SIPD_API const char *sipd_proto_name(enum sipd_proto p);
 SIPD_API enum sipd_proto sipd_proto_parse(struct sipd_str name);

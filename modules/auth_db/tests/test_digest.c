@@ -1,5 +1,6 @@
 /* Digest computations against the worked examples of RFC 2617 3.5 and RFC 7616 3.9.1. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "auth_db.h"

@@ -40,6 +40,17 @@ request_route {
 	}
 	reply(404, "Not Here");
 }' parser tcp sanity maxfwd || exit 1
+# Every SIPp connection comes from 127.0.0.1: lift the per-IP cap (Kamailio has none) by
+# restarting sipd with the same files plus one tcp parameter.
+sipd_dir="$BENCH_TMP/sipd-$sipd_port"
+kill -TERM "$SIPD_PID" && wait "$SIPD_PID" 2>/dev/null
+sed -i 's/{ name = "tcp"; }/{ name = "tcp"; max_connections_per_ip = 65536; }/' "$sipd_dir/modules.conf"
+grep -q max_connections_per_ip "$sipd_dir/modules.conf" || { bench_log "cannot set the tcp parameter"; exit 1; }
+"$BENCH_BUILD/core/sipd" -D -f "$sipd_dir/modules.conf" -M "$BENCH_BUILD/modules" -S "$sipd_dir/sipd.ctl" \
+	--db "$sipd_dir/sipd.db" >>"$sipd_dir/sipd.log" 2>&1 &
+SIPD_PID=$!
+BENCH_PIDS+=("$SIPD_PID")
+bench_wait_sip 127.0.0.1 "$sipd_port" tcp || { tail -20 "$sipd_dir/sipd.log" >&2; exit 1; }
 bench_start_kamailio "$BENCH_DIR/kamailio/options_tcp.cfg" "$kam_port" "tcp:127.0.0.1:$kam_port" || exit 1
 
 lines=()

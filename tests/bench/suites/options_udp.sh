@@ -1,13 +1,17 @@
 #!/bin/bash
 # options_udp: stateless OPTIONS over UDP, sipd vs Kamailio, the same checks on both sides.
+# BENCH_SERVERS="sipd" or "kamailio" measures only one of them.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
+servers=${BENCH_SERVERS:-sipd kamailio}
+sipd="0 0 0"
+kam="0 0 0"
 bench_build sipd sipctl parser udp sanity maxfwd || exit 1
 
-sipd_port=$(bench_free_port)
-kam_port=$(bench_free_port)
-bench_start_sipd "$sipd_port" '
+if [[ " $servers " == *" sipd "* ]]; then
+	port=$(bench_free_port)
+	bench_start_sipd "$port" '
 request_route {
 	sanity();
 	maxfwd(70);
@@ -17,8 +21,11 @@ request_route {
 	}
 	reply(404, "Not Here");
 }' parser udp sanity maxfwd || exit 1
-bench_start_kamailio "$BENCH_DIR/kamailio/options.cfg" "$kam_port" "udp:127.0.0.1:$kam_port" || exit 1
-
-sipd=$(bench_find_max options_udp sipd "$sipd_port" "$SIPD_PID" "$BENCH_DIR/options_uac.xml")
-kam=$(bench_find_max options_udp kamailio "$kam_port" "$KAMAILIO_PID" "$BENCH_DIR/options_uac.xml")
+	sipd=$(bench_find_max options_udp sipd "$port" "$SIPD_PID" "$BENCH_DIR/options_uac.xml")
+fi
+if [[ " $servers " == *" kamailio "* ]]; then
+	port=$(bench_free_port)
+	bench_start_kamailio "$BENCH_DIR/kamailio/options.cfg" "$port" "udp:127.0.0.1:$port" || exit 1
+	kam=$(bench_find_max options_udp kamailio "$port" "$KAMAILIO_PID" "$BENCH_DIR/options_uac.xml")
+fi
 bench_report options_udp "$sipd" "$kam"

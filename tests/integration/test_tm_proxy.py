@@ -1,0 +1,310 @@
+"""tm and the stateful proxy against the real sipd: calls with SIPp over UDP, TCP and across,
+CANCEL, forking, Timer C, loops, Max-Forwards and dead callees, with scripted UAs on loopback."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCH = os.path.join(ROOT, "tests", "bench")
+run = TestRun("tm_proxy")
+
+
+class UA(threading.Thread):
+    """A scripted callee on UDP: 'ring' (180, then 487 on CANCEL), 'answer' (180, 200 after delay), 'busy' (486)."""
+
+    def __init__(self, mode, delay=0.3):
+        super().__init__(daemon=True)
+        self.port = free_port()
+        self.mode = mode
+        self.delay = delay
+        self.seen = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.settimeout(0.2)
+        self.stop_flag = False
+        self.invite = None
+
+    def reply(self, req, addr, status, reason, tag=True):
+        lines = [f"SIP/2.0 {status} {reason}"]
+        for n, v in req.headers:
+            ln = n.lower()
+            if ln in ("via", "v", "from", "f", "call-id", "i", "cseq", "record-route"):
+                lines.append(f"{n}: {v}")
+            elif ln in ("to", "t"):
+                lines.append(f"{n}: {v}" + (";tag=ua%d" % self.port if tag and "tag=" not in v else ""))
+        lines.append(f"Contact: <sip:ua@127.0.0.1:{self.port}>")
+        lines.append("Content-Length: 0")
+        self.sock.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(), addr)
+
+    def run(self):
+        while not self.stop_flag:
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            m = parse_sip(data)
+            if not m or m.status:
+                continue
+            method = m.start.split()[0]
+            self.seen.append(method)
+            if method == "INVITE":
+                if self.invite and self.invite[0].get("Call-ID") == m.get("Call-ID"):
+                    continue  # a retransmission
+                self.invite = (m, addr)
+                if self.mode == "busy":
+                    self.reply(m, addr, 486, "Busy Here")
+                    continue
+                self.reply(m, addr, 180, "Ringing")
+                if self.mode == "answer":
+                    threading.Timer(self.delay, self.reply, (m, addr, 200, "OK")).start()
+            elif method == "CANCEL":
+                self.reply(m, addr, 200, "OK", tag=False)
+                if self.invite:
+                    self.reply(self.invite[0], self.invite[1], 487, "Request Terminated")
+            elif method in ("BYE", "OPTIONS"):
+                self.reply(m, addr, 200, "OK")
+
+    def close(self):
+        self.stop_flag = True
+        self.join(2)
+        self.sock.close()
+
+
+class Caller:
+    """A UDP caller that sends one INVITE and collects every response."""
+
+    def __init__(self, sipd_port, user, max_forwards=70, headers=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.target = ("127.0.0.1", sipd_port)
+        self.raw = sip_request("INVITE", f"sip:{user}@127.0.0.1:{sipd_port}", via_port=self.port,
+                               max_forwards=max_forwards, headers=headers)
+        self.req = parse_sip(self.raw)
+        self.responses = []
+        self.sock.sendto(self.raw, self.target)
+
+    def wait(self, pred, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for r in self.responses:
+                if pred(r):
+                    return r
+            self.sock.settimeout(max(0.01, deadline - time.time()))
+            try:
+                data, _ = self.sock.recvfrom(65535)
+                self.responses.append(parse_sip(data))
+            except socket.timeout:
+                break
+        return next((r for r in self.responses if pred(r)), None)
+
+    def final(self, timeout=5.0):
+        return self.wait(lambda r: r.status >= 200, timeout)
+
+    def cancel(self):
+        lines = self.raw.decode().split("\r\n")
+        cseq = self.req.get("CSeq").split()[0]
+        out = [f"CANCEL {self.req.start.split()[1]} SIP/2.0"]
+        for ln in lines[1:]:
+            n = ln.split(":", 1)[0].lower()
+            if n in ("via", "from", "to", "call-id", "max-forwards"):
+                out.append(ln)
+        out += [f"CSeq: {cseq} CANCEL", "Content-Length: 0"]
+        self.sock.sendto(("\r\n".join(out) + "\r\n\r\n").encode(), self.target)
+
+    def close(self):
+        self.sock.close()
+
+
+UAS_PORT = free_port()
+TCP_UAS_PORT = free_port()
+DEAD_PORT = free_port()
+
+
+def routing(extra):
+    return f"""request_route {{
+	sanity();
+	maxfwd(70);
+	if (has_to_tag()) {{ loose_route(); relay(); exit; }}
+	if (is_method("CANCEL")) {{ t_reply(481, "Call/Transaction Does Not Exist"); exit; }}
+{extra}
+	record_route();
+	relay();
+}}
+"""
+
+
+MODS = [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "sanity"}, {"name": "maxfwd"},
+        {"name": "tm", "t1": 100, "t2": 400, "t4": 500, "timer_c": 1500}]
+
+
+def sipp_call(sipd_port, service, transport, uas_port, uas_transport, calls=3):
+    """Runs SIPp UAS and UAC (both ours, stopped by PID); returns (uac exit code, successful, failed)."""
+    uas = subprocess.Popen(["sipp", "-sf", os.path.join(BENCH, "uas_call.xml"), "-i", "127.0.0.1", "-p",
+                            str(uas_port), "-t", uas_transport, "-m", str(calls), "-nostdin"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.4)
+        p = subprocess.run(["sipp", "-sf", os.path.join(BENCH, "uac_call.xml"), f"127.0.0.1:{sipd_port}",
+                            "-s", service, "-i", "127.0.0.1", "-p", str(free_port()), "-t", transport,
+                            "-m", str(calls), "-r", "5", "-timeout", "15", "-timeout_error", "-nostdin"],
+                           capture_output=True, text=True, timeout=40)
+        ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", p.stdout)
+        failed = re.search(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", p.stdout)
+        return p.returncode, int(ok.group(1)) if ok else 0, int(failed.group(1)) if failed else -1
+    finally:
+        if uas.poll() is None:
+            uas.terminate()
+        try:
+            uas.wait(5)
+        except subprocess.TimeoutExpired:
+            uas.kill()
+            uas.wait()
+
+
+SCRIPT = routing(f"""	if ($rU == "loop") {{ relay(); exit; }}
+	if ($rU == "tcpbob") {{ $ru = "sip:bob@127.0.0.1:{TCP_UAS_PORT};transport=tcp"; }}
+	else if ($rU == "dead") {{ $ru = "sip:dead@127.0.0.1:{DEAD_PORT};transport=tcp"; }}
+	else if ($rU == "fork") {{ append_branch("sip:a@127.0.0.1:$hdr(X-A)"); append_branch("sip:b@127.0.0.1:$hdr(X-B)"); }}
+	else if ($hdr(X-UA) != "") {{ $ru = "sip:$rU@127.0.0.1:$hdr(X-UA)"; }}
+	else {{ $ru = "sip:$rU@127.0.0.1:{UAS_PORT}"; }}""")
+
+with Sipd(run.build, modules=MODS, routing=SCRIPT,
+          listen=["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"]) as s:
+
+    @run.case
+    def call_udp():
+        rc, ok, failed = sipp_call(s.port, "bob", "u1", UAS_PORT, "u1")
+        run.expect(rc == 0 and ok == 3 and failed == 0, f"sipp rc {rc}, {ok} ok, {failed} failed")
+
+    @run.case
+    def call_tcp():
+        rc, ok, failed = sipp_call(s.port, "tcpbob", "t1", TCP_UAS_PORT, "t1")
+        run.expect(rc == 0 and ok == 3 and failed == 0, f"sipp rc {rc}, {ok} ok, {failed} failed")
+
+    @run.case
+    def call_udp_to_tcp():
+        rc, ok, failed = sipp_call(s.port, "tcpbob", "u1", TCP_UAS_PORT, "t1")
+        run.expect(rc == 0 and ok == 3 and failed == 0, f"sipp rc {rc}, {ok} ok, {failed} failed")
+
+    @run.case
+    def cancel_while_ringing():
+        ua = UA("ring")
+        ua.start()
+        c = Caller(s.port, "carol", headers=[f"X-UA: {ua.port}"])
+        try:
+            trying = c.wait(lambda r: r.status == 100, 0.3)
+            run.expect(trying is not None, "no 100 Trying within 300 ms")
+            run.expect(c.wait(lambda r: r.status == 180, 2) is not None, "no 180")
+            c.cancel()
+            ok = c.wait(lambda r: r.status == 200 and "CANCEL" in r.get("CSeq", ""), 2)
+            run.expect(ok is not None, "no 200 for the CANCEL")
+            fin = c.wait(lambda r: r.status >= 300 and "INVITE" in r.get("CSeq", ""), 3)
+            run.expect(fin is not None and fin.status == 487, f"final {fin and fin.start}")
+            run.expect("CANCEL" in ua.seen, f"callee saw {ua.seen}")
+        finally:
+            c.close()
+            ua.close()
+
+    @run.case
+    def fork_one_answers_other_cancelled():
+        a, b = UA("ring"), UA("answer", 0.3)
+        a.start()
+        b.start()
+        c = Caller(s.port, "fork", headers=[f"X-A: {a.port}", f"X-B: {b.port}"])
+        try:
+            fin = c.final(4)
+            run.expect(fin is not None and fin.status == 200, f"final {fin and fin.start}")
+            run.expect(fin.get("Contact", "").endswith(f":{b.port}>"), f"200 from {fin.get('Contact')}")
+            time.sleep(0.5)
+            run.expect("INVITE" in a.seen and "CANCEL" in a.seen, f"ringing branch saw {a.seen}")
+            run.expect("ACK" in a.seen, f"487 not acknowledged hop by hop: {a.seen}")
+        finally:
+            c.close()
+            a.close()
+            b.close()
+
+    @run.case
+    def forked_busy_everywhere():
+        a, b = UA("busy"), UA("busy")
+        a.start()
+        b.start()
+        c = Caller(s.port, "fork", headers=[f"X-A: {a.port}", f"X-B: {b.port}"])
+        try:
+            fin = c.final(4)
+            run.expect(fin is not None and fin.status == 486, f"final {fin and fin.start}")
+        finally:
+            c.close()
+            a.close()
+            b.close()
+
+    @run.case
+    def timer_c_gives_408():
+        ua = UA("ring")
+        ua.start()
+        c = Caller(s.port, "dave", headers=[f"X-UA: {ua.port}"])
+        try:
+            fin = c.final(6)
+            run.expect(fin is not None and fin.status == 408, f"final {fin and fin.start}")
+            run.expect("CANCEL" in ua.seen, f"Timer C did not cancel the ringing branch: {ua.seen}")
+        finally:
+            c.close()
+            ua.close()
+
+    @run.case
+    def loop_gives_482():
+        c = Caller(s.port, "loop")
+        try:
+            fin = c.final(4)
+            run.expect(fin is not None and fin.status == 482, f"final {fin and fin.start}")
+        finally:
+            c.close()
+
+    @run.case
+    def max_forwards_zero_gives_483():
+        c = Caller(s.port, "bob", max_forwards=0)
+        try:
+            fin = c.final(3)
+            run.expect(fin is not None and fin.status == 483, f"final {fin and fin.start}")
+        finally:
+            c.close()
+
+    @run.case
+    def dead_tcp_callee_gives_480():
+        c = Caller(s.port, "dead")
+        try:
+            fin = c.final(8)
+            run.expect(fin is not None and fin.status in (480, 408, 503), f"final {fin and fin.start}")
+        finally:
+            c.close()
+
+    @run.case
+    def retransmission_absorbed():
+        ua = UA("busy")
+        ua.start()
+        c = Caller(s.port, "erin", headers=[f"X-UA: {ua.port}"])
+        try:
+            fin = c.final(3)
+            run.expect(fin is not None and fin.status == 486, f"final {fin and fin.start}")
+            c.responses = []
+            c.sock.sendto(c.raw, c.target)
+            again = c.final(2)
+            run.expect(again is not None and again.status == 486, "retransmitted INVITE not answered again")
+            run.expect(ua.seen.count("INVITE") == 1, f"callee saw {ua.seen}")
+            st = s.ctl("tm.stats")
+            run.expect(st["absorbed"] >= 1, f"stats {st}")
+        finally:
+            c.close()
+            ua.close()
+
+run.finish()
