@@ -194,7 +194,8 @@ static int stored_version(const char *owner, int *out)
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sqlite3_prepare_v2(db_conn, "SELECT version FROM schema_version WHERE module = ?", -1, &st, NULL);
+	rc =
+	    sqlite3_prepare_v2(db_conn, "SELECT version FROM schema_version WHERE module = ?", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return db_errno(rc);
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
@@ -261,8 +262,8 @@ int sipd_db_migrate(const char *owner, const struct sipd_db_migration *steps, un
 				  steps[i].version);
 			continue;
 		}
-		SIPD_ERR("database %s: %s migration to version %d failed: %s", db_path, owner, steps[i].version,
-			 sqlite3_errmsg(db_conn));
+		SIPD_ERR("database %s: %s migration to version %d failed: %s", db_path, owner,
+			 steps[i].version, sqlite3_errmsg(db_conn));
 		db_simple("ROLLBACK");
 		err = EIO;
 		goto out;
@@ -302,8 +303,9 @@ static void describe_failure(char *err, size_t errlen, const char *what, int rc)
 			 what, sqlite3_errstr(rc));
 	else if (prim == SQLITE_READONLY || prim == SQLITE_PERM || prim == SQLITE_CANTOPEN ||
 		 prim == SQLITE_IOERR)
-		snprintf(err, errlen, "database %s cannot be opened for writing (%s: %s); check the path "
-				      "and the permissions of the file and its directory",
+		snprintf(err, errlen,
+			 "database %s cannot be opened for writing (%s: %s); check the path "
+			 "and the permissions of the file and its directory",
 			 db_path, what, db_conn ? sqlite3_errmsg(db_conn) : sqlite3_errstr(rc));
 	else
 		snprintf(err, errlen, "database %s: %s failed: %s", db_path, what,
@@ -337,8 +339,9 @@ int db_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	if (strcmp(text, "wal") != 0) {
-		snprintf(err, errlen, "database %s cannot use WAL mode (journal mode stays '%s'); is the file "
-				      "or its directory read-only?",
+		snprintf(err, errlen,
+			 "database %s cannot use WAL mode (journal mode stays '%s'); is the file "
+			 "or its directory read-only?",
 			 path, text);
 		ret = EIO;
 		goto fail;
@@ -356,7 +359,8 @@ int db_open(const char *path, char *err, size_t errlen)
 			      "CREATE TABLE IF NOT EXISTS schema_version("
 			      " module TEXT PRIMARY KEY, version INTEGER NOT NULL)",
 			      why, sizeof(why))) != 0) {
-		describe_failure(err, errlen, "creating the schema_version table", sqlite3_extended_errcode(db_conn));
+		describe_failure(err, errlen, "creating the schema_version table",
+				 sqlite3_extended_errcode(db_conn));
 		goto fail;
 	}
 	if ((ret = db_thread_start()) != 0) {

@@ -14,12 +14,13 @@
 
 static pthread_t thread;
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t qwake = PTHREAD_COND_INITIALIZER;  /* jobs queued or stop asked */
-static pthread_cond_t qidle = PTHREAD_COND_INITIALIZER;  /* queue empty and no batch running */
+static pthread_cond_t qwake = PTHREAD_COND_INITIALIZER; /* jobs queued or stop asked */
+static pthread_cond_t qidle = PTHREAD_COND_INITIALIZER; /* queue empty and no batch running */
 static struct sipd_db_job *head, *tail;
 static bool started, stopping, busy;
 /* Set once the worker loops are gone: completions then run on the DB thread itself. */
 static atomic_bool complete_here;
+static atomic_uint pending;
 static struct sipd_stat *st_jobs, *st_batches, *st_failed;
 
 int sipd_db_submit(struct sipd_db_job *job)
@@ -42,6 +43,7 @@ int sipd_db_submit(struct sipd_db_job *job)
 		else
 			head = job;
 		tail = job;
+		atomic_fetch_add_explicit(&pending, 1, memory_order_relaxed);
 		pthread_cond_signal(&qwake);
 	}
 	pthread_mutex_unlock(&qlock);
@@ -52,7 +54,13 @@ static void complete(void *arg)
 {
 	struct sipd_db_job *job = arg;
 
+	atomic_fetch_sub_explicit(&pending, 1, memory_order_relaxed);
 	job->done(job, job->err);
+}
+
+unsigned sipd_db_pending(void)
+{
+	return atomic_load_explicit(&pending, memory_order_relaxed);
 }
 
 /* One transaction for the whole batch; a failing job is undone alone through its savepoint. */
@@ -94,7 +102,8 @@ static void run_batch(struct sipd_db_job *batch)
 		if (batch->err)
 			sipd_stat_inc(st_failed);
 		/* The job may be freed by done: read next first. */
-		if (atomic_load(&complete_here) || !batch->loop || sipd_loop_post(batch->loop, complete, batch) != 0)
+		if (atomic_load(&complete_here) || !batch->loop ||
+		    sipd_loop_post(batch->loop, complete, batch) != 0)
 			complete(batch);
 		batch = next;
 	}

@@ -32,9 +32,10 @@ int receive_start(void)
 	reply_handler =
 	    sipd_service_require(SIPD_REPLY_HANDLER_SERVICE, SIPD_REPLY_HANDLER_VERSION, &api) == 0 ? api
 												    : NULL;
-	request_handler = sipd_service_require(SIPD_REQUEST_HANDLER_SERVICE, SIPD_REQUEST_HANDLER_VERSION, &api) == 0
-			      ? api
-			      : NULL;
+	request_handler =
+	    sipd_service_require(SIPD_REQUEST_HANDLER_SERVICE, SIPD_REQUEST_HANDLER_VERSION, &api) == 0
+		? api
+		: NULL;
 	st_requests = sipd_stat_register("core", "rx_requests", "requests received and parsed");
 	st_replies = sipd_stat_register("core", "rx_replies", "replies received and parsed");
 	st_unparseable =

@@ -68,7 +68,8 @@ static int auth_db_init(void)
 		SIPD_ERR("OpenSSL offers no MD5 or SHA-256 digest");
 		return err;
 	}
-	if ((err = auth_check_init()) || (err = auth_users_init()) || (err = auth_secret_load(secret, sizeof(secret))) ||
+	if ((err = auth_check_init()) || (err = auth_users_init()) ||
+	    (err = auth_secret_load(secret, sizeof(secret))) ||
 	    (err = auth_nonce_init(secret, sizeof(secret), (unsigned)auth_nonce_table)))
 		goto out;
 	err = sipd_service_provide(AUTH_DB_SERVICE, AUTH_DB_VERSION, &api);
@@ -82,17 +83,33 @@ out:
 }
 
 static const struct sipd_param_def auth_db_params[] = {
-    {.name = "realm", .type = SIPD_PARAM_STR, .var = &auth_realm,
+    {.name = "realm",
+     .type = SIPD_PARAM_STR,
+     .var = &auth_realm,
      .help = "digest realm of challenges and of users created without one"},
-    {.name = "nonce_ttl", .type = SIPD_PARAM_INT, .var = &auth_nonce_ttl, .min = 5, .max = 86400,
+    {.name = "nonce_ttl",
+     .type = SIPD_PARAM_INT,
+     .var = &auth_nonce_ttl,
+     .min = 5,
+     .max = 86400,
      .help = "seconds a nonce stays valid; older ones get a challenge with stale=true"},
-    {.name = "nonce_table", .type = SIPD_PARAM_INT, .var = &auth_nonce_table, .min = 64, .max = 16777216,
+    {.name = "nonce_table",
+     .type = SIPD_PARAM_INT,
+     .var = &auth_nonce_table,
+     .min = 64,
+     .max = 16777216,
      .help = "nonces whose nonce-count is tracked against replays (memory bound)"},
-    {.name = "algorithms", .type = SIPD_PARAM_STR_LIST, .var = &algorithms,
+    {.name = "algorithms",
+     .type = SIPD_PARAM_STR_LIST,
+     .var = &algorithms,
      .help = "digest algorithms challenges offer, one header each, in this order (RFC 8760: SHA-256 first)"},
-    {.name = "remove_credentials", .type = SIPD_PARAM_BOOL, .var = &auth_remove_credentials,
+    {.name = "remove_credentials",
+     .type = SIPD_PARAM_BOOL,
+     .var = &auth_remove_credentials,
      .help = "remove our Authorization/Proxy-Authorization header before relaying"},
-    {.name = "check_identity", .type = SIPD_PARAM_BOOL, .var = &auth_check_identity,
+    {.name = "check_identity",
+     .type = SIPD_PARAM_BOOL,
+     .var = &auth_check_identity,
      .help = "the authenticated user must be the To user of a REGISTER and the From user of other requests"},
     {.name = NULL},
 };

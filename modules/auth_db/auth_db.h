@@ -13,11 +13,7 @@
 #include <sipd/str.h>
 
 /* Digest algorithms, in the order challenges offer them (RFC 8760: strongest first). */
-enum auth_algo {
-	AUTH_SHA256 = 0,
-	AUTH_MD5 = 1,
-	AUTH_ALGO_COUNT
-};
+enum auth_algo { AUTH_SHA256 = 0, AUTH_MD5 = 1, AUTH_ALGO_COUNT };
 
 /* Hex digest of the longest algorithm plus NUL. */
 #define AUTH_HEX_MAX 65
@@ -63,14 +59,17 @@ int auth_nonce_init(const unsigned char *secret, size_t len, unsigned table_entr
 void auth_nonce_fini(void);
 /* Writes AUTH_NONCE_LEN hex characters and a NUL into out[AUTH_NONCE_LEN + 1]. */
 int auth_nonce_make(char *out, uint64_t now_ms);
-enum auth_nonce_state auth_nonce_check(struct sipd_str nonce, uint64_t now_ms, uint64_t ttl_ms, uint64_t *issued_ms);
+enum auth_nonce_state auth_nonce_check(struct sipd_str nonce, uint64_t now_ms, uint64_t ttl_ms,
+				       uint64_t *issued_ms);
 /*
  * Records nonce-count nc for a valid nonce issued at issued_ms. False when
  * nc is not above every count seen with this nonce (a replay), or when the
  * nonce's history was evicted from the bounded table (the caller answers
- * with a fresh stale challenge then).
+ * with a fresh stale challenge then). The highest nc may come again with
+ * the same branch (hash of the top Via branch, 0 if none) within 32 s: a
+ * retransmission of that request, not a replay.
  */
-bool auth_nc_accept(struct sipd_str nonce, uint64_t issued_ms, uint32_t nc);
+bool auth_nc_accept(struct sipd_str nonce, uint64_t issued_ms, uint32_t nc, uint32_t branch, uint64_t now_ms);
 
 /* ---- users.c: the users table and its in-memory cache ---- */
 int auth_users_init(void);

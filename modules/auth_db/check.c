@@ -20,11 +20,15 @@ int auth_check_init(void)
 	st_challenge = sipd_stat_register("auth_db", "challenges", "401/407 challenges sent");
 	st_stale = sipd_stat_register("auth_db", "stale", "challenges with stale=true (expired nonce)");
 	st_replay = sipd_stat_register("auth_db", "replays", "nonce-count replays refused");
-	st_forbidden = sipd_stat_register("auth_db", "forbidden", "403: wrong password, unknown or disabled user");
-	st_identity = sipd_stat_register("auth_db", "identity_mismatch",
-					 "403: authenticated user differs from the To (REGISTER) or From user");
+	st_forbidden =
+	    sipd_stat_register("auth_db", "forbidden", "403: wrong password, unknown or disabled user");
+	st_identity =
+	    sipd_stat_register("auth_db", "identity_mismatch",
+			       "403: authenticated user differs from the To (REGISTER) or From user");
 	st_bad = sipd_stat_register("auth_db", "malformed", "400: malformed or unsupported credentials");
-	return st_ok && st_challenge && st_stale && st_replay && st_forbidden && st_identity && st_bad ? 0 : ENOMEM;
+	return st_ok && st_challenge && st_stale && st_replay && st_forbidden && st_identity && st_bad
+		   ? 0
+		   : ENOMEM;
 }
 
 /* Wall-clock milliseconds: nonces must stay valid across a restart within their TTL. */
@@ -49,9 +53,10 @@ static enum sipd_result challenge(struct sipd_ctx *ctx, bool reg, bool stale)
 		return SIPD_ERROR;
 	}
 	for (unsigned i = 0; i < auth_offered_count; i++) {
-		int n = snprintf(extra + used, sizeof(extra) - used,
-				 "%s: Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s\r\n", hdr,
-				 auth_realm, nonce, auth_algo_name(auth_offered[i]), stale ? ", stale=true" : "");
+		int n =
+		    snprintf(extra + used, sizeof(extra) - used,
+			     "%s: Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s\r\n", hdr,
+			     auth_realm, nonce, auth_algo_name(auth_offered[i]), stale ? ", stale=true" : "");
 
 		if (n < 0 || (size_t)n >= sizeof(extra) - used)
 			return SIPD_ERROR;
@@ -91,7 +96,10 @@ static bool parse_nc(struct sipd_str s, uint32_t *out)
 		return false;
 	for (size_t i = 0; i < 8; i++) {
 		char c = s.p[i];
-		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		int d = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
 
 		if (d < 0)
 			return false;
@@ -99,6 +107,19 @@ static bool parse_nc(struct sipd_str s, uint32_t *out)
 	}
 	*out = v;
 	return v != 0;
+}
+
+/* 0 when there is no branch: such a request never counts as a retransmission. */
+static uint32_t branch_hash(struct sipd_msg *m)
+{
+	const struct sipd_via *via;
+	uint32_t h = 2166136261u;
+
+	if (sipd_msg_via(m, &via) != 0 || !via->branch.len)
+		return 0;
+	for (size_t i = 0; i < via->branch.len; i++)
+		h = (h ^ (unsigned char)via->branch.p[i]) * 16777619u;
+	return h ? h : 1;
 }
 
 /* The credentials for our realm among the headers of that type (a request may carry several realms). */
@@ -177,7 +198,7 @@ static enum sipd_result auth_check(struct sipd_ctx *ctx, const union sipd_arg *a
 		return SIPD_ERROR;
 	for (size_t i = 0; i < c->response.len; i++)
 		got[i] = (char)(c->response.p[i] >= 'A' && c->response.p[i] <= 'F' ? c->response.p[i] + 32
-										      : c->response.p[i]);
+										   : c->response.p[i]);
 	/*
 	 * A wrong response to a fresh nonce is a wrong password: 403 and not a new
 	 * 401, so a client does not loop resending the same bad credentials (RFC
@@ -185,15 +206,17 @@ static enum sipd_result auth_check(struct sipd_ctx *ctx, const union sipd_arg *a
 	 */
 	if (!auth_equal((struct sipd_str){got, c->response.len}, (struct sipd_str){want, auth_hexlen(algo)}))
 		return refuse(ctx, 403, "Forbidden", st_forbidden);
-	/* Right password, old nonce: stale=true lets the client retry without asking its user (RFC 7616 3.3). */
+	/* Right password, old nonce: stale=true lets the client retry without asking its user (RFC 7616 3.3).
+	 */
 	if (ns == AUTH_NONCE_STALE)
 		return challenge(ctx, reg, true);
-	if (!auth_nc_accept(c->nonce, issued, nc)) {
+	if (!auth_nc_accept(c->nonce, issued, nc, branch_hash(m), wall_ms())) {
 		sipd_stat_inc(st_replay);
 		return challenge(ctx, reg, true);
 	}
 	if (auth_check_identity && !identity_matches(m, reg, c->username))
-		return refuse(ctx, 403, reg ? "Not Allowed To Register This AOR" : "From Does Not Match Credentials",
+		return refuse(ctx, 403,
+			      reg ? "Not Allowed To Register This AOR" : "From Does Not Match Credentials",
 			      st_identity);
 	/* The next hop has no use for our credentials (RFC 3261 22.3 lets a proxy remove its own). */
 	if (auth_remove_credentials && h && m->ops->hdr_remove(m, h) != 0)

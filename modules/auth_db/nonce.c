@@ -12,7 +12,7 @@
 #include "auth_db.h"
 
 #define MAC_HEX 32 /* the first 16 bytes of the HMAC, in hex */
-#define WAYS 8
+#define WAYS    8
 
 /*
  * nc tracking: a fixed table of buckets of WAYS entries keyed by the
@@ -24,8 +24,13 @@
 struct nc_entry {
 	uint64_t key;    /* 0: empty */
 	uint64_t issued; /* ms */
+	uint64_t seen;   /* ms, when nc was accepted */
 	uint32_t nc;
+	uint32_t branch; /* hash of the top Via branch of the request that used nc */
 };
+
+/* A retransmission may come this late: 64*T1, the life of a non-INVITE transaction (RFC 3261 17.1.2.2). */
+#define RETRANSMIT_MS 32000u
 
 struct nc_bucket {
 	pthread_mutex_t lock;
@@ -113,7 +118,8 @@ static int hexval(char c)
 	return -1;
 }
 
-enum auth_nonce_state auth_nonce_check(struct sipd_str nonce, uint64_t now_ms, uint64_t ttl_ms, uint64_t *issued_ms)
+enum auth_nonce_state auth_nonce_check(struct sipd_str nonce, uint64_t now_ms, uint64_t ttl_ms,
+				       uint64_t *issued_ms)
 {
 	char want[MAC_HEX];
 	uint64_t issued = 0;
@@ -149,7 +155,7 @@ static uint64_t mac_key(struct sipd_str nonce)
 	return k ? k : 1;
 }
 
-bool auth_nc_accept(struct sipd_str nonce, uint64_t issued_ms, uint32_t nc)
+bool auth_nc_accept(struct sipd_str nonce, uint64_t issued_ms, uint32_t nc, uint32_t branch, uint64_t now_ms)
 {
 	uint64_t k = mac_key(nonce);
 	struct nc_bucket *b = &buckets[k % nbuckets];
@@ -158,10 +164,20 @@ bool auth_nc_accept(struct sipd_str nonce, uint64_t issued_ms, uint32_t nc)
 
 	pthread_mutex_lock(&b->lock);
 	for (int i = 0; i < WAYS; i++) {
-		if (b->e[i].key == k && b->e[i].issued == issued_ms) {
-			ok = nc > b->e[i].nc;
-			if (ok)
-				b->e[i].nc = nc;
+		struct nc_entry *e = &b->e[i];
+
+		if (e->key == k && e->issued == issued_ms) {
+			/*
+			 * The same nc again is a replay, unless it is the same request
+			 * retransmitted (same branch, within a transaction's life): UDP
+			 * clients resend when our answer is slow or lost.
+			 */
+			ok = nc > e->nc || (nc == e->nc && branch && branch == e->branch && now_ms - e->seen < RETRANSMIT_MS);
+			if (ok && nc > e->nc) {
+				e->nc = nc;
+				e->branch = branch;
+				e->seen = now_ms;
+			}
 			goto out;
 		}
 	}
@@ -177,7 +193,7 @@ bool auth_nc_accept(struct sipd_str nonce, uint64_t issued_ms, uint32_t nc)
 	}
 	if (slot->key != 0 && slot->issued > b->floor)
 		b->floor = slot->issued;
-	*slot = (struct nc_entry){.key = k, .issued = issued_ms, .nc = nc};
+	*slot = (struct nc_entry){.key = k, .issued = issued_ms, .seen = now_ms, .nc = nc, .branch = branch};
 	ok = true;
 out:
 	pthread_mutex_unlock(&b->lock);

@@ -1,4 +1,5 @@
-/* users.* control methods (sipctl users ..., the web admin): manage users without touching passwords at rest. */
+/* users.* control methods (sipctl users ..., the web admin): manage users without touching passwords at rest.
+ */
 #include <errno.h>
 #include <string.h>
 
@@ -38,7 +39,8 @@ static int fail(json_t **result, int err, const char *user, const char *realm)
 	case ENOENT:
 		return sipd_rpc_fail(result, err, "no user %s in realm %s", user, realm);
 	case EINVAL:
-		return sipd_rpc_fail(result, err, "the password must be 1-256 characters without line breaks");
+		return sipd_rpc_fail(result, err,
+				     "the password must be 1-256 characters without line breaks");
 	default:
 		return sipd_rpc_fail(result, err, "database error: %s", strerror(err));
 	}
@@ -133,14 +135,23 @@ static int rpc_list(json_t *params, json_t **result)
 }
 
 const struct sipd_rpc_method auth_rpc_methods[] = {
-    {.name = "users.add", .fn = rpc_add, .usage = "USERNAME PASSWORD [REALM]",
+    {.name = "users.add",
+     .fn = rpc_add,
+     .usage = "USERNAME PASSWORD [REALM]",
      .help = "create a user (only the HA1 digests of the password are stored)"},
     {.name = "users.list", .fn = rpc_list, .usage = "[REALM]", .help = "list users"},
     {.name = "users.get", .fn = rpc_get, .usage = "USERNAME [REALM]", .help = "show one user"},
-    {.name = "users.passwd", .fn = rpc_passwd, .usage = "USERNAME PASSWORD [REALM]",
+    {.name = "users.passwd",
+     .fn = rpc_passwd,
+     .usage = "USERNAME PASSWORD [REALM]",
      .help = "set a new password"},
-    {.name = "users.enable", .fn = rpc_enable, .usage = "USERNAME [REALM]", .help = "allow a user to authenticate"},
-    {.name = "users.disable", .fn = rpc_disable, .usage = "USERNAME [REALM]",
+    {.name = "users.enable",
+     .fn = rpc_enable,
+     .usage = "USERNAME [REALM]",
+     .help = "allow a user to authenticate"},
+    {.name = "users.disable",
+     .fn = rpc_disable,
+     .usage = "USERNAME [REALM]",
      .help = "refuse a user's requests with 403 (the user is kept)"},
     {.name = "users.delete", .fn = rpc_delete, .usage = "USERNAME [REALM]", .help = "delete a user"},
     {.name = NULL},

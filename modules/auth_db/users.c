@@ -1,4 +1,5 @@
-/* The users table (HA1 digests only) and its in-memory cache, so authentication never waits on the database. */
+/* The users table (HA1 digests only) and its in-memory cache, so authentication never waits on the database.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -59,7 +60,8 @@ static struct user **find(struct sipd_str user, struct sipd_str realm)
 	struct user **pp = &buckets[hash(user, realm)];
 
 	for (; *pp; pp = &(*pp)->next)
-		if (sipd_str_eq(sipd_str_c((*pp)->name), user) && sipd_str_eq(sipd_str_c((*pp)->realm), realm))
+		if (sipd_str_eq(sipd_str_c((*pp)->name), user) &&
+		    sipd_str_eq(sipd_str_c((*pp)->realm), realm))
 			return pp;
 	return pp;
 }
@@ -116,8 +118,8 @@ static int load_rows(void *arg)
 		struct user *u;
 
 		if (md5.len != 32 || sha.len != 64) {
-			SIPD_WARN("user %.*s@%.*s has a malformed HA1 in the database: skipped", SIPD_STR_FMT(name),
-				  SIPD_STR_FMT(realm));
+			SIPD_WARN("user %.*s@%.*s has a malformed HA1 in the database: skipped",
+				  SIPD_STR_FMT(name), SIPD_STR_FMT(realm));
 			continue;
 		}
 		if (!(u = user_new(name, realm))) {
@@ -149,8 +151,8 @@ int auth_users_init(void)
 					       "enabled, created, updated) VALUES(?, ?, ?, ?, 1, ?, ?)")) ||
 	    (err = sipd_db_prepare(&st_passwd, "UPDATE users SET ha1_md5 = ?, ha1_sha256 = ?, updated = ? "
 					       "WHERE username = ? AND realm = ?")) ||
-	    (err = sipd_db_prepare(&st_enable,
-				   "UPDATE users SET enabled = ?, updated = ? WHERE username = ? AND realm = ?")) ||
+	    (err = sipd_db_prepare(
+		 &st_enable, "UPDATE users SET enabled = ?, updated = ? WHERE username = ? AND realm = ?")) ||
 	    (err = sipd_db_prepare(&st_delete, "DELETE FROM users WHERE username = ? AND realm = ?")) ||
 	    (err = sipd_db_prepare(&st_secret_get, "SELECT secret FROM auth_secret WHERE id = 1")) ||
 	    (err = sipd_db_prepare(&st_secret_put, "INSERT INTO auth_secret(id, secret) VALUES(1, ?)")))
@@ -301,13 +303,15 @@ static int change_rows(void *arg)
 	switch (c->kind) {
 	case CH_ADD:
 		s = st_insert;
-		err = sipd_db_bind_str(s, 1, user) || sipd_db_bind_str(s, 2, realm) || sipd_db_bind_str(s, 3, md5) ||
-		      sipd_db_bind_str(s, 4, sha) || sipd_db_bind_int(s, 5, c->now) || sipd_db_bind_int(s, 6, c->now);
+		err = sipd_db_bind_str(s, 1, user) || sipd_db_bind_str(s, 2, realm) ||
+		      sipd_db_bind_str(s, 3, md5) || sipd_db_bind_str(s, 4, sha) ||
+		      sipd_db_bind_int(s, 5, c->now) || sipd_db_bind_int(s, 6, c->now);
 		break;
 	case CH_PASSWD:
 		s = st_passwd;
-		err = sipd_db_bind_str(s, 1, md5) || sipd_db_bind_str(s, 2, sha) || sipd_db_bind_int(s, 3, c->now) ||
-		      sipd_db_bind_str(s, 4, user) || sipd_db_bind_str(s, 5, realm);
+		err = sipd_db_bind_str(s, 1, md5) || sipd_db_bind_str(s, 2, sha) ||
+		      sipd_db_bind_int(s, 3, c->now) || sipd_db_bind_str(s, 4, user) ||
+		      sipd_db_bind_str(s, 5, realm);
 		break;
 	case CH_ENABLE:
 		s = st_enable;

@@ -108,7 +108,8 @@ enum sipd_result reg_lookup(struct sipd_ctx *ctx, const union sipd_arg *args)
 		return SIPD_FALSE;
 	aor = reg_table_lock(key, false);
 	known = aor != NULL;
-	for (const struct reg_contact *c = aor ? aor->contacts : NULL; c && n < SIPD_MAX_BRANCHES; c = c->next) {
+	for (const struct reg_contact *c = aor ? aor->contacts : NULL; c && n < SIPD_MAX_BRANCHES;
+	     c = c->next) {
 		struct target *x = &t[n];
 
 		if (c->expires <= now)
@@ -129,7 +130,8 @@ enum sipd_result reg_lookup(struct sipd_ctx *ctx, const union sipd_arg *args)
 	}
 	reg_table_unlock(key);
 	if (n == 0) {
-		/* 404: no such user; 480: the user exists (auth_db says so, or it registered before) but is not reachable now. */
+		/* 404: no such user; 480: the user exists (auth_db says so, or it registered before) but is
+		 * not reachable now. */
 		bool exists = reg_auth ? reg_auth->user_exists(ruri->user) : known;
 
 		return answer(ctx, exists ? 480 : 404, exists ? st_480 : st_404);

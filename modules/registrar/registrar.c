@@ -21,6 +21,7 @@ struct reg_config reg_cfg = {
 bool reg_use_domain = false;
 bool reg_nat_received = true;
 int reg_timer_interval = 10;
+int reg_max_pending = 4000;
 static int hash_size = 16384;
 
 const struct auth_db_api *reg_auth;
@@ -41,7 +42,8 @@ static int expiry_run(struct sipd_db_job *job)
 static void expiry_done(struct sipd_db_job *job, int err)
 {
 	if (err)
-		SIPD_WARN("expired bindings not deleted from the database: %s (retried next round)", strerror(err));
+		SIPD_WARN("expired bindings not deleted from the database: %s (retried next round)",
+			  strerror(err));
 	free(job);
 }
 
@@ -72,10 +74,10 @@ static bool uri_equal(struct sipd_str a, struct sipd_str b)
 
 	if (reg_parser->uri_parse(&ua, a) != 0 || reg_parser->uri_parse(&ub, b) != 0)
 		return sipd_str_eq(a, b);
-	return ua.scheme == ub.scheme && sipd_str_eq(ua.user, ub.user) && sipd_str_eq(ua.password, ub.password) &&
-	       sipd_str_caseeq(ua.host, ub.host) && ua.port == ub.port &&
-	       sipd_str_caseeq(ua.transport, ub.transport) && sipd_str_caseeq(ua.maddr, ub.maddr) &&
-	       sipd_str_caseeq(ua.user_param, ub.user_param);
+	return ua.scheme == ub.scheme && sipd_str_eq(ua.user, ub.user) &&
+	       sipd_str_eq(ua.password, ub.password) && sipd_str_caseeq(ua.host, ub.host) &&
+	       ua.port == ub.port && sipd_str_caseeq(ua.transport, ub.transport) &&
+	       sipd_str_caseeq(ua.maddr, ub.maddr) && sipd_str_caseeq(ua.user_param, ub.user_param);
 }
 
 static void registrar_stop(void)
@@ -95,7 +97,8 @@ static int registrar_init(void)
 			 reg_cfg.min_expires, reg_cfg.default_expires, reg_cfg.max_expires);
 		return EINVAL;
 	}
-	if ((err = reg_save_init()) || (err = reg_lookup_init()) || (err = reg_table_init((unsigned)hash_size)))
+	if ((err = reg_save_init()) || (err = reg_lookup_init()) ||
+	    (err = reg_table_init((unsigned)hash_size)))
 		return err;
 	if ((err = reg_store_init()) || (err = reg_store_load(sipd_db_now()))) {
 		SIPD_ERR("the registrar cannot use the database: %s", strerror(err));
@@ -126,21 +129,51 @@ static int registrar_start(void)
 }
 
 static const struct sipd_param_def registrar_params[] = {
-    {.name = "default_expires", .type = SIPD_PARAM_INT, .var = &reg_cfg.default_expires, .min = 1, .max = 604800,
+    {.name = "default_expires",
+     .type = SIPD_PARAM_INT,
+     .var = &reg_cfg.default_expires,
+     .min = 1,
+     .max = 604800,
      .help = "seconds a binding lasts when neither the Contact nor Expires says"},
-    {.name = "min_expires", .type = SIPD_PARAM_INT, .var = &reg_cfg.min_expires, .min = 1, .max = 604800,
+    {.name = "min_expires",
+     .type = SIPD_PARAM_INT,
+     .var = &reg_cfg.min_expires,
+     .min = 1,
+     .max = 604800,
      .help = "shorter non-zero requests get 423 Interval Too Brief with Min-Expires"},
-    {.name = "max_expires", .type = SIPD_PARAM_INT, .var = &reg_cfg.max_expires, .min = 1, .max = 604800,
+    {.name = "max_expires",
+     .type = SIPD_PARAM_INT,
+     .var = &reg_cfg.max_expires,
+     .min = 1,
+     .max = 604800,
      .help = "longer requests are granted this much"},
-    {.name = "max_contacts", .type = SIPD_PARAM_INT, .var = &reg_cfg.max_contacts, .min = 0, .max = 1000,
+    {.name = "max_contacts",
+     .type = SIPD_PARAM_INT,
+     .var = &reg_cfg.max_contacts,
+     .min = 0,
+     .max = 1000,
      .help = "bindings per AOR; a REGISTER that would exceed it gets 403 (0: no limit)"},
-    {.name = "use_domain", .type = SIPD_PARAM_BOOL, .var = &reg_use_domain,
+    {.name = "use_domain",
+     .type = SIPD_PARAM_BOOL,
+     .var = &reg_use_domain,
      .help = "AORs are user@domain instead of the user part alone"},
-    {.name = "nat_received", .type = SIPD_PARAM_BOOL, .var = &reg_nat_received,
+    {.name = "nat_received",
+     .type = SIPD_PARAM_BOOL,
+     .var = &reg_nat_received,
      .help = "send to the address a contact registered from when it differs from the Contact URI"},
-    {.name = "timer_interval", .type = SIPD_PARAM_INT, .var = &reg_timer_interval, .min = 1, .max = 3600,
+    {.name = "timer_interval",
+     .type = SIPD_PARAM_INT,
+     .var = &reg_timer_interval,
+     .min = 1,
+     .max = 3600,
      .help = "seconds between sweeps that remove expired bindings"},
-    {.name = "hash_size", .type = SIPD_PARAM_INT, .var = &hash_size, .min = 16, .max = 16777216,
+    {.name = "max_pending", .type = SIPD_PARAM_INT, .var = &reg_max_pending, .min = 16, .max = 10000000,
+     .help = "REGISTERs waiting for their commit beyond which new ones get 503 with Retry-After"},
+    {.name = "hash_size",
+     .type = SIPD_PARAM_INT,
+     .var = &hash_size,
+     .min = 16,
+     .max = 16777216,
      .help = "buckets of the binding table (each with its own lock)"},
     {.name = NULL},
 };

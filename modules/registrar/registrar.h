@@ -16,15 +16,15 @@
 
 /* One binding: a contact of an address-of-record. */
 struct reg_contact {
-	char *uri;        /* Contact URI */
-	char *path;       /* Path header values (RFC 3327) joined with ",", or NULL */
+	char *uri;  /* Contact URI */
+	char *path; /* Path header values (RFC 3327) joined with ",", or NULL */
 	char *call_id;
 	char *user_agent; /* or NULL */
 	uint32_t cseq;
-	int q;            /* q * 1000; -1 when the Contact gave none */
-	int64_t expires;  /* absolute, wall-clock seconds */
-	int64_t updated;  /* when it was last registered (orders equal q values) */
-	enum sipd_proto proto;   /* where the REGISTER came from */
+	int q;                 /* q * 1000; -1 when the Contact gave none */
+	int64_t expires;       /* absolute, wall-clock seconds */
+	int64_t updated;       /* when it was last registered (orders equal q values) */
+	enum sipd_proto proto; /* where the REGISTER came from */
 	union sipd_sockaddr src;
 	uint64_t conn_id; /* stream connection it came over (0 for UDP, and after a restart) */
 	struct reg_contact *next;
@@ -45,8 +45,8 @@ struct reg_new_contact {
 };
 
 struct reg_request {
-	bool star;                /* Contact: * */
-	long expires_hdr;         /* Expires header, -1 when absent */
+	bool star;        /* Contact: * */
+	long expires_hdr; /* Expires header, -1 when absent */
 	const struct reg_new_contact *contacts;
 	unsigned n;
 	struct sipd_str call_id, path, user_agent;
@@ -85,6 +85,7 @@ unsigned reg_aor_expire(struct reg_aor *aor, int64_t now);
 extern struct reg_config reg_cfg;
 extern bool reg_use_domain, reg_nat_received;
 extern int reg_timer_interval;
+extern int reg_max_pending;
 
 int reg_table_init(unsigned buckets);
 void reg_table_fini(void);

@@ -73,7 +73,8 @@ static char *dup_str(struct sipd_str s)
 }
 
 /* Fills c from the request (strings replaced); ENOMEM leaves c's old strings in place. */
-static int fill(struct reg_contact *c, const struct reg_new_contact *nc, const struct reg_request *r, long expires)
+static int fill(struct reg_contact *c, const struct reg_new_contact *nc, const struct reg_request *r,
+		long expires)
 {
 	char *uri = dup_str(nc->uri), *path = dup_str(r->path), *cid = dup_str(r->call_id),
 	     *ua = dup_str(r->user_agent);
@@ -112,7 +113,8 @@ static int remove_all(struct reg_aor *aor, const struct reg_request *r, struct r
 	}
 	for (struct reg_contact *c = aor->contacts; c; c = c->next)
 		if (sipd_str_eq(sipd_str_c(c->call_id), r->call_id) && r->cseq <= c->cseq) {
-			/* A retransmission of the request that created the binding is not an unregistration. */
+			/* A retransmission of the request that created the binding is not an unregistration.
+			 */
 			fail(v, 500, "Out Of Order CSeq");
 			return 0;
 		}

@@ -15,7 +15,7 @@
 #include "registrar.h"
 
 #define MAX_CONTACTS_PER_REQUEST 32
-#define MAX_URI 1024
+#define MAX_URI                  1024
 
 struct save_job {
 	struct sipd_db_job job; /* first: the DB thread hands it back */
@@ -24,15 +24,19 @@ struct save_job {
 	char *extra; /* header lines of the 200 */
 };
 
-static struct sipd_stat *st_saved, *st_rejected, *st_not_stored;
+static struct sipd_stat *st_saved, *st_rejected, *st_not_stored, *st_busy;
 
 int reg_save_init(void)
 {
 	st_saved = sipd_stat_register("registrar", "accepted", "REGISTERs answered 200 after their commit");
-	st_rejected = sipd_stat_register("registrar", "rejected", "REGISTERs refused (400, 403, 404, 423, 500)");
-	st_not_stored = sipd_stat_register("registrar", "not_stored", "REGISTERs answered 500: the commit failed");
+	st_rejected =
+	    sipd_stat_register("registrar", "rejected", "REGISTERs refused (400, 403, 404, 423, 500)");
+	st_not_stored =
+	    sipd_stat_register("registrar", "not_stored", "REGISTERs answered 500: the commit failed");
+	st_busy = sipd_stat_register("registrar", "overload_503",
+				     "REGISTERs answered 503: too many writes waiting for the disk");
 	reg_st_bindings = sipd_stat_register("registrar", "bindings", "bindings in memory");
-	return st_saved && st_rejected && st_not_stored && reg_st_bindings ? 0 : ENOMEM;
+	return st_saved && st_rejected && st_not_stored && st_busy && reg_st_bindings ? 0 : ENOMEM;
 }
 
 static void job_free(struct save_job *sj)
@@ -157,8 +161,8 @@ static char *reply_headers(const struct reg_aor *aor, int64_t now, struct sipd_s
 }
 
 /* Steps 1-5 and the request's data for the rules; returns 0 or fills code/reason. */
-static int read_request(struct sipd_ctx *ctx, struct reg_request *r, struct reg_new_contact *contacts, char *key,
-			size_t keylen, int *code, const char **reason)
+static int read_request(struct sipd_ctx *ctx, struct reg_request *r, struct reg_new_contact *contacts,
+			char *key, size_t keylen, int *code, const char **reason)
 {
 	struct sipd_msg *m = ctx->msg;
 	const struct sipd_nameaddr *to, *c;
@@ -224,8 +228,9 @@ static int read_request(struct sipd_ctx *ctx, struct reg_request *r, struct reg_
 	r->cseq = cseq->number;
 	r->path = join_path(m);
 	if (m->h_user_agent)
-		r->user_agent = (struct sipd_str){m->h_user_agent->value.p,
-						  m->h_user_agent->value.len > 256 ? 256 : m->h_user_agent->value.len};
+		r->user_agent =
+		    (struct sipd_str){m->h_user_agent->value.p,
+				      m->h_user_agent->value.len > 256 ? 256 : m->h_user_agent->value.len};
 	r->proto = ctx->rcv ? ctx->rcv->proto : SIPD_PROTO_NONE;
 	if (ctx->rcv) {
 		r->src = ctx->rcv->src;
@@ -251,6 +256,16 @@ enum sipd_result reg_save(struct sipd_ctx *ctx, const union sipd_arg *args)
 	if (ctx->msg->method_id != SIPD_METHOD_REGISTER) {
 		SIPD_WARN("save() called for a %.*s request", SIPD_STR_FMT(ctx->msg->method));
 		return SIPD_ERROR;
+	}
+	/*
+	 * Past the backlog limit answers would come later than clients resend,
+	 * and the resends would deepen the backlog: shed load before any change.
+	 */
+	if (sipd_db_pending() >= (unsigned)reg_max_pending) {
+		sipd_stat_inc(st_busy);
+		if ((err = sipd_reply(ctx, 503, "Registrar Overloaded", "Retry-After: 1\r\n")))
+			SIPD_DBG("503 not sent: %s", strerror(err));
+		return SIPD_STOP;
 	}
 	if (read_request(ctx, &r, contacts, key, sizeof(key), &code, &reason) != 0)
 		return refuse(ctx, code, reason, NULL);

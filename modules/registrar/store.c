@@ -30,12 +30,14 @@ int reg_store_init(void)
 
 	if ((err = sipd_db_migrate("registrar", migrations, sizeof(migrations) / sizeof(migrations[0]))))
 		return err;
-	if ((err = sipd_db_prepare(&st_load, "SELECT aor, contact, expires, q, call_id, cseq, path, received, "
-					     "user_agent, updated FROM contacts WHERE expires > ?")) ||
+	if ((err =
+		 sipd_db_prepare(&st_load, "SELECT aor, contact, expires, q, call_id, cseq, path, received, "
+					   "user_agent, updated FROM contacts WHERE expires > ?")) ||
 	    (err = sipd_db_prepare(&st_delete_aor, "DELETE FROM contacts WHERE aor = ?")) ||
-	    (err = sipd_db_prepare(&st_insert, "INSERT INTO contacts(aor, contact, expires, q, call_id, cseq, "
-					       "path, received, conn_id, user_agent, updated) "
-					       "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) ||
+	    (err =
+		 sipd_db_prepare(&st_insert, "INSERT INTO contacts(aor, contact, expires, q, call_id, cseq, "
+					     "path, received, conn_id, user_agent, updated) "
+					     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) ||
 	    (err = sipd_db_prepare(&st_delete_expired, "DELETE FROM contacts WHERE expires <= ?")))
 		return err;
 	return 0;
@@ -50,8 +52,8 @@ void reg_received_format(char *buf, size_t size, enum sipd_proto proto, const un
 		return;
 	}
 	sipd_sockaddr_ip(a, ip, sizeof(ip));
-	snprintf(buf, size, a->sa.sa_family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u", sipd_proto_name(proto), ip,
-		 sipd_sockaddr_port(a));
+	snprintf(buf, size, a->sa.sa_family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u", sipd_proto_name(proto),
+		 ip, sipd_sockaddr_port(a));
 }
 
 int reg_received_parse(const char *s, enum sipd_proto *proto, union sipd_sockaddr *a)
@@ -205,8 +207,8 @@ int reg_snapshot_take(struct reg_snapshot *out, const struct reg_aor *aor, bool 
 			r->updated = c->updated;
 			r->conn_id = c->conn_id;
 			s.n = i + 1;
-			if (!r->uri || !r->call_id || (c->path && !r->path) || (c->user_agent && !r->user_agent) ||
-			    (rcv[0] && !r->received)) {
+			if (!r->uri || !r->call_id || (c->path && !r->path) ||
+			    (c->user_agent && !r->user_agent) || (rcv[0] && !r->received)) {
 				reg_snapshot_free(&s);
 				return ENOMEM;
 			}
@@ -248,12 +250,14 @@ int reg_store_write(const struct reg_snapshot *s)
 	for (unsigned i = 0; !err && i < s->n; i++) {
 		const struct reg_row *r = &s->rows[i];
 
-		if (sipd_db_bind_str(st_insert, 1, aor) || sipd_db_bind_str(st_insert, 2, sipd_str_c(r->uri)) ||
+		if (sipd_db_bind_str(st_insert, 1, aor) ||
+		    sipd_db_bind_str(st_insert, 2, sipd_str_c(r->uri)) ||
 		    sipd_db_bind_int(st_insert, 3, r->expires) || sipd_db_bind_int(st_insert, 4, r->q) ||
-		    sipd_db_bind_str(st_insert, 5, sipd_str_c(r->call_id)) || sipd_db_bind_int(st_insert, 6, r->cseq) ||
-		    bind_opt(st_insert, 7, r->path) || bind_opt(st_insert, 8, r->received) ||
-		    sipd_db_bind_int(st_insert, 9, (int64_t)r->conn_id) || bind_opt(st_insert, 10, r->user_agent) ||
-		    sipd_db_bind_int(st_insert, 11, r->updated))
+		    sipd_db_bind_str(st_insert, 5, sipd_str_c(r->call_id)) ||
+		    sipd_db_bind_int(st_insert, 6, r->cseq) || bind_opt(st_insert, 7, r->path) ||
+		    bind_opt(st_insert, 8, r->received) ||
+		    sipd_db_bind_int(st_insert, 9, (int64_t)r->conn_id) ||
+		    bind_opt(st_insert, 10, r->user_agent) || sipd_db_bind_int(st_insert, 11, r->updated))
 			err = ENOMEM;
 		else
 			err = sipd_db_step(st_insert, NULL);

@@ -126,7 +126,8 @@ int reg_aor_key(char *buf, size_t size, const struct sipd_uri *uri)
 	if (!reg_use_domain) {
 		n = (size_t)snprintf(buf, size, "%.*s", SIPD_STR_FMT(uri->user));
 	} else {
-		n = (size_t)snprintf(buf, size, "%.*s@%.*s", SIPD_STR_FMT(uri->user), SIPD_STR_FMT(uri->host));
+		n = (size_t)snprintf(buf, size, "%.*s@%.*s", SIPD_STR_FMT(uri->user),
+				     SIPD_STR_FMT(uri->host));
 		/* Host names are case-insensitive (RFC 3261 19.1.4); the user part is not. */
 		for (size_t i = uri->user.len + 1; i < n && i < size; i++)
 			if (buf[i] >= 'A' && buf[i] <= 'Z')

@@ -274,11 +274,14 @@ int tcp_conn_by_peer_or_new(struct tcp_conn **out, bool *created, const union si
 	int err = 0;
 
 	pthread_mutex_lock(&b->lock);
-	/* The newest live one: accepted connections are aliases of their source address. */
+	/*
+	 * The newest usable one (accepted connections are aliases of their
+	 * source address); one about to close is passed over for a new one.
+	 */
 	for (c = b->head; c; c = c->next_peer) {
 		uint8_t st = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
-		if ((st == TCP_ST_OPEN || st == TCP_ST_CONNECTING) && !c->peer_eof &&
-		    tcp_addr_eq(&c->peer, peer))
+		if ((st == TCP_ST_OPEN || st == TCP_ST_CONNECTING) && !TCP_LOAD(c->peer_eof) &&
+		    !TCP_LOAD(c->close_posted) && tcp_addr_eq(&c->peer, peer))
 			break;
 	}
 	if (c) {
@@ -320,7 +323,7 @@ const char *tcp_conn_state_name(const struct tcp_conn *c)
 	case TCP_ST_CONNECTING:
 		return "connecting";
 	case TCP_ST_OPEN:
-		return c->peer_eof ? "half-closed" : "open";
+		return TCP_LOAD(c->peer_eof) ? "half-closed" : "open";
 	case TCP_ST_CLOSING:
 		return "closing";
 	default:
@@ -403,7 +406,7 @@ void tcp_conn_close_async(struct tcp_conn *c, struct sipd_stat *counter, int err
 	pthread_mutex_lock(&c->lock);
 	bool post = c->state != TCP_ST_CLOSED && !c->close_posted;
 	if (post) {
-		c->close_posted = true;
+		TCP_STORE(c->close_posted, true); /* read unlocked by the loop */
 		c->close_err = err;
 		c->close_counter = counter;
 		c->close_why = why;

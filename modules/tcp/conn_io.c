@@ -206,7 +206,7 @@ static void reject(struct tcp_conn *c, const char *p, size_t avail, const struct
 
 	pthread_mutex_lock(&c->lock);
 	if (c->state == TCP_ST_OPEN)
-		c->state = TCP_ST_CLOSING;
+		__atomic_store_n(&c->state, TCP_ST_CLOSING, __ATOMIC_RELEASE);
 	c->close_counter = fr->status == 513 ? tcp_stats.closed_limit : tcp_stats.closed_error;
 	c->close_why = fr->why;
 	size_t left = c->wq.bytes;
@@ -223,7 +223,7 @@ static size_t process(struct tcp_conn *c, const char *buf, size_t len, bool *got
 	size_t off = 0;
 	size_t max = (size_t)tcp_cfg.max_message_size;
 
-	while (off < len && c->state == TCP_ST_OPEN && !c->close_posted) {
+	while (off < len && c->state == TCP_ST_OPEN && !TCP_LOAD(c->close_posted)) {
 		struct tcp_frame fr;
 		tcp_frame_next(&fr, buf + off, len - off, max, &c->fr.scan);
 		switch (fr.kind) {
@@ -261,7 +261,7 @@ static void on_eof(struct tcp_conn *c)
 		return;
 	}
 	/* Half-close: the peer may still read what we owe it. */
-	c->peer_eof = true;
+	TCP_STORE(c->peer_eof, true); /* lookups read it unlocked */
 	watch(c, false, true);
 	tcp_timer_update(c);
 }
@@ -270,7 +270,8 @@ static void on_readable(struct tcp_conn *c)
 {
 	struct tcp_framer *f = &c->fr;
 
-	for (int round = 0; round < READ_ROUNDS && c->state == TCP_ST_OPEN && !c->close_posted; round++) {
+	for (int round = 0; round < READ_ROUNDS && c->state == TCP_ST_OPEN && !TCP_LOAD(c->close_posted);
+	     round++) {
 		bool pending = f->len > 0, got_msg = false;
 		char *dst = scratch;
 		size_t room = SCRATCH_SIZE;
@@ -342,7 +343,7 @@ static void on_connected(struct tcp_conn *c)
 	socklen_t sl = sizeof(c->local);
 	getsockname(c->fd, &c->local.sa, &sl);
 	pthread_mutex_lock(&c->lock);
-	c->state = TCP_ST_OPEN;
+	__atomic_store_n(&c->state, TCP_ST_OPEN, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&c->lock);
 	sipd_stat_inc(tcp_stats.connected);
 	c->out_watched = true; /* the connect wait used EPOLLOUT */

@@ -57,7 +57,7 @@ struct tcp_conn {
 	uint64_t id;
 	int refs; /* atomic */
 	int fd;
-	uint8_t state; /* enum tcp_state; changes under lock */
+	uint8_t state; /* enum tcp_state; changes under lock, with atomic stores (read unlocked by lookups) */
 	bool outbound;
 	bool kept;         /* atomic: a binding uses it (tcp_conn_keep), no idle close */
 	bool out_watched;  /* EPOLLOUT requested (loop thread only) */

@@ -15,15 +15,29 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
+/* The write side, which other threads change under the lock. */
+struct wstate {
+	size_t queued;
+	uint64_t progress_ms;
+};
+
+static struct wstate write_state(struct tcp_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	struct wstate w = {c->wq.bytes, c->wprogress_ms};
+	pthread_mutex_unlock(&c->lock);
+	return w;
+}
+
 /* Nearest deadline of c given its state; the idle check of a kept connection just repeats. */
-static uint64_t next_deadline(struct tcp_conn *c, uint64_t now, size_t queued)
+static uint64_t next_deadline(struct tcp_conn *c, uint64_t now, struct wstate w)
 {
 	uint64_t d = NEVER;
 
 	if (c->state == TCP_ST_CONNECTING)
 		d = earliest(d, c->created_ms + secs(tcp_cfg.connect_timeout));
-	if (queued)
-		d = earliest(d, c->wprogress_ms + secs(tcp_cfg.write_timeout));
+	if (w.queued)
+		d = earliest(d, w.progress_ms + secs(tcp_cfg.write_timeout));
 	if (c->fr.started_ms)
 		d = earliest(d, c->fr.started_ms + secs(tcp_cfg.read_timeout));
 	if (tcp_cfg.idle_timeout > 0) {
@@ -33,19 +47,11 @@ static uint64_t next_deadline(struct tcp_conn *c, uint64_t now, size_t queued)
 	return d;
 }
 
-static size_t queued_bytes(struct tcp_conn *c)
-{
-	pthread_mutex_lock(&c->lock);
-	size_t q = c->wq.bytes;
-	pthread_mutex_unlock(&c->lock);
-	return q;
-}
-
 static void on_timer(void *arg)
 {
 	struct tcp_conn *c = arg;
 	uint64_t now = sipd_now_ms();
-	size_t queued = queued_bytes(c);
+	struct wstate w = write_state(c);
 
 	c->timer_at = 0;
 	if (c->state == TCP_ST_CLOSED)
@@ -54,7 +60,7 @@ static void on_timer(void *arg)
 		tcp_conn_close(c, tcp_stats.closed_error, ETIMEDOUT, "connect timeout");
 		return;
 	}
-	if (queued && now >= c->wprogress_ms + secs(tcp_cfg.write_timeout)) {
+	if (w.queued && now >= w.progress_ms + secs(tcp_cfg.write_timeout)) {
 		tcp_conn_close(c, tcp_stats.closed_write_timeout, ETIMEDOUT,
 			       "write timeout (peer not reading)");
 		return;
@@ -64,7 +70,7 @@ static void on_timer(void *arg)
 			       "read timeout (message incomplete)");
 		return;
 	}
-	if (tcp_cfg.idle_timeout > 0 && !queued && !TCP_LOAD(c->kept) &&
+	if (tcp_cfg.idle_timeout > 0 && !w.queued && !TCP_LOAD(c->kept) &&
 	    now >= TCP_LOAD(c->active_ms) + secs(tcp_cfg.idle_timeout)) {
 		tcp_conn_close(c, tcp_stats.closed_idle, 0, "idle");
 		return;
@@ -83,7 +89,7 @@ void tcp_timer_update(struct tcp_conn *c)
 	if (c->state == TCP_ST_CLOSED)
 		return;
 	uint64_t now = sipd_now_ms();
-	uint64_t d = next_deadline(c, now, queued_bytes(c));
+	uint64_t d = next_deadline(c, now, write_state(c));
 	/* An earlier pending expiry is fine: on_timer recomputes. Re-arm only to fire sooner. */
 	if (d == NEVER || (c->timer_at && c->timer_at <= d))
 		return;

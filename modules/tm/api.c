@@ -20,8 +20,8 @@ static int api_uas_get(struct tm_cell **out, struct sipd_ctx *ctx)
 	return 0;
 }
 
-static int api_uas_reply(struct tm_cell *c, int code, const char *reason, const char *extra, const char *ctype,
-			 const char *body)
+static int api_uas_reply(struct tm_cell *c, int code, const char *reason, const char *extra,
+			 const char *ctype, const char *body)
 {
 	int err;
 
@@ -55,8 +55,8 @@ static int api_reply(struct sipd_ctx *ctx, int code, const char *reason, const c
 	return err;
 }
 
-static int api_request(const char *buf, size_t len, const struct sipd_dest *dst, const struct tm_callbacks *cb,
-		       void *arg)
+static int api_request(const char *buf, size_t len, const struct sipd_dest *dst,
+		       const struct tm_callbacks *cb, void *arg)
 {
 	struct sipd_msg *m = NULL;
 	struct tm_cell *c = NULL;

@@ -112,7 +112,8 @@ int tm_local_addr(const struct sipd_dest *d, char *host, size_t size, uint16_t *
 	fd = socket(d->addr.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return errno;
-	if (connect(fd, &d->addr.sa, d->addr.sa.sa_family == AF_INET6 ? sizeof(d->addr.sin6) : sizeof(d->addr.sin)) ||
+	if (connect(fd, &d->addr.sa,
+		    d->addr.sa.sa_family == AF_INET6 ? sizeof(d->addr.sin6) : sizeof(d->addr.sin)) ||
 	    getsockname(fd, &a.sa, &alen)) {
 		int err = errno;
 		close(fd);

@@ -1,4 +1,5 @@
-/* Transport errors after sending (RFC 3261 8.1.3.1): every client transaction toward the peer fails with 503. */
+/* Transport errors after sending (RFC 3261 8.1.3.1): every client transaction toward the peer fails with 503.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,4 +71,3 @@ void tm_on_transport_error(const struct sipd_dest *dst, int err)
 	if (sipd_loop_post(l ? l : sipd_loop_get(0), fail_posted, j))
 		free(j);
 }
-

@@ -1,4 +1,5 @@
-/* Matching requests to server transactions (RFC 3261 17.2.3, RFC 2543 fallback) and responses to client ones (17.1.3). */
+/* Matching requests to server transactions (RFC 3261 17.2.3, RFC 2543 fallback) and responses to client ones
+ * (17.1.3). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
-/* Relaying a request (RFC 3261 16.6): one copy per target, the next hop, our Via; ACK of a 2xx statelessly. */
+/* Relaying a request (RFC 3261 16.6): one copy per target, the next hop, our Via; ACK of a 2xx statelessly.
+ */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -325,7 +326,8 @@ enum sipd_result tm_proxy_relay(struct sipd_ctx *ctx)
 			return SIPD_STOP;
 		}
 		if (tm_uas_create(&c, ctx)) {
-			SIPD_WARN("no transaction for %.*s %.*s", SIPD_STR_FMT(m->method), SIPD_STR_FMT(m->call_id));
+			SIPD_WARN("no transaction for %.*s %.*s", SIPD_STR_FMT(m->method),
+				  SIPD_STR_FMT(m->call_id));
 			return SIPD_ERROR;
 		}
 		if (c->proxy || c->uas.status) {
@@ -349,8 +351,11 @@ enum sipd_result tm_proxy_relay(struct sipd_ctx *ctx)
 	for (unsigned i = 0; i < sipd_branch_count(ctx); i++) {
 		const struct sipd_branch *br = sipd_branch_get(ctx, i);
 
-		targets[n++] = (struct target){.uri = br->uri, .dst_uri = br->dst_uri, .path = br->path,
-					       .proto = br->proto, .received = br->received,
+		targets[n++] = (struct target){.uri = br->uri,
+					       .dst_uri = br->dst_uri,
+					       .path = br->path,
+					       .proto = br->proto,
+					       .received = br->received,
 					       .conn_id = br->conn_id};
 	}
 	if (n == 0)

@@ -1,4 +1,5 @@
-/* RFC 3263 resolution (NAPTR, SRV, A/AAAA with c-ares) on a helper thread, with a cache; results posted back. */
+/* RFC 3263 resolution (NAPTR, SRV, A/AAAA with c-ares) on a helper thread, with a cache; results posted back.
+ */
 #include <arpa/inet.h>
 #include <ares.h>
 #include <errno.h>
@@ -10,7 +11,7 @@
 
 #include "tm_int.h"
 
-#define CACHE_SIZE 256
+#define CACHE_SIZE   256
 #define CACHE_TTL_MS 60000
 
 struct job {
@@ -112,7 +113,8 @@ static bool naptr(struct job *j, char *srv, size_t size)
 				best = p;
 		}
 		if (best) {
-			j->proto = !strcasecmp((const char *)best->service, "SIP+D2T") ? SIPD_PROTO_TCP : SIPD_PROTO_UDP;
+			j->proto = !strcasecmp((const char *)best->service, "SIP+D2T") ? SIPD_PROTO_TCP
+										       : SIPD_PROTO_UDP;
 			snprintf(srv, size, "%s", best->replacement);
 		}
 		ares_free_data(r);
@@ -176,7 +178,8 @@ static void resolve_job(struct job *j)
 		if (!j->explicit_proto && naptr(j, name, sizeof(name)))
 			found = srv(j, name);
 		if (!found) {
-			snprintf(name, sizeof(name), "_sip._%s.%s", j->proto == SIPD_PROTO_TCP ? "tcp" : "udp", j->host);
+			snprintf(name, sizeof(name), "_sip._%s.%s",
+				 j->proto == SIPD_PROTO_TCP ? "tcp" : "udp", j->host);
 			srv(j, name);
 		}
 	}
@@ -207,7 +210,8 @@ static void deliver(void *arg)
 
 static void cache_key(char *key, size_t size, const struct job *j)
 {
-	snprintf(key, size, "%s|%d|%u|%d|%d", j->host, j->proto, j->port, j->explicit_proto, j->explicit_port);
+	snprintf(key, size, "%s|%d|%u|%d|%d", j->host, j->proto, j->port, j->explicit_proto,
+		 j->explicit_port);
 }
 
 static struct cache_entry *cache_slot(const char *key)

@@ -1,4 +1,5 @@
-/* record_route() and loose_route(): Record-Route with ;lr (RFC 3261 16.6 step 4) and Route processing (16.4, 16.12). */
+/* record_route() and loose_route(): Record-Route with ;lr (RFC 3261 16.6 step 4) and Route processing
+ * (16.4, 16.12). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,7 +57,8 @@ static bool uri_is_me(struct sipd_str value)
 
 	if (lt && (gt = memchr(lt, '>', value.len - (size_t)(lt - value.p))))
 		uri = (struct sipd_str){lt + 1, (size_t)(gt - lt - 1)};
-	return tm_parser->uri_parse(&u, uri) == 0 && u.scheme != SIPD_URI_TEL && sipd_is_myself(u.host, u.port);
+	return tm_parser->uri_parse(&u, uri) == 0 && u.scheme != SIPD_URI_TEL &&
+	       sipd_is_myself(u.host, u.port);
 }
 
 /* 16.4: a strict router before us put our URI in the Request-URI; the real one is the last Route. */
@@ -97,7 +99,8 @@ enum sipd_result tm_loose_route(struct sipd_ctx *ctx)
 	if (sipd_msg_ruri(m, &ru) == 0 && ru->scheme != SIPD_URI_TEL && sipd_is_myself(ru->host, ru->port) &&
 	    strict_fix(m))
 		return SIPD_ERROR;
-	/* Our own entries on top (two after double record-routing) are consumed; the next hop is what follows. */
+	/* Our own entries on top (two after double record-routing) are consumed; the next hop is what
+	 * follows. */
 	for (struct sipd_hdr *h = m->h_route; h && !more; h = sipd_msg_hdr_next(m, h)) {
 		struct sipd_str first, rest = h->value;
 		int err = 0;

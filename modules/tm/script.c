@@ -1,4 +1,5 @@
-/* The tm script functions: relay, t_reply, record_route, loose_route, t_on_failure, t_on_reply, append_branch. */
+/* The tm script functions: relay, t_reply, record_route, loose_route, t_on_failure, t_on_reply,
+ * append_branch. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -109,9 +110,10 @@ const struct sipd_script_fn tm_functions[] = {
     {.name = "relay",
      .fn = fn_relay,
      .routes = SIPD_ROUTE_REQUEST | SIPD_ROUTE_FAILURE,
-     .help = "Forwards the request statefully to the branches lookup()/append_branch() added (parallel "
-	     "forking) or to the Request-URI; next hop from the Route set (RFC 3261 16.6, RFC 3263). "
-	     "INVITE gets 100 Trying at once; loops get 482. An ACK is forwarded statelessly. Stops the route."},
+     .help =
+	 "Forwards the request statefully to the branches lookup()/append_branch() added (parallel "
+	 "forking) or to the Request-URI; next hop from the Route set (RFC 3261 16.6, RFC 3263). "
+	 "INVITE gets 100 Trying at once; loops get 482. An ACK is forwarded statelessly. Stops the route."},
     {.name = "t_reply",
      .fn = fn_t_reply,
      .args = {SIPD_ARG_INT, SIPD_ARG_FMT},

@@ -24,11 +24,13 @@ int tm_stats_init(void)
 	tm_st.current = sipd_stat_register("tm", "current", "server transactions alive");
 	tm_st.total = sipd_stat_register("tm", "total", "server transactions created");
 	tm_st.uac_total = sipd_stat_register("tm", "uac_total", "client transactions started");
-	tm_st.retrans_sent = sipd_stat_register("tm", "retransmissions", "requests and responses retransmitted");
+	tm_st.retrans_sent =
+	    sipd_stat_register("tm", "retransmissions", "requests and responses retransmitted");
 	tm_st.retrans_absorbed =
 	    sipd_stat_register("tm", "absorbed", "request retransmissions absorbed by a server transaction");
 	tm_st.timeouts = sipd_stat_register("tm", "timeouts", "timers B, F, H and C that fired");
-	tm_st.transport_errors = sipd_stat_register("tm", "transport_errors", "client transactions failed by the transport");
+	tm_st.transport_errors =
+	    sipd_stat_register("tm", "transport_errors", "client transactions failed by the transport");
 	tm_st.cancels = sipd_stat_register("tm", "cancels", "CANCEL requests sent downstream");
 	tm_st.loops = sipd_stat_register("tm", "loops", "requests answered 482 Loop Detected");
 	for (int s = 0; s < TM_STATE_COUNT; s++) {
@@ -36,8 +38,9 @@ int tm_stats_init(void)
 		if (!(tm_st.by_state[s] = sipd_stat_register("tm", name, state_help[s])))
 			return ENOMEM;
 	}
-	if (!tm_st.current || !tm_st.total || !tm_st.uac_total || !tm_st.retrans_sent || !tm_st.retrans_absorbed ||
-	    !tm_st.timeouts || !tm_st.transport_errors || !tm_st.cancels || !tm_st.loops)
+	if (!tm_st.current || !tm_st.total || !tm_st.uac_total || !tm_st.retrans_sent ||
+	    !tm_st.retrans_absorbed || !tm_st.timeouts || !tm_st.transport_errors || !tm_st.cancels ||
+	    !tm_st.loops)
 		return ENOMEM;
 	return 0;
 }
@@ -82,6 +85,9 @@ static int rpc_stats(json_t *params, json_t **result)
 }
 
 const struct sipd_rpc_method tm_rpc_methods[] = {
-    {.name = "tm.stats", .fn = rpc_stats, .usage = "", .help = "transactions: current, total, by state, retransmissions"},
+    {.name = "tm.stats",
+     .fn = rpc_stats,
+     .usage = "",
+     .help = "transactions: current, total, by state, retransmissions"},
     {.name = NULL},
 };

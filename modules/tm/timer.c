@@ -1,4 +1,5 @@
-/* Transaction timers (each armed one holds a cell reference), the real clock and network (tm_sys), module settings. */
+/* Transaction timers (each armed one holds a cell reference), the real clock and network (tm_sys), module
+ * settings. */
 #include "tm_int.h"
 
 struct tm_cfg tm_cfg = {.t1 = 500, .t2 = 4000, .t4 = 5000, .timer_c = 180000, .buckets = 65536};
@@ -16,11 +17,11 @@ static void real_start(struct sipd_timer *t, uint64_t ms)
 }
 
 const struct tm_sys tm_sys_real = {
-	.now = real_now,
-	.timer_start = real_start,
-	.timer_stop = sipd_timer_stop,
-	.send = sipd_send,
-	.run_route = sipd_script_run_route,
+    .now = real_now,
+    .timer_start = real_start,
+    .timer_stop = sipd_timer_stop,
+    .send = sipd_send,
+    .run_route = sipd_script_run_route,
 };
 const struct tm_sys *tm_sys = &tm_sys_real;
 

@@ -76,7 +76,8 @@ static int tm_init(void)
 	if ((err = sipd_service_provide(TM_SERVICE, TM_SERVICE_VERSION, &tm_api_table)) ||
 	    (err = sipd_service_provide(SIPD_REQUEST_HANDLER_SERVICE, SIPD_REQUEST_HANDLER_VERSION,
 					&request_handler)) ||
-	    (err = sipd_service_provide(SIPD_REPLY_HANDLER_SERVICE, SIPD_REPLY_HANDLER_VERSION, &reply_handler)) ||
+	    (err = sipd_service_provide(SIPD_REPLY_HANDLER_SERVICE, SIPD_REPLY_HANDLER_VERSION,
+					&reply_handler)) ||
 	    (err = sipd_transport_on_error(tm_on_transport_error))) {
 		SIPD_ERR("cannot register the tm services: %s", strerror(err));
 		return err;
@@ -89,7 +90,8 @@ static int tm_start(void)
 {
 	int err;
 
-	if ((err = sipd_service_require(SIPD_PARSER_SERVICE, SIPD_PARSER_VERSION, (const void **)&tm_parser))) {
+	if ((err =
+		 sipd_service_require(SIPD_PARSER_SERVICE, SIPD_PARSER_VERSION, (const void **)&tm_parser))) {
 		SIPD_ERR("the parser service is missing: %s", strerror(err));
 		return err;
 	}
@@ -104,15 +106,36 @@ static void tm_stop(void)
 }
 
 static const struct sipd_param_def tm_params[] = {
-    {.name = "t1", .type = SIPD_PARAM_INT, .var = &tm_cfg.t1, .min = 10, .max = 60000,
+    {.name = "t1",
+     .type = SIPD_PARAM_INT,
+     .var = &tm_cfg.t1,
+     .min = 10,
+     .max = 60000,
      .help = "T1, the round-trip estimate, in ms (RFC 3261: 500)"},
-    {.name = "t2", .type = SIPD_PARAM_INT, .var = &tm_cfg.t2, .min = 10, .max = 600000,
-     .help = "T2, the longest retransmit interval for non-INVITE requests and INVITE responses, in ms (4000)"},
-    {.name = "t4", .type = SIPD_PARAM_INT, .var = &tm_cfg.t4, .min = 0, .max = 600000,
+    {.name = "t2",
+     .type = SIPD_PARAM_INT,
+     .var = &tm_cfg.t2,
+     .min = 10,
+     .max = 600000,
+     .help =
+	 "T2, the longest retransmit interval for non-INVITE requests and INVITE responses, in ms (4000)"},
+    {.name = "t4",
+     .type = SIPD_PARAM_INT,
+     .var = &tm_cfg.t4,
+     .min = 0,
+     .max = 600000,
      .help = "T4, how long a message may stay in the network, in ms (5000)"},
-    {.name = "timer_c", .type = SIPD_PARAM_INT, .var = &tm_cfg.timer_c, .min = 100, .max = 3600000,
+    {.name = "timer_c",
+     .type = SIPD_PARAM_INT,
+     .var = &tm_cfg.timer_c,
+     .min = 100,
+     .max = 3600000,
      .help = "proxy Timer C for INVITE branches, in ms (RFC 3261: more than 3 minutes; 180000)"},
-    {.name = "buckets", .type = SIPD_PARAM_INT, .var = &tm_cfg.buckets, .min = 16, .max = 16777216,
+    {.name = "buckets",
+     .type = SIPD_PARAM_INT,
+     .var = &tm_cfg.buckets,
+     .min = 16,
+     .max = 16777216,
      .help = "hash buckets of the transaction table (rounded up to a power of two)"},
     {.name = NULL},
 };

@@ -9,7 +9,7 @@
 #include <sipd/script.h>
 #include <sipd/transport.h>
 
-#define TM_SERVICE "tm"
+#define TM_SERVICE         "tm"
 #define TM_SERVICE_VERSION 1
 
 /* A transaction handle: referenced, released with tm_api.release. */
@@ -59,8 +59,8 @@ struct tm_api {
 	 * reported through on_failure with 503, like a later transport error).
 	 * 0 or errno (EBADMSG: buf does not parse; EINVAL; ENOMEM).
 	 */
-	int (*request)(const char *buf, size_t len, const struct sipd_dest *dst, const struct tm_callbacks *cb,
-		       void *arg);
+	int (*request)(const char *buf, size_t len, const struct sipd_dest *dst,
+		       const struct tm_callbacks *cb, void *arg);
 	/* Drops a reference taken by uas_get. */
 	void (*release)(struct tm_cell *t);
 };

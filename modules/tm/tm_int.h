@@ -1,4 +1,5 @@
-/* Internal structures of the tm module: cells (one server transaction and its client branches), timers, table. */
+/* Internal structures of the tm module: cells (one server transaction and its client branches), timers,
+ * table. */
 #ifndef TM_INT_H
 #define TM_INT_H
 
@@ -19,7 +20,7 @@
 
 /* Our branch parameters: the RFC 3261 magic cookie, then "sd" so we recognise our own. */
 #define TM_BRANCH_PREFIX "z9hG4bKsd"
-#define TM_MAX_UAC (SIPD_MAX_BRANCHES * 2)
+#define TM_MAX_UAC       (SIPD_MAX_BRANCHES * 2)
 
 enum tm_state {
 	TM_TRYING = 0,
@@ -55,10 +56,10 @@ extern const struct sipd_parser_api *tm_parser;
 struct tm_cell;
 
 enum tm_timer_kind {
-	TM_TMR_RETR, /* A, E (client), G (server) */
+	TM_TMR_RETR,    /* A, E (client), G (server) */
 	TM_TMR_TIMEOUT, /* B, F (client), H, J, I, L (server) */
-	TM_TMR_WAIT, /* D, K, M (client) */
-	TM_TMR_C, /* proxy Timer C (client INVITE) */
+	TM_TMR_WAIT,    /* D, K, M (client) */
+	TM_TMR_C,       /* proxy Timer C (client INVITE) */
 };
 
 struct tm_timer {
@@ -127,7 +128,7 @@ struct tm_cell {
 	/* proxy state (16.7) */
 	bool forwarded_2xx, final_sent, cancelled, relaying;
 	const struct sipd_listen *rr_listen; /* record_route() was called for a request that came on it */
-	int on_failure, on_reply; /* route ids, -1 none */
+	int on_failure, on_reply;            /* route ids, -1 none */
 	bool failure_ran;
 	uint32_t loop_hash;
 
@@ -224,7 +225,8 @@ void tm_proxy_on_response(struct tm_uac *u, struct sipd_msg *resp);
 enum sipd_result tm_proxy_relay(struct sipd_ctx *ctx);
 /* Sends the best final response once no branch is pending (after a relay loop). */
 void tm_proxy_check_final(struct tm_cell *c);
-/* t_on_failure/t_on_reply: for the cell in failure routes, else for the coming relay() of ctx's message (-1: unchanged). */
+/* t_on_failure/t_on_reply: for the cell in failure routes, else for the coming relay() of ctx's message (-1:
+ * unchanged). */
 void tm_routes_set(struct sipd_ctx *ctx, int on_failure, int on_reply);
 /* record_route() ran: relay() adds the outbound Record-Route when the sockets differ. */
 void tm_rr_mark(struct sipd_ctx *ctx);
@@ -234,7 +236,8 @@ void tm_proxy_cancel(struct tm_cell *c);
 bool tm_proxy_loops(struct sipd_msg *m, uint32_t *hash);
 
 /* ---- dest.c ---- */
-/* Next hop for a target: dst_uri if set, else uri (16.6 step 6/7: the first Route is applied by the caller). */
+/* Next hop for a target: dst_uri if set, else uri (16.6 step 6/7: the first Route is applied by the caller).
+ */
 int tm_dest_from_uri(struct sipd_dest *out, struct sipd_str uri, bool *need_dns);
 
 /* A listen socket of proto, preferring the address family. */

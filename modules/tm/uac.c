@@ -102,7 +102,8 @@ static size_t copy_hdrs(char *p, size_t room, struct sipd_msg *m, enum sipd_hdr_
 
 		if (h->type != t)
 			continue;
-		k = snprintf(p + n, room - n, "%.*s: %.*s\r\n", SIPD_STR_FMT(h->name), SIPD_STR_FMT(h->value));
+		k = snprintf(p + n, room - n, "%.*s: %.*s\r\n", SIPD_STR_FMT(h->name),
+			     SIPD_STR_FMT(h->value));
 		if (k < 0 || (size_t)k >= room - n)
 			return room;
 		n += (size_t)k;
@@ -145,8 +146,8 @@ static int derive(struct tm_uac *u, struct sipd_msg *resp, const char *method, c
 		k = snprintf(buf + n, room - n,
 			     "From: %.*s\r\nTo: %.*s\r\nCall-ID: %.*s\r\nCSeq: %u %s\r\nMax-Forwards: 70\r\n"
 			     "Content-Length: 0\r\n\r\n",
-			     SIPD_STR_FMT(r->h_from->value), SIPD_STR_FMT(to->value), SIPD_STR_FMT(r->call_id),
-			     cs->number, method);
+			     SIPD_STR_FMT(r->h_from->value), SIPD_STR_FMT(to->value),
+			     SIPD_STR_FMT(r->call_id), cs->number, method);
 		n = k < 0 ? room : n + (size_t)k;
 	}
 	if (n >= room) {
@@ -247,7 +248,8 @@ static void on_invite_response(struct tm_uac *u, struct sipd_msg *resp)
 			send_ack(u, resp);
 			tm_state_set(&u->state, u->reliable ? TM_TERMINATED : TM_COMPLETED);
 			if (!u->reliable)
-				tm_timer_arm(&u->wait, 64u * (unsigned)tm_cfg.t1); /* Timer D (>= 32 s at T1 500) */
+				tm_timer_arm(&u->wait,
+					     64u * (unsigned)tm_cfg.t1); /* Timer D (>= 32 s at T1 500) */
 		}
 		break;
 	case TM_ACCEPTED:

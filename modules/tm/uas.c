@@ -1,4 +1,5 @@
-/* Server transactions (RFC 3261 17.2, RFC 6026 Accepted): responses, retransmissions, ACK, timers G/H/I/J/L. */
+/* Server transactions (RFC 3261 17.2, RFC 6026 Accepted): responses, retransmissions, ACK, timers G/H/I/J/L.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,8 @@
 const char *tm_state_name(enum tm_state s)
 {
 	static const char *const names[TM_STATE_COUNT] = {
-	    [TM_TRYING] = "trying",       [TM_CALLING] = "calling",     [TM_PROCEEDING] = "proceeding",
-	    [TM_COMPLETED] = "completed", [TM_CONFIRMED] = "confirmed", [TM_ACCEPTED] = "accepted",
+	    [TM_TRYING] = "trying",         [TM_CALLING] = "calling",     [TM_PROCEEDING] = "proceeding",
+	    [TM_COMPLETED] = "completed",   [TM_CONFIRMED] = "confirmed", [TM_ACCEPTED] = "accepted",
 	    [TM_TERMINATED] = "terminated",
 	};
 	return s < TM_STATE_COUNT ? names[s] : "?";
@@ -92,7 +93,8 @@ int tm_uas_send(struct tm_cell *c, int status, const char *buf, size_t len)
 	u->resp_len = len;
 	err = tm_sys->send(&u->resp_dst, buf, len);
 	if (err)
-		SIPD_DBG("sending %d for %.*s failed: %s", status, SIPD_STR_FMT(u->req->method), strerror(err));
+		SIPD_DBG("sending %d for %.*s failed: %s", status, SIPD_STR_FMT(u->req->method),
+			 strerror(err));
 	if (status > u->status)
 		u->status = status;
 	if (status < 200) {
@@ -100,7 +102,8 @@ int tm_uas_send(struct tm_cell *c, int status, const char *buf, size_t len)
 		return err;
 	}
 	if (u->invite && status < 300) {
-		/* RFC 6026: the 2xx is the UAS core's to retransmit; we only absorb the INVITE now (Timer L). */
+		/* RFC 6026: the 2xx is the UAS core's to retransmit; we only absorb the INVITE now (Timer L).
+		 */
 		if (u->state != TM_ACCEPTED) {
 			tm_state_set(&u->state, TM_ACCEPTED);
 			tm_timer_arm(&u->timeout, 64u * (unsigned)tm_cfg.t1);
@@ -193,7 +196,8 @@ bool tm_cell_done(struct tm_cell *c)
 	for (unsigned i = 0; i < c->nuac; i++) {
 		struct tm_uac *u = c->uac[i];
 
-		if (u->state != TM_TERMINATED || u->resolving || (u->cancel && u->cancel->state != TM_TERMINATED))
+		if (u->state != TM_TERMINATED || u->resolving ||
+		    (u->cancel && u->cancel->state != TM_TERMINATED))
 			return false;
 	}
 	return true;

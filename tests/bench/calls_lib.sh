@@ -1,6 +1,6 @@
 # Shared by suites/calls_udp.sh and calls_tcp.sh (sourced after lib.sh): a SIPp UAS per server,
 # sipd with tm and Kamailio with tm + rr relaying SIPp UAC calls to it.
-# Extra knobs: BENCH_CALL_RATES (default 500 1000 2000 4000 8000), BENCH_LATENCY=0 skips the
+# Extra knobs: BENCH_CALL_RATES (default 1000 2000 4000 6000 8000 10000), BENCH_LATENCY=0 skips the
 # p99 INVITE->180 measure at half of sipd's maximum rate.
 
 # calls_start_uas PROTO: a SIPp UAS on a free port; sets UAS_PORT.
@@ -21,15 +21,15 @@ calls_p99() {
 	mkdir -p "$dir"
 	(cd "$dir" && timeout -k 5 $((BENCH_STEP_SECONDS + 40)) sipp "127.0.0.1:$port" -sf "$BENCH_DIR/uac_call.xml" \
 		-s callee -i 127.0.0.1 -p "$(bench_free_port)" -t "$t" -r "$rate" -m $((rate * BENCH_STEP_SECONDS)) \
-		-buff_size "$BENCH_SIPP_BUFFER" -trace_rtt -rtt_freq 1000000 -nostdin >/dev/null 2>&1)
-	cat "$dir"/*_rtt.csv 2>/dev/null | awk -F';' 'NR > 1 && $3 + 0 > 0 { print $3 }' | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", v[int(NR * 0.99 + 0.5) > 0 ? int(NR * 0.99 + 0.5) : 1]; else print "n/a" }'
+		-buff_size "$BENCH_SIPP_BUFFER" -trace_rtt -rtt_freq 100 -nostdin >/dev/null 2>&1)
+	cat "$dir"/*_rtt.csv 2>/dev/null | awk -F';' 'FNR > 1 { print $2 }' | sort -g |
+		awk '{ v[NR] = $1 } END { i = int(NR * 0.99 + 0.5); if (i < 1) i = 1; if (NR) printf "%.2f", v[i]; else print "n/a" }'
 }
 
 calls_suite() {
 	local suite=$1 proto=$2 servers=${BENCH_SERVERS:-sipd kamailio} sipd="0 0 0" kam="0 0 0" port half p99=n/a
 	BENCH_CALL_PROTO=$proto
-	BENCH_RATES=${BENCH_CALL_RATES:-"500 1000 2000 4000 8000"}
+	BENCH_RATES=${BENCH_CALL_RATES:-"1000 2000 4000 6000 8000 10000"}
 	if [ "$proto" = tcp ]; then
 		BENCH_SIPP_ARGS="-s callee -t t1"
 		BENCH_PROBE_PROTO=tcp

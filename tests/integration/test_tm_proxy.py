@@ -173,11 +173,18 @@ def sipp_call(sipd_port, service, transport, uas_port, uas_transport, calls=3):
 
 
 SCRIPT = routing(f"""	if ($rU == "loop") {{ relay(); exit; }}
+	if ($rU == "failover") {{ t_on_failure(NEXT); $ru = "sip:first@127.0.0.1:$hdr(X-A)"; record_route(); relay(); exit; }}
 	if ($rU == "tcpbob") {{ $ru = "sip:bob@127.0.0.1:{TCP_UAS_PORT};transport=tcp"; }}
 	else if ($rU == "dead") {{ $ru = "sip:dead@127.0.0.1:{DEAD_PORT};transport=tcp"; }}
 	else if ($rU == "fork") {{ append_branch("sip:a@127.0.0.1:$hdr(X-A)"); append_branch("sip:b@127.0.0.1:$hdr(X-B)"); }}
 	else if ($hdr(X-UA) != "") {{ $ru = "sip:$rU@127.0.0.1:$hdr(X-UA)"; }}
 	else {{ $ru = "sip:$rU@127.0.0.1:{UAS_PORT}"; }}""")
+SCRIPT += """
+failure_route NEXT {
+	append_branch("sip:second@127.0.0.1:$hdr(X-B)");
+	relay();
+}
+"""
 
 with Sipd(run.build, modules=MODS, routing=SCRIPT,
           listen=["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"]) as s:
@@ -243,6 +250,22 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
         try:
             fin = c.final(4)
             run.expect(fin is not None and fin.status == 486, f"final {fin and fin.start}")
+        finally:
+            c.close()
+            a.close()
+            b.close()
+
+    @run.case
+    def failure_route_tries_the_next_target():
+        a, b = UA("busy"), UA("answer", 0.1)
+        a.start()
+        b.start()
+        c = Caller(s.port, "failover", headers=[f"X-A: {a.port}", f"X-B: {b.port}"])
+        try:
+            fin = c.final(4)
+            run.expect(fin is not None and fin.status == 200, f"final {fin and fin.start}")
+            run.expect(not any(r.status == 486 for r in c.responses), "the 486 went upstream")
+            run.expect("INVITE" in a.seen and "INVITE" in b.seen, f"saw {a.seen} / {b.seen}")
         finally:
             c.close()
             a.close()

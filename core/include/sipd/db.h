@@ -93,6 +93,12 @@ struct sipd_db_job {
 /* Queues job. Returns 0, ENODEV (no database), ESHUTDOWN (closing). */
 SIPD_API int sipd_db_submit(struct sipd_db_job *job);
 
+/*
+ * Jobs submitted whose done has not run yet: the write backlog. Callers shed
+ * load (e.g. 503) when it grows, so answers stay faster than clients resend.
+ */
+SIPD_API unsigned sipd_db_pending(void);
+
 /* Wall-clock seconds since the epoch (stored expiry times survive restarts). */
 SIPD_API int64_t sipd_db_now(void);
 

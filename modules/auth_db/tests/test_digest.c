@@ -17,8 +17,8 @@ static void teardown(void)
 
 TestSuite(digest, .init = setup, .fini = teardown);
 
-static char *response(enum auth_algo a, const char *user, const char *realm, const char *pass, const char *nonce,
-		      const char *cnonce, const char *method, const char *uri)
+static char *response(enum auth_algo a, const char *user, const char *realm, const char *pass,
+		      const char *nonce, const char *cnonce, const char *method, const char *uri)
 {
 	static char out[AUTH_HEX_MAX];
 	char ha1[AUTH_HEX_MAX];

@@ -20,7 +20,7 @@ static void teardown(void)
 
 TestSuite(nonce, .init = setup, .fini = teardown);
 
-#define T0 1700000000000ull
+#define T0  1700000000000ull
 #define TTL 300000ull
 
 Test(nonce, fresh_nonce_is_valid)
@@ -88,11 +88,25 @@ Test(nonce, nonce_count_must_increase)
 
 	cr_assert_eq(auth_nonce_make(n, T0), 0);
 	s = sipd_str_c(n);
-	cr_assert(auth_nc_accept(s, T0, 1));
-	cr_assert_not(auth_nc_accept(s, T0, 1), "the same nc twice is a replay");
-	cr_assert(auth_nc_accept(s, T0, 2));
-	cr_assert(auth_nc_accept(s, T0, 5));
-	cr_assert_not(auth_nc_accept(s, T0, 3), "an older nc is a replay");
+	cr_assert(auth_nc_accept(s, T0, 1, 7, T0));
+	cr_assert_not(auth_nc_accept(s, T0, 1, 8, T0), "the same nc in another request is a replay");
+	cr_assert(auth_nc_accept(s, T0, 2, 7, T0));
+	cr_assert(auth_nc_accept(s, T0, 5, 7, T0));
+	cr_assert_not(auth_nc_accept(s, T0, 3, 7, T0), "an older nc is a replay");
+}
+
+Test(nonce, a_retransmission_is_not_a_replay)
+{
+	char n[AUTH_NONCE_LEN + 1];
+	struct sipd_str s;
+
+	cr_assert_eq(auth_nonce_make(n, T0), 0);
+	s = sipd_str_c(n);
+	cr_assert(auth_nc_accept(s, T0, 1, 1234, T0));
+	cr_assert(auth_nc_accept(s, T0, 1, 1234, T0 + 500), "same request resent");
+	cr_assert_not(auth_nc_accept(s, T0, 1, 999, T0 + 500), "same nc, another request: replay");
+	cr_assert_not(auth_nc_accept(s, T0, 1, 0, T0 + 500), "no branch: replay");
+	cr_assert_not(auth_nc_accept(s, T0, 1, 1234, T0 + 40000), "too late for a retransmission");
 }
 
 Test(nonce, nonces_have_separate_counts)
@@ -101,8 +115,8 @@ Test(nonce, nonces_have_separate_counts)
 
 	cr_assert_eq(auth_nonce_make(a, T0), 0);
 	cr_assert_eq(auth_nonce_make(b, T0), 0);
-	cr_assert(auth_nc_accept(sipd_str_c(a), T0, 1));
-	cr_assert(auth_nc_accept(sipd_str_c(b), T0, 1));
+	cr_assert(auth_nc_accept(sipd_str_c(a), T0, 1, 7, T0));
+	cr_assert(auth_nc_accept(sipd_str_c(b), T0, 1, 7, T0));
 }
 
 Test(nonce, evicted_history_is_refused_not_trusted)
@@ -111,12 +125,13 @@ Test(nonce, evicted_history_is_refused_not_trusted)
 	char first[AUTH_NONCE_LEN + 1], n[AUTH_NONCE_LEN + 1];
 
 	cr_assert_eq(auth_nonce_make(first, T0), 0);
-	cr_assert(auth_nc_accept(sipd_str_c(first), T0, 1));
+	cr_assert(auth_nc_accept(sipd_str_c(first), T0, 1, 7, T0));
 	for (unsigned i = 1; i <= 2000; i++) {
 		cr_assert_eq(auth_nonce_make(n, T0 + i), 0);
-		cr_assert(auth_nc_accept(sipd_str_c(n), T0 + i, 1), "a new nonce %u is accepted", i);
+		cr_assert(auth_nc_accept(sipd_str_c(n), T0 + i, 1, 7, T0), "a new nonce %u is accepted", i);
 	}
 	/* Its nc history may be gone: a replay of nc 1 must not pass. */
-	cr_assert_not(auth_nc_accept(sipd_str_c(first), T0, 1));
-	cr_assert_not(auth_nc_accept(sipd_str_c(first), T0, 2), "refused as stale, the client gets a new nonce");
+	cr_assert_not(auth_nc_accept(sipd_str_c(first), T0, 1, 7, T0));
+	cr_assert_not(auth_nc_accept(sipd_str_c(first), T0, 2, 7, T0),
+		      "refused as stale, the client gets a new nonce");
 }

@@ -28,8 +28,8 @@ static void clear(void)
 
 TestSuite(rules, .init = reset, .fini = clear);
 
-static struct reg_request req(const struct reg_new_contact *c, unsigned n, long expires_hdr, const char *call_id,
-			      uint32_t cseq)
+static struct reg_request req(const struct reg_new_contact *c, unsigned n, long expires_hdr,
+			      const char *call_id, uint32_t cseq)
 {
 	return (struct reg_request){.contacts = c,
 				    .n = n,
@@ -209,9 +209,10 @@ Test(rules, higher_cseq_refreshes)
 
 Test(rules, max_contacts_refuses_all_or_nothing)
 {
-	struct reg_new_contact c[4] = {
-	    {SIPD_STR("sip:1@h"), -1, -1}, {SIPD_STR("sip:2@h"), -1, -1}, {SIPD_STR("sip:3@h"), -1, -1},
-	    {SIPD_STR("sip:4@h"), -1, -1}};
+	struct reg_new_contact c[4] = {{SIPD_STR("sip:1@h"), -1, -1},
+				       {SIPD_STR("sip:2@h"), -1, -1},
+				       {SIPD_STR("sip:3@h"), -1, -1},
+				       {SIPD_STR("sip:4@h"), -1, -1}};
 	struct reg_request r = req(c, 2, -1, "cid", 1);
 
 	cr_assert_eq(apply(&r), 200);

@@ -12,7 +12,7 @@
 #include "tm_int.h"
 
 #define FAKE_MAX_TIMERS 256
-#define FAKE_MAX_SENT 64
+#define FAKE_MAX_SENT   64
 
 static uint64_t fake_clock = 1000;
 static struct sipd_timer *fake_timers[FAKE_MAX_TIMERS];
@@ -69,7 +69,8 @@ static inline void fake_advance(uint64_t ms)
 		struct sipd_timer *next = NULL;
 
 		for (unsigned i = 0; i < fake_ntimers; i++)
-			if (fake_timers[i]->expires <= end && (!next || fake_timers[i]->expires < next->expires))
+			if (fake_timers[i]->expires <= end &&
+			    (!next || fake_timers[i]->expires < next->expires))
 				next = fake_timers[i];
 		if (!next)
 			break;
@@ -126,7 +127,8 @@ static inline void fake_setup(void)
 
 static inline struct sipd_rcvinfo fake_rcv(enum sipd_proto proto)
 {
-	struct sipd_rcvinfo r = {.proto = proto, .listen = &fake_listen, .conn_id = proto == SIPD_PROTO_UDP ? 0 : 7};
+	struct sipd_rcvinfo r = {
+	    .proto = proto, .listen = &fake_listen, .conn_id = proto == SIPD_PROTO_UDP ? 0 : 7};
 
 	r.src.sin.sin_family = AF_INET;
 	r.src.sin.sin_port = htons(5999);
@@ -144,14 +146,14 @@ static inline struct sipd_msg *fake_msg(const char *text, const struct sipd_rcvi
 	return m;
 }
 
-#define REQ(method, branch, cseq_method)                                                         \
-	method " sip:bob@127.0.0.1:5070 SIP/2.0\r\n"                                             \
-	       "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=" branch ";rport\r\n"                     \
-	       "From: <sip:alice@127.0.0.1>;tag=a1\r\n"                                          \
-	       "To: <sip:bob@127.0.0.1>\r\n"                                                     \
-	       "Call-ID: call-1@test\r\n"                                                        \
-	       "CSeq: 1 " cseq_method "\r\n"                                                     \
-	       "Max-Forwards: 70\r\n"                                                            \
+#define REQ(method, branch, cseq_method)                                                                     \
+	method " sip:bob@127.0.0.1:5070 SIP/2.0\r\n"                                                         \
+	       "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=" branch ";rport\r\n"                                 \
+	       "From: <sip:alice@127.0.0.1>;tag=a1\r\n"                                                      \
+	       "To: <sip:bob@127.0.0.1>\r\n"                                                                 \
+	       "Call-ID: call-1@test\r\n"                                                                    \
+	       "CSeq: 1 " cseq_method "\r\n"                                                                 \
+	       "Max-Forwards: 70\r\n"                                                                        \
 	       "Content-Length: 0\r\n\r\n"
 
 #endif

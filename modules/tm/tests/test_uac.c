@@ -1,4 +1,5 @@
-/* Client transactions (RFC 3261 17.1): timers A-F, K, D, M, ACK, CANCEL and transport errors, via the C API. */
+/* Client transactions (RFC 3261 17.1): timers A-F, K, D, M, ACK, CANCEL and transport errors, via the C API.
+ */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 
@@ -19,7 +20,8 @@ static void on_fail(void *arg, int status, int err)
 	got_failure++;
 	fail_status = status;
 }
-static const struct tm_callbacks cbs = {.on_provisional = on_prov, .on_final = on_final, .on_failure = on_fail};
+static const struct tm_callbacks cbs = {
+    .on_provisional = on_prov, .on_final = on_final, .on_failure = on_fail};
 
 static struct sipd_dest dst;
 
@@ -35,8 +37,8 @@ static void setup(void)
 	dst.from = &fake_listen;
 }
 
-#define OUT(method)                                                                               \
-	method " sip:bob@127.0.0.1:5070 SIP/2.0\r\nFrom: <sip:a@x>;tag=f1\r\nTo: <sip:bob@x>\r\n" \
+#define OUT(method)                                                                                          \
+	method " sip:bob@127.0.0.1:5070 SIP/2.0\r\nFrom: <sip:a@x>;tag=f1\r\nTo: <sip:bob@x>\r\n"            \
 	       "Call-ID: uac-1\r\nCSeq: 5 " method "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
 
 /* The branch tm put in the first message it sent. */

@@ -166,9 +166,10 @@ Test(uas, rfc2543_request_and_ack_match_without_cookie)
 	cr_assert(absorb(REQ("ACK", "old1", "ACK")));
 	cr_assert_eq(c->uas.state, TM_CONFIRMED);
 	/* Another Call-ID is another transaction. */
-	cr_assert_not(absorb("INVITE sip:bob@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=old1\r\n"
-			     "From: <sip:a@x>;tag=a1\r\nTo: <sip:b@x>\r\nCall-ID: other\r\nCSeq: 1 INVITE\r\n"
-			     "Content-Length: 0\r\n\r\n"));
+	cr_assert_not(
+	    absorb("INVITE sip:bob@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=old1\r\n"
+		   "From: <sip:a@x>;tag=a1\r\nTo: <sip:b@x>\r\nCall-ID: other\r\nCSeq: 1 INVITE\r\n"
+		   "Content-Length: 0\r\n\r\n"));
 	parser_free(m);
 	tm_cell_unref(c);
 }

@@ -10,14 +10,14 @@ FILL=${BENCH_REGISTER_FILL:-100000}
 
 bench_build sipd sipctl parser udp sanity maxfwd auth_db registrar || exit 1
 
-# The injection file SIPp reads the credentials from: user;password per line.
+# The injection file SIPp reads the credentials from: user;[authentication ...] per line.
 csv="$BENCH_TMP/users.csv"
 python3 - "$csv" "$USERS" <<'PY'
 import sys
 with open(sys.argv[1], "w") as f:
     f.write("SEQUENTIAL\n")
     for i in range(int(sys.argv[2])):
-        f.write(f"user{i};pw{i}\n")
+        f.write(f"user{i};[authentication username=user{i} password=pw{i}]\n")
 PY
 
 # sipd: its own start (module parameters needed), users provisioned before start-up.
