@@ -172,7 +172,8 @@ bool auth_nc_accept(struct sipd_str nonce, uint64_t issued_ms, uint32_t nc, uint
 			 * retransmitted (same branch, within a transaction's life): UDP
 			 * clients resend when our answer is slow or lost.
 			 */
-			ok = nc > e->nc || (nc == e->nc && branch && branch == e->branch && now_ms - e->seen < RETRANSMIT_MS);
+			ok = nc > e->nc || (nc == e->nc && branch && branch == e->branch &&
+					    now_ms - e->seen < RETRANSMIT_MS);
 			if (ok && nc > e->nc) {
 				e->nc = nc;
 				e->branch = branch;

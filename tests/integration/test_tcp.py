@@ -543,6 +543,21 @@ with sipd({"idle_timeout": 2, "read_timeout": 2, "write_timeout": 2, "max_write_
             c.close()
 
 
+def free_pair():
+    """A port P free for UDP and TCP with P+1 free for TCP: baresip puts SIP/TLS on P+1."""
+    for _ in range(50):
+        p = free_port()
+        t = socket.socket()
+        try:
+            t.bind(("127.0.0.1", p + 1))
+            return p
+        except OSError:
+            continue
+        finally:
+            t.close()
+    raise RuntimeError("no free port pair")
+
+
 def answer(req, code=200, reason="OK"):
     """A response to req (a parsed request) with its Via, From, To, Call-ID and CSeq."""
     lines = [f"SIP/2.0 {code} {reason}"]
@@ -615,7 +630,7 @@ def baresip_register_and_options_over_tcp():
     with sipd() as s:
         home = os.path.join(s.dir, "baresip")
         os.makedirs(home)
-        ua_port = free_port()
+        ua_port = free_pair()
         with open(os.path.join(home, "config"), "w") as f:
             f.write(f"sip_listen 127.0.0.1:{ua_port}\nnet_interface 127.0.0.1\n"
                     "dns_server 127.0.0.1:53\nmodule_path /usr/lib/baresip/modules\n"
