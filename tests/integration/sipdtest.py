@@ -74,6 +74,7 @@ class Sipd:
         self.build = os.path.abspath(build)
         self.dir = tempfile.mkdtemp(prefix="sipd-test-")
         self.port = port or free_port()
+        # A list of module dicts, or "default": the module list of the repository's modules.conf.
         self.modules = modules if modules is not None else [{"name": "parser"}, {"name": "udp"}]
         self.routing = routing if routing is not None else 'request_route { reply(200, "OK"); }\n'
         self.listen = [l.format(port=self.port) for l in (listen or [f"udp:127.0.0.1:{{port}}"])]
@@ -93,13 +94,26 @@ class Sipd:
         self.sipctl = sipctl_bin or os.path.join(self.build, "core", "sipctl")
         self.module_path = module_path or os.path.join(self.build, "modules")
 
+    @staticmethod
+    def default_modules_block():
+        """The `modules = ( ... );` list of the repository's default modules.conf, verbatim."""
+        with open(os.path.join(ROOT, "modules.conf")) as f:
+            text = f.read()
+        m = re.search(r"(?ms)^modules\s*=\s*\(.*?^\);", text)
+        if not m:
+            raise RuntimeError("no modules list in modules.conf")
+        return m.group(0)
+
     def write_config(self):
         core = {"listen": self.listen, "workers": self.workers, "routing": "routing.cfg",
                 "database": self.db, "log_level": self.log_level, "control_socket": self.sock}
         core.update(self.core)
-        mods = ",\n  ".join(cfg_group(m) for m in self.modules)
+        if self.modules == "default":
+            modules = self.default_modules_block()
+        else:
+            modules = "modules = (\n  " + ",\n  ".join(cfg_group(m) for m in self.modules) + "\n);"
         with open(self.conf, "w") as f:
-            f.write(f"core = {cfg_group(core)};\nmodules = (\n  {mods}\n);\n")
+            f.write(f"core = {cfg_group(core)};\n{modules}\n")
         with open(self.script, "w") as f:
             f.write(self.routing)
 
