@@ -117,4 +117,5 @@ const struct tm_api tm_api_table = {
     .reply = api_reply,
     .request = api_request,
     .release = api_release,
+    .response_hook_add = tm_proxy_hook_add,
 };

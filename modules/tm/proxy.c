@@ -60,11 +60,41 @@ bool tm_proxy_loops(struct sipd_msg *m, uint32_t *hash)
 
 /* ---- forwarding responses upstream ---- */
 
+/* Filled at start-up before traffic flows; count is published after its entry. */
+static struct {
+	tm_response_hook_fn fn;
+	void *arg;
+} hooks[TM_MAX_RESPONSE_HOOKS];
+static unsigned hook_count;
+
+int tm_proxy_hook_add(tm_response_hook_fn fn, void *arg)
+{
+	unsigned n = __atomic_load_n(&hook_count, __ATOMIC_ACQUIRE);
+
+	if (!fn)
+		return EINVAL;
+	if (n >= TM_MAX_RESPONSE_HOOKS)
+		return ENOSPC;
+	hooks[n].fn = fn;
+	hooks[n].arg = arg;
+	__atomic_store_n(&hook_count, n + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void run_hooks(struct tm_cell *c, struct sipd_msg *resp, int status)
+{
+	unsigned n = __atomic_load_n(&hook_count, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < n; i++)
+		hooks[i].fn(hooks[i].arg, c->uas.req, resp, status);
+}
+
 static int forward_response(struct tm_cell *c, struct sipd_msg *resp)
 {
 	struct sipd_str out;
 	int err;
 
+	run_hooks(c, resp, resp->status);
 	if ((err = tm_via_pop(resp)) || (err = resp->ops->serialize(resp, &out)))
 		return err;
 	return tm_uas_send(c, resp->status, out.p, out.len);
@@ -189,6 +219,7 @@ static void send_final(struct tm_cell *c)
 	if (s == 503)
 		s = 500;
 	reason_for(s, &reason);
+	run_hooks(c, NULL, s);
 	tm_uas_reply(c, s, reason, NULL, NULL, NULL);
 }
 

@@ -10,7 +10,7 @@
 #include <sipd/transport.h>
 
 #define TM_SERVICE         "tm"
-#define TM_SERVICE_VERSION 1
+#define TM_SERVICE_VERSION 2
 
 /* A transaction handle: referenced, released with tm_api.release. */
 struct tm_cell;
@@ -32,6 +32,18 @@ struct tm_callbacks {
 	 */
 	void (*on_failure)(void *arg, int status, int err);
 };
+
+/*
+ * A proxy response hook (service version 2): sees each final or provisional
+ * response the proxy sends upstream for a relayed request. req is the
+ * request as received (the script's edits are pending on it: its parsed
+ * headers are the original ones); resp is the response about to be
+ * forwarded and may be edited (hdr_append ...), or NULL when tm answers by
+ * itself (408 Timer C/B, 480, 487, 500) with status. Runs on a worker with
+ * the transaction locked: it must not call tm.
+ */
+typedef void (*tm_response_hook_fn)(void *arg, struct sipd_msg *req, struct sipd_msg *resp, int status);
+#define TM_MAX_RESPONSE_HOOKS 4
 
 struct tm_api {
 	/*
@@ -63,6 +75,11 @@ struct tm_api {
 		       const struct tm_callbacks *cb, void *arg);
 	/* Drops a reference taken by uas_get. */
 	void (*release)(struct tm_cell *t);
+	/*
+	 * Since service version 2. Adds a response hook (call from a module's
+	 * start, before traffic). 0, EINVAL, ENOSPC past TM_MAX_RESPONSE_HOOKS.
+	 */
+	int (*response_hook_add)(tm_response_hook_fn fn, void *arg);
 };
 
 #endif

@@ -230,6 +230,8 @@ void tm_proxy_check_final(struct tm_cell *c);
 void tm_routes_set(struct sipd_ctx *ctx, int on_failure, int on_reply);
 /* record_route() ran: relay() adds the outbound Record-Route when the sockets differ. */
 void tm_rr_mark(struct sipd_ctx *ctx);
+/* Registers a response hook (tm_api.response_hook_add). */
+int tm_proxy_hook_add(tm_response_hook_fn fn, void *arg);
 /* 16.10: CANCEL matched cell c. */
 void tm_proxy_cancel(struct tm_cell *c);
 /* RFC 3261 16.3 step 4: 482 when the request loops. */

@@ -1,0 +1,389 @@
+/* The dialog table: live sessions by Call-ID and tags, per-bucket locks, one expiry timer each. */
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sipd/log.h>
+
+#include "st.h"
+
+/*
+ * A dialog holds one reference for the table while linked and one for its
+ * timer while the timer is pending or its callback runs (timed). Mutable
+ * fields change under the bucket lock.
+ */
+struct st_dialog {
+	struct st_dialog *next;
+	unsigned bucket;
+	int refs;
+	bool linked, timed;
+	struct sipd_loop *loop;
+	struct sipd_timer timer;
+	uint64_t deadline;  /* st_sys->now() value at which the session is over; 0 untimed */
+	uint64_t timer_due; /* when the pending timer fires */
+	uint64_t started_wall;
+	struct st_dialog_info info; /* slices point into strings */
+	char strings[];
+};
+
+struct st_bucket {
+	pthread_mutex_t lock;
+	struct st_dialog *head;
+};
+
+static struct st_bucket *table;
+static unsigned table_mask;
+static uint64_t live;  /* atomic */
+static uint64_t bytes; /* atomic: heap held by dialogs (malloc_usable_size), for the memory figure */
+
+static uint64_t real_now(void)
+{
+	return sipd_now_ms();
+}
+
+const struct st_sys st_sys_real = {
+    .now = real_now,
+    .timer_start = sipd_timer_start,
+    .timer_stop = sipd_timer_stop,
+    .expire = st_expire_bye,
+};
+const struct st_sys *st_sys = &st_sys_real;
+
+static uint32_t hash_str(struct sipd_str s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (size_t i = 0; i < s.len; i++)
+		h = (h ^ (unsigned char)s.p[i]) * 16777619u;
+	return h;
+}
+
+int st_table_init(unsigned buckets)
+{
+	unsigned n = 1;
+
+	while (n < buckets && n < (1u << 24))
+		n <<= 1;
+	table = calloc(n, sizeof(*table));
+	if (!table)
+		return ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		pthread_mutex_init(&table[i].lock, NULL);
+	table_mask = n - 1;
+	return 0;
+}
+
+static void dialog_unref(struct st_dialog *d)
+{
+	if (__atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		__atomic_sub_fetch(&bytes, malloc_usable_size(d), __ATOMIC_RELAXED);
+		free(d);
+	}
+}
+
+static void unlink_locked(struct st_bucket *b, struct st_dialog *d)
+{
+	struct st_dialog **pp;
+
+	for (pp = &b->head; *pp; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	d->linked = false;
+	__atomic_sub_fetch(&live, 1, __ATOMIC_RELAXED);
+	sipd_stat_add(st_st.active, -1);
+}
+
+/* Stops the timer if it is pending; true when the caller now owns the timer's reference. */
+static bool disarm_locked(struct st_dialog *d)
+{
+	if (d->timed && st_sys->timer_stop(&d->timer)) {
+		d->timed = false;
+		return true;
+	}
+	return false;
+}
+
+void st_table_destroy(void)
+{
+	if (!table)
+		return;
+	for (unsigned i = 0; i <= table_mask; i++) {
+		struct st_bucket *b = &table[i];
+
+		pthread_mutex_lock(&b->lock);
+		while (b->head) {
+			struct st_dialog *d = b->head;
+			bool timer_ref;
+
+			unlink_locked(b, d);
+			timer_ref = disarm_locked(d);
+			if (timer_ref)
+				dialog_unref(d);
+			dialog_unref(d);
+		}
+		pthread_mutex_unlock(&b->lock);
+		pthread_mutex_destroy(&b->lock);
+	}
+	free(table);
+	table = NULL;
+}
+
+static bool tags_match(const struct st_dialog *d, struct sipd_str t1, struct sipd_str t2)
+{
+	const struct st_dialog_info *i = &d->info;
+
+	return (sipd_str_eq(i->caller_tag, t1) && sipd_str_eq(i->callee_tag, t2)) ||
+	       (sipd_str_eq(i->caller_tag, t2) && sipd_str_eq(i->callee_tag, t1));
+}
+
+static struct st_dialog *find_locked(struct st_bucket *b, struct sipd_str call_id, struct sipd_str t1,
+				     struct sipd_str t2)
+{
+	for (struct st_dialog *d = b->head; d; d = d->next)
+		if (sipd_str_eq(d->info.call_id, call_id) && tags_match(d, t1, t2))
+			return d;
+	return NULL;
+}
+
+/* Arms or moves the expiry after a refresh; takes the timer's reference when it was not timed. */
+static void schedule_locked(struct st_dialog *d, uint32_t interval)
+{
+	uint64_t ms;
+
+	d->info.interval = interval;
+	if (!interval) {
+		/* Untimed now: the pending timer (if any) finds deadline 0 and lets go. */
+		d->deadline = 0;
+		if (disarm_locked(d))
+			dialog_unref(d);
+		return;
+	}
+	ms = st_expiry_ms(interval);
+	d->deadline = st_sys->now() + ms;
+	if (!d->timed) {
+		__atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
+		d->timed = true;
+		d->timer_due = d->deadline;
+		st_sys->timer_start(&d->timer, d->loop, ms);
+	} else if (d->deadline < d->timer_due && st_sys->timer_stop(&d->timer)) {
+		d->timer_due = d->deadline;
+		st_sys->timer_start(&d->timer, d->loop, ms);
+	}
+	/*
+	 * Otherwise the timer fires no later than the new deadline (the usual
+	 * refresh extends it) or its callback is running: either way the
+	 * callback reads the deadline under this lock and re-arms. A refresh
+	 * thus costs no timer operation on another loop.
+	 */
+}
+
+static void copy_str(struct sipd_str *dst, struct sipd_str src, char **p)
+{
+	if (src.len)
+		memcpy(*p, src.p, src.len);
+	dst->p = *p;
+	dst->len = src.len;
+	*p += src.len;
+}
+
+static struct st_dialog *dialog_new(const struct st_dialog_info *in)
+{
+	const struct sipd_str *s[] = {&in->call_id,        &in->caller_tag,   &in->callee_tag,
+				      &in->caller,         &in->callee,       &in->caller_contact,
+				      &in->callee_contact, &in->route_caller, &in->route_callee};
+	size_t len = 0;
+	struct st_dialog *d;
+	char *p;
+
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		len += s[i]->len;
+	d = calloc(1, sizeof(*d) + len);
+	if (!d)
+		return NULL;
+	d->info = *in;
+	p = d->strings;
+	copy_str(&d->info.call_id, in->call_id, &p);
+	copy_str(&d->info.caller_tag, in->caller_tag, &p);
+	copy_str(&d->info.callee_tag, in->callee_tag, &p);
+	copy_str(&d->info.caller, in->caller, &p);
+	copy_str(&d->info.callee, in->callee, &p);
+	copy_str(&d->info.caller_contact, in->caller_contact, &p);
+	copy_str(&d->info.callee_contact, in->callee_contact, &p);
+	copy_str(&d->info.route_caller, in->route_caller, &p);
+	copy_str(&d->info.route_callee, in->route_callee, &p);
+	d->refs = 1;
+	__atomic_add_fetch(&bytes, malloc_usable_size(d), __ATOMIC_RELAXED);
+	d->started_wall = (uint64_t)time(NULL);
+	sipd_timer_init(&d->timer, st_dialog_timer_fired, d);
+	return d;
+}
+
+int st_dialog_create(const struct st_dialog_info *info)
+{
+	uint32_t h = hash_str(info->call_id);
+	struct st_bucket *b = &table[h & table_mask];
+	struct st_dialog *d, *old;
+	unsigned loops = sipd_loop_count();
+
+	if (!(d = dialog_new(info)))
+		return ENOMEM;
+	d->bucket = h & table_mask;
+	/* The worker that saw the 2xx owns the timer: arming it needs no cross-thread wake-up. */
+	d->loop = sipd_loop_self();
+	if (!d->loop && loops)
+		d->loop = sipd_loop_get((h >> 16) % loops);
+	pthread_mutex_lock(&b->lock);
+	old = find_locked(b, info->call_id, info->caller_tag, info->callee_tag);
+	if (old) {
+		/* A retransmitted 2xx: the session is the one we have. */
+		schedule_locked(old, info->interval);
+		old->info.refresher = info->refresher;
+		pthread_mutex_unlock(&b->lock);
+		dialog_unref(d);
+		return 0;
+	}
+	d->next = b->head;
+	b->head = d;
+	d->linked = true;
+	__atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
+	sipd_stat_add(st_st.active, 1);
+	sipd_stat_inc(st_st.created);
+	schedule_locked(d, info->interval);
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+int st_dialog_refresh(struct sipd_str call_id, struct sipd_str from_tag, struct sipd_str to_tag,
+		      uint32_t interval, enum st_ref refresher, uint32_t cseq)
+{
+	struct st_bucket *b = &table[hash_str(call_id) & table_mask];
+	struct st_dialog *d;
+	int err = ENOENT;
+
+	pthread_mutex_lock(&b->lock);
+	d = find_locked(b, call_id, from_tag, to_tag);
+	if (d) {
+		bool from_caller = sipd_str_eq(d->info.caller_tag, from_tag);
+		uint32_t *seen = from_caller ? &d->info.caller_cseq : &d->info.callee_cseq;
+
+		if (cseq > *seen)
+			*seen = cseq;
+		if (refresher == ST_REF_NONE)
+			d->info.refresher = ST_PARTY_NONE;
+		else
+			d->info.refresher =
+			    (refresher == ST_REF_UAC) == from_caller ? ST_PARTY_CALLER : ST_PARTY_CALLEE;
+		schedule_locked(d, interval);
+		sipd_stat_inc(st_st.refreshed);
+		err = 0;
+	}
+	pthread_mutex_unlock(&b->lock);
+	return err;
+}
+
+int st_dialog_remove(struct sipd_str call_id, struct sipd_str tag1, struct sipd_str tag2)
+{
+	struct st_bucket *b = &table[hash_str(call_id) & table_mask];
+	struct st_dialog *d;
+	bool timer_ref = false;
+
+	pthread_mutex_lock(&b->lock);
+	d = find_locked(b, call_id, tag1, tag2);
+	if (d) {
+		unlink_locked(b, d);
+		timer_ref = disarm_locked(d);
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (!d)
+		return ENOENT;
+	if (timer_ref)
+		dialog_unref(d);
+	dialog_unref(d);
+	return 0;
+}
+
+uint64_t st_dialog_count(void)
+{
+	return __atomic_load_n(&live, __ATOMIC_RELAXED);
+}
+
+uint64_t st_dialog_bytes(void)
+{
+	return __atomic_load_n(&bytes, __ATOMIC_RELAXED);
+}
+
+int st_dialog_expires_in(uint64_t *out, struct sipd_str call_id, struct sipd_str tag1, struct sipd_str tag2)
+{
+	struct st_bucket *b = &table[hash_str(call_id) & table_mask];
+	struct st_dialog *d;
+	uint64_t now = st_sys->now();
+	int err = ENOENT;
+
+	pthread_mutex_lock(&b->lock);
+	d = find_locked(b, call_id, tag1, tag2);
+	if (d) {
+		*out = !d->deadline ? UINT64_MAX : d->deadline > now ? d->deadline - now : 0;
+		err = 0;
+	}
+	pthread_mutex_unlock(&b->lock);
+	return err;
+}
+
+void st_dialog_timer_fired(void *arg)
+{
+	struct st_dialog *d = arg;
+	struct st_bucket *b = &table[d->bucket];
+	uint64_t now = st_sys->now();
+	bool expired = false;
+
+	pthread_mutex_lock(&b->lock);
+	if (d->linked && d->deadline && now < d->deadline) {
+		/* Refreshed since the timer was armed: wait for the new deadline. */
+		d->timer_due = d->deadline;
+		st_sys->timer_start(&d->timer, d->loop, d->deadline - now);
+		pthread_mutex_unlock(&b->lock);
+		return;
+	}
+	d->timed = false;
+	if (d->linked && d->deadline) {
+		unlink_locked(b, d);
+		expired = true;
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (expired) {
+		SIPD_INFO("session %.*s expired (interval %u s, not refreshed)",
+			  SIPD_STR_FMT(d->info.call_id), d->info.interval);
+		sipd_stat_inc(st_st.expired);
+		if (st_sys->expire)
+			st_sys->expire(&d->info);
+		/* The table's reference: the dialog was unlinked here. */
+		dialog_unref(d);
+	}
+	dialog_unref(d);
+}
+
+void st_dialog_foreach(void (*fn)(const struct st_dialog_info *d, uint64_t started_wall,
+				  uint64_t expires_in_ms, void *arg),
+		       void *arg)
+{
+	uint64_t now = st_sys->now();
+
+	if (!table)
+		return;
+	for (unsigned i = 0; i <= table_mask; i++) {
+		struct st_bucket *b = &table[i];
+
+		pthread_mutex_lock(&b->lock);
+		for (struct st_dialog *d = b->head; d; d = d->next)
+			fn(&d->info, d->started_wall,
+			   !d->deadline        ? UINT64_MAX
+			   : d->deadline > now ? d->deadline - now
+					       : 0,
+			   arg);
+		pthread_mutex_unlock(&b->lock);
+	}
+}

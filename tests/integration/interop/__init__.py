@@ -1,0 +1,1 @@
+"""Helpers that run real SIP clients (baresip, linphonec) headless against sipd in integration tests."""

@@ -1,0 +1,413 @@
+"""session_timer (RFC 4028) against the real sipd: the rejection matrix, the check running before
+auth_check() in the default routing.cfg, calls with timers (scripted UAs and SIPp) tracked in
+`sipctl sessions`, refreshes by re-INVITE and UPDATE, expiry with BYEs to both parties, BYE cleanup."""
+
+import os
+import queue
+import random
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sipdtest import Sipd, TestRun, free_port, new_branch, parse_sip, sip_request, udp_request  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCH = os.path.join(ROOT, "tests", "bench")
+run = TestRun("session_timer")
+
+BASE = [{"name": "parser"}, {"name": "udp"}, {"name": "sanity"}, {"name": "maxfwd"},
+        {"name": "tm", "t1": 100, "t2": 400, "t4": 500, "timer_c": 3000}]
+
+
+def st_module(**kw):
+    m = {"name": "session_timer", "test_intervals": True}
+    m.update(kw)
+    return m
+
+
+# A proxy to $hdr(X-UA) on loopback with the timer check first, as in the default script.
+SCRIPT = """request_route {
+	sanity();
+	maxfwd(70);
+	if (is_method("ACK")) { if (loose_route()) { relay(); } drop; }
+	if (is_method("INVITE|UPDATE")) { session_timer_check(); }
+	if (has_to_tag()) { loose_route(); relay(); exit; }
+	$ru = "sip:$rU@127.0.0.1:$hdr(X-UA)";
+	record_route();
+	relay();
+}
+"""
+
+
+class Party(threading.Thread):
+    """A UDP user agent: answers INVITE/UPDATE/BYE with 200 (echoing Record-Route), queues what it gets."""
+
+    def __init__(self, name, answer_headers=(), reinvite_status=200):
+        super().__init__(daemon=True)
+        self.reinvite_status = reinvite_status
+        self.name_ = name
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.sock.settimeout(0.1)
+        self.answer_headers = list(answer_headers)
+        self.tag = "%s%06x" % (name, random.getrandbits(24))
+        self.requests = queue.Queue()
+        self.responses = queue.Queue()
+        self.seen = []
+        self.stop_flag = False
+        self.start()
+
+    def contact(self):
+        return f"<sip:{self.name_}@127.0.0.1:{self.port}>"
+
+    def answer(self, req, addr):
+        method = req.start.split()[0]
+        refresh = method == "INVITE" and "tag=" in (req.get("To") or "")
+        status = self.reinvite_status if refresh else 200
+        lines = [f"SIP/2.0 {status} {'OK' if status == 200 else 'Failed'}"]
+        for n, v in req.headers:
+            ln = n.lower()
+            if ln in ("via", "v", "from", "f", "call-id", "i", "cseq", "record-route"):
+                lines.append(f"{n}: {v}")
+            elif ln in ("to", "t"):
+                lines.append(f"{n}: {v}" + (f";tag={self.tag}" if "tag=" not in v else ""))
+        lines.append(f"Contact: {self.contact()}")
+        if method in ("INVITE", "UPDATE"):
+            lines += self.answer_headers
+        lines.append("Content-Length: 0")
+        self.sock.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(), addr)
+
+    def run(self):
+        while not self.stop_flag:
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            m = parse_sip(data)
+            if not m:
+                continue
+            if m.status:
+                self.responses.put(m)
+                continue
+            method = m.start.split()[0]
+            self.seen.append(m)
+            self.requests.put(m)
+            if method in ("INVITE", "UPDATE", "BYE", "OPTIONS"):
+                self.answer(m, addr)
+
+    def send(self, data, port):
+        self.sock.sendto(data, ("127.0.0.1", port))
+
+    def final(self, timeout=5.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                m = self.responses.get(timeout=max(0.01, deadline - time.time()))
+            except queue.Empty:
+                break
+            if m.status >= 200:
+                return m
+        return None
+
+    def wait_request(self, method, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for m in self.seen:
+                if m.start.startswith(method + " "):
+                    return m
+            time.sleep(0.02)
+        return None
+
+    def close(self):
+        self.stop_flag = True
+        self.join(2)
+        self.sock.close()
+
+
+class Call:
+    """A call from caller to callee through sipd, with the in-dialog requests each side can send."""
+
+    def __init__(self, sipd_port, caller, callee, headers):
+        self.port = sipd_port
+        self.caller, self.callee = caller, callee
+        self.call_id = "%016x@st" % random.getrandbits(64)
+        self.cseq = {"caller": 1, "callee": 100}
+        self.invite = sip_request("INVITE", f"sip:bob@127.0.0.1:{sipd_port}", via_port=caller.port,
+                                  call_id=self.call_id, from_tag=caller.tag,
+                                  headers=[f"X-UA: {callee.port}", f"Contact: {caller.contact()}"] + headers)
+        caller.send(self.invite, sipd_port)
+        self.ok = caller.final()
+        self.rr = []
+        if self.ok and self.ok.status == 200:
+            for v in self.ok.all("Record-Route"):
+                self.rr += [x.strip() for x in v.split(",")]
+            self.to = self.ok.get("To")
+            self.frm = parse_sip(self.invite).get("From")
+            self.ack()
+
+    def ack(self):
+        self.caller.send(self.request("ACK", "caller", cseq=self.cseq["caller"]), self.port)
+
+    def request(self, method, side, headers=(), cseq=None):
+        """An in-dialog request from side ('caller' or 'callee'), routed through sipd."""
+        if cseq is None:
+            self.cseq[side] += 1
+            cseq = self.cseq[side]
+        me = self.caller if side == "caller" else self.callee
+        if side == "caller":
+            ruri = f"sip:bob@127.0.0.1:{self.callee.port}"
+            route = list(reversed(self.rr))
+            frm, to = self.frm, self.to
+        else:
+            ruri = f"sip:alice@127.0.0.1:{self.caller.port}"
+            route = list(self.rr)
+            frm, to = self.to, self.frm
+        lines = [f"{method} {ruri} SIP/2.0",
+                 f"Via: SIP/2.0/UDP 127.0.0.1:{me.port};branch={new_branch()};rport",
+                 "Max-Forwards: 70", f"From: {frm}", f"To: {to}", f"Call-ID: {self.call_id}",
+                 f"CSeq: {cseq} {method}", f"Contact: {me.contact()}"]
+        lines += [f"Route: {r}" for r in route] + list(headers) + ["Content-Length: 0"]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    def send(self, method, side, headers=()):
+        me = self.caller if side == "caller" else self.callee
+        me.send(self.request(method, side, headers), self.port)
+        return me.final()
+
+
+def sessions(s):
+    return s.ctl("sessions")["sessions"]
+
+
+def session_of(s, call_id):
+    return next((x for x in sessions(s) if x["call_id"] == call_id), None)
+
+
+def invite(port, headers):
+    return parse_sip(udp_request("127.0.0.1", port, sip_request(
+        "INVITE", f"sip:bob@127.0.0.1:{port}", via_port=free_port("udp"), headers=headers)))
+
+
+# ---- the rejection matrix ----
+with Sipd(run.build, modules=BASE + [st_module(min_se=90, session_expires=1800, max_se=7200)],
+          routing=SCRIPT) as s:
+    X = [f"X-UA: {free_port('udp')}"]
+
+    @run.case
+    def no_timer_support_is_421_with_require_timer():
+        r = invite(s.port, X)
+        run.expect(r and r.status == 421, f"status {r and r.start}")
+        run.expect(r.get("Require") == "timer", f"Require: {r.get('Require')}")
+
+    @run.case
+    def small_interval_is_422_with_min_se():
+        r = invite(s.port, X + ["Supported: timer", "Session-Expires: 60"])
+        run.expect(r and r.status == 422, f"status {r and r.start}")
+        run.expect(r.get("Min-SE") == "90", f"Min-SE: {r.get('Min-SE')}")
+
+    @run.case
+    def request_min_se_raises_the_minimum():
+        r = invite(s.port, X + ["Supported: timer", "Session-Expires: 200", "Min-SE: 300"])
+        run.expect(r and r.status == 422 and r.get("Min-SE") == "300", f"{r and r.start} {r.get('Min-SE')}")
+
+    @run.case
+    def malformed_values_are_400_with_the_reason():
+        for hdr, what in (("Session-Expires: soon", "Session-Expires"), ("Min-SE: -1", "Min-SE"),
+                          ("Session-Expires: 1800;refresher=both", "Session-Expires")):
+            r = invite(s.port, X + ["Supported: timer", hdr])
+            run.expect(r and r.status == 400, f"{hdr}: {r and r.start}")
+            run.expect(what in (r.get("Warning") or "") and what in r.reason, f"{hdr}: {r.start} / {r.get('Warning')}")
+
+    @run.case
+    def rejections_are_counted():
+        st = s.ctl("sessions.stats")
+        run.expect(st["rejected_421"] >= 1 and st["rejected_422"] >= 2 and st["rejected_400"] >= 3, str(st))
+
+# ---- the order: timers before authentication, with the default routing.cfg and modules ----
+with open(os.path.join(ROOT, "routing.cfg")) as f:
+    DEFAULT_SCRIPT = f.read()
+DEFAULT_MODS = BASE + [{"name": "tcp"}, {"name": "auth_db", "realm": "sipd"}, {"name": "registrar"},
+                       st_module()]
+with Sipd(run.build, modules=DEFAULT_MODS, routing=DEFAULT_SCRIPT,
+          listen=["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"]) as s:
+
+    @run.case
+    def order_421_before_407():
+        r = invite(s.port, [])
+        run.expect(r and r.status == 421, f"an INVITE without timers and credentials got {r and r.start}")
+
+    @run.case
+    def order_then_auth_challenges():
+        r = invite(s.port, ["Supported: timer"])
+        run.expect(r and r.status in (401, 407), f"with timers the challenge comes: {r and r.start}")
+
+# ---- calls with timers ----
+with Sipd(run.build, modules=BASE + [st_module(min_se=2, session_expires=4, max_se=3600)],
+          routing=SCRIPT) as s:
+
+    @run.case
+    def call_is_tracked_with_the_interval_added_to_the_2xx():
+        a, b = Party("alice"), Party("bob")
+        try:
+            c = Call(s.port, a, b, ["Supported: timer", "Session-Expires: 600"])
+            run.expect(c.ok and c.ok.status == 200, f"call: {c.ok and c.ok.start}")
+            run.expect(c.ok.get("Session-Expires") == "600;refresher=uac" and c.ok.get("Require") == "timer",
+                       f"2xx: {c.ok.get('Session-Expires')} / {c.ok.get('Require')}")
+            inv = b.wait_request("INVITE", 1)
+            run.expect(inv.get("Session-Expires") == "600", f"relayed: {inv.get('Session-Expires')}")
+            x = session_of(s, c.call_id)
+            run.expect(x is not None, f"in sipctl sessions: {sessions(s)}")
+            run.expect(x["interval"] == 600 and x["refresher"] == "caller", str(x))
+            run.expect(x["caller"].startswith("sip:tester@") and x["callee"].startswith("sip:bob@"), str(x))
+            run.expect(590 - 32 < x["expires_in"] <= 600 - 32, str(x))
+            r = c.send("BYE", "caller")
+            run.expect(r and r.status == 200, f"BYE: {r and r.start}")
+            run.expect(session_of(s, c.call_id) is None, "the BYE removed the dialog")
+        finally:
+            a.close()
+            b.close()
+
+    @run.case
+    def session_expires_is_inserted_and_lowered():
+        a, b = Party("alice"), Party("bob")
+        try:
+            c = Call(s.port, a, b, ["Supported: timer"])
+            inv = b.wait_request("INVITE", 1)
+            run.expect(inv.get("Session-Expires") == "4", f"inserted: {inv.get('Session-Expires')}")
+            c.send("BYE", "caller")
+            a2, b2 = Party("alice"), Party("bob")
+            try:
+                c2 = Call(s.port, a2, b2, ["Supported: timer", "Session-Expires: 99999;refresher=uas"])
+                inv = b2.wait_request("INVITE", 1)
+                run.expect(inv.get("Session-Expires") == "3600;refresher=uas", f"lowered: {inv.get('Session-Expires')}")
+                c2.send("BYE", "caller")
+            finally:
+                a2.close()
+                b2.close()
+        finally:
+            a.close()
+            b.close()
+
+    @run.case
+    def refresh_by_reinvite_and_update_moves_the_expiry():
+        # 4 s: without a refresh the proxy would end it at 4 - 4/3 = 2.67 s.
+        a, b = Party("alice"), Party("bob", ["Require: timer", "Session-Expires: 4;refresher=uac"])
+        try:
+            c = Call(s.port, a, b, ["Supported: timer", "Session-Expires: 4"])
+            run.expect(c.ok and c.ok.status == 200, "call")
+            time.sleep(1.5)
+            before = session_of(s, c.call_id)["expires_in"]
+            r = c.send("INVITE", "caller", ["Supported: timer", "Session-Expires: 4;refresher=uac"])
+            run.expect(r and r.status == 200, f"re-INVITE: {r and r.start}")
+            c.ack()
+            after = session_of(s, c.call_id)["expires_in"]
+            run.expect(before < 1.3 and after > 2.4, f"re-INVITE moved expires_in {before} -> {after}")
+            time.sleep(1.5)
+            before = session_of(s, c.call_id)["expires_in"]
+            r = c.send("UPDATE", "callee", ["Supported: timer", "Session-Expires: 4;refresher=uac"])
+            run.expect(r and r.status == 200, f"UPDATE: {r and r.start}")
+            x = session_of(s, c.call_id)
+            run.expect(before < 1.3 and x["expires_in"] > 2.4, f"UPDATE moved expires_in {before} -> {x}")
+            run.expect(x["refresher"] == "callee", f"the callee refreshes now: {x}")
+            time.sleep(1.5)
+            run.expect(not any(m.start.startswith("BYE") for m in a.seen + b.seen), "no BYE while refreshed")
+            c.send("BYE", "callee")
+            run.expect(session_of(s, c.call_id) is None, "gone after BYE")
+        finally:
+            a.close()
+            b.close()
+
+    @run.case
+    def unrefreshed_session_ends_with_bye_to_both():
+        a, b = Party("alice"), Party("bob", ["Require: timer", "Session-Expires: 2;refresher=uac"])
+        try:
+            c = Call(s.port, a, b, ["Supported: timer", "Session-Expires: 2"])
+            run.expect(c.ok and c.ok.status == 200, "call")
+            t0 = time.time()
+            bye_b = b.wait_request("BYE", 4)
+            bye_a = a.wait_request("BYE", 2)
+            took = time.time() - t0
+            run.expect(bye_a is not None and bye_b is not None, "BYE reached both parties")
+            run.expect(1.0 < took < 2.5, f"ended after {took:.2f}s (2 - min(32, 2/3) = 1.33 s)")
+            for who, m, want_from in (("callee", bye_b, c.frm), ("caller", bye_a, c.to)):
+                run.expect("cause=408" in (m.get("Reason") or ""), f"{who}: Reason {m.get('Reason')}")
+                run.expect(m.get("From") == want_from, f"{who}: From {m.get('From')} want {want_from}")
+                run.expect(m.get("Call-ID") == c.call_id, f"{who}: Call-ID")
+            run.expect(bye_b.get("CSeq") == "2 BYE", f"callee BYE continues the caller's CSeq: {bye_b.get('CSeq')}")
+            run.expect(bye_b.start.split()[1] == f"sip:bob@127.0.0.1:{b.port}", bye_b.start)
+            run.expect(bye_a.start.split()[1] == f"sip:alice@127.0.0.1:{a.port}", bye_a.start)
+            time.sleep(0.3)
+            run.expect(session_of(s, c.call_id) is None, "removed")
+            st = s.ctl("sessions.stats")
+            run.expect(st["expired"] >= 1 and st["byes_sent"] >= 2 and st["bye_failures"] == 0, str(st))
+        finally:
+            a.close()
+            b.close()
+
+    @run.case
+    def failed_refresh_481_removes_the_dialog():
+        a, b = Party("alice"), Party("bob", reinvite_status=481)
+        try:
+            c = Call(s.port, a, b, ["Supported: timer", "Session-Expires: 600"])
+            run.expect(session_of(s, c.call_id) is not None, "tracked")
+            r = c.send("INVITE", "caller", ["Supported: timer", "Session-Expires: 600"])
+            run.expect(r and r.status == 481, f"refresh answered {r and r.start}")
+            run.expect(session_of(s, c.call_id) is None, "481 to a refresh removed the dialog")
+        finally:
+            a.close()
+            b.close()
+
+    @run.case
+    def sessions_survive_a_routing_reload():
+        a, b = Party("alice"), Party("bob")
+        try:
+            c = Call(s.port, a, b, ["Supported: timer", "Session-Expires: 600"])
+            s.ctl("reload")
+            run.expect(session_of(s, c.call_id) is not None, "still tracked after reload")
+            c.send("BYE", "caller")
+        finally:
+            a.close()
+            b.close()
+
+    def sipp(scenario_uac, scenario_uas, calls):
+        uas_port = free_port()
+        uas = subprocess.Popen(["sipp", "-sf", os.path.join(BENCH, scenario_uas), "-i", "127.0.0.1", "-p",
+                                str(uas_port), "-m", str(calls), "-nostdin"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.4)
+            p = subprocess.run(["sipp", "-sf", os.path.join(BENCH, scenario_uac), f"127.0.0.1:{s.port}",
+                                "-s", "bob", "-i", "127.0.0.1", "-p", str(free_port()), "-m", str(calls),
+                                "-r", "5", "-timeout", "20", "-timeout_error", "-nostdin",
+                                "-key", "uas_port", str(uas_port), "-key", "se", "4"],
+                               capture_output=True, text=True, timeout=40)
+            ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", p.stdout)
+            return p.returncode, int(ok.group(1)) if ok else 0, p.stdout[-1500:]
+        finally:
+            if uas.poll() is None:
+                uas.terminate()
+            try:
+                uas.wait(5)
+            except subprocess.TimeoutExpired:
+                uas.kill()
+                uas.wait()
+
+    @run.case
+    def sipp_calls_with_timers_refreshed_and_tracked():
+        before = s.ctl("sessions.stats")
+        rc, ok, out = sipp("uac_call_timer.xml", "uas_call_timer.xml", 3)
+        run.expect(rc == 0 and ok == 3, f"sipp rc {rc}, {ok} ok\n{out}")
+        st = s.ctl("sessions.stats")
+        run.expect(st["created"] - before["created"] == 3, f"3 dialogs created: {before} -> {st}")
+        run.expect(st["refreshed"] - before["refreshed"] >= 3, f"each refreshed by UPDATE: {st}")
+        run.expect(st["ended_by_bye"] - before["ended_by_bye"] == 3, f"each ended by BYE: {st}")
+        run.expect(st["active"] == 0, str(st))
+
+run.finish()
