@@ -400,20 +400,19 @@ void loader_stop_all(void)
 	}
 }
 
+/*
+ * Forgets the modules. Their objects stay mapped until the process exits:
+ * unmapping them gains nothing at exit, while a late callback into an
+ * unmapped module would crash and leak reports could no longer name the
+ * module's functions.
+ */
 void loader_unload_all(void)
 {
-	for (unsigned i = mod_count; i-- > 0;) {
-		if (mods[i].handle)
-			lt_dlclose(mods[i].handle);
+	for (unsigned i = mod_count; i-- > 0;)
 		free(mods[i].path);
-	}
 	free(mods);
 	mods = NULL;
 	mod_count = 0;
-	if (ltdl_ready) {
-		lt_dlexit();
-		ltdl_ready = false;
-	}
 }
 
 bool sipd_module_loaded(const char *name)
