@@ -174,6 +174,20 @@ static void reason_for(int s, const char **reason)
 	}
 }
 
+/*
+ * The script's lock comes before a cell's (relay() locks the cell it creates), so
+ * routes run with the cell unlocked; the caller holds a reference. Meanwhile no
+ * other thread concludes the cell (send_final defers to the route's thread).
+ */
+static void run_route_unlocked(struct tm_cell *c, struct sipd_ctx *ctx, int route)
+{
+	c->routes_running++;
+	pthread_mutex_unlock(&c->lock);
+	tm_sys->run_route(ctx, route);
+	pthread_mutex_lock(&c->lock);
+	c->routes_running--;
+}
+
 static void run_failure_route(struct tm_cell *c)
 {
 	struct sipd_msg *fm = NULL;
@@ -189,7 +203,7 @@ static void run_failure_route(struct tm_cell *c)
 	    .route = SIPD_ROUTE_FAILURE,
 	    .owner = c,
 	};
-	tm_sys->run_route(&ctx, route);
+	run_route_unlocked(c, &ctx, route);
 	fm->ops->free(fm);
 }
 
@@ -202,9 +216,14 @@ static void send_final(struct tm_cell *c)
 	for (unsigned i = 0; i < c->nuac; i++)
 		if (uac_pending(c->uac[i]))
 			return;
+	if (c->routes_running) {
+		c->final_deferred = true;
+		return;
+	}
+	c->final_deferred = false;
 	run_failure_route(c);
-	if (c->uas.status >= 200)
-		return; /* t_reply() in the failure route answered */
+	if (c->uas.status >= 200 || c->final_sent)
+		return; /* t_reply() in the failure route answered, or a 2xx went by meanwhile */
 	for (unsigned i = 0; i < c->nuac; i++)
 		if (uac_pending(c->uac[i]))
 			return; /* the failure route relayed again */
@@ -229,13 +248,13 @@ static bool run_reply_route(struct tm_cell *c, struct sipd_msg *resp)
 
 	if (!tm_sys->run_route)
 		return true;
-	tm_sys->run_route(&ctx, SIPD_ROUTE_ID_REPLY);
+	run_route_unlocked(c, &ctx, SIPD_ROUTE_ID_REPLY);
 	if (c->on_reply >= 0 && !ctx.dropped)
-		tm_sys->run_route(&ctx, c->on_reply);
+		run_route_unlocked(c, &ctx, c->on_reply);
 	return !ctx.dropped;
 }
 
-void tm_proxy_on_response(struct tm_uac *u, struct sipd_msg *resp)
+static void on_response(struct tm_uac *u, struct sipd_msg *resp)
 {
 	struct tm_cell *c = u->cell;
 	int s = resp ? resp->status : u->status;
@@ -263,6 +282,16 @@ void tm_proxy_on_response(struct tm_uac *u, struct sipd_msg *resp)
 		cancel_others(c, u);
 	if (!c->final_sent && !c->relaying)
 		send_final(c);
+}
+
+void tm_proxy_on_response(struct tm_uac *u, struct sipd_msg *resp)
+{
+	struct tm_cell *c = u->cell;
+
+	on_response(u, resp);
+	/* Another thread left the final answer to the routes that ran here. */
+	if (c->final_deferred && !c->routes_running)
+		tm_proxy_check_final(c);
 }
 
 void tm_proxy_check_final(struct tm_cell *c)

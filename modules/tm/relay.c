@@ -145,7 +145,8 @@ static void resolved(void *arg, int err, const struct sipd_dest *d)
 
 	pthread_mutex_lock(&c->lock);
 	u = j->idx < c->nuac ? c->uac[j->idx] : NULL;
-	if (u && u->resolving) {
+	/* ECANCELED is the resolver stopping: the cell goes with the table and nobody is answered. */
+	if (u && u->resolving && err != ECANCELED) {
 		u->resolving = false;
 		if (err) {
 			SIPD_INFO("cannot resolve %s: %s", u->uri, strerror(err));
@@ -252,7 +253,9 @@ void tm_rr_mark(struct sipd_ctx *ctx)
 	struct tm_cell *c = ctx->owner;
 
 	if (c) {
+		pthread_mutex_lock(&c->lock);
 		c->rr_listen = ctx->rcv->listen;
+		pthread_mutex_unlock(&c->lock);
 		return;
 	}
 	pending_for(ctx->msg);
@@ -264,10 +267,12 @@ void tm_routes_set(struct sipd_ctx *ctx, int on_failure, int on_reply)
 	struct tm_cell *c = ctx->owner;
 
 	if (c) {
+		pthread_mutex_lock(&c->lock);
 		if (on_failure >= 0)
 			c->on_failure = on_failure;
 		if (on_reply >= 0)
 			c->on_reply = on_reply;
+		pthread_mutex_unlock(&c->lock);
 		return;
 	}
 	pending_for(ctx->msg);
@@ -347,6 +352,9 @@ enum sipd_result tm_proxy_relay(struct sipd_ctx *ctx)
 		}
 		if (c->uas.invite)
 			tm_uas_reply(c, 100, "Trying", NULL, NULL, NULL);
+	} else {
+		/* A failure route: its caller dropped the cell lock to run the script. */
+		pthread_mutex_lock(&c->lock);
 	}
 	for (unsigned i = 0; i < sipd_branch_count(ctx); i++) {
 		const struct sipd_branch *br = sipd_branch_get(ctx, i);
@@ -369,8 +377,10 @@ enum sipd_result tm_proxy_relay(struct sipd_ctx *ctx)
 	}
 	c->relaying = false;
 	ctx->dropped = true; /* finished: tm answers from now on */
-	if (ctx->owner)
+	if (ctx->owner) {
+		pthread_mutex_unlock(&c->lock);
 		return SIPD_STOP; /* the failure route's caller concludes */
+	}
 	tm_proxy_check_final(c);
 	tm_cell_check_done(c);
 	pthread_mutex_unlock(&c->lock);

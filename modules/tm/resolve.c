@@ -277,9 +277,11 @@ void tm_resolver_stop(void)
 	pthread_mutex_unlock(&lock);
 	pthread_join(thread, NULL);
 	running = false;
+	/* Unanswered lookups hold their callers' references: hand them back as cancelled. */
 	while (queue) {
 		struct job *j = queue;
 		queue = j->next;
+		j->fn(j->arg, ECANCELED, NULL);
 		free(j);
 	}
 	ares_destroy(channel);

@@ -34,8 +34,10 @@ static enum sipd_result fn_t_reply(struct sipd_ctx *ctx, const union sipd_arg *a
 		if (*p == '\r' || *p == '\n')
 			*p = ' ';
 	if (c) {
-		/* In a failure route the cell is ours and locked. */
+		/* A failure route: the cell is ours, unlocked while the script runs. */
+		pthread_mutex_lock(&c->lock);
 		err = tm_uas_reply(c, code, reason, NULL, NULL, NULL);
+		pthread_mutex_unlock(&c->lock);
 	} else {
 		if ((err = tm_uas_create(&c, ctx)))
 			goto out;

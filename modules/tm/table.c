@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sipd/log.h>
+
 #include "tm_int.h"
 
 struct tm_bucket {
@@ -36,6 +38,22 @@ int tm_table_init(unsigned n)
 
 void tm_table_destroy(void)
 {
+	for (unsigned i = 0; i < bucket_count; i++) {
+		struct tm_cell *c;
+
+		while ((c = buckets[i].head)) {
+			/* The timers' references go first, so the table's is the last one. */
+			tm_cell_ref(c);
+			pthread_mutex_lock(&c->lock);
+			tm_cell_disarm(c);
+			pthread_mutex_unlock(&c->lock);
+			tm_cell_unlink(c);
+			tm_cell_unref(c);
+		}
+	}
+	if (tm_cell_count())
+		SIPD_WARN("%llu transaction(s) still referenced at shutdown",
+			  (unsigned long long)tm_cell_count());
 	for (unsigned i = 0; i < bucket_count; i++)
 		pthread_mutex_destroy(&buckets[i].lock);
 	free(buckets);

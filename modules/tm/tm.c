@@ -102,7 +102,9 @@ static int tm_start(void)
 
 static void tm_stop(void)
 {
+	/* First: its queued lookups give back their cell references. */
 	tm_resolver_stop();
+	tm_table_destroy();
 }
 
 static const struct sipd_param_def tm_params[] = {

@@ -136,10 +136,15 @@ struct tm_cell {
 	const struct tm_callbacks *cb;
 	void *cb_arg;
 	bool cb_done;
+
+	/* Script routes running on this cell without its lock; the final answer waits for them. */
+	unsigned routes_running;
+	bool final_deferred;
 };
 
 /* ---- table.c ---- */
 int tm_table_init(unsigned buckets);
+/* At shutdown, with no loop running: ends every cell (timers stopped, unlinked), then frees the table. */
 void tm_table_destroy(void);
 /* A new cell with one reference held by the caller (not yet in the table). */
 int tm_cell_new(struct tm_cell **out);
@@ -182,6 +187,8 @@ bool tm_uas_on_request(struct tm_cell *c, struct sipd_msg *m);
 void tm_uas_timer(struct tm_timer *t);
 /* True when the cell's server transaction is over and nothing else keeps it. */
 bool tm_cell_done(struct tm_cell *c);
+/* Stops every timer of the locked cell, dropping the references they held. */
+void tm_cell_disarm(struct tm_cell *c);
 /* Unlinks the cell when done (locked). */
 void tm_cell_check_done(struct tm_cell *c);
 
@@ -213,6 +220,8 @@ void tm_uac_fail(struct tm_uac *u, int status);
 /* Sends (or schedules) a CANCEL on an INVITE branch (9.1). */
 void tm_uac_cancel(struct tm_uac *u);
 void tm_uac_free(struct tm_uac *u);
+/* Stops the branch's timers (cell locked), dropping the references they held. */
+void tm_uac_disarm(struct tm_uac *u);
 /* Builds the branch value of uac idx of cell c into buf. */
 void tm_branch_make(char *buf, size_t size, const struct tm_cell *c, unsigned idx);
 /* Parses one of our branches; false if it is not ours. */

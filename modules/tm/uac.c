@@ -48,7 +48,7 @@ void tm_uac_free(struct tm_uac *u)
 	free(u);
 }
 
-static void disarm_all(struct tm_uac *u)
+void tm_uac_disarm(struct tm_uac *u)
 {
 	tm_timer_disarm(&u->retr);
 	tm_timer_disarm(&u->timeout);
@@ -215,7 +215,7 @@ void tm_uac_fail(struct tm_uac *u, int status)
 {
 	if (u->state == TM_TERMINATED || u->state == TM_COMPLETED || u->state == TM_ACCEPTED)
 		return;
-	disarm_all(u);
+	tm_uac_disarm(u);
 	tm_state_set(&u->state, TM_TERMINATED);
 	u->status = status;
 	u->local_final = true;
@@ -240,7 +240,7 @@ static void on_invite_response(struct tm_uac *u, struct sipd_msg *resp)
 				send_cancel(u);
 			break;
 		}
-		disarm_all(u);
+		tm_uac_disarm(u);
 		if (s < 300) {
 			tm_state_set(&u->state, TM_ACCEPTED);
 			tm_timer_arm(&u->wait, 64u * (unsigned)tm_cfg.t1); /* Timer M */
@@ -277,7 +277,7 @@ static void on_other_response(struct tm_uac *u, struct sipd_msg *resp)
 	if (s < 200) {
 		tm_state_set(&u->state, TM_PROCEEDING);
 	} else {
-		disarm_all(u);
+		tm_uac_disarm(u);
 		if (u->reliable) {
 			tm_state_set(&u->state, TM_TERMINATED);
 		} else {

@@ -203,26 +203,23 @@ bool tm_cell_done(struct tm_cell *c)
 	return true;
 }
 
-static void uac_disarm(struct tm_uac *u)
+void tm_cell_disarm(struct tm_cell *c)
 {
-	tm_timer_disarm(&u->retr);
-	tm_timer_disarm(&u->timeout);
-	tm_timer_disarm(&u->wait);
-	tm_timer_disarm(&u->timer_c);
+	if (c->has_uas) {
+		tm_timer_disarm(&c->uas.retr);
+		tm_timer_disarm(&c->uas.timeout);
+	}
+	for (unsigned i = 0; i < c->nuac; i++) {
+		tm_uac_disarm(c->uac[i]);
+		if (c->uac[i]->cancel)
+			tm_uac_disarm(c->uac[i]->cancel);
+	}
 }
 
 void tm_cell_check_done(struct tm_cell *c)
 {
 	if (!c->linked || !tm_cell_done(c))
 		return;
-	if (c->has_uas) {
-		tm_timer_disarm(&c->uas.retr);
-		tm_timer_disarm(&c->uas.timeout);
-	}
-	for (unsigned i = 0; i < c->nuac; i++) {
-		uac_disarm(c->uac[i]);
-		if (c->uac[i]->cancel)
-			uac_disarm(c->uac[i]->cancel);
-	}
+	tm_cell_disarm(c);
 	tm_cell_unlink(c);
 }

@@ -1,7 +1,10 @@
 """The default routing.cfg with the default modules, the receive path and script reload, over UDP."""
 
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -80,5 +83,34 @@ with Sipd(run.build, modules="default", routing=DEFAULT) as s:
         # Unbounded route() recursion is an ERROR at run time: the core answers 500.
         r = ask(s, "OPTIONS")
         run.expect(r and r.status == 500, f"got {r and r.start}")
+
+
+def check_config(conf, db):
+    """Runs sipd -c on conf with the build's real modules; returns (exit code, stdout + stderr)."""
+    p = subprocess.run([os.path.join(run.build, "core", "sipd"), "-c", "-f", conf,
+                        "-M", os.path.join(run.build, "modules"), "--db", db],
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout + p.stderr
+
+
+@run.case
+def shipped_configuration_is_valid():
+    # The real modules register every function the default script calls (tm, auth_db, registrar, ...).
+    with tempfile.TemporaryDirectory() as d:
+        code, out = check_config(os.path.join(ROOT, "modules.conf"), os.path.join(d, "check.db"))
+        run.expect(code == 0 and "routing.cfg are valid" in out, f"sipd -c: {code}: {out}")
+
+
+@run.case
+def broken_copy_of_the_default_script_is_rejected_with_its_position():
+    with tempfile.TemporaryDirectory() as d:
+        shutil.copy(os.path.join(ROOT, "modules.conf"), d)
+        lines = DEFAULT.rstrip("\n").split("\n")
+        with open(os.path.join(d, "routing.cfg"), "w") as f:
+            f.write("\n".join(lines) + "\nroute broken_by_test {\n\tno_such_function(1);\n}\n")
+        code, out = check_config(os.path.join(d, "modules.conf"), os.path.join(d, "check.db"))
+        where = f"routing.cfg:{len(lines) + 2}:2: unknown function 'no_such_function'"
+        run.expect(code != 0 and where in out, f"sipd -c: {code}: {out}")
+
 
 run.finish()

@@ -173,16 +173,3 @@ Test(script_compile, registry_rejects_bad_tables)
 	cr_assert_eq(sipd_pv_register("bad name", false, t_pv), EINVAL);
 	cr_assert_eq(sipd_pv_register("rm", false, t_pv), EEXIST);
 }
-
-Test(script_compile, default_routing_cfg_with_stand_ins)
-{
-	/* sanity() and maxfwd() belong to modules; stand-ins let the default script compile here. */
-	static const struct sipd_script_fn mods[] = {
-	    {.name = "sanity", .fn = t_true},
-	    {.name = "maxfwd", .fn = t_true, .args = {SIPD_ARG_INT}},
-	    {.name = NULL},
-	};
-	char err[1024];
-	cr_assert_eq(sipd_script_register("stand_in", mods), 0);
-	cr_assert_eq(script_check(SIPD_TEST_DATA "/../../routing.cfg", err, sizeof(err)), 0, "%s", err);
-}

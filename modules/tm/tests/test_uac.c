@@ -131,6 +131,18 @@ Test(uac, invite_2xx_accepted_passes_every_2xx_until_timer_m)
 	cr_assert_eq(tm_cell_count(), 0);
 }
 
+Test(uac, transactions_in_flight_are_freed_at_shutdown)
+{
+	cr_assert_eq(tm_api_table.request(OUT("INVITE"), strlen(OUT("INVITE")), &dst, &cbs, NULL), 0);
+	cr_assert_eq(tm_api_table.request(OUT("OPTIONS"), strlen(OUT("OPTIONS")), &dst, &cbs, NULL), 0);
+	cr_assert_eq(tm_cell_count(), 2);
+	cr_assert_gt(fake_ntimers, 0);
+	tm_table_destroy();
+	cr_assert_eq(tm_cell_count(), 0, "every cell is freed");
+	cr_assert_eq(fake_ntimers, 0, "no timer is left pending on a freed cell");
+	cr_assert_eq(got_failure + got_final, 0, "nobody is answered at shutdown");
+}
+
 Test(uac, non_invite_timer_e_capped_at_t2_then_timer_f)
 {
 	cr_assert_eq(tm_api_table.request(OUT("OPTIONS"), strlen(OUT("OPTIONS")), &dst, &cbs, NULL), 0);
