@@ -19,6 +19,8 @@ write_basic_package_version_file("${CMAKE_BINARY_DIR}/sipdConfigVersion.cmake"
 install(FILES "${CMAKE_BINARY_DIR}/sipdConfig.cmake" "${CMAKE_BINARY_DIR}/sipdConfigVersion.cmake"
   cmake/SipdModule.cmake DESTINATION ${SIPD_CMAKE_DIR})
 
+# Relocatable: the prefix is found from the .pc file's own place.
+file(RELATIVE_PATH SIPD_PC_PREFIX_FROM_PCDIR "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
 configure_file(cmake/templates/sipd.pc.in "${CMAKE_BINARY_DIR}/sipd.pc" @ONLY)
 install(FILES "${CMAKE_BINARY_DIR}/sipd.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 

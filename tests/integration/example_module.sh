@@ -12,7 +12,12 @@ cmake --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1 || { ca
 cmake -S docs/examples/hello -B "$tmp/hello" -DCMAKE_PREFIX_PATH="$tmp/prefix" >"$tmp/hello.log" 2>&1 \
 	|| { cat "$tmp/hello.log"; exit 1; }
 cmake --build "$tmp/hello" >>"$tmp/hello.log" 2>&1 || { cat "$tmp/hello.log"; exit 1; }
-pkg-config --exists --print-errors "$tmp/prefix/lib/pkgconfig/sipd.pc" 2>/dev/null \
-	|| PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --cflags --libs sipd >/dev/null
+# The pkg-config file builds the same module without CMake.
+flags=$(PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --cflags --libs sipd)
+# shellcheck disable=SC2086
+cc -shared -fPIC -DSIPD_MODULE_NAME='"hello"' -Wl,--no-undefined -o "$tmp/hello-pc.so" \
+	docs/examples/hello/hello.c $flags
+nm -D --defined-only "$tmp/hello-pc.so" | grep -q ' sipd_module_export$' \
+	|| { echo "hello built with pkg-config exports no descriptor" >&2; exit 1; }
 
 python3 tests/integration/example_module_check.py "$build" "$tmp/prefix" "$tmp/hello"
