@@ -2,11 +2,11 @@
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
 import threading
-import time
 
 from .common import free_port, free_ports, wait_for
 
@@ -17,9 +17,9 @@ call_max_calls		4
 audio_player		alsa,null
 audio_source		ausine,440
 audio_alert		alsa,null
-ausrc_srate		8000
-auplay_srate		8000
-ausrc_channels		1
+ausrc_srate		48000
+auplay_srate		48000
+ausrc_channels		2
 auplay_channels		1
 audio_level		no
 rtp_ports		{rtp_lo}-{rtp_hi}
@@ -61,7 +61,7 @@ class Baresip:
         with open(os.path.join(self.dir, "config"), "w") as f:
             f.write(CONFIG.format(sip_port=self.sip_port, rtp_lo=rtp, rtp_hi=rtp + 3, ctrl_port=self.ctrl_port))
         tp = ";transport=tcp" if transport == "tcp" else ""
-        params = [f'outbound="sip:127.0.0.1:{sipd_port};transport={transport}"', "regint=600",
+        params = ["regint=600",
                   "audio_codecs=PCMU/8000/1"]
         if password is not None:
             params.insert(0, f"auth_pass={password}")
@@ -71,10 +71,7 @@ class Baresip:
         self.aor = f"sip:{user}@127.0.0.1:{sipd_port}"
         self.account = f"<{self.aor}{tp}>;" + ";".join(params)
         # The account is added over ctrl_tcp once connected, so that no registration event is missed.
-        # baresip 1.0 sets up its SIP transports only when it starts with an account: a local one
-        # that never registers.
-        with open(os.path.join(self.dir, "accounts"), "w") as f:
-            f.write(f"<sip:idle@127.0.0.1:{self.sip_port}>;regint=0\n")
+        open(os.path.join(self.dir, "accounts"), "w").close()
         open(os.path.join(self.dir, "contacts"), "w").close()
         self.events = []
         self.lock = threading.Lock()
@@ -83,6 +80,10 @@ class Baresip:
         self.proc = subprocess.Popen(["baresip", "-f", self.dir, "-t", str(lifetime)], stdin=subprocess.DEVNULL,
                                      stdout=self.out, stderr=subprocess.STDOUT)
         self.sock = None
+        # Commands are taken once the whole start-up (modules, SIP stack) is done.
+        if not wait_for(lambda: "baresip is ready." in self.output() or self.proc.poll() is not None, 10, 0.05):
+            self.close()
+            raise RuntimeError(f"baresip {name} did not start\n{self.output()[-2000:]}")
         self.sock = wait_for(self._connect, 10, 0.05)
         if not self.sock:
             self.close()
@@ -168,3 +169,4 @@ class Baresip:
         if self.sock:
             self.sock.close()
         self.out.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

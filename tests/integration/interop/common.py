@@ -2,6 +2,7 @@
 
 import math
 import os
+import socket
 import struct
 import sys
 import time
@@ -28,7 +29,7 @@ def free_ports(count, proto="both"):
 
 
 def free_port_exact(port, proto):
-    import socket
+    """port itself if it is free on 127.0.0.1 for proto; OSError otherwise."""
     kinds = [socket.SOCK_DGRAM, socket.SOCK_STREAM] if proto == "both" else (
         [socket.SOCK_DGRAM] if proto == "udp" else [socket.SOCK_STREAM])
     for kind in kinds:
