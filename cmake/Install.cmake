@@ -7,6 +7,9 @@ install(TARGETS sipdcore EXPORT sipdTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY core/include/sipd DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.h")
+# Modules' service APIs (tm_api.h, ...) install beside the core headers: #include <sipd/tm_api.h>.
+file(GLOB SIPD_MODULE_API_HEADERS "${PROJECT_SOURCE_DIR}/modules/*/*_api.h")
+install(FILES ${SIPD_MODULE_API_HEADERS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/sipd)
 
 set(SIPD_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/sipd")
 install(EXPORT sipdTargets NAMESPACE sipd:: DESTINATION ${SIPD_CMAKE_DIR})
