@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build-fuzz}
 secs=${2:-60}
-fuzzer="$dir/tests/fuzz/fuzz_parser"
+fuzzer="$dir/fuzz/fuzz_parser"
 [ -x "$fuzzer" ] || { echo "fuzz.sh: $fuzzer not built (configure with CC=clang -DSIPD_FUZZ=ON)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
