@@ -21,7 +21,7 @@ build_packages=(build-essential cmake pkg-config python3
 	libsqlite3-dev libconfig-dev libcivetweb-dev libsrtp2-dev libopus-dev libssl-dev
 	libltdl-dev libcriterion-dev libjansson-dev libc-ares-dev sqlite3)
 test_packages=(clang libclang-rt-14-dev sip-tester sipsak kamailio kamailio-sqlite-modules
-	valgrind procps iproute2 baresip-core linphone-cli)
+	valgrind procps iproute2 baresip-core linphone-cli dnsmasq-base)
 
 packages=("${build_packages[@]}")
 [ "$want_test_tools" = 1 ] && packages+=("${test_packages[@]}")

@@ -1,5 +1,6 @@
 /* Header helpers for relaying: splitting comma lists, popping the top Via, prepending Route/Record-Route. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,22 @@ int tm_hdr_prepend(struct sipd_msg *m, struct sipd_hdr *first, struct sipd_str n
 	memcpy(p + value.len, ", ", 2);
 	memcpy(p + value.len + 2, first->value.p, first->value.len);
 	return m->ops->hdr_replace(m, first, (struct sipd_str){p, value.len + 2 + first->value.len});
+}
+
+/*
+ * RFC 3261 18.3, 20.14: optional over UDP, but on a stream the receiver finds
+ * the end of the message only by it; a peer may drop the connection over a
+ * message without one (libre does), taking the dialog's only path with it.
+ * WebSocket frames delimit messages themselves (RFC 7118).
+ */
+int tm_hdr_frame(struct sipd_msg *m, enum sipd_proto proto)
+{
+	char num[24];
+
+	if ((proto != SIPD_PROTO_TCP && proto != SIPD_PROTO_TLS) || m->h_content_length)
+		return 0;
+	snprintf(num, sizeof(num), "%zu", m->body.len);
+	return m->ops->hdr_append(m, SIPD_STR("Content-Length"), sipd_str_c(num));
 }
 
 char *tm_strndup(struct sipd_str s)

@@ -95,7 +95,8 @@ static int forward_response(struct tm_cell *c, struct sipd_msg *resp)
 	int err;
 
 	run_hooks(c, resp, resp->status);
-	if ((err = tm_via_pop(resp)) || (err = resp->ops->serialize(resp, &out)))
+	if ((err = tm_via_pop(resp)) || (err = tm_hdr_frame(resp, c->uas.resp_dst.proto)) ||
+	    (err = resp->ops->serialize(resp, &out)))
 		return err;
 	return tm_uas_send(c, resp->status, out.p, out.len);
 }
@@ -150,9 +151,16 @@ static struct tm_uac *best_branch(struct tm_cell *c)
 	return best;
 }
 
-static void reason_for(int s, const char **reason)
+/* local: the branch failed here, and here a 404 or 504 only ever comes from a failed lookup. */
+static void reason_for(int s, bool local, const char **reason)
 {
 	switch (s) {
+	case 404:
+		*reason = local ? "Unresolvable Destination" : "Not Found";
+		break;
+	case 504:
+		*reason = local ? "DNS Server Failure" : "Server Time-out";
+		break;
 	case 408:
 		*reason = "Request Timeout";
 		break;
@@ -237,7 +245,7 @@ static void send_final(struct tm_cell *c)
 	/* 16.7 step 6: a 503 from downstream becomes 500 (the callee is busy, not us). */
 	if (s == 503)
 		s = 500;
-	reason_for(s, &reason);
+	reason_for(s, best && best->local_final, &reason);
 	run_hooks(c, NULL, s);
 	tm_uas_reply(c, s, reason, NULL, NULL, NULL);
 }

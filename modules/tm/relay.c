@@ -121,8 +121,8 @@ static void dispatch(struct tm_uac *u)
 		if (tm_rr_value(b, u->dst.from, &u->dst.addr, &rr) == 0)
 			tm_hdr_prepend(b, b->h_record_route, SIPD_STR("Record-Route"), rr);
 	}
-	if (b->ops->via_push(b, sipd_str_c(via)) || b->ops->serialize(b, &out) ||
-	    !(u->req = tm_strndup(out))) {
+	if (b->ops->via_push(b, sipd_str_c(via)) || tm_hdr_frame(b, u->dst.proto) ||
+	    b->ops->serialize(b, &out) || !(u->req = tm_strndup(out))) {
 		b->ops->free(b);
 		tm_uac_fail(u, 500);
 		return;
@@ -130,6 +130,17 @@ static void dispatch(struct tm_uac *u)
 	u->req_len = out.len;
 	b->ops->free(b);
 	tm_uac_start(u);
+}
+
+/*
+ * A name with no usable record is definite: 404 (RFC 3261 21.4.5, the
+ * Request-URI's domain is not one anybody serves). DNS servers that did not
+ * answer, or failed, are an external server the proxy depends on: 504
+ * (21.5.5), not 503, which would say that this proxy is overloaded.
+ */
+int tm_resolve_status(int err)
+{
+	return err == ENOENT ? 404 : 504;
 }
 
 struct resolve_job {
@@ -150,7 +161,7 @@ static void resolved(void *arg, int err, const struct sipd_dest *d)
 		u->resolving = false;
 		if (err) {
 			SIPD_INFO("cannot resolve %s: %s", u->uri, strerror(err));
-			tm_uac_fail(u, 503);
+			tm_uac_fail(u, tm_resolve_status(err));
 		} else {
 			u->dst = *d;
 			dispatch(u);
@@ -160,6 +171,30 @@ static void resolved(void *arg, int err, const struct sipd_dest *d)
 	pthread_mutex_unlock(&c->lock);
 	tm_cell_unref(c);
 	free(j);
+}
+
+/*
+ * A contact registered over a stream connection: the source port of that
+ * connection is ephemeral, so once the connection is gone the address to
+ * connect to is the Contact URI's own host and port, over the transport the
+ * contact registered with (RFC 5626 5.3 sends over the flow while it lasts).
+ * The transport uses conn_id while it is open and the address otherwise.
+ * False when the URI names no IP literal: the registered-from address then.
+ */
+static bool stream_contact(struct sipd_dest *d, const struct target *t)
+{
+	struct sipd_dest u;
+	bool need_dns;
+
+	if (!t->conn_id || (t->proto != SIPD_PROTO_TCP && t->proto != SIPD_PROTO_TLS) || t->path.len ||
+	    tm_dest_from_uri(&u, t->uri, &need_dns))
+		return false;
+	memset(d, 0, sizeof(*d));
+	d->proto = t->proto;
+	d->addr = u.addr;
+	d->conn_id = t->conn_id;
+	d->from = tm_listen_for(d->proto, d->addr.sa.sa_family);
+	return true;
 }
 
 static int branch_start(struct tm_cell *c, struct sipd_msg *base, const struct target *t)
@@ -187,8 +222,10 @@ static int branch_start(struct tm_cell *c, struct sipd_msg *base, const struct t
 		d = *t->fixed;
 		if (!d.from)
 			d.from = tm_listen_for(d.proto, d.addr.sa.sa_family);
+	} else if (stream_contact(&d, t)) {
+		SIPD_DBG("%s: over connection %llu, else to the Contact", uri, (unsigned long long)d.conn_id);
 	} else if (t->received.sa.sa_family == AF_INET || t->received.sa.sa_family == AF_INET6) {
-		/* Where the contact registered from (NAT), over its connection if it still stands. */
+		/* Where the contact registered from (NAT). */
 		d.proto = t->proto ? t->proto : SIPD_PROTO_UDP;
 		d.addr = t->received;
 		d.conn_id = t->conn_id;
@@ -304,7 +341,7 @@ static enum sipd_result relay_ack(struct sipd_ctx *ctx)
 	/* The same ACK retransmitted gets the same branch. */
 	snprintf(branch, sizeof(branch), "z9hG4bKsa%08x", tm_hash(v->branch, tm_hash(ctx->msg->call_id, 3)));
 	via_value(via, sizeof(via), &d, branch);
-	if (b->ops->via_push(b, sipd_str_c(via)) || b->ops->serialize(b, &out))
+	if (b->ops->via_push(b, sipd_str_c(via)) || tm_hdr_frame(b, d.proto) || b->ops->serialize(b, &out))
 		goto out;
 	tm_sys->send(&d, out.p, out.len);
 out:

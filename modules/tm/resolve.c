@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <ares.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,20 @@
 
 #define CACHE_SIZE   256
 #define CACHE_TTL_MS 60000
+/*
+ * One resolver thread serves every lookup, and c-ares' defaults (5 s, 4 tries,
+ * doubling) would hold it for over a minute per dead server: a SIP
+ * transaction cannot wait that long anyway (Timer B is 32 s).
+ */
+#define QUERY_TIMEOUT_MS 1000
+#define QUERY_TRIES      2
 
 struct job {
 	struct job *next;
 	char host[256];
 	enum sipd_proto proto;
 	uint16_t port;
-	bool explicit_proto, explicit_port;
+	bool explicit_proto, explicit_port, sips;
 	struct sipd_loop *loop;
 	tm_resolve_fn fn;
 	void *arg;
@@ -69,6 +77,20 @@ static void wait_channel(void)
 	}
 }
 
+/* An ares status as the errno tm_resolve's callback gets. */
+static int status_errno(int status)
+{
+	switch (status) {
+	case ARES_ENOTFOUND:
+	case ARES_ENODATA:
+		return ENOENT;
+	case ARES_ETIMEOUT:
+		return ETIMEDOUT;
+	default:
+		return EHOSTUNREACH;
+	}
+}
+
 struct answer {
 	int status;
 	unsigned char *buf;
@@ -81,85 +103,208 @@ static void on_query(void *arg, int status, int timeouts, unsigned char *abuf, i
 
 	(void)timeouts;
 	a->status = status;
-	if (status == ARES_SUCCESS && (a->buf = malloc((size_t)alen))) {
+	if (status == ARES_SUCCESS) {
+		if (!(a->buf = malloc((size_t)alen))) {
+			a->status = ARES_ENOMEM;
+			return;
+		}
 		memcpy(a->buf, abuf, (size_t)alen);
 		a->len = alen;
 	}
 }
 
-static bool query(const char *name, int type, struct answer *a)
+/* 0 with the answer in a->buf (the caller frees it), or the errno of status_errno(). */
+static int query(const char *name, int type, struct answer *a)
 {
 	memset(a, 0, sizeof(*a));
+	a->status = ARES_ENOTFOUND;
 	ares_query(channel, name, 1 /* C_IN */, type, on_query, a);
 	wait_channel();
-	return a->status == ARES_SUCCESS && a->buf;
+	return a->status == ARES_SUCCESS ? 0 : status_errno(a->status);
 }
 
-/* RFC 3263 4.1: NAPTR picks the transport and the SRV name when the URI names neither. */
-static bool naptr(struct job *j, char *srv, size_t size)
+/* Whether we can send over proto with a socket of that very family (any family when family is 0). */
+static bool can_send(enum sipd_proto proto, int family)
+{
+	const struct sipd_listen *l = tm_listen_for(proto, family ? family : AF_INET);
+
+	return l && (!family || l->addr.sa.sa_family == family);
+}
+
+/*
+ * RFC 3263 4.1: NAPTR picks the transport and the SRV name when the URI names
+ * neither; only "S" records of transports we listen on count, and a sips URI
+ * takes nothing but SIPS+D2T (never a downgrade to plain UDP or TCP).
+ * 0 with srv filled, ENOENT when no record fits, ENXIO when the name does
+ * not exist, or a DNS failure.
+ */
+static int naptr(struct job *j, char *srv, size_t size)
 {
 	struct ares_naptr_reply *r = NULL, *best = NULL;
+	enum sipd_proto best_proto = SIPD_PROTO_NONE;
 	struct answer a;
+	int err;
 
-	if (!query(j->host, 35 /* NAPTR */, &a))
-		return false;
+	/* NXDOMAIN for the host itself: no SRV or address record can follow. */
+	if ((err = query(j->host, 35 /* NAPTR */, &a)))
+		return a.status == ARES_ENOTFOUND ? ENXIO : err;
 	if (ares_parse_naptr_reply(a.buf, a.len, &r) == ARES_SUCCESS) {
 		for (struct ares_naptr_reply *p = r; p; p = p->next) {
 			const char *svc = (const char *)p->service;
-			bool udp = !strcasecmp(svc, "SIP+D2U"), tcp = !strcasecmp(svc, "SIP+D2T");
+			enum sipd_proto proto = SIPD_PROTO_NONE;
 
-			if ((udp || tcp) && (!best || p->order < best->order ||
-					     (p->order == best->order && p->preference < best->preference)))
+			if (strcasecmp((const char *)p->flags, "s") || !p->replacement || !*p->replacement)
+				continue;
+			if (!strcasecmp(svc, "SIPS+D2T"))
+				proto = SIPD_PROTO_TLS;
+			else if (!j->sips && !strcasecmp(svc, "SIP+D2T"))
+				proto = SIPD_PROTO_TCP;
+			else if (!j->sips && !strcasecmp(svc, "SIP+D2U"))
+				proto = SIPD_PROTO_UDP;
+			if (proto == SIPD_PROTO_NONE || !can_send(proto, 0))
+				continue;
+			if (!best || p->order < best->order ||
+			    (p->order == best->order && p->preference < best->preference)) {
 				best = p;
+				best_proto = proto;
+			}
 		}
 		if (best) {
-			j->proto = !strcasecmp((const char *)best->service, "SIP+D2T") ? SIPD_PROTO_TCP
-										       : SIPD_PROTO_UDP;
+			j->proto = best_proto;
 			snprintf(srv, size, "%s", best->replacement);
 		}
 		ares_free_data(r);
 	}
 	free(a.buf);
-	return best != NULL;
+	return best ? 0 : ENOENT;
 }
 
-/* RFC 2782: lowest priority; the target and port replace the host and port. */
-static bool srv(struct job *j, const char *name)
+/* A target of "." says the service is decidedly not there (RFC 2782). */
+static bool srv_usable(const struct ares_srv_reply *p)
+{
+	return p->host && *p->host && strcmp(p->host, ".");
+}
+
+/*
+ * RFC 2782: among the records of the lowest priority, a random pick weighted
+ * by weight; zero-weight records go first in the running sum, so they are
+ * chosen only when the draw is 0 (or when every weight is 0).
+ */
+struct ares_srv_reply *tm_srv_pick(struct ares_srv_reply *r)
+{
+	unsigned prio = UINT_MAX, sum = 0, run = 0, draw;
+
+	for (struct ares_srv_reply *p = r; p; p = p->next)
+		if (srv_usable(p) && p->priority < prio)
+			prio = p->priority;
+	if (prio == UINT_MAX)
+		return NULL;
+	for (struct ares_srv_reply *p = r; p; p = p->next)
+		if (srv_usable(p) && p->priority == prio)
+			sum += p->weight;
+	draw = sum ? arc4random_uniform(sum + 1) : 0;
+	for (int weighted = 0; weighted < 2; weighted++)
+		for (struct ares_srv_reply *p = r; p; p = p->next) {
+			if (!srv_usable(p) || p->priority != prio || (p->weight != 0) != weighted)
+				continue;
+			run += p->weight;
+			if (run >= draw)
+				return p;
+		}
+	return NULL;
+}
+
+/* The SRV target and port replace the host and port: 0, ENOENT (no usable record) or a DNS failure. */
+static int srv(struct job *j, const char *name)
 {
 	struct ares_srv_reply *r = NULL, *best = NULL;
 	struct answer a;
+	int err;
 
-	if (!query(name, 33 /* SRV */, &a))
-		return false;
+	if ((err = query(name, 33 /* SRV */, &a)))
+		return err;
 	if (ares_parse_srv_reply(a.buf, a.len, &r) == ARES_SUCCESS) {
-		for (struct ares_srv_reply *p = r; p; p = p->next)
-			if (!best || p->priority < best->priority ||
-			    (p->priority == best->priority && p->weight > best->weight))
-				best = p;
-		if (best) {
+		if ((best = tm_srv_pick(r))) {
 			snprintf(j->host, sizeof(j->host), "%s", best->host);
 			j->port = best->port;
 		}
 		ares_free_data(r);
 	}
 	free(a.buf);
-	return best != NULL;
+	return best ? 0 : ENOENT;
+}
+
+/* "_sip._udp.host", "_sip._tcp.host" or "_sips._tcp.host" for the job's transport. */
+static int srv_for_proto(struct job *j)
+{
+	char name[300];
+
+	snprintf(name, sizeof(name), "%s._%s.%s", j->proto == SIPD_PROTO_TLS ? "_sips" : "_sip",
+		 j->proto == SIPD_PROTO_UDP ? "udp" : "tcp", j->host);
+	return srv(j, name);
+}
+
+/*
+ * RFC 3263 4.1, 4.2: with an explicit port only A/AAAA; else NAPTR (when the
+ * transport is open too), else SRV for the transport (without NAPTR: UDP,
+ * then TCP if we have it), else A/AAAA on port 5060/5061. A failed DNS server
+ * ends the lookup: the next query would only wait as long again.
+ */
+static int find_target(struct job *j)
+{
+	char name[300];
+	int err;
+
+	if (j->explicit_port)
+		return 0;
+	if (!j->explicit_proto) {
+		if ((err = naptr(j, name, sizeof(name))) == 0 && (err = srv(j, name)) == 0)
+			return 0;
+		if (err == ENXIO)
+			return ENOENT;
+		if (err != ENOENT)
+			return err;
+	}
+	if ((err = srv_for_proto(j)) != ENOENT)
+		return err;
+	if (!j->explicit_proto && j->proto == SIPD_PROTO_UDP && can_send(SIPD_PROTO_TCP, 0)) {
+		j->proto = SIPD_PROTO_TCP;
+		if ((err = srv_for_proto(j)) != ENOENT)
+			return err;
+		j->proto = SIPD_PROTO_UDP;
+	}
+	/* No SRV: the URI's host on the default port of the transport we ended with (4.2). */
+	j->port = j->proto == SIPD_PROTO_TLS ? 5061 : 5060;
+	return 0;
 }
 
 struct addr_answer {
 	int status;
+	enum sipd_proto proto;
 	union sipd_sockaddr addr;
 };
 
+/* The first address of a family we have a listener of, else the first address. */
 static void on_addr(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 {
 	struct addr_answer *a = arg;
+	struct ares_addrinfo_node *pick = NULL;
 
 	(void)timeouts;
 	a->status = status;
-	if (status == ARES_SUCCESS && res && res->nodes &&
-	    res->nodes->ai_addrlen <= (ares_socklen_t)sizeof(a->addr))
-		memcpy(&a->addr, res->nodes->ai_addr, res->nodes->ai_addrlen);
+	for (struct ares_addrinfo_node *n = res ? res->nodes : NULL; n && status == ARES_SUCCESS;
+	     n = n->ai_next) {
+		if (n->ai_addrlen > (ares_socklen_t)sizeof(a->addr))
+			continue;
+		if (!pick)
+			pick = n;
+		if (can_send(a->proto, n->ai_family)) {
+			pick = n;
+			break;
+		}
+	}
+	if (pick)
+		memcpy(&a->addr, pick->ai_addr, pick->ai_addrlen);
 	else if (status == ARES_SUCCESS)
 		a->status = ARES_ENODATA;
 	if (res)
@@ -170,23 +315,14 @@ static void resolve_job(struct job *j)
 {
 	struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC};
 	struct addr_answer aa = {.status = ARES_ENOTFOUND};
-	char name[300];
 
-	if (!j->explicit_port) {
-		bool found = false;
-
-		if (!j->explicit_proto && naptr(j, name, sizeof(name)))
-			found = srv(j, name);
-		if (!found) {
-			snprintf(name, sizeof(name), "_sip._%s.%s",
-				 j->proto == SIPD_PROTO_TCP ? "tcp" : "udp", j->host);
-			srv(j, name);
-		}
-	}
+	if ((j->err = find_target(j)))
+		return;
+	aa.proto = j->proto;
 	ares_getaddrinfo(channel, j->host, NULL, &hints, on_addr, &aa);
 	wait_channel();
 	if (aa.status != ARES_SUCCESS) {
-		j->err = aa.status == ARES_ENOTFOUND || aa.status == ARES_ENODATA ? ENOENT : EHOSTUNREACH;
+		j->err = status_errno(aa.status);
 		return;
 	}
 	memset(&j->dest, 0, sizeof(j->dest));
@@ -244,27 +380,105 @@ static void *resolver_main(void *arg)
 			e->dest = j->dest;
 		}
 		pthread_mutex_unlock(&lock);
-		if (sipd_loop_post(j->loop, deliver, j))
+		/* No loop to answer on (shutting down): the caller's reference comes back all the same. */
+		if (sipd_loop_post(j->loop, deliver, j)) {
+			j->fn(j->arg, ECANCELED, NULL);
 			free(j);
+		}
 		pthread_mutex_lock(&lock);
 	}
 	pthread_mutex_unlock(&lock);
 	return NULL;
 }
 
+/* One entry of dns_servers: "1.2.3.4", "1.2.3.4:53", "::1" or "[::1]:53". */
+static bool server_ok(const char *e, size_t len)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *host = buf, *port = NULL, *end;
+	unsigned char bin[sizeof(struct in6_addr)];
+
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, e, len);
+	buf[len] = '\0';
+	if (buf[0] == '[') {
+		if (!(end = strchr(buf, ']')) || (end[1] && end[1] != ':'))
+			return false;
+		*end = '\0';
+		host = buf + 1;
+		port = end[1] ? end + 2 : NULL;
+		if (inet_pton(AF_INET6, host, bin) != 1)
+			return false;
+	} else if (inet_pton(AF_INET6, buf, bin) != 1) {
+		if ((port = strchr(buf, ':')))
+			*port++ = '\0';
+		if (inet_pton(AF_INET, buf, bin) != 1)
+			return false;
+	}
+	if (port) {
+		unsigned long v;
+
+		if (*port < '0' || *port > '9')
+			return false;
+		v = strtoul(port, &end, 10);
+		if (*end || v == 0 || v > 65535)
+			return false;
+	}
+	return true;
+}
+
+int tm_dns_servers_check(const char *csv)
+{
+	const char *p = csv;
+
+	if (!csv || !*csv)
+		return 0;
+	for (;;) {
+		size_t len = strcspn(p, ",");
+
+		if (!server_ok(p, len)) {
+			SIPD_ERR("dns_servers = \"%s\": \"%.*s\" is not an IP address with an optional port "
+				 "(ip[:port][,ip[:port]...], IPv6 as [addr]:port)",
+				 csv, (int)len, p);
+			return EINVAL;
+		}
+		if (!p[len])
+			return 0;
+		p += len + 1;
+	}
+}
+
 int tm_resolver_start(void)
 {
-	int err;
+	struct ares_options o = {.timeout = QUERY_TIMEOUT_MS, .tries = QUERY_TRIES};
+	const char *servers = tm_cfg.dns_servers;
+	bool have_channel = false;
+	int err = EIO, st;
 
-	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS || ares_init(&channel) != ARES_SUCCESS)
+	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
 		return EIO;
-	stopping = false;
-	if ((err = pthread_create(&thread, NULL, resolver_main, NULL))) {
-		ares_destroy(channel);
-		return err;
+	if ((st = ares_init_options(&channel, &o, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES)) != ARES_SUCCESS) {
+		SIPD_ERR("cannot set up c-ares: %s", ares_strerror(st));
+		goto out;
 	}
+	have_channel = true;
+	if (servers && *servers && (st = ares_set_servers_ports_csv(channel, servers)) != ARES_SUCCESS) {
+		SIPD_ERR("dns_servers = \"%s\" refused by c-ares: %s", servers, ares_strerror(st));
+		err = EINVAL;
+		goto out;
+	}
+	stopping = false;
+	if ((err = pthread_create(&thread, NULL, resolver_main, NULL)))
+		goto out;
 	running = true;
-	return 0;
+	SIPD_DBG("resolver on %s", servers && *servers ? servers : "the system's DNS servers");
+out:
+	if (err) {
+		if (have_channel)
+			ares_destroy(channel);
+		ares_library_cleanup();
+	}
+	return err;
 }
 
 void tm_resolver_stop(void)
@@ -309,6 +523,7 @@ int tm_resolve(struct sipd_str uri, struct sipd_loop *loop, tm_resolve_fn fn, vo
 	memcpy(j->host, u.maddr.len ? u.maddr.p : u.host.p, u.maddr.len ? u.maddr.len : u.host.len);
 	j->explicit_proto = u.transport.len > 0;
 	j->explicit_port = u.port != 0;
+	j->sips = u.scheme == SIPD_URI_SIPS;
 	j->loop = loop ? loop : sipd_loop_get(0);
 	j->fn = fn;
 	j->arg = arg;

@@ -71,6 +71,8 @@ static int tm_init(void)
 		SIPD_ERR("t2 (%d ms) must not be below t1 (%d ms)", tm_cfg.t2, tm_cfg.t1);
 		return EINVAL;
 	}
+	if ((err = tm_dns_servers_check(tm_cfg.dns_servers)))
+		return err;
 	if ((err = tm_stats_init()) || (err = tm_table_init((unsigned)tm_cfg.buckets)))
 		return err;
 	if ((err = sipd_service_provide(TM_SERVICE, TM_SERVICE_VERSION, &tm_api_table)) ||
@@ -95,8 +97,12 @@ static int tm_start(void)
 		SIPD_ERR("the parser service is missing: %s", strerror(err));
 		return err;
 	}
-	if ((err = tm_resolver_start()))
+	if ((err = tm_resolver_start())) {
+		/* Servers named in the configuration are a promise to use them, not a hint. */
+		if (tm_cfg.dns_servers && *tm_cfg.dns_servers)
+			return err;
 		SIPD_WARN("no DNS resolver (%s): only IP addresses can be relayed to", strerror(err));
+	}
 	return 0;
 }
 
@@ -139,6 +145,11 @@ static const struct sipd_param_def tm_params[] = {
      .min = 16,
      .max = 16777216,
      .help = "hash buckets of the transaction table (rounded up to a power of two)"},
+    {.name = "dns_servers",
+     .type = SIPD_PARAM_STR,
+     .var = &tm_cfg.dns_servers,
+     .help = "DNS servers for next-hop names, \"ip[:port][,ip[:port]...]\" (IPv6 as [addr]:port); "
+	     "empty: the system's (/etc/resolv.conf)"},
     {.name = NULL},
 };
 

@@ -49,6 +49,7 @@ extern const struct tm_sys tm_sys_real;
 /* Module parameters (milliseconds). */
 struct tm_cfg {
 	int t1, t2, t4, timer_c, buckets;
+	const char *dns_servers; /* "ip[:port],..." for c-ares; NULL or "" for the system's */
 };
 extern struct tm_cfg tm_cfg;
 extern const struct sipd_parser_api *tm_parser;
@@ -261,10 +262,21 @@ void tm_hostport(char *buf, size_t size, const char *host, uint16_t port);
 
 /* ---- resolve.c ---- */
 typedef void (*tm_resolve_fn)(void *arg, int err, const struct sipd_dest *d);
+/* Checks a dns_servers value ("ip[:port][,ip[:port]...]", IPv6 as [addr]:port); logs the bad entry. */
+int tm_dns_servers_check(const char *csv);
 int tm_resolver_start(void);
 void tm_resolver_stop(void);
-/* RFC 3263: resolves a SIP URI's host; calls fn on loop (sipd_loop_post). 0 or errno. */
+/*
+ * RFC 3263: resolves a SIP URI's host; calls fn on loop (sipd_loop_post). 0 or
+ * errno; fn gets ENOENT when the name has no usable record, ETIMEDOUT when no
+ * DNS server answered, EHOSTUNREACH when the servers failed otherwise.
+ */
 int tm_resolve(struct sipd_str uri, struct sipd_loop *loop, tm_resolve_fn fn, void *arg);
+/* RFC 2782: the record to use of an SRV answer (lowest priority, random by weight); NULL if none is usable. */
+struct ares_srv_reply;
+struct ares_srv_reply *tm_srv_pick(struct ares_srv_reply *r);
+/* The status a branch fails with when tm_resolve() gave err (relay.c). */
+int tm_resolve_status(int err);
 
 /* ---- hdr.c: small header helpers ---- */
 /* Splits a header value at its first top-level comma: first element, and the rest (empty if none). */
@@ -273,6 +285,8 @@ void tm_hdr_split(struct sipd_str v, struct sipd_str *first, struct sipd_str *re
 int tm_via_pop(struct sipd_msg *m);
 /* Prepends "value" to header type t (a new header when absent). */
 int tm_hdr_prepend(struct sipd_msg *m, struct sipd_hdr *first, struct sipd_str name, struct sipd_str value);
+/* Adds the Content-Length a message sent over TCP or TLS must carry when it came without one (from UDP). */
+int tm_hdr_frame(struct sipd_msg *m, enum sipd_proto proto);
 char *tm_strndup(struct sipd_str s);
 
 /* ---- stats ---- */

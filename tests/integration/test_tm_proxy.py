@@ -10,7 +10,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request  # noqa: E402
+from sipdtest import (Sipd, TestRun, free_port, parse_sip, sip_request, tcp_connect,  # noqa: E402
+                      tcp_read_message)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, "tests", "bench")
@@ -329,5 +330,123 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
         finally:
             c.close()
             ua.close()
+
+# A callee registered over TCP (baresip's pattern): its connections come and go; its Contact names where it
+# listens. Requests from a UDP caller may lack Content-Length, which a stream peer needs to find the message end.
+REG_SCRIPT = """request_route {
+	sanity();
+	maxfwd(70);
+	if (is_method("ACK")) { if (loose_route()) { relay(); } drop; }
+	if (has_to_tag() && loose_route()) { relay(); }
+	if ($rm == "REGISTER") { save(); exit; }
+	lookup();
+	record_route();
+	relay();
+}
+"""
+REG_MODS = MODS + [{"name": "registrar", "min_expires": 60, "max_expires": 3600}]
+
+
+def wait_until(cond, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def tcp_msg(sock, timeout=3.0):
+    return parse_sip(tcp_read_message(sock, timeout))
+
+
+def reply_to(req, status, contact, to_tag="callee1"):
+    """A response echoing req's Via/From/To/Call-ID/CSeq/Record-Route, with a Content-Length."""
+    lines = [f"SIP/2.0 {status} X"] + [f"Via: {v}" for v in req.all("Via")]
+    lines += [f"Record-Route: {v}" for v in req.all("Record-Route")]
+    to = req.get("To") + ("" if "tag=" in req.get("To") else f";tag={to_tag}")
+    lines += [f"From: {req.get('From')}", f"To: {to}", f"Call-ID: {req.get('Call-ID')}",
+              f"CSeq: {req.get('CSeq')}", f"Contact: <{contact}>", "Content-Length: 0"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def accept_msg(lsock, timeout=3.0):
+    """A connection accepted on lsock and the first message read from it, or (None, None)."""
+    lsock.settimeout(timeout)
+    try:
+        conn, _ = lsock.accept()
+    except socket.timeout:
+        return None, None
+    return conn, tcp_msg(conn, timeout)
+
+
+with Sipd(run.build, modules=REG_MODS, routing=REG_SCRIPT,
+          listen=["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"]) as s:
+
+    @run.case
+    def tcp_contact_reached_after_its_connection_closed_and_in_dialog_requests_framed():
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(4)
+        lport = lsock.getsockname()[1]
+        contact = f"sip:bob@127.0.0.1:{lport};transport=tcp"
+        caller = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        caller.bind(("127.0.0.1", 0))
+        cport = caller.getsockname()[1]
+        caller.settimeout(3)
+        socks = [lsock, caller]
+        try:
+            reg = tcp_connect("127.0.0.1", s.port)
+            socks.append(reg)
+            reg.sendall(sip_request("REGISTER", f"sip:127.0.0.1:{s.port}", transport="TCP",
+                                    via_port=lport, to=f"<sip:bob@127.0.0.1:{s.port}>",
+                                    headers=[f"Contact: <{contact}>", "Expires: 600"]))
+            r = tcp_msg(reg)
+            run.expect(r is not None and r.status == 200, f"registered over TCP: {r and r.start}")
+            reg.close()
+            run.expect(wait_until(lambda: s.stats()["tcp.closed_peer"] >= 1, 3), "sipd saw the close")
+            # The INVITE: not to the closed connection's source port, but to the Contact's.
+            call_id = "tcpcontact-%d" % cport
+            caller.sendto(sip_request("INVITE", f"sip:bob@127.0.0.1:{s.port}", via_port=cport, call_id=call_id,
+                                      from_tag="caller1"), ("127.0.0.1", s.port))
+            conn1, inv = accept_msg(lsock)
+            run.expect(inv is not None and inv.start.startswith("INVITE sip:bob@127.0.0.1:%d" % lport),
+                       f"INVITE on a new connection to the Contact: {inv and inv.start}")
+            socks.append(conn1)
+            # The 200 goes back over yet another connection, and the first one is dropped (as baresip does).
+            other = tcp_connect("127.0.0.1", s.port)
+            socks.append(other)
+            other.sendall(reply_to(inv, 200, contact))
+            conn1.close()
+            ok = None
+            deadline = time.time() + 3
+            while time.time() < deadline and not (ok and ok.status == 200):
+                ok = parse_sip(caller.recvfrom(65535)[0])
+            run.expect(ok is not None and ok.status == 200, f"caller got the 200: {ok and ok.start}")
+            routes = [v for rr in reversed(ok.all("Record-Route")) for v in reversed(rr.split(", "))]
+            to = ok.get("To")
+            for method, cseq in (("ACK", 1), ("BYE", 2)):
+                # No Content-Length, as a UDP UA may send it (RFC 3261 20.14).
+                caller.sendto(sip_request(method, contact, via_port=cport, call_id=call_id, from_tag="caller1",
+                                          to=to, cseq=cseq, headers=[f"Route: {', '.join(routes)}"],
+                                          omit=("Content-Length",)), ("127.0.0.1", s.port))
+                if method == "ACK":
+                    conn, req = accept_msg(lsock)
+                    if conn:
+                        socks.append(conn)
+                else:
+                    req = tcp_msg(conn)  # sipd's connection to the Contact stays in use
+                run.expect(req is not None and req.start.startswith(f"{method} {contact}"),
+                           f"{method} reached the Contact: {req and req.start}")
+                run.expect(req.get("Content-Length") == "0", f"{method} framed for TCP: {req.raw!r}")
+                if method == "BYE":
+                    conn.sendall(reply_to(req, 200, contact))
+                    fin = parse_sip(caller.recvfrom(65535)[0])
+                    run.expect(fin is not None and fin.status == 200 and "BYE" in fin.get("CSeq"),
+                               f"BYE answered: {fin and fin.start}")
+        finally:
+            for x in socks:
+                x.close()
 
 run.finish()
