@@ -10,7 +10,10 @@
 #   BENCH_WORKERS         sipd workers and Kamailio children (default 2)
 #   BENCH_RETRIES         reruns of a failing step before it counts as failed (other load on the box)
 #   BENCH_SIPP_BUFFER     SIPp's socket buffers, so the generator is not the one dropping answers
-#   KAMAILIO_MAXBUFFER    raise Kamailio's receive-buffer probing limit (default: its own 256 KiB)
+#   KAMAILIO_MAXBUFFER    Kamailio's receive-buffer probing limit (default 8 MiB, sipd's own rcvbuf;
+#                         set it empty for Kamailio's 256 KiB default)
+#   KAMAILIO_SHM_MB       Kamailio's shared memory in MiB (default 1024: with 256 its transactions
+#                         run out of memory above ~1 700 calls/s on this machine)
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck disable=SC2034 # used by the suites
@@ -24,6 +27,8 @@ BENCH_SIPP_INSTANCES=${BENCH_SIPP_INSTANCES:-1}
 BENCH_WORKERS=${BENCH_WORKERS:-2}
 BENCH_RETRIES=${BENCH_RETRIES:-1}
 BENCH_SIPP_BUFFER=${BENCH_SIPP_BUFFER:-8388608}
+KAMAILIO_MAXBUFFER=${KAMAILIO_MAXBUFFER-8388608}
+KAMAILIO_SHM_MB=${KAMAILIO_SHM_MB:-1024}
 KAMAILIO_MODULES=${KAMAILIO_MODULES:-/usr/lib/x86_64-linux-gnu/kamailio/modules}
 
 BENCH_TMP=$(mktemp -d /tmp/sipd-bench.XXXXXX)
@@ -148,7 +153,7 @@ bench_start_kamailio() {
 	done
 	[ -n "${KAMAILIO_MAXBUFFER:-}" ] && args+=(-A "MAXBUFFER=$KAMAILIO_MAXBUFFER")
 	kamailio -f "$cfg" -DD -E -n "$BENCH_WORKERS" -Y "$dir" -P "$dir/kamailio.pid" -w "$dir" \
-		-L "$KAMAILIO_MODULES" -m 256 -M 16 "${args[@]}" >"$dir/kamailio.log" 2>&1 &
+		-L "$KAMAILIO_MODULES" -m "$KAMAILIO_SHM_MB" -M 16 "${args[@]}" >"$dir/kamailio.log" 2>&1 &
 	KAMAILIO_PID=$!
 	BENCH_PIDS+=("$KAMAILIO_PID")
 	if ! bench_wait_sip 127.0.0.1 "$port" "${BENCH_PROBE_PROTO:-udp}"; then
