@@ -384,6 +384,34 @@ with Sipd(run.build, modules=REG_MODS, routing=REG_SCRIPT,
           listen=["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"]) as s:
 
     @run.case
+    def fork_to_two_registered_contacts_one_answers_other_cancelled():
+        # lookup() puts both bindings of the AOR in the destination set; relay() forks in parallel.
+        ringer, answerer = UA("ring"), UA("answer", 0.3)
+        ringer.start()
+        answerer.start()
+        c = None
+        try:
+            for ua in (ringer, answerer):
+                # From the UA's own socket, as a phone does (the 200 is read and ignored by its thread).
+                ua.sock.sendto(sip_request("REGISTER", f"sip:127.0.0.1:{s.port}", via_port=ua.port,
+                                           to=f"<sip:dave@127.0.0.1:{s.port}>",
+                                           headers=[f"Contact: <sip:dave@127.0.0.1:{ua.port}>", "Expires: 600"]),
+                               ("127.0.0.1", s.port))
+            run.expect(wait_until(lambda: len([b for b in s.ctl("registrations") if "dave@" in str(b)]) == 2, 3),
+                       f"two bindings for dave: {s.ctl('registrations')}")
+            c = Caller(s.port, "dave")
+            fin = c.final(4)
+            run.expect(fin is not None and fin.status == 200, f"final {fin and fin.start}")
+            run.expect(fin.get("Contact", "").endswith(f":{answerer.port}>"), f"200 from {fin.get('Contact')}")
+            time.sleep(0.5)
+            run.expect("INVITE" in ringer.seen and "CANCEL" in ringer.seen, f"ringing contact saw {ringer.seen}")
+        finally:
+            if c:
+                c.close()
+            ringer.close()
+            answerer.close()
+
+    @run.case
     def tcp_contact_reached_after_its_connection_closed_and_in_dialog_requests_framed():
         lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
