@@ -55,12 +55,15 @@ static void wait_channel(void)
 	for (;;) {
 		ares_socket_t socks[ARES_GETSOCK_MAXNUM];
 		struct pollfd pfd[ARES_GETSOCK_MAXNUM];
-		int bits = ares_getsock(channel, socks, ARES_GETSOCK_MAXNUM), n = 0;
+		unsigned bits = (unsigned)ares_getsock(channel, socks, ARES_GETSOCK_MAXNUM);
+		int n = 0;
 		struct timeval tv, *tvp;
 
 		for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-			short ev = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-					   (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+			/* c-ares' ARES_GETSOCK_* macros shift a signed 1 into the sign bit: test the bits
+			 * unsigned. */
+			short ev = (short)((bits & (1u << i) ? POLLIN : 0) |
+					   (bits & (1u << (i + ARES_GETSOCK_MAXNUM)) ? POLLOUT : 0));
 			if (ev)
 				pfd[n++] = (struct pollfd){.fd = socks[i], .events = ev};
 		}
