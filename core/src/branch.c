@@ -42,7 +42,8 @@ SIPD_API int sipd_branch_add(struct sipd_ctx *ctx, const struct sipd_branch *b)
 		return ENOSPC;
 	n = &ctx->branches->items[ctx->branches->count];
 	*n = *b;
-	if ((err = copy_str(ctx->msg, &n->uri, b->uri)) || (err = copy_str(ctx->msg, &n->dst_uri, b->dst_uri)) ||
+	if ((err = copy_str(ctx->msg, &n->uri, b->uri)) ||
+	    (err = copy_str(ctx->msg, &n->dst_uri, b->dst_uri)) ||
 	    (err = copy_str(ctx->msg, &n->path, b->path)))
 		return err;
 	ctx->branches->count++;

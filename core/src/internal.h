@@ -20,27 +20,27 @@ SIPD_API int sipd_main(int argc, char **argv);
 struct core_module_entry {
 	char *name;
 	bool enabled;
-	char *file;   /* modules.conf path, for error messages */
-	int line;     /* line of the module's entry */
+	char *file;    /* modules.conf path, for error messages */
+	int line;      /* line of the module's entry */
 	void *setting; /* libconfig config_setting_t * of the entry (valid until config_free) */
 };
 
 struct core_config {
-	char *path;            /* modules.conf */
-	char **listen;         /* "proto:host:port" strings */
+	char *path;    /* modules.conf */
+	char **listen; /* "proto:host:port" strings */
 	unsigned listen_count;
 	char **aliases;
 	unsigned alias_count;
-	unsigned workers;      /* resolved: never 0 */
+	unsigned workers; /* resolved: never 0 */
 	char *database;
-	char *routing;         /* routing script path, resolved relative to modules.conf */
+	char *routing; /* routing script path, resolved relative to modules.conf */
 	char *log_level;
-	char *log_target;      /* "stderr" or "syslog" */
+	char *log_target; /* "stderr" or "syslog" */
 	char *control_socket;
 	char *module_path;
 	struct core_module_entry *modules;
 	unsigned module_count;
-	void *cfg;             /* libconfig config_t * */
+	void *cfg; /* libconfig config_t * */
 };
 
 /* Reads path; on error writes "file:line: what was expected" to err and returns EINVAL/ENOENT. */
@@ -70,11 +70,12 @@ void caps_reset(void);
 /* Loads, checks and orders every enabled module; runs init in dependency order. */
 int loader_load_all(const struct core_config *c, char *err, size_t errlen);
 int loader_start_all(char *err, size_t errlen);
-void loader_stop_all(void);   /* reverse order */
+void loader_stop_all(void); /* reverse order */
 void loader_unload_all(void);
 /* Appends one object per module {name, version, abi, description, functions, rpc}. */
 void loader_describe(json_t *array);
-/* After loader_load_all failed: true if a module's init hook failed (e.g. a bind error), false if the loader refused a module. */
+/* After loader_load_all failed: true if a module's init hook failed (e.g. a bind error), false if the loader
+ * refused a module. */
 bool loader_init_failed(void);
 
 /* ---- service.c --------------------------------------------------------- */
@@ -89,7 +90,7 @@ void log_set_level(int level);
 
 /* ---- loop.c / timer.c / worker.c -------------------------------------- */
 int loops_create(unsigned count);
-int loops_run(void);         /* starts one thread per loop */
+int loops_run(void); /* starts one thread per loop */
 /* Asks every loop to finish its queued work and exit; joins the threads. */
 void loops_stop(void);
 void loops_destroy(void);

@@ -272,7 +272,8 @@ void tm_resolver_stop(void);
  * DNS server answered, EHOSTUNREACH when the servers failed otherwise.
  */
 int tm_resolve(struct sipd_str uri, struct sipd_loop *loop, tm_resolve_fn fn, void *arg);
-/* RFC 2782: the record to use of an SRV answer (lowest priority, random by weight); NULL if none is usable. */
+/* RFC 2782: the record to use of an SRV answer (lowest priority, random by weight); NULL if none is usable.
+ */
 struct ares_srv_reply;
 struct ares_srv_reply *tm_srv_pick(struct ares_srv_reply *r);
 /* The status a branch fails with when tm_resolve() gave err (relay.c). */

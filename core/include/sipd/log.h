@@ -26,16 +26,16 @@ SIPD_API int sipd_log_level_parse(const char *name);
 #define SIPD_MODULE_NAME "core"
 #endif
 
-#define SIPD_LOG_AT(level, ...)                                          \
-	do {                                                             \
-		if ((level) <= sipd_log_threshold)                       \
-			sipd_log((level), SIPD_MODULE_NAME, __VA_ARGS__); \
+#define SIPD_LOG_AT(level, ...)                                                                              \
+	do {                                                                                                 \
+		if ((level) <= sipd_log_threshold)                                                           \
+			sipd_log((level), SIPD_MODULE_NAME, __VA_ARGS__);                                    \
 	} while (0)
 
-#define SIPD_ERR(...) SIPD_LOG_AT(SIPD_LOG_ERROR, __VA_ARGS__)
-#define SIPD_WARN(...) SIPD_LOG_AT(SIPD_LOG_WARN, __VA_ARGS__)
+#define SIPD_ERR(...)    SIPD_LOG_AT(SIPD_LOG_ERROR, __VA_ARGS__)
+#define SIPD_WARN(...)   SIPD_LOG_AT(SIPD_LOG_WARN, __VA_ARGS__)
 #define SIPD_NOTICE(...) SIPD_LOG_AT(SIPD_LOG_NOTICE, __VA_ARGS__)
-#define SIPD_INFO(...) SIPD_LOG_AT(SIPD_LOG_INFO, __VA_ARGS__)
-#define SIPD_DBG(...) SIPD_LOG_AT(SIPD_LOG_DEBUG, __VA_ARGS__)
+#define SIPD_INFO(...)   SIPD_LOG_AT(SIPD_LOG_INFO, __VA_ARGS__)
+#define SIPD_DBG(...)    SIPD_LOG_AT(SIPD_LOG_DEBUG, __VA_ARGS__)
 
 #endif

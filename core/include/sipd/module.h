@@ -54,9 +54,8 @@ struct sipd_module {
 
 /* Usage: SIPD_MODULE_EXPORT = { SIPD_MODULE_HEADER, .name = "hello", ... }; */
 #define SIPD_MODULE_EXPORT SIPD_EXPORT const struct sipd_module sipd_module_export
-#define SIPD_MODULE_HEADER                                                               \
-	.abi_major = SIPD_ABI_MAJOR, .abi_minor = SIPD_ABI_MINOR,                        \
-	.size = sizeof(struct sipd_module)
+#define SIPD_MODULE_HEADER                                                                                   \
+	.abi_major = SIPD_ABI_MAJOR, .abi_minor = SIPD_ABI_MINOR, .size = sizeof(struct sipd_module)
 
 /* True if a module of that name is loaded and enabled. */
 SIPD_API bool sipd_module_loaded(const char *name);

@@ -89,14 +89,14 @@ enum sipd_uri_scheme { SIPD_URI_SIP = 1, SIPD_URI_SIPS, SIPD_URI_TEL };
 
 struct sipd_uri {
 	enum sipd_uri_scheme scheme;
-	struct sipd_str raw;      /* the whole URI */
-	struct sipd_str user;     /* escaped as written; empty if none */
+	struct sipd_str raw;  /* the whole URI */
+	struct sipd_str user; /* escaped as written; empty if none */
 	struct sipd_str password;
-	struct sipd_str host;     /* IPv6 without brackets */
+	struct sipd_str host; /* IPv6 without brackets */
 	bool host_ipv6;
-	uint16_t port;            /* 0 when absent */
-	struct sipd_str params;   /* raw ";a=b;c" after host[:port], without the first ';' */
-	struct sipd_str headers;  /* raw "a=b&c=d" after '?', without the '?' */
+	uint16_t port;           /* 0 when absent */
+	struct sipd_str params;  /* raw ";a=b;c" after host[:port], without the first ';' */
+	struct sipd_str headers; /* raw "a=b&c=d" after '?', without the '?' */
 	/* Frequently needed parameters, empty when absent. */
 	struct sipd_str transport, maddr, user_param, method;
 	bool lr;
@@ -104,14 +104,14 @@ struct sipd_uri {
 
 /* From, To, Contact, Route, Record-Route element: [display] <uri>;params */
 struct sipd_nameaddr {
-	struct sipd_str display;  /* without quotes; empty if none */
+	struct sipd_str display; /* without quotes; empty if none */
 	struct sipd_uri uri;
-	struct sipd_str params;   /* raw params after the URI, without the first ';' */
-	struct sipd_str tag;      /* From/To tag */
+	struct sipd_str params; /* raw params after the URI, without the first ';' */
+	struct sipd_str tag;    /* From/To tag */
 	/* Contact only */
-	long expires;             /* -1 if absent */
-	int q;                    /* q * 1000, -1 if absent */
-	bool star;                /* Contact: * */
+	long expires;               /* -1 if absent */
+	int q;                      /* q * 1000, -1 if absent */
+	bool star;                  /* Contact: * */
 	struct sipd_nameaddr *next; /* next element of the same header line or later lines */
 };
 
@@ -120,13 +120,13 @@ struct sipd_via {
 	struct sipd_str protocol; /* "UDP", "TCP", ... */
 	struct sipd_str host;     /* IPv6 without brackets */
 	bool host_ipv6;
-	uint16_t port;            /* 0 when absent */
+	uint16_t port; /* 0 when absent */
 	struct sipd_str branch, received, maddr;
-	bool rport;               /* rport present */
-	long rport_value;         /* -1 when rport has no value */
-	int ttl;                  /* -1 when absent */
+	bool rport;       /* rport present */
+	long rport_value; /* -1 when rport has no value */
+	int ttl;          /* -1 when absent */
 	struct sipd_str params;
-	struct sipd_via *next;    /* next via-parm (same line or later lines) */
+	struct sipd_via *next; /* next via-parm (same line or later lines) */
 };
 
 struct sipd_cseq {
@@ -181,10 +181,9 @@ struct sipd_msg {
 	struct sipd_hdr *hdrs;
 	unsigned hdr_count;
 	/* first header of the most used kinds; NULL when absent */
-	struct sipd_hdr *h_via, *h_from, *h_to, *h_call_id, *h_cseq, *h_contact, *h_max_forwards,
-		*h_expires, *h_content_length, *h_content_type, *h_route, *h_record_route,
-		*h_authorization, *h_proxy_authorization, *h_session_expires, *h_min_se, *h_supported,
-		*h_require, *h_user_agent;
+	struct sipd_hdr *h_via, *h_from, *h_to, *h_call_id, *h_cseq, *h_contact, *h_max_forwards, *h_expires,
+	    *h_content_length, *h_content_type, *h_route, *h_record_route, *h_authorization,
+	    *h_proxy_authorization, *h_session_expires, *h_min_se, *h_supported, *h_require, *h_user_agent;
 	struct sipd_str call_id; /* trimmed value of Call-ID */
 	struct sipd_str body;
 };
@@ -228,8 +227,9 @@ struct sipd_msg_ops {
 	 * Call-ID, CSeq, Server, then extra_headers (CRLF-terminated lines or
 	 * empty) and body. The result lives in m's arena.
 	 */
-	int (*reply_build)(struct sipd_msg *m, int code, struct sipd_str reason, struct sipd_str extra_headers,
-			   struct sipd_str content_type, struct sipd_str body, struct sipd_str *out);
+	int (*reply_build)(struct sipd_msg *m, int code, struct sipd_str reason,
+			   struct sipd_str extra_headers, struct sipd_str content_type, struct sipd_str body,
+			   struct sipd_str *out);
 
 	/* A deep copy with its own buffer and arena (for transactions). */
 	int (*clone)(struct sipd_msg **out, const struct sipd_msg *m);
@@ -255,7 +255,8 @@ struct sipd_parser_api {
 	int (*parse)(struct sipd_msg **out, const char *buf, size_t len, const struct sipd_rcvinfo *rcv,
 		     const char **why);
 	void (*free)(struct sipd_msg *m);
-	/* For stream transports: length of the complete message at buf, 0 if more bytes are needed, -1 if invalid. */
+	/* For stream transports: length of the complete message at buf, 0 if more bytes are needed, -1 if
+	 * invalid. */
 	long (*frame_length)(const char *buf, size_t len, size_t max_size, const char **why);
 	/*
 	 * RFC 3261 checks of a request before anything else looks at it (what

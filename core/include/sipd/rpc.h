@@ -16,7 +16,7 @@
 typedef int (*sipd_rpc_fn)(json_t *params, json_t **result);
 
 struct sipd_rpc_method {
-	const char *name;  /* dotted: "users.add"; sipctl maps `sipctl users add` to it */
+	const char *name; /* dotted: "users.add"; sipctl maps `sipctl users add` to it */
 	sipd_rpc_fn fn;
 	const char *usage; /* e.g. "USERNAME PASSWORD [REALM]" */
 	const char *help;

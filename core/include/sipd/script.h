@@ -63,7 +63,7 @@ enum sipd_arg_type {
  */
 #define SIPD_ARG_ROUTE_FAILURE 0x200u
 /* The id of the unnamed reply_route, for sipd_script_run_route (since ABI 1.0). */
-#define SIPD_ROUTE_ID_REPLY 1
+#define SIPD_ROUTE_ID_REPLY  1
 #define SIPD_ARG_ROUTE_REPLY 0x400u
 #define SIPD_SCRIPT_MAX_ARGS 6
 

@@ -13,14 +13,14 @@ struct sipd_str {
 	size_t len;
 };
 
-#define SIPD_STR(lit) ((struct sipd_str){ (lit), sizeof(lit) - 1 })
-#define SIPD_STR_NULL ((struct sipd_str){ NULL, 0 })
+#define SIPD_STR(lit) ((struct sipd_str){(lit), sizeof(lit) - 1})
+#define SIPD_STR_NULL ((struct sipd_str){NULL, 0})
 /* printf helper: printf("%.*s", SIPD_STR_FMT(s)) */
 #define SIPD_STR_FMT(s) (int)(s).len, (s).p
 
 static inline struct sipd_str sipd_str_c(const char *cstr)
 {
-	struct sipd_str s = { cstr, cstr ? strlen(cstr) : 0 };
+	struct sipd_str s = {cstr, cstr ? strlen(cstr) : 0};
 	return s;
 }
 

@@ -32,7 +32,7 @@ struct sipd_listen {
 	union sipd_sockaddr addr;
 	char host[64]; /* as written: "127.0.0.1", "::1" (no brackets), "0.0.0.0" */
 	uint16_t port;
-	int fd;        /* set by the transport that serves it; -1 before */
+	int fd; /* set by the transport that serves it; -1 before */
 };
 
 SIPD_API unsigned sipd_listen_count(void);

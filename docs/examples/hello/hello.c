@@ -48,7 +48,8 @@ static int rpc_greet(json_t *params, json_t **result)
 static int rpc_stats(json_t *params, json_t **result)
 {
 	pthread_mutex_lock(&last_lock);
-	*result = json_pack("{s:I, s:s}", "greetings", (json_int_t)sipd_stat_read(greetings), "last", last_name);
+	*result =
+	    json_pack("{s:I, s:s}", "greetings", (json_int_t)sipd_stat_read(greetings), "last", last_name);
 	pthread_mutex_unlock(&last_lock);
 	return *result ? 0 : ENOMEM;
 }
@@ -60,28 +61,24 @@ static int hello_init(void)
 }
 
 static const struct sipd_param_def hello_params[] = {
-	{ .name = "greeting", .type = SIPD_PARAM_STR, .var = &greeting, .help = "word to greet with" },
-	{ 0 },
+    {.name = "greeting", .type = SIPD_PARAM_STR, .var = &greeting, .help = "word to greet with"},
+    {0},
 };
 
 static const struct sipd_script_fn hello_functions[] = {
-	{ .name = "hello", .fn = hello_fn, .args = { SIPD_ARG_FMT }, .help = "log a greeting to NAME" },
-	{ 0 },
+    {.name = "hello", .fn = hello_fn, .args = {SIPD_ARG_FMT}, .help = "log a greeting to NAME"},
+    {0},
 };
 
 static const struct sipd_rpc_method hello_rpc[] = {
-	{ .name = "hello.greet", .fn = rpc_greet, .usage = "NAME", .help = "return a greeting" },
-	{ .name = "hello.stats", .fn = rpc_stats, .help = "greetings so far and the last name" },
-	{ 0 },
+    {.name = "hello.greet", .fn = rpc_greet, .usage = "NAME", .help = "return a greeting"},
+    {.name = "hello.stats", .fn = rpc_stats, .help = "greetings so far and the last name"},
+    {0},
 };
 
 SIPD_MODULE_EXPORT = {
-	SIPD_MODULE_HEADER,
-	.name = "hello",
-	.version = "1.0",
-	.description = "example third-party module",
-	.params = hello_params,
-	.functions = hello_functions,
-	.rpc = hello_rpc,
-	.init = hello_init,
+    SIPD_MODULE_HEADER,     .name = "hello",
+    .version = "1.0",       .description = "example third-party module",
+    .params = hello_params, .functions = hello_functions,
+    .rpc = hello_rpc,       .init = hello_init,
 };

@@ -50,8 +50,8 @@ static inline void cr_register_suite(struct cr_suite *s)
 	cr_suites = s;
 }
 
-static inline void cr_check_(bool fatal, bool ok, const char *expr, const char *file, int line, const char *fmt,
-			     ...)
+static inline void cr_check_(bool fatal, bool ok, const char *expr, const char *file, int line,
+			     const char *fmt, ...)
 {
 	va_list ap;
 
@@ -72,48 +72,48 @@ static inline void cr_check_(bool fatal, bool ok, const char *expr, const char *
 
 #define CR_CHECK(fatal, ok, expr, ...) cr_check_((fatal), (ok), (expr), __FILE__, __LINE__, "" __VA_ARGS__)
 
-#define cr_assert(cond, ...) CR_CHECK(true, (cond), #cond, __VA_ARGS__)
-#define cr_expect(cond, ...) CR_CHECK(false, (cond), #cond, __VA_ARGS__)
-#define cr_assert_not(cond, ...) CR_CHECK(true, !(cond), "!(" #cond ")", __VA_ARGS__)
-#define cr_expect_not(cond, ...) CR_CHECK(false, !(cond), "!(" #cond ")", __VA_ARGS__)
-#define cr_assert_eq(a, b, ...) CR_CHECK(true, (a) == (b), #a " == " #b, __VA_ARGS__)
-#define cr_expect_eq(a, b, ...) CR_CHECK(false, (a) == (b), #a " == " #b, __VA_ARGS__)
-#define cr_assert_neq(a, b, ...) CR_CHECK(true, (a) != (b), #a " != " #b, __VA_ARGS__)
-#define cr_expect_neq(a, b, ...) CR_CHECK(false, (a) != (b), #a " != " #b, __VA_ARGS__)
-#define cr_assert_gt(a, b, ...) CR_CHECK(true, (a) > (b), #a " > " #b, __VA_ARGS__)
-#define cr_expect_gt(a, b, ...) CR_CHECK(false, (a) > (b), #a " > " #b, __VA_ARGS__)
-#define cr_assert_geq(a, b, ...) CR_CHECK(true, (a) >= (b), #a " >= " #b, __VA_ARGS__)
-#define cr_expect_geq(a, b, ...) CR_CHECK(false, (a) >= (b), #a " >= " #b, __VA_ARGS__)
-#define cr_assert_lt(a, b, ...) CR_CHECK(true, (a) < (b), #a " < " #b, __VA_ARGS__)
-#define cr_expect_lt(a, b, ...) CR_CHECK(false, (a) < (b), #a " < " #b, __VA_ARGS__)
-#define cr_assert_leq(a, b, ...) CR_CHECK(true, (a) <= (b), #a " <= " #b, __VA_ARGS__)
-#define cr_expect_leq(a, b, ...) CR_CHECK(false, (a) <= (b), #a " <= " #b, __VA_ARGS__)
-#define cr_assert_null(p, ...) CR_CHECK(true, (p) == NULL, #p " == NULL", __VA_ARGS__)
-#define cr_expect_null(p, ...) CR_CHECK(false, (p) == NULL, #p " == NULL", __VA_ARGS__)
-#define cr_assert_not_null(p, ...) CR_CHECK(true, (p) != NULL, #p " != NULL", __VA_ARGS__)
-#define cr_expect_not_null(p, ...) CR_CHECK(false, (p) != NULL, #p " != NULL", __VA_ARGS__)
+#define cr_assert(cond, ...)        CR_CHECK(true, (cond), #cond, __VA_ARGS__)
+#define cr_expect(cond, ...)        CR_CHECK(false, (cond), #cond, __VA_ARGS__)
+#define cr_assert_not(cond, ...)    CR_CHECK(true, !(cond), "!(" #cond ")", __VA_ARGS__)
+#define cr_expect_not(cond, ...)    CR_CHECK(false, !(cond), "!(" #cond ")", __VA_ARGS__)
+#define cr_assert_eq(a, b, ...)     CR_CHECK(true, (a) == (b), #a " == " #b, __VA_ARGS__)
+#define cr_expect_eq(a, b, ...)     CR_CHECK(false, (a) == (b), #a " == " #b, __VA_ARGS__)
+#define cr_assert_neq(a, b, ...)    CR_CHECK(true, (a) != (b), #a " != " #b, __VA_ARGS__)
+#define cr_expect_neq(a, b, ...)    CR_CHECK(false, (a) != (b), #a " != " #b, __VA_ARGS__)
+#define cr_assert_gt(a, b, ...)     CR_CHECK(true, (a) > (b), #a " > " #b, __VA_ARGS__)
+#define cr_expect_gt(a, b, ...)     CR_CHECK(false, (a) > (b), #a " > " #b, __VA_ARGS__)
+#define cr_assert_geq(a, b, ...)    CR_CHECK(true, (a) >= (b), #a " >= " #b, __VA_ARGS__)
+#define cr_expect_geq(a, b, ...)    CR_CHECK(false, (a) >= (b), #a " >= " #b, __VA_ARGS__)
+#define cr_assert_lt(a, b, ...)     CR_CHECK(true, (a) < (b), #a " < " #b, __VA_ARGS__)
+#define cr_expect_lt(a, b, ...)     CR_CHECK(false, (a) < (b), #a " < " #b, __VA_ARGS__)
+#define cr_assert_leq(a, b, ...)    CR_CHECK(true, (a) <= (b), #a " <= " #b, __VA_ARGS__)
+#define cr_expect_leq(a, b, ...)    CR_CHECK(false, (a) <= (b), #a " <= " #b, __VA_ARGS__)
+#define cr_assert_null(p, ...)      CR_CHECK(true, (p) == NULL, #p " == NULL", __VA_ARGS__)
+#define cr_expect_null(p, ...)      CR_CHECK(false, (p) == NULL, #p " == NULL", __VA_ARGS__)
+#define cr_assert_not_null(p, ...)  CR_CHECK(true, (p) != NULL, #p " != NULL", __VA_ARGS__)
+#define cr_expect_not_null(p, ...)  CR_CHECK(false, (p) != NULL, #p " != NULL", __VA_ARGS__)
 #define cr_assert_str_eq(a, b, ...) CR_CHECK(true, strcmp((a), (b)) == 0, #a " == " #b, __VA_ARGS__)
 #define cr_expect_str_eq(a, b, ...) CR_CHECK(false, strcmp((a), (b)) == 0, #a " == " #b, __VA_ARGS__)
-#define cr_log_info(...) (printf(__VA_ARGS__), putchar('\n'))
-#define cr_log_warn(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
+#define cr_log_info(...)            (printf(__VA_ARGS__), putchar('\n'))
+#define cr_log_warn(...)            (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr))
 
-#define TestSuite(suite, ...)                                                              \
-	static const struct cr_opts cr_suite_opts_##suite = { __VA_ARGS__ };               \
-	static struct cr_suite cr_suite_##suite = { #suite, &cr_suite_opts_##suite, NULL }; \
-	__attribute__((constructor)) static void cr_suite_reg_##suite(void)                \
-	{                                                                                   \
-		cr_register_suite(&cr_suite_##suite);                                       \
+#define TestSuite(suite, ...)                                                                                \
+	static const struct cr_opts cr_suite_opts_##suite = {__VA_ARGS__};                                   \
+	static struct cr_suite cr_suite_##suite = {#suite, &cr_suite_opts_##suite, NULL};                    \
+	__attribute__((constructor)) static void cr_suite_reg_##suite(void)                                  \
+	{                                                                                                    \
+		cr_register_suite(&cr_suite_##suite);                                                        \
 	}
 
-#define Test(suite, name, ...)                                                                   \
-	static void cr_fn_##suite##_##name(void);                                                \
-	static const struct cr_opts cr_opts_##suite##_##name = { __VA_ARGS__ };                  \
-	static struct cr_test cr_test_##suite##_##name = { #suite, #name, cr_fn_##suite##_##name, \
-							   &cr_opts_##suite##_##name, NULL };     \
-	__attribute__((constructor)) static void cr_reg_##suite##_##name(void)                   \
-	{                                                                                         \
-		cr_register_test(&cr_test_##suite##_##name);                                      \
-	}                                                                                         \
+#define Test(suite, name, ...)                                                                               \
+	static void cr_fn_##suite##_##name(void);                                                            \
+	static const struct cr_opts cr_opts_##suite##_##name = {__VA_ARGS__};                                \
+	static struct cr_test cr_test_##suite##_##name = {#suite, #name, cr_fn_##suite##_##name,             \
+							  &cr_opts_##suite##_##name, NULL};                  \
+	__attribute__((constructor)) static void cr_reg_##suite##_##name(void)                               \
+	{                                                                                                    \
+		cr_register_test(&cr_test_##suite##_##name);                                                 \
+	}                                                                                                    \
 	static void cr_fn_##suite##_##name(void)
 
 static inline const struct cr_opts *cr_suite_opts(const char *name)
