@@ -22,6 +22,7 @@ void parser_arena_init(struct parser_arena *a, void *mem, size_t size)
 	if (a->p > a->end)
 		a->p = a->end;
 	a->extra = NULL;
+	a->used = 0;
 }
 
 void *parser_arena_alloc(struct parser_arena *a, size_t size)
@@ -36,6 +37,7 @@ void *parser_arena_alloc(struct parser_arena *a, size_t size)
 	if ((size_t)(a->end - a->p) >= need) {
 		r = a->p;
 		a->p += need;
+		a->used += need;
 		return r;
 	}
 	/* Big requests get a chunk of their own so the current one stays usable. */
@@ -47,6 +49,7 @@ void *parser_arena_alloc(struct parser_arena *a, size_t size)
 		return NULL;
 	c->next = a->extra;
 	a->extra = c;
+	a->used += need;
 	if (csize == need)
 		return c->data;
 	a->p = (char *)c->data + need;

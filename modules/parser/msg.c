@@ -7,6 +7,8 @@
 
 /* Enough for the header array and parsed headers of a typical request. */
 #define INLINE_ARENA 6144
+/* A clone starts with what the original used plus room for headers parsed later. */
+#define CLONE_ARENA_SLACK 1024
 
 const struct sipd_msg_ops parser_msg_ops = {
     .hdr_parsed = parser_hdr_parsed,
@@ -26,8 +28,9 @@ const struct sipd_msg_ops parser_msg_ops = {
     .via_mark_received = parser_via_mark_received,
 };
 
-int parser_parse(struct sipd_msg **out, const char *buf, size_t len, const struct sipd_rcvinfo *rcv,
-		 const char **why)
+/* Parses into a message whose arena starts with inline_size bytes in the same allocation. */
+static int parse_with_arena(struct sipd_msg **out, const char *buf, size_t len,
+			    const struct sipd_rcvinfo *rcv, const char **why, size_t inline_size)
 {
 	const char *ignored;
 	struct parser_msg *pm;
@@ -43,11 +46,11 @@ int parser_parse(struct sipd_msg **out, const char *buf, size_t len, const struc
 		*why = "Message too large";
 		return EMSGSIZE;
 	}
-	pm = malloc(sizeof(*pm) + INLINE_ARENA);
+	pm = malloc(sizeof(*pm) + inline_size);
 	if (!pm)
 		return ENOMEM;
 	memset(pm, 0, sizeof(*pm));
-	parser_arena_init(&pm->arena, pm + 1, INLINE_ARENA);
+	parser_arena_init(&pm->arena, pm + 1, inline_size);
 	pm->pub.ops = &parser_msg_ops;
 	pm->pub.buf = buf ? buf : "";
 	pm->pub.len = len;
@@ -66,6 +69,12 @@ int parser_parse(struct sipd_msg **out, const char *buf, size_t len, const struc
 	}
 	*out = &pm->pub;
 	return 0;
+}
+
+int parser_parse(struct sipd_msg **out, const char *buf, size_t len, const struct sipd_rcvinfo *rcv,
+		 const char **why)
+{
+	return parse_with_arena(out, buf, len, rcv, why, INLINE_ARENA);
 }
 
 void parser_free(struct sipd_msg *m)
@@ -91,14 +100,18 @@ int parser_clone(struct sipd_msg **out, const struct sipd_msg *m)
 	struct sipd_msg *n = NULL;
 	const char *why;
 	char *copy;
-	size_t i;
+	size_t i, inline_size;
 	int err;
 
 	copy = malloc(m->len ? m->len : 1);
 	if (!copy)
 		return ENOMEM;
 	memcpy(copy, m->buf, m->len);
-	err = parser_parse(&n, copy, m->len, src->has_rcv ? &src->rcv : NULL, &why);
+	/* Transactions keep clones for seconds: size the arena to fit rather than to the receive default. */
+	inline_size = src->arena.used + CLONE_ARENA_SLACK;
+	if (inline_size > INLINE_ARENA)
+		inline_size = INLINE_ARENA;
+	err = parse_with_arena(&n, copy, m->len, src->has_rcv ? &src->rcv : NULL, &why, inline_size);
 	if (err) {
 		free(copy);
 		return err;

@@ -26,6 +26,7 @@ struct parser_chunk;
 struct parser_arena {
 	char *p, *end;              /* free space of the current chunk */
 	struct parser_chunk *extra; /* malloc'ed chunks beyond the inline one */
+	size_t used;                /* bytes handed out, so a clone can size its arena to fit */
 };
 
 void parser_arena_init(struct parser_arena *a, void *mem, size_t size);
