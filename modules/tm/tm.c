@@ -63,6 +63,9 @@ static bool on_reply(struct sipd_ctx *ctx)
 static const struct sipd_request_handler_api request_handler = {.on_request = on_request};
 static const struct sipd_reply_handler_api reply_handler = {.on_reply = on_reply};
 
+static const char *const proxied_methods[] = {"INVITE", "ACK",     "BYE",       "CANCEL", "UPDATE", "PRACK",
+					      "INFO",   "MESSAGE", "SUBSCRIBE", "NOTIFY", "REFER"};
+
 static int tm_init(void)
 {
 	int err;
@@ -84,7 +87,10 @@ static int tm_init(void)
 		SIPD_ERR("cannot register the tm services: %s", strerror(err));
 		return err;
 	}
-	sipd_allow_method("CANCEL");
+	/* A stateful proxy carries these (RFC 3261 and the usual extensions): say so in Allow. */
+	for (unsigned i = 0; i < sizeof(proxied_methods) / sizeof(proxied_methods[0]); i++)
+		if ((err = sipd_allow_method(proxied_methods[i])))
+			return err;
 	return 0;
 }
 
