@@ -213,14 +213,15 @@ static int header_lines(struct parser_msg *pm, const char *p, const char **why)
 				*why = "Continuation line before any header";
 				return EBADMSG;
 			}
-			if (cur->value.len == 0) {
-				q = p;
-				while (q < t && (*q == ' ' || *q == '\t'))
-					q++;
-				cur->value.p = q;
-			}
-			if (t > cur->value.p)
+			q = p;
+			while (q < t && (*q == ' ' || *q == '\t'))
+				q++;
+			/* a continuation of only white space adds nothing: the value keeps its end */
+			if (q < t) {
+				if (cur->value.len == 0)
+					cur->value.p = q;
 				cur->value.len = (size_t)(t - cur->value.p);
+			}
 			cur->line.len = (size_t)(next - cur->line.p);
 			p = next;
 			continue;

@@ -211,6 +211,34 @@ Test(edit, via_mark_received)
 	parser_free(m);
 }
 
+/* Found by the fuzzer: a folded line of only white space must not move the end of the Via value. */
+Test(edit, received_after_blank_continuation_line)
+{
+	static const char folded[] = "OPTIONS sip:a@h SIP/2.0\r\n"
+				     "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-f\r\n"
+				     "   \r\n"
+				     "Call-ID: fold-1\r\n"
+				     "\r\n";
+	struct sipd_msg *m, *again = NULL;
+	struct sipd_rcvinfo ri;
+	const struct sipd_via *v;
+	const char *why;
+	struct sipd_str s;
+
+	set_src(&ri, "198.51.100.9", 40000);
+	cr_assert_eq(parser_parse(&m, folded, sizeof(folded) - 1, &ri, &why), 0);
+	cr_assert_eq(sipd_msg_via(m, &v), 0);
+	cr_expect(sipd_str_eq(v->branch, SIPD_STR("z9hG4bK-f")));
+	cr_expect(sipd_str_eq(m->h_via->value, SIPD_STR("SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-f")), "%.*s",
+		  SIPD_STR_FMT(m->h_via->value));
+	cr_assert_eq(parser_via_mark_received(m), 0);
+	s = ser(m);
+	cr_expect(has(s, "branch=z9hG4bK-f;received=198.51.100.9\r\n"), "%.*s", SIPD_STR_FMT(s));
+	cr_expect_eq(parser_parse(&again, s.p, s.len, NULL, &why), 0, "the edited message parses again");
+	parser_free(again);
+	parser_free(m);
+}
+
 Test(edit, clone_keeps_edits)
 {
 	struct sipd_msg *m = parse_str(req), *c;
