@@ -237,3 +237,35 @@ out:
 		sipd_stat_inc(stat_tx_reply_errors);
 	return err;
 }
+
+SIPD_API int sipd_warning_header(char *buf, size_t size, const struct sipd_rcvinfo *rcv, const char *text)
+{
+	const struct sipd_listen *l = rcv ? rcv->listen : NULL;
+	size_t n;
+	int w;
+
+	/* warn-agent: the address the request arrived on, a pseudonym when no single address names us */
+	if (!l || !strcmp(l->host, "0.0.0.0") || !strcmp(l->host, "::"))
+		w = snprintf(buf, size, "Warning: 399 sipd \"");
+	else if (l->addr.sa.sa_family == AF_INET6)
+		w = snprintf(buf, size, "Warning: 399 [%s]:%u \"", l->host, l->port);
+	else
+		w = snprintf(buf, size, "Warning: 399 %s:%u \"", l->host, l->port);
+	if (w < 0 || (size_t)w >= size)
+		return -1;
+	n = (size_t)w;
+	for (; text && *text; text++) {
+		/* control characters would break the header line: leave them out */
+		if ((unsigned char)*text < 0x20 || *text == 0x7f)
+			continue;
+		if (n + 2 >= size)
+			return -1;
+		if (*text == '"' || *text == '\\')
+			buf[n++] = '\\';
+		buf[n++] = *text;
+	}
+	if (n + 4 > size)
+		return -1;
+	memcpy(buf + n, "\"\r\n", 4);
+	return (int)(n + 3);
+}

@@ -14,35 +14,6 @@ static const struct sipd_parser_api *parser;
 
 static struct sipd_stat *stat_400, *stat_420, *stat_505, *stat_other, *stat_no_via;
 
-/*
- * warn-agent (RFC 3261 20.43): the address the request arrived on, or a
- * pseudonym when that is a wildcard and no single address names us.
- */
-static void warn_agent(const struct sipd_rcvinfo *rcv, char *buf, size_t size)
-{
-	const struct sipd_listen *l = rcv ? rcv->listen : NULL;
-
-	if (!l || !strcmp(l->host, "0.0.0.0") || !strcmp(l->host, "::"))
-		snprintf(buf, size, "sipd");
-	else if (l->addr.sa.sa_family == AF_INET6)
-		snprintf(buf, size, "[%s]:%u", l->host, l->port);
-	else
-		snprintf(buf, size, "%s:%u", l->host, l->port);
-}
-
-/* The reason inside a quoted-string: quotes and backslashes escaped. */
-static void quote(char *out, size_t size, const char *text)
-{
-	size_t n = 0;
-
-	for (; *text && n + 2 < size; text++) {
-		if (*text == '"' || *text == '\\')
-			out[n++] = '\\';
-		out[n++] = *text;
-	}
-	out[n] = '\0';
-}
-
 static void count(int status)
 {
 	if (status == 400)
@@ -59,7 +30,7 @@ static enum sipd_result sanity(struct sipd_ctx *ctx, const union sipd_arg *args)
 {
 	const char *reason = NULL;
 	struct sipd_str unsupported = SIPD_STR_NULL;
-	char agent[96], text[256], extra[512];
+	char extra[512];
 	int status, n, err;
 
 	status = parser->check_request(ctx->msg, &reason, &unsupported);
@@ -74,11 +45,13 @@ static enum sipd_result sanity(struct sipd_ctx *ctx, const union sipd_arg *args)
 	if (!reason || !*reason)
 		reason = "Bad Request";
 	count(status);
-	warn_agent(ctx->rcv, agent, sizeof(agent));
-	quote(text, sizeof(text), reason);
-	n = snprintf(extra, sizeof(extra), "Warning: 399 %s \"%s\"\r\n", agent, text);
+	n = sipd_warning_header(extra, sizeof(extra), ctx->rcv, reason);
+	if (n < 0) {
+		n = 0;
+		extra[0] = '\0';
+	}
 	/* The tag is capped so the header block always ends with its CRLF. */
-	if (status == 420 && unsupported.len && n > 0 && (size_t)n < sizeof(extra))
+	if (status == 420 && unsupported.len && (size_t)n < sizeof(extra))
 		snprintf(extra + n, sizeof(extra) - (size_t)n, "Unsupported: %.*s\r\n",
 			 (int)(unsupported.len < 128 ? unsupported.len : 128), unsupported.p);
 	err = sipd_reply(ctx, status, reason, extra);

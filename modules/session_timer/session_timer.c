@@ -58,22 +58,9 @@ static const struct sipd_param_def st_params[] = {
     {.name = NULL},
 };
 
-/* warn-agent (RFC 3261 20.43): the address the request arrived on, or our name. */
-static void warn_agent(const struct sipd_rcvinfo *rcv, char *buf, size_t size)
-{
-	const struct sipd_listen *l = rcv ? rcv->listen : NULL;
-
-	if (!l || !strcmp(l->host, "0.0.0.0") || !strcmp(l->host, "::"))
-		snprintf(buf, size, "sipd");
-	else if (l->addr.sa.sa_family == AF_INET6)
-		snprintf(buf, size, "[%s]:%u", l->host, l->port);
-	else
-		snprintf(buf, size, "%s:%u", l->host, l->port);
-}
-
 static enum sipd_result reject(struct sipd_ctx *ctx, const struct st_decision *d)
 {
-	char agent[96], extra[256];
+	char extra[256];
 	int err;
 
 	switch (d->status) {
@@ -87,9 +74,8 @@ static enum sipd_result reject(struct sipd_ctx *ctx, const struct st_decision *d
 		break;
 	default:
 		sipd_stat_inc(st_st.rej_400);
-		warn_agent(ctx->rcv, agent, sizeof(agent));
-		snprintf(extra, sizeof(extra), "Warning: 399 %s \"%s\"\r\n", agent,
-			 d->warning ? d->warning : "");
+		if (sipd_warning_header(extra, sizeof(extra), ctx->rcv, d->warning) < 0)
+			extra[0] = '\0';
 		break;
 	}
 	/* Statefully: tm absorbs the retransmissions and the ACK of this answer. */

@@ -260,6 +260,25 @@ Test(reply, send_failure_is_returned_and_request_stays_open)
 	cr_assert_not(ctx.replied);
 }
 
+Test(reply, warning_header_names_the_agent_and_escapes_the_text)
+{
+	struct sipd_listen l = {.proto = SIPD_PROTO_UDP, .host = "192.0.2.7", .port = 5070};
+	struct sipd_rcvinfo ri = {.proto = SIPD_PROTO_UDP, .listen = &l};
+	char buf[128];
+
+	l.addr.sa.sa_family = AF_INET;
+	static const char want[] = "Warning: 399 192.0.2.7:5070 \"Bad \\\"CSeq\\\" \\\\ here\"\r\n";
+
+	cr_assert_eq(sipd_warning_header(buf, sizeof(buf), &ri, "Bad \"CSeq\" \\ here\r\n"),
+		     (int)sizeof(want) - 1);
+	cr_expect_str_eq(buf, want);
+	snprintf(l.host, sizeof(l.host), "::");
+	cr_assert_gt(sipd_warning_header(buf, sizeof(buf), &ri, "x"), 0);
+	cr_expect_str_eq(buf, "Warning: 399 sipd \"x\"\r\n");
+	/* too small: refused, never a header without its CRLF */
+	cr_expect_eq(sipd_warning_header(buf, 20, &ri, "a longer reason"), -1);
+}
+
 Test(transport, registry_refuses_duplicates_and_unknown_protocols)
 {
 	struct sipd_dest d = {.proto = SIPD_PROTO_TLS};

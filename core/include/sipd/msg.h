@@ -328,6 +328,14 @@ SIPD_API enum sipd_method sipd_method_of(struct sipd_str method);
  */
 SIPD_API int sipd_reply(struct sipd_ctx *ctx, int code, const char *reason, const char *extra_headers);
 
+/*
+ * Writes a whole "Warning: 399 <agent> \"<text>\"\r\n" line (RFC 3261 20.43)
+ * into buf: the agent is the address rcv arrived on (or "sipd" for a
+ * wildcard listener), text is quoted with '"' and '\\' escaped. Returns the
+ * length written, or -1 (nothing usable) when buf is too small.
+ */
+SIPD_API int sipd_warning_header(char *buf, size_t size, const struct sipd_rcvinfo *rcv, const char *text);
+
 /* Where a response to request m must go (RFC 3261 18.2.2 / RFC 3581). */
 struct sipd_dest;
 SIPD_API int sipd_response_dest(struct sipd_dest *out, struct sipd_msg *m);
