@@ -19,9 +19,12 @@ done
 
 build_packages=(build-essential cmake pkg-config python3
 	libsqlite3-dev libconfig-dev libcivetweb-dev libsrtp2-dev libopus-dev libssl-dev
-	libltdl-dev libcriterion-dev libjansson-dev libc-ares-dev sqlite3)
+	libltdl-dev libcriterion-dev libjansson-dev libc-ares-dev sqlite3
+	libsndfile1-dev libsamplerate0-dev libpq-dev openssl espeak-ng sox)
 test_packages=(clang libclang-rt-14-dev sip-tester sipsak kamailio kamailio-sqlite-modules
-	valgrind procps iproute2 baresip-core linphone-cli dnsmasq-base)
+	valgrind procps iproute2 baresip-core linphone-cli dnsmasq-base
+	chromium python3-aiortc postgresql kamailio-websocket-modules kamailio-tls-modules
+	kamailio-postgres-modules)
 
 packages=("${build_packages[@]}")
 [ "$want_test_tools" = 1 ] && packages+=("${test_packages[@]}")
@@ -44,6 +47,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 		"${sudo_cmd[@]}" systemctl disable --now kamailio >/dev/null 2>&1 || true
 	fi
 fi
+
+# JsSIP for the softphone page and playwright-core for the browser tests (npm).
+scripts/js_setup.sh
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
