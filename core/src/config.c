@@ -12,6 +12,7 @@
 #include <sipd/log.h>
 #include <sipd/module.h>
 
+#include "db_backend.h"
 #include "internal.h"
 
 static const char *const core_keys[] = {
@@ -79,8 +80,9 @@ static char *resolve_path(const char *conf_path, const char *path)
 	const char *slash = strrchr(conf_path, '/');
 	char *out;
 
-	/* ":memory:" and "file:..." are SQLite names, not paths. */
-	if (path[0] == '/' || path[0] == ':' || strncmp(path, "file:", 5) == 0 || !slash)
+	/* ":memory:" and "file:..." are SQLite names, and a PostgreSQL conninfo is no path either. */
+	if (path[0] == '/' || path[0] == ':' || strncmp(path, "file:", 5) == 0 || !slash ||
+	    db_target_is_pg(path))
 		return strdup(path);
 	if (asprintf(&out, "%.*s/%s", (int)(slash - conf_path), conf_path, path) < 0)
 		return NULL;
