@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <sipd/api.h>
 #include <time.h>
 #include <unistd.h>
 
