@@ -9,12 +9,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-
-#include <sipd/api.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+
+#include <sipd/api.h>
 
 #define SIPD_BIN       SIPD_TEST_BUILD "/core/sipd"
 #define TEST_MODULES   SIPD_TEST_BUILD "/tests/modules"
