@@ -12,10 +12,13 @@
 
 #include "db_backend.h"
 #include "db_priv.h"
+#include "internal.h"
 
 /* While a server engine is down: how often the DB thread tries again, and polls for notifications. */
 #define RECONNECT_EVERY_MS 1000
 #define POLL_EVERY_MS      100
+/* This node's heartbeat in the nodes table (node.c); idle SQLite wakes this often too. */
+#define HEARTBEAT_EVERY_MS 2000
 
 static pthread_t thread;
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
@@ -28,7 +31,7 @@ static atomic_bool complete_here;
 static atomic_uint pending;
 /* False while a server engine is unreachable: submit then fails at once. */
 static atomic_bool available = true;
-static uint64_t last_attempt_ms;
+static uint64_t last_attempt_ms, last_beat_ms;
 static struct sipd_stat *st_jobs, *st_batches, *st_failed, *st_unavailable, *st_reconnects;
 
 bool db_thread_available(void)
@@ -171,16 +174,24 @@ static void look_after_server(void)
 	pthread_mutex_unlock(&db_lock);
 }
 
+static void heartbeat_when_due(void)
+{
+	uint64_t now = sipd_now_ms();
+
+	if (now - last_beat_ms < HEARTBEAT_EVERY_MS || !db_thread_available())
+		return;
+	last_beat_ms = now;
+	node_heartbeat();
+}
+
 static void wait_for_work(void)
 {
 	struct timespec until;
+	long ms = db_be->connected ? POLL_EVERY_MS : HEARTBEAT_EVERY_MS;
 
-	if (!db_be->connected) {
-		pthread_cond_wait(&qwake, &qlock);
-		return;
-	}
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += POLL_EVERY_MS * 1000000L;
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
@@ -211,6 +222,7 @@ static void *db_main(void *arg)
 			wake_asked = false;
 			pthread_mutex_unlock(&qlock);
 			look_after_server();
+			heartbeat_when_due();
 			db_notify_run_arrived();
 			pthread_mutex_lock(&qlock);
 		}
@@ -221,6 +233,8 @@ static void *db_main(void *arg)
 		busy = true;
 		pthread_mutex_unlock(&qlock);
 		run_batch(batch);
+		look_after_server();
+		heartbeat_when_due();
 		db_notify_run_arrived();
 		pthread_mutex_lock(&qlock);
 	}

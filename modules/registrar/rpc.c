@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sipd/core.h>
 #include <sipd/db.h>
 #include <sipd/rpc.h>
 
@@ -24,14 +25,15 @@ static void add_aor(struct reg_aor *a, void *arg)
 	for (const struct reg_contact *c = a->contacts; c; c = c->next) {
 		if (c->expires <= l->now)
 			continue;
-		reg_received_format(rcv, sizeof(rcv), c->proto, &c->src);
+		sipd_peer_format(rcv, sizeof(rcv), c->proto, &c->src);
 		json_array_append_new(
-		    l->arr, json_pack("{s:s, s:s, s:I, s:f, s:s, s:s, s:s, s:I, s:s, s:I, s:s?}", "aor",
+		    l->arr, json_pack("{s:s, s:s, s:I, s:f, s:s, s:s, s:s, s:I, s:s, s:I, s:s?, s:s}", "aor",
 				      a->aor, "contact", c->uri, "expires_in",
 				      (json_int_t)(c->expires - l->now), "q", c->q < 0 ? 1.0 : c->q / 1000.0,
 				      "received", rcv, "transport", sipd_proto_name(c->proto), "user_agent",
 				      c->user_agent ? c->user_agent : "", "conn_id", (json_int_t)c->conn_id,
-				      "call_id", c->call_id, "cseq", (json_int_t)c->cseq, "path", c->path));
+				      "call_id", c->call_id, "cseq", (json_int_t)c->cseq, "path", c->path,
+				      "node", c->node ? c->node : sipd_node_id()));
 	}
 }
 
