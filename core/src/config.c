@@ -16,9 +16,8 @@
 #include "internal.h"
 
 static const char *const core_keys[] = {
-    "listen",    "aliases",    "workers",        "database",    "routing",
-    "log_level", "log_target", "control_socket", "module_path", "node_id",
-    "node_address", "node_dead_after", NULL,
+    "listen",         "aliases",     "workers", "database",     "routing",         "log_level", "log_target",
+    "control_socket", "module_path", "node_id", "node_address", "node_dead_after", NULL,
 };
 static const char *const default_listen[] = {"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"};
 
@@ -226,7 +225,8 @@ static int check_core_values(const struct core_config *c, const config_setting_t
 			       "core.log_target '%s' is unknown; expected \"stderr\" or \"syslog\"",
 			       c->log_target);
 	}
-	if (c->node_address && strncmp(c->node_address, "sip:", 4) != 0 && strncmp(c->node_address, "sips:", 5) != 0) {
+	if (c->node_address && strncmp(c->node_address, "sip:", 4) != 0 &&
+	    strncmp(c->node_address, "sips:", 5) != 0) {
 		s = config_setting_get_member(core, "node_address");
 		return fail_at(err, errlen, src_file(c, s), src_line(s, 0),
 			       "core.node_address '%s' is not a SIP URI; expected e.g. \"sip:10.0.0.2:5060\"",

@@ -256,8 +256,10 @@ fail:
 
 void db_drain(void)
 {
-	if (db_be)
-		db_thread_drain();
+	if (!db_be)
+		return;
+	db_notify_stop();
+	db_thread_drain();
 }
 
 void db_close(void)

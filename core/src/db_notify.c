@@ -1,6 +1,7 @@
 /* Database notifications: a change committed on one node told to every node (PostgreSQL NOTIFY, or
  * in-process). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,8 @@ static unsigned pending_count;
 /* Committed or received, waiting for the DB thread to deliver them. */
 static pthread_mutex_t arrived_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct note *arrived, **arrived_tail = &arrived;
+/* Set when shutdown begins: modules stop next, so nothing is delivered to them any more. */
+static atomic_bool stopped;
 
 static void note_free(struct note *n)
 {
@@ -165,7 +168,7 @@ void db_notify_run_arrived(void)
 	while (list) {
 		struct note *next = list->next;
 
-		for (struct listener *l = listeners; l; l = l->next)
+		for (struct listener *l = atomic_load(&stopped) ? NULL : listeners; l; l = l->next)
 			if (strcmp(l->channel, list->channel) == 0)
 				l->fn(l->arg, list->channel, list->payload);
 		note_free(list);
@@ -173,14 +176,33 @@ void db_notify_run_arrived(void)
 	}
 }
 
+void db_notify_stop(void)
+{
+	atomic_store(&stopped, true);
+}
+
 void db_notify_reset(void)
 {
+	struct note *list;
+
 	db_notify_discard();
-	db_notify_run_arrived();
+	/* Undelivered ones are dropped: their listeners' modules have stopped. */
+	pthread_mutex_lock(&arrived_lock);
+	list = arrived;
+	arrived = NULL;
+	arrived_tail = &arrived;
+	pthread_mutex_unlock(&arrived_lock);
+	while (list) {
+		struct note *next = list->next;
+
+		note_free(list);
+		list = next;
+	}
 	while (listeners) {
 		struct listener *next = listeners->next;
 
 		free(listeners);
 		listeners = next;
 	}
+	atomic_store(&stopped, false);
 }

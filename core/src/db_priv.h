@@ -42,6 +42,8 @@ void db_notify_rollback_to(unsigned mark);
 void db_notify_arrived(const char *channel, const char *payload);
 /* Runs the listeners of everything queued (DB thread, lock not held). */
 void db_notify_run_arrived(void);
+/* Shutdown begins: no more deliveries (the modules listening are about to stop). */
+void db_notify_stop(void);
 /* Forgets every listener and queued notification (database closed). */
 void db_notify_reset(void);
 

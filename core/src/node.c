@@ -18,6 +18,7 @@
 #include "internal.h"
 
 #define MAX_PEERS 64
+#define CHANNEL   "sipd_nodes"
 
 static char node_id[128], node_address[256];
 static int dead_after_s = 10;
@@ -97,7 +98,17 @@ static int upsert(void *arg)
 	    !(err = sipd_db_bind_int(st, 3, now)) && !(err = sipd_db_bind_int(st, 4, now)))
 		err = sipd_db_step(st, NULL);
 	sipd_db_reset(st);
-	return err;
+	/* The others learn of us now rather than at their next heartbeat. */
+	return err ? err : sipd_db_notify(CHANNEL, node_id);
+}
+
+/* DB thread: a node joined; read the list of peers again. */
+static void on_node_joined(void *arg, const char *channel, const char *payload)
+{
+	(void)arg;
+	(void)channel;
+	if (strcmp(payload, node_id) != 0)
+		sipd_db_transaction(read_peers, NULL);
 }
 
 int node_register(void)
@@ -119,6 +130,7 @@ int node_register(void)
 					     "ORDER BY node_id")) ||
 	    (err = sipd_db_prepare(&st_peers, "SELECT address FROM nodes WHERE node_id <> ? AND state = 'up' "
 					      "AND last_seen >= ?")) ||
+	    (err = sipd_db_listen(CHANNEL, on_node_joined, NULL)) ||
 	    (err = sipd_db_transaction(upsert, NULL)) || (err = sipd_db_transaction(read_peers, NULL)))
 		return err;
 	SIPD_INFO("node %s (reached at %s) registered in the database", node_id,
