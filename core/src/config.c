@@ -173,7 +173,8 @@ static int check_core_keys(const struct core_config *c, const config_setting_t *
 			return fail_at(
 			    err, errlen, src_file(c, s), src_line(s, 0),
 			    "unknown setting '%s' in core; expected one of listen, aliases, workers, "
-			    "database, routing, log_level, log_target, control_socket, module_path",
+			    "database, routing, log_level, log_target, control_socket, module_path, node_id, "
+			    "node_address, node_dead_after",
 			    name);
 	}
 	return 0;
