@@ -283,7 +283,8 @@ int rtc_media_engine_create(struct rtc_media_engine **out, const struct rtc_medi
 	err = EINVAL;
 	if (parse_addr(&e->bind_addr, &e->bind_len, cfg->bind_address) != 0)
 		goto fail;
-	const char *maddr = cfg->media_address && cfg->media_address[0] ? cfg->media_address : cfg->bind_address;
+	const char *maddr =
+	    cfg->media_address && cfg->media_address[0] ? cfg->media_address : cfg->bind_address;
 	if (parse_addr(&media, &media_len, maddr) != 0 || strlen(maddr) >= sizeof(e->media_address))
 		goto fail;
 	strcpy(e->media_address, maddr);

@@ -9,16 +9,16 @@
 
 #include "media_int.h"
 
-#define STUN_HDR          20
-#define STUN_COOKIE       0x2112A442u
-#define STUN_FP_XOR       0x5354554eu
-#define ATTR_USERNAME     0x0006
-#define ATTR_INTEGRITY    0x0008
-#define ATTR_XOR_MAPPED   0x0020
-#define ATTR_USE_CAND     0x0025
-#define ATTR_SOFTWARE     0x8022
-#define ATTR_FINGERPRINT  0x8028
-#define STUN_MAX_CHECKED  1280
+#define STUN_HDR         20
+#define STUN_COOKIE      0x2112A442u
+#define STUN_FP_XOR      0x5354554eu
+#define ATTR_USERNAME    0x0006
+#define ATTR_INTEGRITY   0x0008
+#define ATTR_XOR_MAPPED  0x0020
+#define ATTR_USE_CAND    0x0025
+#define ATTR_SOFTWARE    0x8022
+#define ATTR_FINGERPRINT 0x8028
+#define STUN_MAX_CHECKED 1280
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -166,7 +166,7 @@ static size_t put_xor_mapped(uint8_t *p, const uint8_t *txid, const struct socka
 }
 
 size_t rtc_stun_success(uint8_t *buf, size_t size, const uint8_t txid[12], const struct sockaddr *mapped,
-                        const char *software, const uint8_t *key, size_t key_len)
+			const char *software, const uint8_t *key, size_t key_len)
 {
 	size_t off = STUN_HDR, sw_len = software ? strlen(software) : 0;
 	size_t need = STUN_HDR + (sw_len ? 4 + ((sw_len + 3) & ~(size_t)3) : 0) + 24 + 24 + 8;
