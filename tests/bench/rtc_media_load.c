@@ -1,6 +1,7 @@
 /* rtc_media_load: N concurrent player sessions (plain RTP or SDES-SRTP) to local receivers;
  * reports CPU per call and send-time lateness percentiles.
- * usage: rtc_media_load [-m rtp|sdes] [-t media_threads] [-d seconds] N...   (e.g. 100 500 1000 2000) */
+ * usage: rtc_media_load [-m rtp|sdes] [-t media_threads] [-r rt_priority] [-d seconds] N...   (e.g. 100 500
+ * 1000 2000) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,13 +53,15 @@ static int open_receivers(uint16_t *ports)
 	return 0;
 }
 
-static int run(unsigned n, const char *mode, unsigned threads, unsigned seconds, const uint16_t *ports)
+static int run(unsigned n, const char *mode, unsigned threads, int prio, unsigned seconds,
+	       const uint16_t *ports)
 {
 	struct rtc_media_config cfg = {
 	    .bind_address = "127.0.0.1",
 	    .port_min = 20000,
 	    .port_max = 29999,
 	    .threads = threads,
+	    .rt_priority = prio,
 	};
 	struct rtc_media_engine *e = NULL;
 	struct rtc_media_session **s = calloc(n, sizeof(*s));
@@ -113,10 +116,11 @@ static int run(unsigned n, const char *mode, unsigned threads, unsigned seconds,
 	}
 	rtc_media_engine_destroy(e);
 	free(s);
-	printf("%-5s N=%-5u threads=%u  cpu=%5.1f%% of one core  %.1f us CPU per call per second  "
+	printf("%-5s N=%-5u threads=%u rt=%d  cpu=%5.1f%% of one core  %.1f us CPU per call per second  "
 	       "%.2f us per packet  pkts/s=%.0f  late p50=%u us p99=%u us p99.9=%u us max=%u us\n",
-	       mode, n, threads, 100.0 * cpu / wall, 1e6 * cpu / wall / n, 1e6 * cpu / (double)j.packets,
-	       (double)j.packets / wall, j.p50_us, j.p99_us, j.p999_us, j.max_us);
+	       mode, n, threads, prio, 100.0 * cpu / wall, 1e6 * cpu / wall / n,
+	       1e6 * cpu / (double)j.packets, (double)j.packets / wall, j.p50_us, j.p99_us, j.p999_us,
+	       j.max_us);
 	(void)pkts;
 	return 0;
 }
@@ -125,21 +129,25 @@ int main(int argc, char **argv)
 {
 	const char *mode = "rtp";
 	unsigned threads = 1, seconds = 10;
+	int prio = 0;
 	uint16_t ports[RECEIVERS];
 	int opt, rc = 0;
 
-	while ((opt = getopt(argc, argv, "m:t:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:t:r:d:")) != -1) {
 		if (opt == 'm')
 			mode = optarg;
 		else if (opt == 't')
 			threads = (unsigned)atoi(optarg);
+		else if (opt == 'r')
+			prio = atoi(optarg);
 		else if (opt == 'd')
 			seconds = (unsigned)atoi(optarg);
 		else
 			return 2;
 	}
 	if (optind == argc || (strcmp(mode, "rtp") != 0 && strcmp(mode, "sdes") != 0)) {
-		fprintf(stderr, "usage: %s [-m rtp|sdes] [-t threads] [-d seconds] N...\n", argv[0]);
+		fprintf(stderr, "usage: %s [-m rtp|sdes] [-t threads] [-r rt_priority] [-d seconds] N...\n",
+			argv[0]);
 		return 2;
 	}
 	for (unsigned i = 0; i < FRAMES; i++) {
@@ -152,6 +160,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (int i = optind; i < argc && rc == 0; i++)
-		rc = run((unsigned)atoi(argv[i]), mode, threads, seconds, ports);
+		rc = run((unsigned)atoi(argv[i]), mode, threads, prio, seconds, ports);
 	return rc;
 }

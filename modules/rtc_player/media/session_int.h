@@ -47,6 +47,7 @@ struct rtc_media_engine {
 	uint16_t port_min, port_max, port_next;
 	pthread_mutex_t port_lock;
 	unsigned consent_timeout_ms, rtp_timeout_ms;
+	int rt_priority;
 	struct rtc_dtls_cert *cert;
 	unsigned nthreads;
 	struct rtc_media_thread *threads;
