@@ -651,3 +651,53 @@ Test(loopback, create_destroy_from_many_threads)
 	rtc_media_engine_destroy(e);
 	cr_assert_eq(atomic_load(&released), 800, "every session freed once");
 }
+
+Test(loopback, ipv6_plain_rtp)
+{
+	struct rtc_media_engine *e = NULL;
+	struct rtc_media_config cfg = {.bind_address = "::1", .threads = 1};
+	struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	socklen_t len = sizeof(in6);
+	char offer[512], ans[4096];
+	struct rtc_sdp_offer o;
+	struct rtc_media_choice ch;
+	struct rtc_media_session *s;
+	const char *reason;
+	uint8_t buf[2048];
+	size_t alen;
+	uint16_t base;
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&in6, sizeof(in6)) != 0) {
+		cr_log_warn("no IPv6 loopback here: skipped");
+		return;
+	}
+	getsockname(fd, (struct sockaddr *)&in6, &len);
+	make_frames();
+	RAND_bytes((uint8_t *)&base, sizeof(base));
+	cfg.port_min = (uint16_t)(30000 + base % 20000);
+	cfg.port_max = (uint16_t)(cfg.port_min + 100);
+	cr_assert_eq(rtc_media_engine_create(&e, &cfg), 0);
+	snprintf(offer, sizeof(offer),
+	         "v=0\r\no=- 1 2 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\nm=audio %u RTP/AVP 0\r\n",
+	         ntohs(in6.sin6_port));
+	cr_assert_eq(rtc_sdp_parse(&o, offer, strlen(offer), &reason), 0);
+	cr_assert_eq(o.conn_family, AF_INET6);
+	cr_assert_eq(rtc_sdp_choose(&ch, &o, &reason), 0);
+	struct rtc_media_session_params p = {
+		.offer = &o, .choice = &ch, .source = {.frames = frames, .count = FRAMES, .loop = true}};
+	cr_assert_eq(rtc_media_session_create(&s, e, &p), 0);
+	cr_assert_eq(rtc_media_session_answer(s, ans, sizeof(ans), &alen), 0);
+	cr_assert_not_null(strstr(ans, "c=IN IP6 ::1\r\n"));
+	rtc_media_session_start(s);
+	uint16_t seq0 = 0;
+	uint32_t ts0 = 0;
+	for (unsigned k = 0; k < 3; k++) {
+		ssize_t r = recv_wait(fd, buf, sizeof(buf), 1000);
+		cr_assert_gt(r, 0);
+		check_packet(buf, (int)r, k, 0, 160, &seq0, &ts0);
+	}
+	rtc_media_session_destroy(s);
+	rtc_media_engine_destroy(e);
+	close(fd);
+}
