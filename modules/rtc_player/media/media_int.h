@@ -64,6 +64,10 @@ int rtc_stun_check(const uint8_t *buf, size_t len, const uint8_t *key, size_t ke
 size_t rtc_stun_success(uint8_t *buf, size_t size, const uint8_t txid[12], const struct sockaddr *mapped,
 			const char *software, const uint8_t *key, size_t key_len);
 uint32_t rtc_stun_crc32(const uint8_t *buf, size_t len);
+/* Builds a Binding request as a controlling agent sends it (USERNAME, [USE-CANDIDATE],
+ * MESSAGE-INTEGRITY, FINGERPRINT): for tests and load clients. Returns the length or 0. */
+size_t rtc_stun_request(uint8_t *buf, size_t size, const uint8_t txid[12], const char *username,
+			bool use_candidate, const uint8_t *key, size_t key_len);
 
 /* ---- RTP / RTCP (rtp.c, RFC 3550) ---- */
 

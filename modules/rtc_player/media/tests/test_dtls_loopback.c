@@ -104,40 +104,13 @@ static ssize_t recv_wait(int fd, uint8_t *buf, size_t size, int ms)
 	return recv(fd, buf, size, 0);
 }
 
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-/* A Binding request as a controlling ICE agent sends it: USERNAME, USE-CANDIDATE, MI, FINGERPRINT. */
+/* A Binding request as a controlling ICE agent sends it, with a fresh transaction id. */
 static size_t stun_request(uint8_t *buf, const char *username, const char *pwd)
 {
-	size_t ulen = strlen(username), off = 20;
-	unsigned mac_len;
+	uint8_t txid[12];
 
-	memset(buf, 0, 200);
-	wr16(buf, 0x0001);
-	buf[4] = 0x21, buf[5] = 0x12, buf[6] = 0xa4, buf[7] = 0x42;
-	RAND_bytes(buf + 8, 12);
-	wr16(buf + off, 0x0006);
-	wr16(buf + off + 2, (uint16_t)ulen);
-	memcpy(buf + off + 4, username, ulen);
-	off += 4 + ((ulen + 3) & ~(size_t)3);
-	wr16(buf + off, 0x0025);
-	off += 4;
-	wr16(buf + 2, (uint16_t)(off + 24 - 20));
-	wr16(buf + off, 0x0008);
-	wr16(buf + off + 2, 20);
-	HMAC(EVP_sha1(), pwd, (int)strlen(pwd), buf, off, buf + off + 4, &mac_len);
-	off += 24;
-	wr16(buf + 2, (uint16_t)(off + 8 - 20));
-	wr16(buf + off, 0x8028);
-	wr16(buf + off + 2, 4);
-	uint32_t fp = rtc_stun_crc32(buf, off) ^ 0x5354554eu;
-	buf[off + 4] = (uint8_t)(fp >> 24), buf[off + 5] = (uint8_t)(fp >> 16);
-	buf[off + 6] = (uint8_t)(fp >> 8), buf[off + 7] = (uint8_t)fp;
-	return off + 8;
+	RAND_bytes(txid, sizeof(txid));
+	return rtc_stun_request(buf, 200, txid, username, true, (const uint8_t *)pwd, strlen(pwd));
 }
 
 struct client {
@@ -679,13 +652,13 @@ Test(loopback, ipv6_plain_rtp)
 	cfg.port_max = (uint16_t)(cfg.port_min + 100);
 	cr_assert_eq(rtc_media_engine_create(&e, &cfg), 0);
 	snprintf(offer, sizeof(offer),
-	         "v=0\r\no=- 1 2 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\nm=audio %u RTP/AVP 0\r\n",
-	         ntohs(in6.sin6_port));
+		 "v=0\r\no=- 1 2 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\nm=audio %u RTP/AVP 0\r\n",
+		 ntohs(in6.sin6_port));
 	cr_assert_eq(rtc_sdp_parse(&o, offer, strlen(offer), &reason), 0);
 	cr_assert_eq(o.conn_family, AF_INET6);
 	cr_assert_eq(rtc_sdp_choose(&ch, &o, &reason), 0);
 	struct rtc_media_session_params p = {
-		.offer = &o, .choice = &ch, .source = {.frames = frames, .count = FRAMES, .loop = true}};
+	    .offer = &o, .choice = &ch, .source = {.frames = frames, .count = FRAMES, .loop = true}};
 	cr_assert_eq(rtc_media_session_create(&s, e, &p), 0);
 	cr_assert_eq(rtc_media_session_answer(s, ans, sizeof(ans), &alen), 0);
 	cr_assert_not_null(strstr(ans, "c=IN IP6 ::1\r\n"));

@@ -126,3 +126,20 @@ Test(stun, broken_messages_are_refused)
 	copy[63] = 0xff; /* USERNAME length runs past the end */
 	cr_assert_eq(rtc_stun_parse(&r, copy, sizeof(copy)), EBADMSG);
 }
+
+Test(stun, request_builder_round_trip)
+{
+	uint8_t buf[RTC_STUN_MAX], txid[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+	struct rtc_stun_req r;
+	size_t n =
+	    rtc_stun_request(buf, sizeof(buf), txid, "abcd:efgh1", true, (const uint8_t *)pwd, strlen(pwd));
+
+	cr_assert_eq(n, 20 + 4 + 12 + 4 + 24 + 8);
+	cr_assert_eq(rtc_stun_parse(&r, buf, n), 0);
+	cr_assert(r.use_candidate);
+	cr_assert_eq(r.username_len, 10);
+	cr_assert_eq(memcmp(r.txid, txid, 12), 0);
+	cr_assert_eq(rtc_stun_check(buf, n, (const uint8_t *)pwd, strlen(pwd)), 0);
+	cr_assert_eq(rtc_stun_request(buf, 40, txid, "abcd:efgh1", true, (const uint8_t *)pwd, strlen(pwd)),
+		     0);
+}
