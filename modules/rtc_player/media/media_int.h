@@ -126,12 +126,10 @@ int rtc_srtp_global_init(void);
 /* ---- DTLS (dtls.c) ---- */
 
 struct rtc_dtls_cert;
-struct ssl_ctx_st;
 /* Makes a self-signed EC P-256 certificate and the SSL_CTX (DTLS 1.2, use_srtp). */
 int rtc_dtls_cert_create(struct rtc_dtls_cert **out);
 void rtc_dtls_cert_free(struct rtc_dtls_cert *cert);
 const char *rtc_dtls_cert_fingerprint(const struct rtc_dtls_cert *cert);
-struct ssl_ctx_st *rtc_dtls_cert_ctx(const struct rtc_dtls_cert *cert, bool server);
 
 /* One DTLS association over datagrams the caller moves. */
 struct rtc_dtls;

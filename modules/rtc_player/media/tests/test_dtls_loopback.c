@@ -180,6 +180,10 @@ Test(loopback, ice_dtls_srtp_opus)
 	cr_assert_eq(rtc_sdp_parse(&a, ans, alen, &reason), 0, "%s", reason);
 	cr_assert(a.ice_lite);
 	cr_assert_eq(a.setup, RTC_SDP_SETUP_PASSIVE);
+	char fp_line[160];
+	snprintf(fp_line, sizeof(fp_line), "a=fingerprint:%s\r\n", rtc_media_engine_fingerprint(e));
+	cr_assert_not_null(strstr(ans, fp_line), "the answer carries the engine's certificate");
+	cr_assert_eq(strncmp(rtc_media_engine_fingerprint(e), "sha-256 ", 8), 0);
 	c.server.sin_port = htons(a.port);
 	inet_pton(AF_INET, "127.0.0.1", &c.server.sin_addr);
 	rtc_media_session_start(s);
