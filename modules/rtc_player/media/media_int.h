@@ -117,9 +117,9 @@ const char *rtc_srtp_profile_name(enum rtc_srtp_profile profile);
 int rtc_srtp_profile_from_name(const char *name);
 
 struct srtp_ctx_t_;
-/* Creates a libsrtp session that sends with keys->local, or (inbound)
- * receives with keys->remote. Returns 0 or EPROTO. */
-int rtc_srtp_create(struct srtp_ctx_t_ **out, const struct rtc_srtp_keys *keys, bool inbound);
+/* Creates a libsrtp session that sends SSRC ssrc with keys->local, or (inbound)
+ * receives any SSRC with keys->remote. Returns 0 or EPROTO. */
+int rtc_srtp_create(struct srtp_ctx_t_ **out, const struct rtc_srtp_keys *keys, bool inbound, uint32_t ssrc);
 /* Initialises libsrtp once per process. */
 int rtc_srtp_global_init(void);
 

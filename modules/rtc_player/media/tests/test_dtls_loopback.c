@@ -224,7 +224,7 @@ Test(loopback, ice_dtls_srtp_opus)
 	}
 	cr_assert_eq(st, 1, "DTLS handshake: %s", reason ? reason : "timeout");
 	cr_assert_eq(rtc_dtls_keys(d, &keys), 0);
-	cr_assert_eq(rtc_srtp_create(&rx, &keys, true), 0);
+	cr_assert_eq(rtc_srtp_create(&rx, &keys, true, 0), 0);
 
 	/* SRTP: every frame once, in order, then FINISHED */
 	uint16_t seq0 = 0;
@@ -544,7 +544,7 @@ Test(loopback, sdes_keys_from_the_answer_decrypt_rtp_and_rtcp, .timeout = 20)
 	struct rtc_srtp_keys keys = {.profile = RTC_SRTP_AES128_CM_SHA1_32, .key_len = 16, .salt_len = 14};
 	srtp_t rx;
 	memcpy(keys.remote, a.crypto[0].key, 30);
-	cr_assert_eq(rtc_srtp_create(&rx, &keys, true), 0);
+	cr_assert_eq(rtc_srtp_create(&rx, &keys, true, 0), 0);
 	rtc_media_session_start(s);
 
 	uint16_t seq0 = 0;
