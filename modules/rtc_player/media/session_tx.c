@@ -59,6 +59,8 @@ unsigned rtc_session_tick(struct rtc_pace_entry *e, uint64_t now_ms, void *arg)
 
 	if (!s->have_peer)
 		return periods; /* no address yet (plain RTP on hold, waiting for the peer's first packet) */
+	if (s->rtp.first)
+		behind = 0; /* a late start starts late: nothing was missed yet */
 	if (behind > RTC_MAX_CATCHUP) {
 		/* a long stall: keep the timeline, drop what is too old to be useful */
 		uint64_t skip = behind;
