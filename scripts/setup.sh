@@ -18,7 +18,7 @@ for arg in "$@"; do
 done
 
 build_packages=(build-essential cmake pkg-config python3
-	libsqlite3-dev libconfig-dev libcivetweb-dev libsrtp2-dev libopus-dev libssl-dev
+	libsqlite3-dev libconfig-dev libcivetweb-dev libsrtp2-dev libopus-dev libssl-dev zlib1g-dev
 	libltdl-dev libcriterion-dev libjansson-dev libc-ares-dev sqlite3
 	libsndfile1-dev libsamplerate0-dev libpq-dev openssl espeak-ng sox)
 test_packages=(clang libclang-rt-14-dev sip-tester sipsak kamailio kamailio-sqlite-modules
