@@ -107,7 +107,8 @@ static int write_file(const char *path, const char *magic, uint64_t stamp, uint3
 	FILE *f;
 	int err = 0;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+	/* Per process: several servers may share a library cache. */
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid()) >= sizeof(tmp))
 		return ENAMETOOLONG;
 	if (!(f = fopen(tmp, "wb")))
 		return errno;

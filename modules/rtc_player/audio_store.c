@@ -36,6 +36,7 @@ static struct {
 	struct entry *head;
 	struct rp_audio_cfg cfg;
 	char cache_dir[PATH_MAX];
+	char library_cache[PATH_MAX]; /* shipped files' encodings, shared by every database; may be "" */
 	struct sipd_db_stmt *load, *insert, *remove, *unassign;
 } store = {.lock = PTHREAD_MUTEX_INITIALIZER, .write = PTHREAD_MUTEX_INITIALIZER};
 
@@ -170,7 +171,8 @@ static int load_media(struct rp_audio *a, char *msg, size_t msglen)
 		snprintf(msg, msglen, "%s: %s", a->path, strerror(err));
 		return err == ENOENT ? ENOENT : EIO;
 	}
-	snprintf(base, sizeof(base), "%s/%s", store.cache_dir, a->name);
+	snprintf(base, sizeof(base), "%s/%s",
+		 a->library && store.library_cache[0] ? store.library_cache : store.cache_dir, a->name);
 	if ((err = rp_cache_read(base, stamp, &a->opus, &a->ulaw, &a->alaw, &g711_len)) == 0) {
 		a->g711_frames = (unsigned)(g711_len / RP_SAMPLES_NARROW);
 		if (!a->duration_ms)
@@ -297,6 +299,10 @@ int rp_store_init(const struct rp_audio_cfg *cfg)
 		SIPD_ERR("cannot create %s: %s", store.cache_dir, strerror(err));
 		return err;
 	}
+	/* Shipped files are encoded once per installation when their folder is writable (a source tree). */
+	snprintf(store.library_cache, sizeof(store.library_cache), "%s/.cache", cfg->library_dir);
+	if (mkdir_p(store.library_cache) || access(store.library_cache, W_OK))
+		store.library_cache[0] = '\0';
 	if ((err = sipd_db_migrate("rtc_player", migrations, sizeof(migrations) / sizeof(migrations[0]))))
 		return err;
 	if ((err = sipd_db_prepare(&store.load, "SELECT name, path, format, duration_ms, library, created "
