@@ -22,18 +22,18 @@ def media_ports(count=200):
     return base, base + count - 1
 
 
-def player_modules(extra_modules=(), **params):
+def player_modules(extra_modules=(), st_policy="required", algorithms=("SHA-256", "MD5"), **params):
     """The default modules.conf list (parser .. session_timer, rtc_player) on loopback, with rtc_player
     parameters overridden by params (and session_timer's min_se lowered when params ask for short timers)."""
     lo, hi = media_ports()
     rtc = {"name": "rtc_player", "bind_address": "127.0.0.1", "port_min": lo, "port_max": hi,
            "audio_dir": os.path.dirname(ensure_greeting()), "ring_ms": 200}
     rtc.update(params)
-    st = {"name": "session_timer", "policy": "required", "min_se": 90, "session_expires": 1800}
+    st = {"name": "session_timer", "policy": st_policy, "min_se": 90, "session_expires": 1800}
     if rtc.get("test_intervals"):
         st.update({"min_se": rtc.get("min_se", 2), "test_intervals": True, "session_expires": 1800})
     return [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "sanity"}, {"name": "maxfwd"},
-            {"name": "tm"}, {"name": "auth_db", "realm": "sipd"}, {"name": "registrar"}, st] + \
+            {"name": "tm"}, {"name": "auth_db", "realm": "sipd", "algorithms": list(algorithms)}, {"name": "registrar"}, st] + \
         list(extra_modules) + [rtc]
 
 
@@ -42,8 +42,10 @@ def default_routing():
         return f.read()
 
 
-def player_sipd(build, listen=None, extra_modules=(), **params):
-    return Sipd(build, modules=player_modules(extra_modules, **params), routing=default_routing(),
+def player_sipd(build, listen=None, extra_modules=(), st_policy="required", algorithms=("SHA-256", "MD5"),
+                **params):
+    return Sipd(build, modules=player_modules(extra_modules, st_policy, algorithms, **params),
+                routing=default_routing(),
                 listen=listen or ["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"])
 
 
