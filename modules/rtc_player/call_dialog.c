@@ -120,14 +120,54 @@ enum sipd_result rp_in_dialog(struct sipd_ctx *ctx)
 /* ---- requests we send on the dialog (RFC 3261 12.2.1.1) ---- */
 
 struct rp_request {
+	struct rp_request *next, *prev;
 	struct rp_call *call;
 	bool refresh;
 };
+
+/* Requests in flight: tm drops their callbacks at shutdown, so stop frees what is left. */
+static struct {
+	pthread_mutex_t lock;
+	struct rp_request head;
+} pending = {.lock = PTHREAD_MUTEX_INITIALIZER, .head = {.next = &pending.head, .prev = &pending.head}};
+
+static void pending_link(struct rp_request *r)
+{
+	pthread_mutex_lock(&pending.lock);
+	r->next = &pending.head;
+	r->prev = pending.head.prev;
+	r->prev->next = r;
+	pending.head.prev = r;
+	pthread_mutex_unlock(&pending.lock);
+}
+
+static void pending_unlink(struct rp_request *r)
+{
+	pthread_mutex_lock(&pending.lock);
+	r->prev->next = r->next;
+	r->next->prev = r->prev;
+	pthread_mutex_unlock(&pending.lock);
+}
+
+void rp_requests_shutdown(void)
+{
+	pthread_mutex_lock(&pending.lock);
+	while (pending.head.next != &pending.head) {
+		struct rp_request *r = pending.head.next;
+
+		r->prev->next = r->next;
+		r->next->prev = r->prev;
+		rp_call_unref(r->call);
+		free(r);
+	}
+	pthread_mutex_unlock(&pending.lock);
+}
 
 static void request_done(struct rp_request *r, int status)
 {
 	struct rp_call *c = r->call;
 
+	pending_unlink(r);
 	if (r->refresh) {
 		if (status / 100 == 2) {
 			SIPD_DBG("call %s: our UPDATE refreshed the session", c->call_id);
@@ -183,9 +223,12 @@ static int send_request(struct rp_call *c, const char *method, bool refresh)
 	r->call = c;
 	r->refresh = refresh;
 	rp_call_ref(c);
+	pending_link(r);
 	/* Without a route set the request goes back over the caller's own transport (and connection). */
 	err = rp_tm->request(buf, (size_t)n, c->route_set || !c->has_dst ? NULL : &c->dst, &callbacks, r);
+	/* tm calls back only for requests it took (a send failing at once comes through on_failure). */
 	if (err) {
+		pending_unlink(r);
 		rp_call_unref(c);
 		free(r);
 	}

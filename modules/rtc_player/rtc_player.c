@@ -249,6 +249,7 @@ static int rp_start(void)
 static void rp_stop(void)
 {
 	rp_calls_shutdown();
+	rp_requests_shutdown();
 	if (rp_engine)
 		rtc_media_engine_destroy(rp_engine);
 	rp_engine = NULL;

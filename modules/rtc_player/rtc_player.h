@@ -122,6 +122,8 @@ enum sipd_result rp_in_dialog(struct sipd_ctx *ctx);
 /* Sends BYE (or a refreshing UPDATE) on c's dialog through tm. 0 or errno. */
 int rp_send_bye(struct rp_call *c);
 void rp_session_fired(void *arg);
+/* Frees requests tm will never answer (at stop, after the workers stopped). */
+void rp_requests_shutdown(void);
 
 /* ---- call_events.c: rtc.call.started / rtc.call.ended ---- */
 
