@@ -42,7 +42,7 @@ with player_sipd(run.build, ring_ms=100) as s:
             time.sleep(0.5)
             heard, rate = load_wav(rec)
             corr = envelope_correlation(heard, rate, src, src_rate)
-            run.expect(corr > 0.8, f"linphonec hears the greeting ({live[0]['codec'] if live else '?'}): "
+            run.expect(corr > 0.7, f"linphonec hears the greeting ({live[0]['codec'] if live else '?'}): "
                        f"correlation {corr:.3f}, {rms_dbfs(heard):.1f} dBFS, {len(heard) / rate:.1f} s")
         finally:
             u.close()
