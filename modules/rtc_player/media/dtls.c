@@ -105,7 +105,8 @@ static int make_cert(X509 **out_x, EVP_PKEY **out_key)
 	X509_gmtime_adj(X509_getm_notBefore(x), -86400);
 	X509_gmtime_adj(X509_getm_notAfter(x), 365L * 86400);
 	name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"sipd rtc_player", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"sipd rtc_player", -1, -1,
+				   0);
 	X509_set_issuer_name(x, name);
 	if (X509_set_pubkey(x, key) != 1 || X509_sign(x, key, EVP_sha256()) == 0) {
 		err = EPROTO;
@@ -152,7 +153,8 @@ int rtc_dtls_cert_create(struct rtc_dtls_cert **out)
 		goto out;
 	size_t off = (size_t)snprintf(c->fingerprint, sizeof(c->fingerprint), "sha-256 ");
 	for (unsigned i = 0; i < md_len; i++)
-		off += (size_t)snprintf(c->fingerprint + off, sizeof(c->fingerprint) - off, i ? ":%02X" : "%02X", md[i]);
+		off += (size_t)snprintf(c->fingerprint + off, sizeof(c->fingerprint) - off,
+					i ? ":%02X" : "%02X", md[i]);
 	*out = c;
 	c = NULL;
 	err = 0;
@@ -195,7 +197,7 @@ static const EVP_MD *md_for_alg(const char *alg)
 }
 
 int rtc_dtls_create(struct rtc_dtls **out, const struct rtc_dtls_cert *cert, bool server, const char *fp_alg,
-                    const uint8_t *fp, size_t fp_len, rtc_dtls_send_fn send, void *arg)
+		    const uint8_t *fp, size_t fp_len, rtc_dtls_send_fn send, void *arg)
 {
 	struct rtc_dtls *d;
 	BIO *wbio = NULL;
@@ -329,5 +331,6 @@ int rtc_dtls_keys(struct rtc_dtls *d, struct rtc_srtp_keys *out)
 	len = rtc_srtp_material_len((enum rtc_srtp_profile)profile);
 	if (SSL_export_keying_material(d->ssl, material, len, "EXTRACTOR-dtls_srtp", 19, NULL, 0, 0) != 1)
 		return EPROTO;
-	return rtc_srtp_keys_from_dtls(out, (enum rtc_srtp_profile)profile, material, len, SSL_is_server(d->ssl));
+	return rtc_srtp_keys_from_dtls(out, (enum rtc_srtp_profile)profile, material, len,
+				       SSL_is_server(d->ssl));
 }

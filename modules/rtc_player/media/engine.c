@@ -2,6 +2,8 @@
 #define _GNU_SOURCE /* sendmmsg, struct mmsghdr */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,10 +168,24 @@ static void arm_timer(struct rtc_media_thread *t, uint64_t now_ms)
 	t->armed_ms = next;
 }
 
+static void set_realtime(int priority)
+{
+	struct sched_param sp = {.sched_priority = priority};
+	int err;
+
+	if (priority <= 0)
+		return;
+	if ((err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp)) != 0)
+		SIPD_WARN("media: SCHED_FIFO priority %d refused (%s): normal scheduling", priority,
+			  strerror(err));
+}
+
 static void *thread_main(void *arg)
 {
 	struct rtc_media_thread *t = arg;
 	struct epoll_event evs[EPOLL_BATCH];
+
+	set_realtime(t->engine->rt_priority);
 
 	while (!atomic_load(&t->stop)) {
 		int n = epoll_wait(t->epfd, evs, EPOLL_BATCH, -1);
@@ -272,7 +288,7 @@ int rtc_media_engine_create(struct rtc_media_engine **out, const struct rtc_medi
 	int err;
 
 	if (!cfg->bind_address || cfg->port_min == 0 || cfg->port_max < cfg->port_min || cfg->threads == 0 ||
-	    cfg->threads > 64)
+	    cfg->threads > 64 || cfg->rt_priority < 0 || cfg->rt_priority > 99)
 		return EINVAL;
 	if ((err = rtc_srtp_global_init()) != 0)
 		return err;
@@ -283,7 +299,8 @@ int rtc_media_engine_create(struct rtc_media_engine **out, const struct rtc_medi
 	err = EINVAL;
 	if (parse_addr(&e->bind_addr, &e->bind_len, cfg->bind_address) != 0)
 		goto fail;
-	const char *maddr = cfg->media_address && cfg->media_address[0] ? cfg->media_address : cfg->bind_address;
+	const char *maddr =
+	    cfg->media_address && cfg->media_address[0] ? cfg->media_address : cfg->bind_address;
 	if (parse_addr(&media, &media_len, maddr) != 0 || strlen(maddr) >= sizeof(e->media_address))
 		goto fail;
 	strcpy(e->media_address, maddr);
@@ -293,6 +310,7 @@ int rtc_media_engine_create(struct rtc_media_engine **out, const struct rtc_medi
 	e->port_next = cfg->port_min;
 	e->consent_timeout_ms = (cfg->consent_timeout ? cfg->consent_timeout : 30) * 1000U;
 	e->rtp_timeout_ms = cfg->rtp_timeout * 1000U;
+	e->rt_priority = cfg->rt_priority;
 	if ((err = rtc_dtls_cert_create(&e->cert)) != 0)
 		goto fail;
 	e->nthreads = cfg->threads;

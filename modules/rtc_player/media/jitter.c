@@ -72,7 +72,14 @@ void rtc_jitter_summarise(struct rtc_media_jitter *out, struct rtc_jitter_hist *
 	out->max_us = max;
 	if (total == 0)
 		return;
+	/* a bucket's top edge can pass the largest value seen */
 	out->p50_us = percentile(sum, total, 0.50);
 	out->p99_us = percentile(sum, total, 0.99);
 	out->p999_us = percentile(sum, total, 0.999);
+	if (out->p50_us > max)
+		out->p50_us = max;
+	if (out->p99_us > max)
+		out->p99_us = max;
+	if (out->p999_us > max)
+		out->p999_us = max;
 }

@@ -159,6 +159,9 @@ struct rtc_media_config {
 	unsigned threads;         /* media threads, >= 1 (module param media_threads, default 1) */
 	unsigned consent_timeout; /* s without STUN/RTCP from an ICE peer -> PEER_GONE (30) */
 	unsigned rtp_timeout;     /* s without RTP/RTCP from a non-ICE peer -> PEER_GONE; 0 = never */
+	/* SCHED_FIFO priority (1..99) of the media threads, 0 = normal scheduling: keeps the 20 ms
+	 * pacing on time on a busy host. Needs CAP_SYS_NICE, else a warning and normal scheduling. */
+	int rt_priority;
 };
 
 struct rtc_media_engine;

@@ -25,13 +25,13 @@ bool rtc_srtp_suite_supported(const char *suite);
 struct rtc_answer_params {
 	const struct rtc_sdp_offer *offer;
 	const struct rtc_media_choice *choice;
-	const char *address;     /* media_address */
-	int family;              /* AF_INET / AF_INET6 */
+	const char *address; /* media_address */
+	int family;          /* AF_INET / AF_INET6 */
 	uint16_t port;
 	uint64_t sess_id;
 	uint32_t ssrc;
 	const char *cname;
-	const char *ice_ufrag;   /* WEBRTC with ICE */
+	const char *ice_ufrag; /* WEBRTC with ICE */
 	const char *ice_pwd;
 	const char *fingerprint; /* "sha-256 AB:.." for WEBRTC */
 	const char *crypto_b64;  /* SDES: our key||salt in base64 */
@@ -62,8 +62,12 @@ int rtc_stun_check(const uint8_t *buf, size_t len, const uint8_t *key, size_t ke
 /* Builds a Binding success response: [SOFTWARE,] XOR-MAPPED-ADDRESS,
  * MESSAGE-INTEGRITY, FINGERPRINT. Returns the length, or 0 if size is too small. */
 size_t rtc_stun_success(uint8_t *buf, size_t size, const uint8_t txid[12], const struct sockaddr *mapped,
-                        const char *software, const uint8_t *key, size_t key_len);
+			const char *software, const uint8_t *key, size_t key_len);
 uint32_t rtc_stun_crc32(const uint8_t *buf, size_t len);
+/* Builds a Binding request as a controlling agent sends it (USERNAME, [USE-CANDIDATE],
+ * MESSAGE-INTEGRITY, FINGERPRINT): for tests and load clients. Returns the length or 0. */
+size_t rtc_stun_request(uint8_t *buf, size_t size, const uint8_t txid[12], const char *username,
+			bool use_candidate, const uint8_t *key, size_t key_len);
 
 /* ---- RTP / RTCP (rtp.c, RFC 3550) ---- */
 
@@ -78,7 +82,8 @@ struct rtc_rtp_state {
 	uint32_t octets; /* payload octets, for the SR */
 };
 
-void rtc_rtp_init(struct rtc_rtp_state *st, uint8_t pt, uint32_t ts_step, uint32_t ssrc, uint16_t seq, uint32_t ts);
+void rtc_rtp_init(struct rtc_rtp_state *st, uint8_t pt, uint32_t ts_step, uint32_t ssrc, uint16_t seq,
+		  uint32_t ts);
 /* Writes header + payload into buf (size >= 12 + len); advances seq/ts. Returns the length. */
 size_t rtc_rtp_write(struct rtc_rtp_state *st, uint8_t *buf, const uint8_t *payload, uint16_t len);
 /* Skips n frames of timeline (after a stall) without sending. */
@@ -86,7 +91,7 @@ void rtc_rtp_skip(struct rtc_rtp_state *st, uint32_t frames);
 /* Writes a compound SR + SDES CNAME. now_ns is the wall clock (CLOCK_REALTIME);
  * rtp_ts the timestamp of the last packet sent. Returns the length. */
 size_t rtc_rtcp_sr_write(uint8_t *buf, size_t size, const struct rtc_rtp_state *st, uint64_t wall_ns,
-                         const char *cname);
+			 const char *cname);
 /* RFC 5761: is this an RTCP packet (PT 64..95 after the marker bit)? */
 bool rtc_rtp_is_rtcp(const uint8_t *buf, size_t len);
 
@@ -104,7 +109,7 @@ struct rtc_srtp_keys {
 /* Splits the RFC 5764 §4.2 keying material (client key | server key | client
  * salt | server salt) for the DTLS server. Returns 0 or EINVAL. */
 int rtc_srtp_keys_from_dtls(struct rtc_srtp_keys *out, enum rtc_srtp_profile profile, const uint8_t *material,
-                            size_t len, bool server);
+			    size_t len, bool server);
 /* Length of the exporter output for a profile (60 for AES-CM, 56 for GCM). */
 size_t rtc_srtp_material_len(enum rtc_srtp_profile profile);
 const char *rtc_srtp_profile_name(enum rtc_srtp_profile profile);
@@ -112,8 +117,8 @@ const char *rtc_srtp_profile_name(enum rtc_srtp_profile profile);
 int rtc_srtp_profile_from_name(const char *name);
 
 struct srtp_ctx_t_;
-/* Creates the outbound (and, with inbound, the inbound) libsrtp session.
- * Returns 0 or EPROTO. */
+/* Creates a libsrtp session that sends with keys->local, or (inbound)
+ * receives with keys->remote. Returns 0 or EPROTO. */
 int rtc_srtp_create(struct srtp_ctx_t_ **out, const struct rtc_srtp_keys *keys, bool inbound);
 /* Initialises libsrtp once per process. */
 int rtc_srtp_global_init(void);
@@ -132,7 +137,7 @@ struct ssl_ctx_st *rtc_dtls_cert_ctx(const struct rtc_dtls_cert *cert, bool serv
 struct rtc_dtls;
 typedef void (*rtc_dtls_send_fn)(void *arg, const uint8_t *buf, size_t len);
 int rtc_dtls_create(struct rtc_dtls **out, const struct rtc_dtls_cert *cert, bool server, const char *fp_alg,
-                    const uint8_t *fp, size_t fp_len, rtc_dtls_send_fn send, void *arg);
+		    const uint8_t *fp, size_t fp_len, rtc_dtls_send_fn send, void *arg);
 void rtc_dtls_free(struct rtc_dtls *d);
 /* Feeds one datagram. Returns 0 (more to do), 1 (handshake done: keys ready),
  * or EPROTO (failed; reason set). */

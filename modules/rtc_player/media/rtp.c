@@ -18,7 +18,8 @@ static void wr32(uint8_t *p, uint32_t v)
 	wr16(p + 2, (uint16_t)v);
 }
 
-void rtc_rtp_init(struct rtc_rtp_state *st, uint8_t pt, uint32_t ts_step, uint32_t ssrc, uint16_t seq, uint32_t ts)
+void rtc_rtp_init(struct rtc_rtp_state *st, uint8_t pt, uint32_t ts_step, uint32_t ssrc, uint16_t seq,
+		  uint32_t ts)
 {
 	memset(st, 0, sizeof(*st));
 	st->pt = pt & 0x7f;
@@ -51,7 +52,7 @@ void rtc_rtp_skip(struct rtc_rtp_state *st, uint32_t frames)
 }
 
 size_t rtc_rtcp_sr_write(uint8_t *buf, size_t size, const struct rtc_rtp_state *st, uint64_t wall_ns,
-                         const char *cname)
+			 const char *cname)
 {
 	size_t cname_len = strlen(cname), sdes_len, off;
 	uint64_t secs = wall_ns / 1000000000ULL + NTP_UNIX_OFFSET;

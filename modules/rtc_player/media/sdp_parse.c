@@ -200,7 +200,8 @@ static int parse_candidate(struct rtc_sdp_offer *o, struct line *l)
 	if (!token_copy(l, c.foundation, sizeof(c.foundation)) || !token_uint(l, 256, &comp) ||
 	    !token_copy(l, transport, sizeof(transport)) || !token_uint(l, 0xffffffffUL, &prio) ||
 	    !token_copy(l, c.addr, sizeof(c.addr)) || !token_uint(l, 65535, &port) ||
-	    !token_copy(l, typ, sizeof(typ)) || strcmp(typ, "typ") != 0 || !token_copy(l, c.type, sizeof(c.type)))
+	    !token_copy(l, typ, sizeof(typ)) || strcmp(typ, "typ") != 0 ||
+	    !token_copy(l, c.type, sizeof(c.type)))
 		return EBADMSG;
 	c.component = (uint8_t)comp;
 	c.udp = strcasecmp(transport, "udp") == 0;
@@ -258,7 +259,8 @@ static int parse_crypto(struct rtc_sdp_offer *o, struct line *l)
 			*bar = '\0';
 			mki = strchr(bar + 1, ':') != NULL;
 		}
-		c.usable = !mki && rtc_srtp_suite_supported(c.suite) && rtc_base64_decode(c.key, sizeof(c.key), b64) == 30;
+		c.usable = !mki && rtc_srtp_suite_supported(c.suite) &&
+			   rtc_base64_decode(c.key, sizeof(c.key), b64) == 30;
 	}
 	if (o->crypto_count < RTC_SDP_MAX_CRYPTO)
 		o->crypto[o->crypto_count++] = c;
@@ -297,9 +299,9 @@ static int parse_common_attr(struct rtc_sdp_offer *o, const struct line *l, bool
 		if (!token_copy(&r, v, sizeof(v)))
 			return EBADMSG;
 		o->setup = strcmp(v, "actpass") == 0   ? RTC_SDP_SETUP_ACTPASS
-		           : strcmp(v, "active") == 0  ? RTC_SDP_SETUP_ACTIVE
-		           : strcmp(v, "passive") == 0 ? RTC_SDP_SETUP_PASSIVE
-		                                       : RTC_SDP_SETUP_NONE;
+			   : strcmp(v, "active") == 0  ? RTC_SDP_SETUP_ACTIVE
+			   : strcmp(v, "passive") == 0 ? RTC_SDP_SETUP_PASSIVE
+						       : RTC_SDP_SETUP_NONE;
 		return 0;
 	}
 	if (l->end - l->p >= 10 && memcmp(l->p, "a=sendrecv", 10) == 0)

@@ -54,7 +54,8 @@ void rtc_session_set_peer(struct rtc_media_session *s, const struct sockaddr *sa
 		s->rtcp_peer_len = len;
 	}
 	pthread_mutex_lock(&s->lock);
-	snprintf(s->peer_text, sizeof(s->peer_text), sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+	snprintf(s->peer_text, sizeof(s->peer_text), sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+		 port);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -68,7 +69,8 @@ static void peer_from_sdp(struct rtc_media_session *s, const struct rtc_sdp_offe
 	memset(&ss, 0, sizeof(ss));
 	if (family == AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-		if (inet_pton(AF_INET, o->conn_addr, &in->sin_addr) != 1 || in->sin_addr.s_addr == 0 || o->port == 0)
+		if (inet_pton(AF_INET, o->conn_addr, &in->sin_addr) != 1 || in->sin_addr.s_addr == 0 ||
+		    o->port == 0)
 			return;
 		in->sin_family = AF_INET;
 		in->sin_port = htons(o->port);
@@ -81,8 +83,8 @@ static void peer_from_sdp(struct rtc_media_session *s, const struct rtc_sdp_offe
 		return;
 	}
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET6, o->conn_addr, &in6->sin6_addr) != 1 || IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) ||
-	    o->port == 0)
+	if (inet_pton(AF_INET6, o->conn_addr, &in6->sin6_addr) != 1 ||
+	    IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) || o->port == 0)
 		return;
 	in6->sin6_family = AF_INET6;
 	in6->sin6_port = htons(o->port);
@@ -110,7 +112,7 @@ static int setup_crypto(struct rtc_media_session *s, const struct rtc_sdp_offer 
 	if (s->choice.kind == RTC_MEDIA_WEBRTC) {
 		atomic_store(&s->dtls_state, RTC_DTLS_WAITING);
 		return rtc_dtls_create(&s->dtls, s->engine->cert, true, o->fingerprint_alg, o->fingerprint,
-		                       o->fingerprint_len, dtls_send, s);
+				       o->fingerprint_len, dtls_send, s);
 	}
 	if (s->choice.kind != RTC_MEDIA_SDES)
 		return 0;
@@ -120,7 +122,7 @@ static int setup_crypto(struct rtc_media_session *s, const struct rtc_sdp_offer 
 	rtc_base64_encode(s->crypto_b64, s->sdes_key, sizeof(s->sdes_key));
 	memset(&keys, 0, sizeof(keys));
 	keys.profile = strcmp(cr->suite, "AES_CM_128_HMAC_SHA1_32") == 0 ? RTC_SRTP_AES128_CM_SHA1_32
-	                                                                 : RTC_SRTP_AES128_CM_SHA1_80;
+									 : RTC_SRTP_AES128_CM_SHA1_80;
 	keys.key_len = 16;
 	keys.salt_len = 14;
 	memcpy(keys.local, s->sdes_key, 30);
@@ -134,18 +136,18 @@ static int setup_crypto(struct rtc_media_session *s, const struct rtc_sdp_offer 
 static int build_answer(struct rtc_media_session *s, const struct rtc_sdp_offer *o)
 {
 	struct rtc_answer_params a = {
-		.offer = o,
-		.choice = &s->choice,
-		.address = s->engine->media_address,
-		.family = s->engine->media_family,
-		.port = s->port,
-		.sess_id = s->sess_id,
-		.ssrc = s->rtp.ssrc,
-		.cname = s->cname,
-		.ice_ufrag = s->ice_ufrag,
-		.ice_pwd = s->ice_pwd,
-		.fingerprint = rtc_dtls_cert_fingerprint(s->engine->cert),
-		.crypto_b64 = s->crypto_b64,
+	    .offer = o,
+	    .choice = &s->choice,
+	    .address = s->engine->media_address,
+	    .family = s->engine->media_family,
+	    .port = s->port,
+	    .sess_id = s->sess_id,
+	    .ssrc = s->rtp.ssrc,
+	    .cname = s->cname,
+	    .ice_ufrag = s->ice_ufrag,
+	    .ice_pwd = s->ice_pwd,
+	    .fingerprint = rtc_dtls_cert_fingerprint(s->engine->cert),
+	    .crypto_b64 = s->crypto_b64,
 	};
 
 	s->answer = malloc(ANSWER_MAX);
@@ -165,7 +167,7 @@ static struct rtc_media_thread *pick_thread(struct rtc_media_engine *e)
 }
 
 int rtc_media_session_create(struct rtc_media_session **out, struct rtc_media_engine *engine,
-                             const struct rtc_media_session_params *p)
+			     const struct rtc_media_session_params *p)
 {
 	const struct rtc_sdp_offer *o = p->offer;
 	struct rtc_media_session *s;
@@ -178,8 +180,8 @@ int rtc_media_session_create(struct rtc_media_session **out, struct rtc_media_en
 	int err;
 
 	if (!p->source.frames || p->source.count == 0 || o->audio_index < 0 ||
-	    (p->choice->kind == RTC_MEDIA_SDES && (p->choice->crypto_index < 0 ||
-	                                           (unsigned)p->choice->crypto_index >= o->crypto_count)))
+	    (p->choice->kind == RTC_MEDIA_SDES &&
+	     (p->choice->crypto_index < 0 || (unsigned)p->choice->crypto_index >= o->crypto_count)))
 		return EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -203,7 +205,7 @@ int rtc_media_session_create(struct rtc_media_session **out, struct rtc_media_en
 	s->sess_id = rnd.sess & 0x7fffffffffffffffULL;
 	rtc_base64_encode(s->cname, rnd.cname, sizeof(rnd.cname));
 	rtc_rtp_init(&s->rtp, s->choice.pt, s->choice.codec == RTC_CODEC_OPUS ? 960 : 160, rnd.ssrc, rnd.seq,
-	             rnd.ts);
+		     rnd.ts);
 	random_ice_chars(s->ice_ufrag, 8);
 	random_ice_chars(s->ice_pwd, 24);
 	if ((err = rtc_engine_bind(engine, &s->fd, &s->port)) != 0)

@@ -9,12 +9,12 @@
 #include "media.h"
 #include "media_int.h"
 
-#define RTC_TX_BATCH     8    /* packets one session may send in one sendmmsg */
+#define RTC_TX_BATCH     8 /* packets one session may send in one sendmmsg */
 #define RTC_PKT_MAX      1500
-#define RTC_HOUSEKEEP_MS 100  /* DTLS retransmission and timeout checks */
+#define RTC_HOUSEKEEP_MS 100   /* DTLS retransmission and timeout checks */
 #define RTC_DTLS_TIMEOUT 10000 /* ms from start() to a finished handshake */
-#define RTC_SR_PACKETS   250  /* an RTCP SR every 250 packets = 5 s */
-#define RTC_MAX_CATCHUP  5    /* later than this many periods: skip instead of bursting */
+#define RTC_SR_PACKETS   250   /* an RTCP SR every 250 packets = 5 s */
+#define RTC_MAX_CATCHUP  5     /* later than this many periods: skip instead of bursting */
 
 enum { RTC_CMD_ADD = 1, RTC_CMD_START = 2, RTC_CMD_DESTROY = 4 };
 
@@ -47,6 +47,7 @@ struct rtc_media_engine {
 	uint16_t port_min, port_max, port_next;
 	pthread_mutex_t port_lock;
 	unsigned consent_timeout_ms, rtp_timeout_ms;
+	int rt_priority;
 	struct rtc_dtls_cert *cert;
 	unsigned nthreads;
 	struct rtc_media_thread *threads;
@@ -55,7 +56,7 @@ struct rtc_media_engine {
 struct rtc_media_session {
 	struct rtc_media_engine *engine;
 	struct rtc_media_thread *thread;
-	struct rtc_pace_entry pace; /* first member used by container_of below */
+	struct rtc_pace_entry pace;         /* first member used by container_of below */
 	struct rtc_media_session *next;     /* thread->sessions */
 	struct rtc_media_session *cmd_next; /* thread->cmd_head */
 	unsigned cmd;                       /* RTC_CMD_* pending, under thread->cmd_lock */
@@ -98,7 +99,7 @@ struct rtc_media_session {
 	_Atomic uint64_t packets_sent, bytes_sent, rtcp_sent, packets_received, stun_checks;
 	_Atomic int dtls_state;
 	_Atomic int srtp_profile; /* -1 none */
-	char peer_text[64]; /* under lock */
+	char peer_text[64];       /* under lock */
 };
 
 static inline struct rtc_media_session *rtc_session_of(struct rtc_pace_entry *e)

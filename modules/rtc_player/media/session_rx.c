@@ -32,23 +32,25 @@ static bool username_ok(const struct rtc_media_session *s, const struct rtc_stun
 	       memcmp(r->username + ours + 1, s->remote_ufrag, theirs) == 0;
 }
 
-static void on_stun(struct rtc_media_session *s, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
-                    socklen_t from_len, uint64_t now_ms)
+static void on_stun(struct rtc_media_session *s, const uint8_t *buf, size_t len,
+		    const struct sockaddr_storage *from, socklen_t from_len, uint64_t now_ms)
 {
 	struct rtc_stun_req req;
 	uint8_t resp[RTC_STUN_MAX];
 	size_t n;
 
-	if (!s->want_ice || rtc_stun_parse(&req, buf, len) != 0 || !req.has_integrity || !username_ok(s, &req))
+	if (!s->want_ice || rtc_stun_parse(&req, buf, len) != 0 || !req.has_integrity ||
+	    !username_ok(s, &req))
 		return;
 	if (rtc_stun_check(buf, len, (const uint8_t *)s->ice_pwd, strlen(s->ice_pwd)) != 0)
 		return;
 	n = rtc_stun_success(resp, sizeof(resp), req.txid, (const struct sockaddr *)from, NULL,
-	                     (const uint8_t *)s->ice_pwd, strlen(s->ice_pwd));
+			     (const uint8_t *)s->ice_pwd, strlen(s->ice_pwd));
 	if (n)
 		sendto(s->fd, resp, n, 0, (const struct sockaddr *)from, from_len);
-	atomic_store_explicit(&s->stun_checks, atomic_load_explicit(&s->stun_checks, memory_order_relaxed) + 1,
-	                      memory_order_relaxed);
+	atomic_store_explicit(&s->stun_checks,
+			      atomic_load_explicit(&s->stun_checks, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	s->last_consent_ms = now_ms;
 	/* a lite agent sends to the nominated pair, or to the first valid one until then */
 	if ((req.use_candidate && (!s->nominated || !same_addr(&s->peer, from))) || !s->have_peer) {
@@ -63,7 +65,8 @@ static void dtls_done(struct rtc_media_session *s, uint64_t now_ms)
 
 	if (rtc_dtls_keys(s->dtls, &keys) != 0 || rtc_srtp_create(&s->srtp, &keys, false) != 0) {
 		atomic_store(&s->dtls_state, RTC_DTLS_FAILED);
-		rtc_session_event(s, RTC_MEDIA_DTLS_FAILED, "no SRTP profile or keys after the DTLS handshake");
+		rtc_session_event(s, RTC_MEDIA_DTLS_FAILED,
+				  "no SRTP profile or keys after the DTLS handshake");
 		return;
 	}
 	atomic_store(&s->srtp_profile, (int)keys.profile);
@@ -72,8 +75,8 @@ static void dtls_done(struct rtc_media_session *s, uint64_t now_ms)
 		rtc_session_begin_sending(s, now_ms);
 }
 
-static void on_dtls(struct rtc_media_session *s, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
-                    socklen_t from_len, uint64_t now_ms)
+static void on_dtls(struct rtc_media_session *s, const uint8_t *buf, size_t len,
+		    const struct sockaddr_storage *from, socklen_t from_len, uint64_t now_ms)
 {
 	const char *reason = NULL;
 	int r;
@@ -99,14 +102,14 @@ static void on_dtls(struct rtc_media_session *s, const uint8_t *buf, size_t len,
 	}
 }
 
-static void on_rtp(struct rtc_media_session *s, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
-                   socklen_t from_len, uint64_t now_ms)
+static void on_rtp(struct rtc_media_session *s, const uint8_t *buf, size_t len,
+		   const struct sockaddr_storage *from, socklen_t from_len, uint64_t now_ms)
 {
 	bool rtcp = rtc_rtp_is_rtcp(buf, len);
 
 	atomic_store_explicit(&s->packets_received,
-	                      atomic_load_explicit(&s->packets_received, memory_order_relaxed) + 1,
-	                      memory_order_relaxed);
+			      atomic_load_explicit(&s->packets_received, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	s->last_rx_ms = now_ms;
 	if (rtcp && s->want_ice)
 		s->last_consent_ms = now_ms;

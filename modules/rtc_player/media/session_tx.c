@@ -1,4 +1,5 @@
-/* A session's send side: the per-packet path (RTP, SRTP, RTCP SR, one sendmmsg), called from the pacing wheel. */
+/* A session's send side: the per-packet path (RTP, SRTP, RTCP SR, one sendmmsg), called from the pacing
+ * wheel. */
 #define _GNU_SOURCE /* sendmmsg, struct mmsghdr */
 #include <errno.h>
 #include <srtp2/srtp.h>
@@ -41,7 +42,7 @@ static size_t build_rtp(struct rtc_media_session *s, struct rtc_media_thread *t,
 static size_t build_sr(struct rtc_media_session *s, struct rtc_media_thread *t, unsigned i)
 {
 	int n = (int)rtc_rtcp_sr_write(t->pkt[i], RTC_PKT_MAX - SRTP_MAX_TRAILER_LEN - 4, &s->rtp, wall_ns(),
-	                               s->cname);
+				       s->cname);
 
 	if (n > 0 && s->srtp && srtp_protect_rtcp(s->srtp, t->pkt[i], &n) != srtp_err_status_ok)
 		return 0;
@@ -64,7 +65,8 @@ unsigned rtc_session_tick(struct rtc_pace_entry *e, uint64_t now_ms, void *arg)
 
 		rtc_rtp_skip(&s->rtp, (uint32_t)skip);
 		s->frame = s->src.loop ? (size_t)((s->frame + skip) % s->src.count)
-		                       : (size_t)(s->frame + skip < s->src.count ? s->frame + skip : s->src.count - 1);
+				       : (size_t)(s->frame + skip < s->src.count ? s->frame + skip
+										 : s->src.count - 1);
 		behind = 0;
 	}
 	for (uint64_t k = 0; k <= behind && n < RTC_TX_BATCH; k++) {

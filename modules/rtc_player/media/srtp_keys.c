@@ -79,7 +79,7 @@ int rtc_srtp_profile_from_name(const char *name)
 }
 
 int rtc_srtp_keys_from_dtls(struct rtc_srtp_keys *out, enum rtc_srtp_profile profile, const uint8_t *material,
-                            size_t len, bool server)
+			    size_t len, bool server)
 {
 	struct rtc_srtp_keys k;
 	const uint8_t *ckey, *skey, *csalt, *ssalt;
@@ -128,15 +128,12 @@ static void set_policy(srtp_policy_t *p, enum rtc_srtp_profile profile, const ui
 
 int rtc_srtp_create(struct srtp_ctx_t_ **out, const struct rtc_srtp_keys *keys, bool inbound)
 {
-	srtp_policy_t pol[2];
+	srtp_policy_t pol;
 	srtp_t s = NULL;
 
-	set_policy(&pol[0], keys->profile, keys->local, true);
-	if (inbound) {
-		set_policy(&pol[1], keys->profile, keys->remote, false);
-		pol[0].next = &pol[1];
-	}
-	if (srtp_create(&s, &pol[0]) != srtp_err_status_ok)
+	/* one wildcard stream per libsrtp session: a session is either direction */
+	set_policy(&pol, keys->profile, inbound ? keys->remote : keys->local, !inbound);
+	if (srtp_create(&s, &pol) != srtp_err_status_ok)
 		return EPROTO;
 	*out = s;
 	return 0;

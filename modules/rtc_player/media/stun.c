@@ -1,4 +1,5 @@
-/* STUN for an ICE-lite agent (RFC 5389/8489, RFC 8445): Binding requests in, success responses out. */
+/* STUN for an ICE-lite agent (RFC 5389/8489, RFC 8445): Binding requests in, success responses out
+ * (and requests out, for the tests and the load client that play the browser). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -9,16 +10,16 @@
 
 #include "media_int.h"
 
-#define STUN_HDR          20
-#define STUN_COOKIE       0x2112A442u
-#define STUN_FP_XOR       0x5354554eu
-#define ATTR_USERNAME     0x0006
-#define ATTR_INTEGRITY    0x0008
-#define ATTR_XOR_MAPPED   0x0020
-#define ATTR_USE_CAND     0x0025
-#define ATTR_SOFTWARE     0x8022
-#define ATTR_FINGERPRINT  0x8028
-#define STUN_MAX_CHECKED  1280
+#define STUN_HDR         20
+#define STUN_COOKIE      0x2112A442u
+#define STUN_FP_XOR      0x5354554eu
+#define ATTR_USERNAME    0x0006
+#define ATTR_INTEGRITY   0x0008
+#define ATTR_XOR_MAPPED  0x0020
+#define ATTR_USE_CAND    0x0025
+#define ATTR_SOFTWARE    0x8022
+#define ATTR_FINGERPRINT 0x8028
+#define STUN_MAX_CHECKED 1280
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -166,7 +167,7 @@ static size_t put_xor_mapped(uint8_t *p, const uint8_t *txid, const struct socka
 }
 
 size_t rtc_stun_success(uint8_t *buf, size_t size, const uint8_t txid[12], const struct sockaddr *mapped,
-                        const char *software, const uint8_t *key, size_t key_len)
+			const char *software, const uint8_t *key, size_t key_len)
 {
 	size_t off = STUN_HDR, sw_len = software ? strlen(software) : 0;
 	size_t need = STUN_HDR + (sw_len ? 4 + ((sw_len + 3) & ~(size_t)3) : 0) + 24 + 24 + 8;
@@ -186,6 +187,40 @@ size_t rtc_stun_success(uint8_t *buf, size_t size, const uint8_t txid[12], const
 			buf[off++] = ' '; /* padding may be anything; RFC 5769 uses spaces */
 	}
 	off += put_xor_mapped(buf + off, txid, mapped);
+	wr16(buf + 2, (uint16_t)(off + 24 - STUN_HDR));
+	wr16(buf + off, ATTR_INTEGRITY);
+	wr16(buf + off + 2, 20);
+	if (!HMAC(EVP_sha1(), key, (int)key_len, buf, off, buf + off + 4, &mac_len) || mac_len != 20)
+		return 0;
+	off += 24;
+	wr16(buf + 2, (uint16_t)(off + 8 - STUN_HDR));
+	wr16(buf + off, ATTR_FINGERPRINT);
+	wr16(buf + off + 2, 4);
+	wr32(buf + off + 4, rtc_stun_crc32(buf, off) ^ STUN_FP_XOR);
+	return off + 8;
+}
+
+size_t rtc_stun_request(uint8_t *buf, size_t size, const uint8_t txid[12], const char *username,
+			bool use_candidate, const uint8_t *key, size_t key_len)
+{
+	size_t ulen = strlen(username), off = STUN_HDR;
+	size_t need = STUN_HDR + 4 + ((ulen + 3) & ~(size_t)3) + (use_candidate ? 4 : 0) + 24 + 8;
+	unsigned mac_len = 0;
+
+	if (size < need || ulen > 513)
+		return 0;
+	memset(buf, 0, need);
+	wr16(buf, 0x0001);
+	wr32(buf + 4, STUN_COOKIE);
+	memcpy(buf + 8, txid, 12);
+	wr16(buf + off, ATTR_USERNAME);
+	wr16(buf + off + 2, (uint16_t)ulen);
+	memcpy(buf + off + 4, username, ulen);
+	off += 4 + ((ulen + 3) & ~(size_t)3);
+	if (use_candidate) {
+		wr16(buf + off, ATTR_USE_CAND);
+		off += 4;
+	}
 	wr16(buf + 2, (uint16_t)(off + 24 - STUN_HDR));
 	wr16(buf + off, ATTR_INTEGRITY);
 	wr16(buf + off + 2, 20);
