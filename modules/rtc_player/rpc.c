@@ -170,11 +170,15 @@ static int rpc_calls(json_t *params, json_t **result)
 
 static int rpc_stats(json_t *params, json_t **result)
 {
+	const char *what = param(params, 0, "reset");
 	struct rtc_media_jitter j = {0};
 
-	(void)params;
+	if (what && strcmp(what, "reset") && strcmp(what, "true"))
+		return fail(result, EINVAL, "usage: rtc stats [reset]");
 	if (rp_engine)
 		rtc_media_engine_jitter(rp_engine, &j);
+	if (what && rp_engine)
+		rtc_media_engine_jitter_reset(rp_engine);
 	*result = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "calls", (json_int_t)rp_calls_count(), "packets",
 			    (json_int_t)j.packets, "send_late_p50_us", (json_int_t)j.p50_us,
 			    "send_late_p99_us", (json_int_t)j.p99_us, "send_late_p999_us",
@@ -216,7 +220,8 @@ const struct sipd_rpc_method rp_rpc_methods[] = {
      .help = "Active player calls: Call-ID, user, caller, kind, codec, state, start, packets sent/received."},
     {.name = "rtc.stats",
      .fn = rpc_stats,
-     .usage = "",
-     .help = "Player calls and the media threads' send-time lateness (p50/p99/p99.9/max, microseconds)."},
+     .usage = "[reset]",
+     .help = "Player calls and the media threads' send-time lateness (p50/p99/p99.9/max, microseconds) "
+	     "since start or the last reset (reset: answer, then start again)."},
     {.name = NULL},
 };
