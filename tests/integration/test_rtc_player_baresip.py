@@ -17,13 +17,13 @@ run = TestRun("rtc_player_baresip")
 src, src_rate = load_wav(GREETING)
 
 
-def hear(s, name, codecs, mediaenc, kind, codec, transport="udp", seconds=5):
-    b = Baresip(name, "alice", "secret", s.port, transport=transport, answer=False, codecs=codecs,
-                mediaenc=mediaenc, record=True)
+def hear(s, name, codecs, mediaenc, kind, codec, transport="udp", seconds=5, port=None, **kw):
+    b = Baresip(name, "alice", "secret", port or s.port, transport=transport, answer=False, codecs=codecs,
+                mediaenc=mediaenc, record=True, **kw)
     try:
         run.expect(b.wait_event("REGISTER_OK", 10) is not None, f"registered: {b.types()}")
-        tp = ";transport=tcp" if transport == "tcp" else ""
-        b.cmd("dial", f"sip:welcome@127.0.0.1:{s.port}{tp}")
+        tp = f";transport={transport}" if transport != "udp" else ""
+        b.cmd("dial", f"sip:welcome@127.0.0.1:{port or s.port}{tp}")
         est = b.wait_event(("CALL_ESTABLISHED", "CALL_CLOSED"), 10)
         run.expect(est is not None and est.get("type") == "CALL_ESTABLISHED", f"call established: {est}")
         time.sleep(seconds)
@@ -59,5 +59,27 @@ with player_sipd(run.build, st_policy="supported", algorithms=["MD5"], ring_ms=1
     @run.case
     def sdes_srtp_pcmu_over_tcp():
         hear(s, "tcp", "PCMU/8000/1", "srtp-mand", "sdes", "pcmu", transport="tcp", seconds=4)
+
+# A caller over TLS (SDES-SRTP) once the tls module is built (it lands from another branch, with the
+# test PKI helper tlstest.py and baresip's cafile option).
+if not os.path.exists(os.path.join(run.build, "modules", "tls.so")):
+    print("SKIP sdes_srtp_over_tls: the tls module is not built (it comes from the stream_tls branch)")
+else:
+    import tempfile
+    from sipdtest import free_port
+    from tlstest import Pki
+
+    pki = Pki(tempfile.mkdtemp(prefix="rtc-tls-pki-"))
+    cert, key = pki.issue("server", ["DNS:localhost", "IP:127.0.0.1"], cn="sipd.test")
+    tls_port = free_port("tcp")
+    with player_sipd(run.build, st_policy="supported", algorithms=["MD5"], ring_ms=100,
+                     listen=["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}", f"tls:127.0.0.1:{tls_port}"],
+                     extra_modules=[{"name": "tls", "certificate": cert, "private_key": key}]) as s:
+        s.ctl("users", "add", "alice", "secret")
+
+        @run.case
+        def sdes_srtp_over_tls():
+            hear(s, "tls", "opus/48000/2,PCMU/8000/1", "srtp-mand", "sdes", "opus", transport="tls",
+                 port=tls_port, cafile=pki.ca)
 
 run.finish()

@@ -36,8 +36,12 @@ if not os.path.exists(os.path.join(ROOT, "webroot", "vendor", "jssip.js")) or \
 
 # The page and JsSIP are served from the repository over HTTP on loopback.
 http_port = free_port("tcp")
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=ROOT)
-handler.log_message = lambda *a: None
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+handler = functools.partial(Quiet, directory=ROOT)
 httpd = http.server.ThreadingHTTPServer(("127.0.0.1", http_port), handler)
 threading.Thread(target=httpd.serve_forever, daemon=True).start()
 ws_port = free_port("tcp")
