@@ -24,6 +24,7 @@ static const char *p_bind = "0.0.0.0";
 static const char *p_media_address = "";
 static int p_port_min = 20000, p_port_max = 20999;
 static int p_threads = 1;
+static int p_rt_priority;
 static int p_consent = 30, p_rtp_timeout = 60;
 static int p_ring_ms = 500;
 static int p_session_expires = 1800, p_min_se = 90;
@@ -74,6 +75,13 @@ static const struct sipd_param_def rp_params[] = {
      .min = 1,
      .max = 64,
      .help = "threads pacing and sending media"},
+    {.name = "rt_priority",
+     .type = SIPD_PARAM_INT,
+     .var = &p_rt_priority,
+     .min = 0,
+     .max = 99,
+     .help = "SCHED_FIFO priority of the media threads (0: normal scheduling); keeps 20 ms pacing on a busy "
+	     "host, needs CAP_SYS_NICE"},
     {.name = "consent_timeout",
      .type = SIPD_PARAM_INT,
      .var = &p_consent,
@@ -227,6 +235,7 @@ static int rp_start(void)
 	    .threads = (unsigned)p_threads,
 	    .consent_timeout = (unsigned)p_consent,
 	    .rtp_timeout = (unsigned)p_rtp_timeout,
+	    .rt_priority = p_rt_priority,
 	};
 	int err;
 
