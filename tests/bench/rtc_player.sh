@@ -3,7 +3,7 @@
 # For each count N: SIPp places N calls to the demo user (G.711 over plain RTP, then over SDES-SRTP), holds
 # them, and while all N stream we sample sipd's CPU for SAMPLE seconds and read the media threads'
 # send lateness (rtc.stats: how long after its due time each packet left). Loopback only.
-#   HOLD=30 SAMPLE=10 MEDIA_THREADS=1 tests/bench/rtc_player.sh build 100 500 1000
+#   HOLD=30 SAMPLE=10 MEDIA_THREADS=1 RT_PRIORITY=0 tests/bench/rtc_player.sh build 100 500 1000
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
@@ -23,7 +23,7 @@ core = { listen = [ "udp:127.0.0.1:$port" ]; workers = 2; routing = "routing.cfg
          log_level = "info"; control_socket = "$dir/sipd.ctl"; };
 modules = ( { name = "parser"; }, { name = "udp"; }, { name = "tm"; },
   { name = "rtc_player"; bind_address = "127.0.0.1"; port_min = 30000; port_max = 39999; rtp_timeout = 0;
-    ring_ms = 0; media_threads = $MEDIA_THREADS; audio_dir = "$PWD/audio"; } );
+    ring_ms = 0; media_threads = $MEDIA_THREADS; rt_priority = ${RT_PRIORITY:-0}; audio_dir = "$PWD/audio"; } );
 CONF
 # No authentication: the bench measures the player, not digest.
 cat >"$dir/routing.cfg" <<'CFG'
