@@ -19,11 +19,23 @@ static int fail(json_t **result, int err, const char *msg)
 	return sipd_rpc_fail(result, err, "%s", msg);
 }
 
+/* The control socket serves requests while modules start: the library is not there yet. */
+static bool starting(json_t **result, int *err)
+{
+	if (atomic_load(&rp_ready))
+		return false;
+	*err = sipd_rpc_fail(result, EAGAIN, "rtc_player is starting, try again");
+	return true;
+}
+
 static int rpc_add(json_t *params, json_t **result)
 {
 	const char *name = param(params, 0, "name"), *file = param(params, 1, "file");
 	char msg[RP_ERRMSG_MAX] = "";
 	int err;
+
+	if (starting(result, &err))
+		return err;
 
 	if (!name || !file)
 		return fail(result, EINVAL, "usage: audio add NAME FILE");
@@ -38,6 +50,10 @@ static int rpc_add(json_t *params, json_t **result)
 
 static int rpc_list(json_t *params, json_t **result)
 {
+	int err;
+
+	if (starting(result, &err))
+		return err;
 	(void)params;
 	*result = rp_store_list();
 	return *result ? 0 : ENOMEM;
@@ -48,6 +64,9 @@ static int rpc_delete(json_t *params, json_t **result)
 	const char *name = param(params, 0, "name");
 	char msg[RP_ERRMSG_MAX] = "";
 	int err;
+
+	if (starting(result, &err))
+		return err;
 
 	if (!name)
 		return fail(result, EINVAL, "usage: audio delete NAME");
@@ -62,6 +81,9 @@ static int rpc_assign(json_t *params, json_t **result)
 	const char *user = param(params, 0, "user"), *name = param(params, 1, "name");
 	const char *mode_s = param(params, 2, "mode");
 	int mode = rp_mode_parse(mode_s), err;
+
+	if (starting(result, &err))
+		return err;
 
 	if (!name && json_is_object(params))
 		name = param(params, 1, "audio");
@@ -84,6 +106,9 @@ static int rpc_unassign(json_t *params, json_t **result)
 	const char *user = param(params, 0, "user");
 	int err;
 
+	if (starting(result, &err))
+		return err;
+
 	if (!user)
 		return fail(result, EINVAL, "usage: audio unassign USER");
 	if ((err = rp_assign_remove(user)))
@@ -96,6 +121,10 @@ static int rpc_unassign(json_t *params, json_t **result)
 
 static int rpc_assignments(json_t *params, json_t **result)
 {
+	int err;
+
+	if (starting(result, &err))
+		return err;
 	(void)params;
 	*result = rp_assign_list();
 	return *result ? 0 : ENOMEM;
@@ -105,6 +134,10 @@ static int rpc_file(json_t *params, json_t **result)
 {
 	const char *name = param(params, 0, "name");
 	struct rp_audio *a;
+	int err;
+
+	if (starting(result, &err))
+		return err;
 
 	if (!name)
 		return fail(result, EINVAL, "usage: audio file NAME");
@@ -154,10 +187,13 @@ static void add_call(struct rp_call *c, void *arg)
 
 static int rpc_calls(json_t *params, json_t **result)
 {
-	struct listing l = {.list = json_array()};
+	struct listing l = {0};
+	int err;
 
 	(void)params;
-	if (!l.list)
+	if (starting(result, &err))
+		return err;
+	if (!(l.list = json_array()))
 		return ENOMEM;
 	rp_calls_foreach(add_call, &l);
 	if (l.failed) {
@@ -172,6 +208,10 @@ static int rpc_stats(json_t *params, json_t **result)
 {
 	const char *what = param(params, 0, "reset");
 	struct rtc_media_jitter j = {0};
+	int err;
+
+	if (starting(result, &err))
+		return err;
 
 	if (what && strcmp(what, "reset") && strcmp(what, "true"))
 		return fail(result, EINVAL, "usage: rtc stats [reset]");

@@ -16,6 +16,7 @@
 struct rp_cfg rp_cfg;
 const struct tm_api *rp_tm;
 struct rtc_media_engine *rp_engine;
+atomic_bool rp_ready;
 
 static const char *p_audio_dir = "";
 static const char *p_upload_dir = "";
@@ -257,6 +258,7 @@ static int rp_start(void)
 
 static void rp_stop(void)
 {
+	atomic_store(&rp_ready, false);
 	rp_calls_shutdown();
 	rp_requests_shutdown();
 	if (rp_engine)

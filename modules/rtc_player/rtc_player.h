@@ -29,6 +29,8 @@ struct rp_cfg {
 extern struct rp_cfg rp_cfg;
 extern const struct tm_api *rp_tm;
 extern struct rtc_media_engine *rp_engine;
+/* Set once start has loaded the library and the engine runs (RPC refuses work before). */
+extern atomic_bool rp_ready;
 
 enum rp_state {
 	RP_RINGING = 0, /* 180 sent, 200 due when the ring timer fires */
