@@ -253,6 +253,7 @@ static int rp_start(void)
 	}
 	SIPD_INFO("audio from %s, uploads in %s, media on %s:%d-%d", library_dir, upload_dir, p_bind,
 		  p_port_min, p_port_max);
+	atomic_store(&rp_ready, true);
 	return 0;
 }
 
