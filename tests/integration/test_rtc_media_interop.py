@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""The media engine against two real WebRTC stacks, no SIP in between: headless Chromium (playwright-core)
-and aiortc offer audio, build/.../rtc_media_play answers with ICE-lite + DTLS-SRTP + Opus, and each peer
-must decode the tone. usage: test_rtc_media_interop.py BUILD_DIR"""
+"""The media engine against real peers: headless Chromium (playwright-core) and aiortc offer audio with no
+SIP in between, baresip calls a minimal UAS (plain RTP, SDES-SRTP, DTLS-SRTP); build/.../rtc_media_play
+answers through the engine and each peer must decode the 440 Hz tone.
+usage: test_rtc_media_interop.py BUILD_DIR"""
 import json
 import os
 import subprocess
@@ -36,6 +37,27 @@ def aiortc_hears_the_tone():
     rc, r = result_of(["/usr/bin/python3", os.path.join(TESTS, "aiortc_interop.py"), PLAY], 40)
     run.expect(rc == 0 and r["frames"] == 150, f"aiortc: {r}")
     run.expect(r["rms"] > 2000, f"aiortc heard too little: {r}")
+
+
+def baresip(mode):
+    rc, r = result_of(["python3", os.path.join(TESTS, "baresip_interop.py"), PLAY, mode], 60)
+    run.expect(r.get("recordings"), f"baresip recorded nothing: {r}")
+    run.expect(rc == 0, f"baresip did not hear the tone over {mode}: {r}")
+
+
+@run.case
+def baresip_hears_plain_rtp():
+    baresip("rtp")
+
+
+@run.case
+def baresip_hears_sdes_srtp():
+    baresip("sdes")
+
+
+@run.case
+def baresip_hears_dtls_srtp():
+    baresip("dtls")
 
 
 run.finish()

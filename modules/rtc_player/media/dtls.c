@@ -178,11 +178,6 @@ const char *rtc_dtls_cert_fingerprint(const struct rtc_dtls_cert *cert)
 	return cert->fingerprint;
 }
 
-struct ssl_ctx_st *rtc_dtls_cert_ctx(const struct rtc_dtls_cert *cert, bool server)
-{
-	return cert->ctx;
-}
-
 /* "sha-256" (SDP, RFC 8122) to OpenSSL's "sha256". */
 static const EVP_MD *md_for_alg(const char *alg)
 {

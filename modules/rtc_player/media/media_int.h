@@ -117,21 +117,19 @@ const char *rtc_srtp_profile_name(enum rtc_srtp_profile profile);
 int rtc_srtp_profile_from_name(const char *name);
 
 struct srtp_ctx_t_;
-/* Creates a libsrtp session that sends with keys->local, or (inbound)
- * receives with keys->remote. Returns 0 or EPROTO. */
-int rtc_srtp_create(struct srtp_ctx_t_ **out, const struct rtc_srtp_keys *keys, bool inbound);
+/* Creates a libsrtp session that sends SSRC ssrc with keys->local, or (inbound)
+ * receives any SSRC with keys->remote. Returns 0 or EPROTO. */
+int rtc_srtp_create(struct srtp_ctx_t_ **out, const struct rtc_srtp_keys *keys, bool inbound, uint32_t ssrc);
 /* Initialises libsrtp once per process. */
 int rtc_srtp_global_init(void);
 
 /* ---- DTLS (dtls.c) ---- */
 
 struct rtc_dtls_cert;
-struct ssl_ctx_st;
 /* Makes a self-signed EC P-256 certificate and the SSL_CTX (DTLS 1.2, use_srtp). */
 int rtc_dtls_cert_create(struct rtc_dtls_cert **out);
 void rtc_dtls_cert_free(struct rtc_dtls_cert *cert);
 const char *rtc_dtls_cert_fingerprint(const struct rtc_dtls_cert *cert);
-struct ssl_ctx_st *rtc_dtls_cert_ctx(const struct rtc_dtls_cert *cert, bool server);
 
 /* One DTLS association over datagrams the caller moves. */
 struct rtc_dtls;

@@ -1,4 +1,4 @@
-/* SDP offer/answer (RFC 3264): classify the caller, choose the codec, write the sendonly answer. */
+/* SDP offer/answer (RFC 3264): classify the caller, choose the codec, write the answer. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -158,6 +158,15 @@ static void put_rejected(struct writer *w, const struct rtc_sdp_mline *m)
 		put(w, "a=mid:%s\r\n", m->mid);
 }
 
+/* We only send, but a phone that offers sendrecv gets sendrecv: baresip 1.0 does not start
+ * its player for a recvonly stream (plain RTP and SDES), and the phone's own RTP is what
+ * symmetric RTP latches onto and what rtp_timeout watches. WebRTC and recvonly offers get
+ * sendonly (the browser then sends nothing). */
+static const char *answer_dir(const struct rtc_sdp_offer *o, const struct rtc_media_choice *c)
+{
+	return o->dir == RTC_SDP_SENDRECV && c->kind != RTC_MEDIA_WEBRTC ? "sendrecv" : "sendonly";
+}
+
 static void put_audio(struct writer *w, const struct rtc_answer_params *a)
 {
 	const struct rtc_sdp_offer *o = a->offer;
@@ -168,7 +177,7 @@ static void put_audio(struct writer *w, const struct rtc_answer_params *a)
 	put(w, "c=IN %s %s\r\n", ip, a->address);
 	if (o->mid[0])
 		put(w, "a=mid:%s\r\n", o->mid);
-	put(w, "a=sendonly\r\n");
+	put(w, "a=%s\r\n", answer_dir(o, c));
 	if (o->rtcp_mux)
 		put(w, "a=rtcp-mux\r\n");
 	else

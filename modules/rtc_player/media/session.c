@@ -127,7 +127,7 @@ static int setup_crypto(struct rtc_media_session *s, const struct rtc_sdp_offer 
 	keys.salt_len = 14;
 	memcpy(keys.local, s->sdes_key, 30);
 	memcpy(keys.remote, cr->key, 30);
-	if ((err = rtc_srtp_create(&s->srtp, &keys, false)) != 0)
+	if ((err = rtc_srtp_create(&s->srtp, &keys, false, s->rtp.ssrc)) != 0)
 		return err;
 	atomic_store(&s->srtp_profile, (int)keys.profile);
 	return 0;

@@ -63,7 +63,7 @@ static void dtls_done(struct rtc_media_session *s, uint64_t now_ms)
 {
 	struct rtc_srtp_keys keys;
 
-	if (rtc_dtls_keys(s->dtls, &keys) != 0 || rtc_srtp_create(&s->srtp, &keys, false) != 0) {
+	if (rtc_dtls_keys(s->dtls, &keys) != 0 || rtc_srtp_create(&s->srtp, &keys, false, s->rtp.ssrc) != 0) {
 		atomic_store(&s->dtls_state, RTC_DTLS_FAILED);
 		rtc_session_event(s, RTC_MEDIA_DTLS_FAILED,
 				  "no SRTP profile or keys after the DTLS handshake");

@@ -102,7 +102,8 @@ int rtc_srtp_keys_from_dtls(struct rtc_srtp_keys *out, enum rtc_srtp_profile pro
 	return 0;
 }
 
-static void set_policy(srtp_policy_t *p, enum rtc_srtp_profile profile, const uint8_t *key, bool outbound)
+static void set_policy(srtp_policy_t *p, enum rtc_srtp_profile profile, const uint8_t *key, bool outbound,
+		       uint32_t ssrc)
 {
 	memset(p, 0, sizeof(*p));
 	switch (profile) {
@@ -120,19 +121,25 @@ static void set_policy(srtp_policy_t *p, enum rtc_srtp_profile profile, const ui
 		srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtcp);
 		break;
 	}
-	p->ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
+	/* our SSRC is known: a stream of its own, no template to clone on the first packet */
+	if (outbound) {
+		p->ssrc.type = ssrc_specific;
+		p->ssrc.value = ssrc;
+	} else {
+		p->ssrc.type = ssrc_any_inbound;
+	}
 	p->key = (unsigned char *)key;
 	p->window_size = 1024;
 	p->next = NULL;
 }
 
-int rtc_srtp_create(struct srtp_ctx_t_ **out, const struct rtc_srtp_keys *keys, bool inbound)
+int rtc_srtp_create(struct srtp_ctx_t_ **out, const struct rtc_srtp_keys *keys, bool inbound, uint32_t ssrc)
 {
 	srtp_policy_t pol;
 	srtp_t s = NULL;
 
 	/* one wildcard stream per libsrtp session: a session is either direction */
-	set_policy(&pol, keys->profile, inbound ? keys->remote : keys->local, !inbound);
+	set_policy(&pol, keys->profile, inbound ? keys->remote : keys->local, !inbound, ssrc);
 	if (srtp_create(&s, &pol) != srtp_err_status_ok)
 		return EPROTO;
 	*out = s;

@@ -180,6 +180,10 @@ Test(loopback, ice_dtls_srtp_opus)
 	cr_assert_eq(rtc_sdp_parse(&a, ans, alen, &reason), 0, "%s", reason);
 	cr_assert(a.ice_lite);
 	cr_assert_eq(a.setup, RTC_SDP_SETUP_PASSIVE);
+	char fp_line[160];
+	snprintf(fp_line, sizeof(fp_line), "a=fingerprint:%s\r\n", rtc_media_engine_fingerprint(e));
+	cr_assert_not_null(strstr(ans, fp_line), "the answer carries the engine's certificate");
+	cr_assert_eq(strncmp(rtc_media_engine_fingerprint(e), "sha-256 ", 8), 0);
 	c.server.sin_port = htons(a.port);
 	inet_pton(AF_INET, "127.0.0.1", &c.server.sin_addr);
 	rtc_media_session_start(s);
@@ -220,7 +224,7 @@ Test(loopback, ice_dtls_srtp_opus)
 	}
 	cr_assert_eq(st, 1, "DTLS handshake: %s", reason ? reason : "timeout");
 	cr_assert_eq(rtc_dtls_keys(d, &keys), 0);
-	cr_assert_eq(rtc_srtp_create(&rx, &keys, true), 0);
+	cr_assert_eq(rtc_srtp_create(&rx, &keys, true, 0), 0);
 
 	/* SRTP: every frame once, in order, then FINISHED */
 	uint16_t seq0 = 0;
@@ -540,7 +544,7 @@ Test(loopback, sdes_keys_from_the_answer_decrypt_rtp_and_rtcp, .timeout = 20)
 	struct rtc_srtp_keys keys = {.profile = RTC_SRTP_AES128_CM_SHA1_32, .key_len = 16, .salt_len = 14};
 	srtp_t rx;
 	memcpy(keys.remote, a.crypto[0].key, 30);
-	cr_assert_eq(rtc_srtp_create(&rx, &keys, true), 0);
+	cr_assert_eq(rtc_srtp_create(&rx, &keys, true, 0), 0);
 	rtc_media_session_start(s);
 
 	uint16_t seq0 = 0;

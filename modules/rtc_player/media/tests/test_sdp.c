@@ -144,6 +144,7 @@ Test(sdp, baresip_sdes_offer)
 	cr_assert_not_null(strstr(buf, "m=audio 40000 RTP/SAVP 96\r\n"));
 	cr_assert_not_null(strstr(buf, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUFB"));
 	cr_assert_not_null(strstr(buf, "a=rtcp:40000\r\n"));
+	cr_assert_not_null(strstr(buf, "a=sendrecv\r\n"));
 	cr_assert_null(strstr(buf, "a=ice-lite"));
 	cr_assert_null(strstr(buf, "a=fingerprint"));
 	cr_assert_null(strstr(buf, "BUNDLE"));
@@ -169,6 +170,7 @@ Test(sdp, baresip_dtls_offer_without_ice)
 	cr_assert_not_null(strstr(buf, "m=audio 40000 UDP/TLS/RTP/SAVPF 96\r\n"));
 	cr_assert_not_null(strstr(buf, "a=setup:passive\r\n"));
 	cr_assert_not_null(strstr(buf, "a=fingerprint:sha-256 AA:BB\r\n"));
+	cr_assert_not_null(strstr(buf, "a=sendonly\r\n"));
 	cr_assert_null(strstr(buf, "a=ice-lite"));
 	cr_assert_null(strstr(buf, "a=candidate"));
 }
@@ -190,7 +192,8 @@ Test(sdp, linphone_plain_rtp_offer)
 	cr_assert_eq(c.pt, 96);
 	answer(buf, sizeof(buf), &o, &c);
 	cr_assert_not_null(strstr(buf, "m=audio 40000 RTP/AVP 96\r\n"));
-	cr_assert_not_null(strstr(buf, "a=sendonly\r\n"));
+	cr_assert_not_null(strstr(buf, "a=sendrecv\r\n"),
+			   "phones get sendrecv (their RTP keeps NAT latching)");
 	cr_assert_null(strstr(buf, "a=crypto"));
 }
 
@@ -315,4 +318,20 @@ Test(sdp, answer_too_small_is_enospc)
 	a.offer = &o;
 	a.choice = &c;
 	cr_assert_eq(rtc_sdp_answer_write(buf, sizeof(buf), &len, &a), ENOSPC);
+}
+
+Test(sdp, a_recvonly_phone_gets_sendonly)
+{
+	static const char sdp[] = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+				  "m=audio 4000 RTP/AVP 0\r\na=recvonly\r\n";
+	struct rtc_sdp_offer o;
+	struct rtc_media_choice c;
+	const char *reason = NULL;
+	char buf[4096];
+
+	cr_assert_eq(rtc_sdp_parse(&o, sdp, strlen(sdp), &reason), 0);
+	cr_assert_eq(o.dir, RTC_SDP_RECVONLY);
+	cr_assert_eq(rtc_sdp_choose(&c, &o, &reason), 0);
+	answer(buf, sizeof(buf), &o, &c);
+	cr_assert_not_null(strstr(buf, "a=sendonly\r\n"));
 }

@@ -65,8 +65,8 @@ static void round_trip(enum rtc_srtp_profile profile)
 	size_t n = rtc_srtp_material_len(profile);
 	cr_assert_eq(rtc_srtp_keys_from_dtls(&srv, profile, m, n, true), 0);
 	cr_assert_eq(rtc_srtp_keys_from_dtls(&cli, profile, m, n, false), 0);
-	cr_assert_eq(rtc_srtp_create(&tx, &srv, false), 0);
-	cr_assert_eq(rtc_srtp_create(&rx, &cli, true), 0); /* the client receives with the server's key */
+	cr_assert_eq(rtc_srtp_create(&tx, &srv, false, 0xdecafbad), 0);
+	cr_assert_eq(rtc_srtp_create(&rx, &cli, true, 0), 0); /* the client receives with the server's key */
 	rtc_rtp_init(&st, 111, 960, 0xdecafbad, 100, 1000);
 	for (int k = 0; k < 3; k++) {
 		uint8_t payload[60];
