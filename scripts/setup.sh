@@ -51,6 +51,10 @@ fi
 # JsSIP for the softphone page and playwright-core for the browser tests (npm).
 scripts/js_setup.sh
 
+# The greeting rtc_player plays to callers of the demo user: spoken by espeak-ng,
+# made a 48 kHz mono WAV by sox. Generated here, never committed (audio/.gitignore).
+scripts/make_greeting.sh audio/greeting.wav
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # shellcheck disable=SC2086

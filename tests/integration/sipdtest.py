@@ -131,6 +131,10 @@ class Sipd:
             if os.path.exists(self.sock):
                 try:
                     self.ctl("version")
+                    # The control socket answers while modules still start: wait for the workers too
+                    # (the line is logged at info level).
+                    if self.log_level in ("info", "debug") and " started: " not in self.log_text():
+                        raise RuntimeError("starting")
                     return self
                 except Exception:
                     pass

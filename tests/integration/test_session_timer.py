@@ -233,8 +233,9 @@ with Sipd(run.build, modules=BASE + [st_module(min_se=90, session_expires=1800, 
 # ---- the order: timers before authentication, with the default routing.cfg and modules ----
 with open(os.path.join(ROOT, "routing.cfg")) as f:
     DEFAULT_SCRIPT = f.read()
+# (the default routing.cfg calls rtc_player's functions)
 DEFAULT_MODS = BASE + [{"name": "tcp"}, {"name": "auth_db", "realm": "sipd"}, {"name": "registrar"},
-                       st_module()]
+                       st_module(), {"name": "rtc_player", "bind_address": "127.0.0.1"}]
 with Sipd(run.build, modules=DEFAULT_MODS, routing=DEFAULT_SCRIPT,
           listen=["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"]) as s:
 

@@ -36,7 +36,7 @@ module_tmp		uuid.so
 module_tmp		account.so
 module_app		menu.so
 ctrl_tcp_listen		127.0.0.1:{ctrl_port}
-"""
+{extra}"""
 
 
 def netstring(obj):
@@ -50,7 +50,10 @@ class Baresip:
     transport is "udp" or "tcp"; password None leaves auth_pass out. Events from ctrl_tcp are
     collected by a reader thread into self.events (dicts as baresip sends them)."""
 
-    def __init__(self, name, user, password, sipd_port, transport="udp", answer=True, lifetime=120):
+    def __init__(self, name, user, password, sipd_port, transport="udp", answer=True, lifetime=120,
+                 codecs="PCMU/8000/1", mediaenc=None, record=False, modules=()):
+        """codecs: baresip's audio_codecs; mediaenc: "srtp-mand" (SDES) or "dtls_srtp"; record: the
+        sndfile module writes what is heard to self.dir/dump-*-dec.wav; modules: more .so to load."""
         self.name = name
         self.user = user
         self.dir = tempfile.mkdtemp(prefix=f"interop-bs-{name}-")
@@ -58,11 +61,22 @@ class Baresip:
         self.sip_port = free_ports(2)
         self.ctrl_port = free_port("tcp")
         rtp = free_ports(4, "udp")
+        extra = [f"module\t\t\t{m}" for m in modules]
+        if codecs and "opus" in codecs:
+            extra.append("module\t\t\topus.so")
+        if mediaenc == "srtp-mand":
+            extra.append("module\t\t\tsrtp.so")
+        elif mediaenc == "dtls_srtp":
+            extra.append("module\t\t\tdtls_srtp.so")
+        if record:
+            extra += ["module\t\t\tsndfile.so", f"snd_path\t\t{self.dir}"]
         with open(os.path.join(self.dir, "config"), "w") as f:
-            f.write(CONFIG.format(sip_port=self.sip_port, rtp_lo=rtp, rtp_hi=rtp + 3, ctrl_port=self.ctrl_port))
+            f.write(CONFIG.format(sip_port=self.sip_port, rtp_lo=rtp, rtp_hi=rtp + 3, ctrl_port=self.ctrl_port,
+                                  extra="".join(x + "\n" for x in extra)))
         tp = ";transport=tcp" if transport == "tcp" else ""
-        params = ["regint=600",
-                  "audio_codecs=PCMU/8000/1"]
+        params = ["regint=600", f"audio_codecs={codecs}"]
+        if mediaenc:
+            params.append(f"mediaenc={mediaenc}")
         if password is not None:
             params.insert(0, f"auth_pass={password}")
         if answer:
@@ -157,7 +171,11 @@ class Baresip:
         except OSError:
             return ""
 
-    def close(self):
+    def recordings(self):
+        """Paths of the WAV files the sndfile module wrote of the received audio."""
+        return sorted(os.path.join(self.dir, f) for f in os.listdir(self.dir) if f.endswith("-dec.wav"))
+
+    def close(self, keep=False):
         """quit over ctrl_tcp (un-registers), then kill if it lingers."""
         try:
             if self.sock and self.proc.poll() is None:
@@ -169,4 +187,5 @@ class Baresip:
         if self.sock:
             self.sock.close()
         self.out.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
