@@ -239,7 +239,7 @@ static int check_name(const char *name, json_t **result)
 
 static json_t *answer(const char *name, const char *generated)
 {
-	return json_pack("{s:s, s:s?}", "name", name, "password", generated[0] ? generated : NULL);
+	return json_pack("{s:s, s:s*}", "name", name, "password", generated[0] ? generated : NULL);
 }
 
 static int rpc_add(json_t *params, json_t **result)

@@ -1,4 +1,5 @@
-/* The JSON API's routes: users, registrations, sessions, stats, modules, routing, admins; each an RPC call. */
+/* The JSON API's routes: users, registrations, sessions, stats, modules, routing, admins; each an RPC call.
+ */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
