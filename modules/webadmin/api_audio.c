@@ -125,7 +125,7 @@ static int audio_file(struct wa_request *r, const char *name)
 	wa_send_head(r->c, 200, type ? type : "application/octet-stream", (long long)st.st_size,
 		     "Cache-Control: no-store\r\n");
 	status = 200;
-	char buf[65536];
+	char buf[8192]; /* civetweb threads have small stacks */
 	for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
 		if (mg_write(r->c, buf, (size_t)n) != (int)n)
 			break;

@@ -367,7 +367,7 @@ static int wa_start(void)
 		SIPD_ERR("cannot serve HTTP on %s: %s", ports, errtext[0] ? errtext : "unknown error");
 		wa_events_stop();
 		mg_exit_library();
-		return EADDRINUSE;
+		return strstr(errtext, "bind") || strstr(errtext, "port") ? EADDRINUSE : EINVAL;
 	}
 	mg_set_request_handler(server, "/", handle, NULL);
 	SIPD_INFO("web admin on %s%s (webroot %s)", wa_https ? "https " : "http ", ports, wa_webroot);
