@@ -9,6 +9,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from regtest import Client  # noqa: E402
+from sipua import UA, Call  # noqa: E402
 from sipdtest import ROOT, Sipd, TestRun, free_port, parse_sip, sip_request, udp_request  # noqa: E402
 from webclient import WebClient  # noqa: E402
 
@@ -405,5 +406,56 @@ with Sipd(run.build, modules=MODULES, routing=DEFAULT) as s:
         expect(r.json.get("retry_after", 0) > 0, "retry_after in the body")
         time.sleep(LOCKOUT + 0.5)
         expect(WebClient(HTTP_PORT).login("admin", admin_pw).status == 200, "the lock-out ends")
+
+# A proxy to $hdr(X-UA) with session timers, to end a call from the API.
+PROXY = """request_route {
+	sanity();
+	if (is_method("ACK")) { if (loose_route()) { relay(); } drop; }
+	if (is_method("INVITE|UPDATE")) { session_timer_check(); }
+	if (has_to_tag()) { loose_route(); relay(); exit; }
+	$ru = "sip:$rU@127.0.0.1:$hdr(X-UA)";
+	record_route();
+	relay();
+}
+"""
+HTTP_PORT2 = free_port("tcp")
+PROXY_MODULES = MODULES[:5] + [{"name": "session_timer"},
+                               {"name": "webadmin", "listen": [f"127.0.0.1:{HTTP_PORT2}"], "webroot": webroot}]
+
+with Sipd(run.build, modules=PROXY_MODULES, routing=PROXY) as s:
+    web = WebClient(HTTP_PORT2).wait_ready()
+    s.ctl("admin", "add", "ops", "ops-password")
+
+    @run.case
+    def ending_a_session_sends_bye_to_both_parties():
+        expect(web.login("ops", "ops-password").status == 200, "login")
+        stream = web.events()
+        a, b = UA("alice"), UA("bob")
+        try:
+            c = Call(s.port, a, b, ["Supported: timer", "Session-Expires: 600"])
+            expect(c.ok and c.ok.status == 200, f"call: {c.ok and c.ok.start}")
+            ev = stream.next_event("session.started", timeout=3)
+            expect(ev and ev[1]["call_id"] == c.call_id and ev[1]["interval"] == 600, f"started: {ev}")
+            items = web.get("/api/sessions").json["items"]
+            expect(len(items) == 1 and items[0]["call_id"] == c.call_id, f"listed: {items}")
+            expect(items[0]["refresher"] in ("caller", "callee") and 0 < items[0]["expires_in"] <= 600,
+                   f"session {items[0]}")
+            r = web.request("DELETE", "/api/sessions/" + urllib.parse.quote(c.call_id, safe=""))
+            expect(r.status == 200 and r.json == {"call_id": c.call_id, "ended": True}, f"end: {r}")
+            bye_b = b.wait_request("BYE", 3)
+            bye_a = a.wait_request("BYE", 3)
+            expect(bye_a is not None and bye_b is not None, "BYE reached both parties")
+            for m in (bye_a, bye_b):
+                expect("cause=200" in (m.get("Reason") or ""), f"Reason {m.get('Reason')}")
+                expect(m.get("Call-ID") == c.call_id, "Call-ID")
+            ev = stream.next_event("session.ended", timeout=3)
+            expect(ev and ev[1] == {"call_id": c.call_id, "reason": "admin"}, f"ended: {ev}")
+            expect(web.get("/api/sessions").json["total"] == 0, "no session left")
+            expect(web.request("DELETE", "/api/sessions/" + urllib.parse.quote(c.call_id, safe="")).status == 404,
+                   "ending it again is 404")
+        finally:
+            stream.close()
+            a.close()
+            b.close()
 
 run.finish()
