@@ -354,6 +354,9 @@ static int wa_start(void)
 				 "yes",
 				 "keep_alive_timeout_ms",
 				 "5000",
+				 /* Headers and body go in two writes: without it Nagle holds the body for a delayed ACK. */
+				 "tcp_nodelay",
+				 "1",
 				 wa_https ? "ssl_certificate" : NULL,
 				 param_certificate,
 				 NULL};
