@@ -179,7 +179,8 @@ class Sipd:
         return self.ctl("stats")
 
     def __enter__(self):
-        return self.start()
+        # SIPD_START_TIMEOUT: more patience for slow builds (ASan with full stacks) on a loaded machine.
+        return self.start(float(os.environ.get("SIPD_START_TIMEOUT", "10")))
 
     def __exit__(self, exc_type, exc, tb):
         code = self.stop()
