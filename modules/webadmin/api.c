@@ -15,12 +15,19 @@
 #define DEFAULT_LIMIT 50
 #define MAX_LIMIT     1000
 
+int wa_rpc(const char *method, json_t *params, json_t **result)
+{
+	int err = sipd_rpc_call(method, params, result);
+
+	json_decref(params);
+	return err;
+}
+
 int wa_rpc_answer(struct mg_connection *c, const char *method, json_t *params, int ok)
 {
 	json_t *result = NULL;
-	int err = sipd_rpc_call(method, params, &result), st;
+	int err = wa_rpc(method, params, &result), st;
 
-	json_decref(params);
 	st = err ? wa_send_rpc_error(c, err, result) : wa_send_json(c, ok, result, NULL);
 	json_decref(result);
 	return st;

@@ -344,22 +344,11 @@ static int wa_start(void)
 	for (const char *const *l = param_listen; *l; l++)
 		used += (size_t)snprintf(ports + used, sizeof(ports) - used, "%s%s", used ? "," : "", *l);
 	snprintf(threads, sizeof(threads), "%d", param_threads ? param_threads : wa_max_event_clients + 8);
-	const char *options[] = {"listening_ports",
-				 ports,
-				 "num_threads",
-				 threads,
-				 "request_timeout_ms",
-				 "30000",
-				 "enable_keep_alive",
-				 "yes",
-				 "keep_alive_timeout_ms",
-				 "5000",
-				 /* Headers and body go in two writes: without it Nagle holds the body for a delayed ACK. */
-				 "tcp_nodelay",
-				 "1",
-				 wa_https ? "ssl_certificate" : NULL,
-				 param_certificate,
-				 NULL};
+	const char *options[] = {
+	    "listening_ports", ports, "num_threads", threads, "request_timeout_ms", "30000",
+	    "enable_keep_alive", "yes", "keep_alive_timeout_ms", "5000",
+	    /* Headers and body go in two writes: without it Nagle holds the body for a delayed ACK. */
+	    "tcp_nodelay", "1", wa_https ? "ssl_certificate" : NULL, param_certificate, NULL};
 	struct mg_init_data init = {.callbacks = &cb, .configuration_options = options};
 	struct mg_error_data error = {.code = &code, .text = errtext, .text_buffer_size = sizeof(errtext)};
 

@@ -141,6 +141,8 @@ int wa_api_softphone(struct wa_request *r);
 int wa_events_serve(struct wa_request *r);
 int wa_metrics_serve(struct wa_request *r);
 int wa_files_serve(struct mg_connection *c, const char *method, const char *raw_path);
+/* sipd_rpc_call with params stolen (NULL allowed): 0 or the errno, *result as the method left it. */
+int wa_rpc(const char *method, json_t *params, json_t **result);
 /* Calls method with params (stolen) and answers: result as is (status ok) or the error. */
 int wa_rpc_answer(struct mg_connection *c, const char *method, json_t *params, int ok);
 /* 405 with Allow. */
