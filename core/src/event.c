@@ -98,8 +98,13 @@ static int snapshot(struct listener **out, unsigned *n)
 	return 0;
 }
 
+/* Events taken per round: one wake-up and one copy of the listener table serve a burst. */
+#define EVENT_BATCH 64
+
 static void *event_main(void *arg)
 {
+	static struct event batch[EVENT_BATCH];
+
 	(void)arg;
 	pthread_mutex_lock(&bus.lock);
 	for (;;) {
@@ -107,22 +112,26 @@ static void *event_main(void *arg)
 			pthread_cond_wait(&bus.wake, &bus.lock);
 		if (bus.stopping)
 			break;
-		struct event e = bus.ring[bus.head];
+		unsigned taken = 0, n;
+		while (bus.count && taken < EVENT_BATCH) {
+			batch[taken++] = bus.ring[bus.head];
+			bus.head = (bus.head + 1) % EVENT_QUEUE_LEN;
+			bus.count--;
+		}
 		struct listener *subs;
-		unsigned n;
-		bus.head = (bus.head + 1) % EVENT_QUEUE_LEN;
-		bus.count--;
 		int err = snapshot(&subs, &n);
 		/* Taken before the queue lock is let go: an unsubscribe that follows waits for this round. */
 		pthread_mutex_lock(&bus.dispatch);
 		pthread_mutex_unlock(&bus.lock);
 		if (err)
-			sipd_stat_inc(bus.drops);
-		for (unsigned i = 0; i < n; i++)
-			subs[i].fn(e.type, e.data, subs[i].arg);
+			sipd_stat_add(bus.drops, taken);
+		for (unsigned k = 0; k < taken; k++) {
+			for (unsigned i = 0; !err && i < n; i++)
+				subs[i].fn(batch[k].type, batch[k].data, subs[i].arg);
+			json_decref(batch[k].data);
+		}
 		pthread_mutex_unlock(&bus.dispatch);
 		free(subs);
-		json_decref(e.data);
 		pthread_mutex_lock(&bus.lock);
 	}
 	pthread_mutex_unlock(&bus.lock);

@@ -269,8 +269,26 @@ static void stream(struct mg_connection *c, struct client *cl)
 			cl->count--;
 		}
 		pthread_mutex_unlock(&ev.lock);
+		/* One write for what queued up since the last wake-up: a send per event costs more than the
+		 * event. */
+		size_t total = 0;
+		for (unsigned i = 0; i < n; i++)
+			total += strlen(batch[i]);
+		char *joined = n > 1 ? malloc(total + 1) : NULL;
+		if (joined) {
+			size_t used = 0;
+			for (unsigned i = 0; i < n; i++) {
+				size_t len = strlen(batch[i]);
+				memcpy(joined + used, batch[i], len);
+				used += len;
+			}
+			joined[used] = '\0';
+			alive = alive && put(c, joined);
+			free(joined);
+		}
 		for (unsigned i = 0; i < n; i++) {
-			alive = alive && put(c, batch[i]);
+			if (!joined)
+				alive = alive && put(c, batch[i]);
 			free(batch[i]);
 		}
 		if (n)
