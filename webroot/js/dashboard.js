@@ -40,6 +40,10 @@ function showCounters(modules) {
 	document.getElementById('counters').replaceChildren(...(rows.length ? rows : [emptyRow(2, 'No counters.')]));
 }
 
+function count(n, noun) {
+	return `${num(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 function push(list, value) {
 	list.push(Number.isFinite(value) ? value : 0);
 	if (list.length > WINDOW)
@@ -50,19 +54,18 @@ function cssVar(name) {
 	return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
-/** A "nice" top of scale: 1, 2, 5 times a power of ten, at least max. */
-function niceMax(max) {
-	if (max <= 1)
-		return 1;
-	const p = 10 ** Math.floor(Math.log10(max));
-	for (const m of [1, 2, 5, 10])
-		if (m * p >= max)
-			return m * p;
+/** A round grid step (1, 2, 2.5 or 5 times a power of ten) so that 4 steps cover max; whole numbers for counts. */
+function niceStep(max, whole) {
+	const raw = Math.max(max, whole ? 4 : 1) / 4;
+	const p = 10 ** Math.floor(Math.log10(raw));
+	for (const m of whole && p < 10 ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10])
+		if (m * p >= raw)
+			return Math.max(m * p, whole ? 1 : 0);
 	return 10 * p;
 }
 
 /** Draws lines of the last WINDOW seconds (newest at the right) with a light grid and time labels. */
-function drawChart(canvas, lines) {
+function drawChart(canvas, lines, whole) {
 	const ratio = window.devicePixelRatio || 1;
 	const w = canvas.clientWidth;
 	const h = canvas.clientHeight;
@@ -78,7 +81,8 @@ function drawChart(canvas, lines) {
 	const font = getComputedStyle(document.body).fontFamily;
 	const left = 40, right = 8, top = 8, bottom = 22;
 	const pw = w - left - right, ph = h - top - bottom;
-	const top_ = niceMax(Math.max(0, ...lines.flatMap((l) => l.data)));
+	const step = niceStep(Math.max(0, ...lines.flatMap((l) => l.data)), whole);
+	const top_ = step * 4;
 	const muted = cssVar('--muted');
 
 	g.font = `11px ${font}`;
@@ -93,12 +97,13 @@ function drawChart(canvas, lines) {
 		g.moveTo(left, Math.round(y) + 0.5);
 		g.lineTo(left + pw, Math.round(y) + 0.5);
 		g.stroke();
-		const v = (top_ * i) / 4;
-		g.fillText(Number.isInteger(v) ? String(v) : v.toFixed(1), left - 6, y);
+		const v = step * i;
+		g.fillText(Number.isInteger(v) ? String(v) : String(+v.toFixed(2)), left - 6, y);
 	}
 	g.textAlign = 'center';
 	g.textBaseline = 'top';
-	for (let m = 0; m <= WINDOW / 60; m++) {
+	const every = pw < 360 ? 2 : 1; // minutes between time labels, fewer on a narrow chart
+	for (let m = 0; m <= WINDOW / 60; m += every) {
 		const x = left + pw - (pw * m * 60) / WINDOW;
 		g.fillText(m ? `−${m} min` : 'now', Math.min(Math.max(x, left + 16), left + pw - 12), top + ph + 6);
 	}
@@ -123,16 +128,18 @@ function drawChart(canvas, lines) {
 }
 
 function drawAll() {
-	drawChart(document.getElementById('chart-cps'), [{ data: series.cps, color: '--chart-1' }]);
+	drawChart(document.getElementById('chart-cps'), [{ data: series.cps, color: '--chart-1' }], false);
 	drawChart(document.getElementById('chart-active'), [
 		{ data: series.sessions, color: '--chart-1' },
 		{ data: series.registrations, color: '--chart-2' },
-	]);
+	], true);
 	const n = series.cps.length;
 	if (n) {
 		const peak = Math.max(...series.cps);
 		const avg = series.cps.reduce((a, b) => a + b, 0) / n;
-		text('chart-cps-text', `Last ${Math.round(n / 60) >= 1 ? `${Math.round(n / 60)} min` : `${n} s`}: average ${num(avg, 2)}, peak ${num(peak, 1)} calls per second.`);
+		const span = n >= 60 ? `${Math.round(n / 60)} min` : `${n} s`;
+		text('chart-cps-text', `Last ${span}: average ${num(avg, 2)}, peak ${num(peak, 1)} calls per second.`);
+		text('chart-active-text', `Now ${count(series.sessions[n - 1], 'active call')} and ${count(series.registrations[n - 1], 'registration')}; at most ${count(Math.max(...series.sessions), 'call')} at once in the last ${span}.`);
 	}
 }
 
@@ -168,6 +175,7 @@ async function load() {
 }
 
 showActivity();
+drawAll();
 load();
 subscribe({
 	stats: onTick,

@@ -165,7 +165,8 @@ async function register() {
 	$('ws-url').textContent = account.ws_url || 'none';
 	if (!account.ws_url) {
 		regState('off', 'No WebSocket');
-		notify('status', 'warn', account.message || 'The server has no ws or wss listener, so browsers cannot reach it.');
+		notify('status', 'warn', `Browsers cannot reach SIP on this server yet: ${account.message || 'it has no ws or wss listener'}.`);
+		log('The server has no WebSocket listener for SIP');
 		return;
 	}
 	if (!JsSIP) {
