@@ -64,7 +64,8 @@ static int append_out(struct client *c, const char *p, size_t len)
 static json_t *error_object(int err, json_t *detail)
 {
 	const char *name = strerrorname_np(err);
-	const char *msg = json_is_string(detail) ? json_string_value(detail) : strerror(err);
+	json_t *m = json_is_object(detail) ? json_object_get(detail, "message") : detail;
+	const char *msg = json_is_string(m) ? json_string_value(m) : strerror(err);
 	json_t *e =
 	    json_pack("{s:i, s:s, s:s}", "code", err, "name", name ? name : "EUNKNOWN", "message", msg);
 

@@ -351,7 +351,7 @@ static int start(const struct options *o, struct core_config *c, struct progress
 		return EXIT_RUNTIME;
 	}
 	p->loops = true;
-	if ((ret = rpc_core_register()) || (ret = script_core_register())) {
+	if ((ret = rpc_core_register()) || (ret = rpc_admin_register()) || (ret = script_core_register())) {
 		snprintf(err, sizeof(err), "cannot register the core's RPC methods and script functions: %s",
 			 strerror(ret));
 		report(c, err);
@@ -382,6 +382,10 @@ static int start(const struct options *o, struct core_config *c, struct progress
 		return EXIT_SCRIPT;
 	}
 	p->script = true;
+	if ((ret = rpc_admin_set_routing(c->routing)) != 0) {
+		report(c, "out of memory");
+		return EXIT_RUNTIME;
+	}
 	if ((ret = receive_start()) != 0) {
 		snprintf(err, sizeof(err),
 			 "cannot start the receive path: %s (is the parser module enabled?)", strerror(ret));
@@ -421,6 +425,7 @@ static void stop(const struct progress *p)
 	if (p->running)
 		loops_stop();
 	loader_stop_all();
+	event_stop();
 	if (p->db)
 		db_close();
 	if (p->script)

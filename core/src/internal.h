@@ -72,7 +72,7 @@ int loader_load_all(const struct core_config *c, char *err, size_t errlen);
 int loader_start_all(char *err, size_t errlen);
 void loader_stop_all(void); /* reverse order */
 void loader_unload_all(void);
-/* Appends one object per module {name, version, abi, description, functions, rpc}. */
+/* Appends one object per module {name, version, abi, description, file, functions, rpc, parameters}. */
 void loader_describe(json_t *array);
 /* After loader_load_all failed: true if a module's init hook failed (e.g. a bind error), false if the loader
  * refused a module. */
@@ -111,6 +111,15 @@ int control_start(const char *socket_path, char *err, size_t errlen);
 void control_stop(void);
 void rpc_reset(void);
 
+/* ---- event.c: the event bus (sipd/event.h) ---------------------------- */
+/* Stops the event thread and frees queued events (after the modules stopped). */
+void event_stop(void);
+
+/* ---- rpc_admin.c: routing.*, modules.list, stats.get ------------------ */
+int rpc_admin_register(void);
+/* The routing script path the daemon loaded (for routing.get/put). */
+int rpc_admin_set_routing(const char *path);
+
 /* ---- script/ ----------------------------------------------------------- */
 /* Compiles path and installs it as the running script. */
 int script_load(const char *path, char *err, size_t errlen);
@@ -119,6 +128,12 @@ int script_check(const char *path, char *err, size_t errlen);
 /* Recompiles the current path beside the running script and swaps atomically. */
 int script_reload(char *err, size_t errlen);
 void script_unload(void);
+/*
+ * Compiles text (named file in messages) without installing it. On error
+ * fills *line, *col (0 when unknown) and msg with the first error.
+ */
+int script_check_text(const char *file, const char *text, size_t len, int *line, int *col, char *msg,
+		      size_t msglen);
 /* Registers the core's own script functions and pseudo-variables. */
 int script_core_register(void);
 

@@ -438,6 +438,35 @@ static json_t *names_of_methods(const struct sipd_rpc_method *m)
 	return a;
 }
 
+/* Current values: params are set before init and never change, so reading them from another thread is safe.
+ */
+static json_t *param_values(const struct sipd_param_def *p)
+{
+	json_t *o = json_object();
+
+	for (; p && p->name; p++) {
+		json_t *v = json_null();
+		switch (p->type) {
+		case SIPD_PARAM_INT:
+			v = json_integer(*(const int *)p->var);
+			break;
+		case SIPD_PARAM_STR:
+			v = *(const char **)p->var ? json_string(*(const char **)p->var) : json_null();
+			break;
+		case SIPD_PARAM_BOOL:
+			v = json_boolean(*(const bool *)p->var);
+			break;
+		case SIPD_PARAM_STR_LIST:
+			v = json_array();
+			for (const char *const *l = *(const char *const *const *)p->var; l && *l; l++)
+				json_array_append_new(v, json_string(*l));
+			break;
+		}
+		json_object_set_new(o, p->name, v);
+	}
+	return o;
+}
+
 void loader_describe(json_t *array)
 {
 	for (unsigned i = 0; i < mod_count; i++) {
@@ -446,9 +475,10 @@ void loader_describe(json_t *array)
 
 		snprintf(abi, sizeof(abi), "%u.%u", d->abi_major, d->abi_minor);
 		json_array_append_new(
-		    array, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "name", d->name, "version",
+		    array, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "name", d->name, "version",
 				     d->version ? d->version : "", "abi", abi, "description",
 				     d->description ? d->description : "", "file", mods[i].path, "functions",
-				     names_of_functions(d->functions), "rpc", names_of_methods(d->rpc)));
+				     names_of_functions(d->functions), "rpc", names_of_methods(d->rpc),
+				     "parameters", param_values(d->params)));
 	}
 }

@@ -1,4 +1,5 @@
 /* Control RPC: the method registry, in-process calls, and the core's own methods. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -15,6 +16,12 @@
 static pthread_rwlock_t registry_lock = PTHREAD_RWLOCK_INITIALIZER;
 static const struct sipd_rpc_method **methods;
 static size_t method_count, method_cap;
+/*
+ * Handlers were written for one caller, the control thread; the web admin's
+ * threads call too. One handler runs at a time, so no handler needs its own
+ * locking against another RPC. Recursive: a handler may call another method.
+ */
+static pthread_mutex_t call_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
 int sipd_rpc_fail(json_t **result, int err, const char *fmt, ...)
 {
@@ -123,11 +130,13 @@ int sipd_rpc_call(const char *method, json_t *params, json_t **result)
 		goto out;
 	}
 	/* Held while the handler runs so rpc_reset cannot pull the table away. */
+	pthread_mutex_lock(&call_lock);
 	pthread_rwlock_rdlock(&registry_lock);
 	const struct sipd_rpc_method *m = find_locked(method);
 	if (m)
 		err = m->fn(params, &res);
 	pthread_rwlock_unlock(&registry_lock);
+	pthread_mutex_unlock(&call_lock);
 	if (!m) {
 		err = sipd_rpc_fail(result, ENOENT, "unknown method '%s' (see help)", method);
 		goto out;

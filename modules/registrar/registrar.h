@@ -132,6 +132,20 @@ int reg_store_delete_expired(int64_t now);         /* on the DB thread */
 void reg_received_format(char *buf, size_t size, enum sipd_proto proto, const union sipd_sockaddr *a);
 int reg_received_parse(const char *s, enum sipd_proto *proto, union sipd_sockaddr *a);
 
+/* ---- events.c: registration.added/removed (sipd/event.h) ---- */
+/* The contact URIs of aor before a change, or NULL when nobody listens for events. */
+json_t *reg_events_before(const struct reg_aor *aor);
+/*
+ * The events of a REGISTER (identified by cseq and call_id) that turned the
+ * bindings before into aor's: an array of [type, data]; NULL when before is NULL.
+ */
+json_t *reg_events_diff(json_t *before, const struct reg_aor *aor, int64_t now, uint32_t cseq,
+			const char *call_id);
+/* One [type, data] pair for a binding that went. */
+json_t *reg_event_removed(const char *aor, const char *contact, const char *reason);
+/* Publishes every [type, data] pair of events (NULL is fine) and frees the array. */
+void reg_events_publish(json_t *events);
+
 /* ---- save.c / lookup.c / rpc.c ---- */
 int reg_save_init(void);
 int reg_lookup_init(void);

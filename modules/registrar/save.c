@@ -21,7 +21,8 @@ struct save_job {
 	struct sipd_db_job job; /* first: the DB thread hands it back */
 	struct sipd_msg *msg;   /* a clone: the original dies when save() returns */
 	struct reg_snapshot snap;
-	char *extra; /* header lines of the 200 */
+	char *extra;    /* header lines of the 200 */
+	json_t *events; /* published once the change is durable; NULL when nobody listens */
 };
 
 static struct sipd_stat *st_saved, *st_rejected, *st_not_stored, *st_busy;
@@ -44,6 +45,7 @@ static void job_free(struct save_job *sj)
 	if (sj->msg)
 		sj->msg->ops->free(sj->msg);
 	reg_snapshot_free(&sj->snap);
+	json_decref(sj->events);
 	free(sj->extra);
 	free(sj);
 }
@@ -68,6 +70,8 @@ static void save_done(struct sipd_db_job *job, int err)
 	} else {
 		sipd_stat_inc(st_saved);
 		rc = sipd_reply(&ctx, 200, "OK", sj->extra);
+		reg_events_publish(sj->events);
+		sj->events = NULL;
 	}
 	if (rc)
 		SIPD_DBG("REGISTER answer not sent: %s", strerror(rc));
@@ -279,8 +283,15 @@ enum sipd_result reg_save(struct sipd_ctx *ctx, const union sipd_arg *args)
 		return SIPD_ERROR;
 	}
 	before = aor->count;
+	json_t *old = reg_events_before(aor);
 	err = reg_rules_apply(aor, &r, &reg_cfg, &v);
 	sipd_stat_add(reg_st_bindings, (int64_t)aor->count - (int64_t)before);
+	if (!err && v.code == 200 && old) {
+		char call_id[256];
+		snprintf(call_id, sizeof(call_id), "%.*s", SIPD_STR_FMT(r.call_id));
+		sj->events = reg_events_diff(old, aor, r.now, r.cseq, call_id);
+	}
+	json_decref(old);
 	if (err || v.code != 200) {
 		reg_table_unlock(key);
 		job_free(sj);

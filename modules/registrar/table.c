@@ -9,6 +9,8 @@
 #include <sipd/stats.h>
 #include <sipd/transport.h>
 
+#include <sipd/event.h>
+
 #include "registrar.h"
 
 struct bucket {
@@ -108,8 +110,13 @@ unsigned reg_table_expire(int64_t now)
 	for (unsigned i = 0; i < nbuckets; i++) {
 		pthread_mutex_lock(&buckets[i].lock);
 		/* Records stay when empty: lookup() then knows the AOR registered once (480, not 404). */
-		for (struct reg_aor *a = buckets[i].head; a; a = a->next)
+		for (struct reg_aor *a = buckets[i].head; a; a = a->next) {
+			for (const struct reg_contact *c = a->contacts; c && sipd_event_wanted(); c = c->next)
+				if (c->expires <= now)
+					reg_events_publish(
+					    json_pack("[o]", reg_event_removed(a->aor, c->uri, "expired")));
 			gone += reg_aor_expire(a, now);
+		}
 		pthread_mutex_unlock(&buckets[i].lock);
 	}
 	if (gone)

@@ -253,6 +253,7 @@ int st_dialog_create(const struct st_dialog_info *info)
 	sipd_stat_add(st_st.active, 1);
 	sipd_stat_inc(st_st.created);
 	schedule_locked(d, info->interval);
+	st_event_started(&d->info, d->started_wall, d->deadline ? d->deadline - st_sys->now() : UINT64_MAX);
 	pthread_mutex_unlock(&b->lock);
 	return 0;
 }
@@ -279,6 +280,7 @@ int st_dialog_refresh(struct sipd_str call_id, struct sipd_str from_tag, struct 
 			    (refresher == ST_REF_UAC) == from_caller ? ST_PARTY_CALLER : ST_PARTY_CALLEE;
 		schedule_locked(d, interval);
 		sipd_stat_inc(st_st.refreshed);
+		st_event_refreshed(&d->info, d->deadline ? st_expiry_ms(interval) : UINT64_MAX);
 		err = 0;
 	}
 	pthread_mutex_unlock(&b->lock);
@@ -303,6 +305,41 @@ int st_dialog_remove(struct sipd_str call_id, struct sipd_str tag1, struct sipd_
 	if (timer_ref)
 		dialog_unref(d);
 	dialog_unref(d);
+	return 0;
+}
+
+/* On the dialog's loop, where its expiry would have run. */
+static void end_on_loop(void *arg)
+{
+	struct st_dialog *d = arg;
+
+	st_send_byes(&d->info, "SIP;cause=200;text=\"Call ended by the administrator\"");
+	dialog_unref(d);
+}
+
+int st_dialog_end(struct sipd_str call_id)
+{
+	struct st_bucket *b = &table[hash_str(call_id) & table_mask];
+	struct st_dialog *d;
+	bool timer_ref = false;
+
+	pthread_mutex_lock(&b->lock);
+	for (d = b->head; d && !sipd_str_eq(d->info.call_id, call_id); d = d->next)
+		;
+	if (d) {
+		unlink_locked(b, d);
+		timer_ref = disarm_locked(d);
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (!d)
+		return ENOENT;
+	SIPD_NOTICE("session %.*s ended by the administrator: BYE to both parties", SIPD_STR_FMT(call_id));
+	st_event_ended(d->info.call_id, "admin");
+	if (timer_ref)
+		dialog_unref(d);
+	/* The table's reference goes with the BYEs. */
+	if (!d->loop || sipd_loop_post(d->loop, end_on_loop, d) != 0)
+		end_on_loop(d);
 	return 0;
 }
 
@@ -358,6 +395,7 @@ void st_dialog_timer_fired(void *arg)
 		SIPD_INFO("session %.*s expired (interval %u s, not refreshed)",
 			  SIPD_STR_FMT(d->info.call_id), d->info.interval);
 		sipd_stat_inc(st_st.expired);
+		st_event_ended(d->info.call_id, "expired");
 		if (st_sys->expire)
 			st_sys->expire(&d->info);
 		/* The table's reference: the dialog was unlinked here. */

@@ -37,7 +37,7 @@ static const struct tm_callbacks bye_callbacks = {
  * callee (To of the 2xx, with its tag) with the callee's CSeq space, and
  * the other way round; both continue their sender's CSeq.
  */
-static int send_bye(const struct st_dialog_info *d, bool to_caller)
+static int send_bye(const struct st_dialog_info *d, bool to_caller, const char *reason)
 {
 	struct sipd_str ruri = to_caller ? d->caller_contact : d->callee_contact;
 	struct sipd_str route = to_caller ? d->route_caller : d->route_callee;
@@ -56,12 +56,12 @@ static int send_bye(const struct st_dialog_info *d, bool to_caller)
 		     "To: %.*s\r\n"
 		     "Call-ID: %.*s\r\n"
 		     "CSeq: %u BYE\r\n"
-		     "Reason: SIP;cause=408;text=\"Session timer expired\"\r\n"
+		     "Reason: %s\r\n"
 		     "User-Agent: %s\r\n"
 		     "Content-Length: 0\r\n\r\n",
 		     SIPD_STR_FMT(ruri), route.len ? "Route: " : "", SIPD_STR_FMT(route),
 		     route.len ? "\r\n" : "", SIPD_STR_FMT(from), SIPD_STR_FMT(to), SIPD_STR_FMT(d->call_id),
-		     cseq, sipd_server_name());
+		     cseq, reason, sipd_server_name());
 	if (n < 0)
 		return ENOMEM;
 	/* With a Route set tm follows it; without one the party is where its messages came from. */
@@ -72,14 +72,20 @@ static int send_bye(const struct st_dialog_info *d, bool to_caller)
 	return err;
 }
 
-void st_expire_bye(const struct st_dialog_info *d)
+void st_send_byes(const struct st_dialog_info *d, const char *reason)
 {
 	int err;
 
-	if (!st_expiry_bye || !st_tm)
+	if (!st_tm)
 		return;
-	if ((err = send_bye(d, false)))
+	if ((err = send_bye(d, false, reason)))
 		SIPD_WARN("BYE to the callee of %.*s not sent: %s", SIPD_STR_FMT(d->call_id), strerror(err));
-	if ((err = send_bye(d, true)))
+	if ((err = send_bye(d, true, reason)))
 		SIPD_WARN("BYE to the caller of %.*s not sent: %s", SIPD_STR_FMT(d->call_id), strerror(err));
+}
+
+void st_expire_bye(const struct st_dialog_info *d)
+{
+	if (st_expiry_bye)
+		st_send_byes(d, "SIP;cause=408;text=\"Session timer expired\"");
 }

@@ -177,15 +177,19 @@ void st_on_response(void *arg, struct sipd_msg *req, struct sipd_msg *resp, int 
 	if (m == SIPD_METHOD_BYE) {
 		/* 481/408: the other side has no such dialog (any more) either. */
 		if ((status < 300 || status == 408 || status == 481) &&
-		    st_dialog_remove(req->call_id, ftag, ttag) == 0)
+		    st_dialog_remove(req->call_id, ftag, ttag) == 0) {
 			sipd_stat_inc(st_st.ended);
+			st_event_ended(req->call_id, "bye");
+		}
 		return;
 	}
 	if (status >= 300) {
 		/* RFC 4028 10 / RFC 5057: a refresh answered 408 or 481 means the dialog is gone. */
 		if (in_dialog && (status == 408 || status == 481) &&
-		    st_dialog_remove(req->call_id, ftag, ttag) == 0)
+		    st_dialog_remove(req->call_id, ftag, ttag) == 0) {
 			sipd_stat_inc(st_st.refresh_failed);
+			st_event_ended(req->call_id, "failed");
+		}
 		return;
 	}
 	if (!resp)

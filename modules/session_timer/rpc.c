@@ -6,24 +6,6 @@
 
 #include "st.h"
 
-static const char *party_name(enum st_party p)
-{
-	return p == ST_PARTY_CALLER ? "caller" : p == ST_PARTY_CALLEE ? "callee" : "none";
-}
-
-/* The URI of a From/To value, for display: what is inside <>, else the value up to ';'. */
-static json_t *uri_json(struct sipd_str v)
-{
-	const char *lt = memchr(v.p, '<', v.len), *gt;
-
-	if (lt && (gt = memchr(lt, '>', v.len - (size_t)(lt - v.p))))
-		return json_stringn(lt + 1, (size_t)(gt - lt - 1));
-	for (size_t i = 0; i < v.len; i++)
-		if (v.p[i] == ';')
-			return json_stringn(v.p, i);
-	return json_stringn(v.p, v.len);
-}
-
 struct listing {
 	json_t *list;
 	int err;
@@ -32,20 +14,11 @@ struct listing {
 static void add_one(const struct st_dialog_info *d, uint64_t started_wall, uint64_t expires_in_ms, void *arg)
 {
 	struct listing *l = arg;
-	char started[32];
-	time_t t = (time_t)started_wall;
-	struct tm tm;
 	json_t *o;
 
 	if (l->err)
 		return;
-	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-	o = json_pack("{s:s%,s:o,s:o,s:s%,s:s%,s:s,s:I,s:s,s:o}", "call_id", d->call_id.p, d->call_id.len,
-		      "caller", uri_json(d->caller), "callee", uri_json(d->callee), "caller_tag",
-		      d->caller_tag.p, d->caller_tag.len, "callee_tag", d->callee_tag.p, d->callee_tag.len,
-		      "started", started, "interval", (json_int_t)d->interval, "refresher",
-		      party_name(d->refresher), "expires_in",
-		      expires_in_ms == UINT64_MAX ? json_null() : json_real((double)expires_in_ms / 1000.0));
+	o = st_session_json(d, started_wall, expires_in_ms);
 	if (!o || json_array_append_new(l->list, o))
 		l->err = ENOMEM;
 }
@@ -68,6 +41,23 @@ static int rpc_sessions(json_t *params, json_t **result)
 		return ENOMEM;
 	*result = out;
 	return 0;
+}
+
+static int rpc_end(json_t *params, json_t **result)
+{
+	json_t *v = json_is_array(params) ? json_array_get(params, 0) : json_object_get(params, "call_id");
+	int err;
+
+	if (!json_is_string(v) || !json_string_length(v))
+		return sipd_rpc_fail(result, EINVAL, "a Call-ID (string) is required");
+	struct sipd_str call_id = {json_string_value(v), json_string_length(v)};
+	if ((err = st_dialog_end(call_id)) == ENOENT)
+		return sipd_rpc_fail(result, ENOENT, "no session with Call-ID %s", json_string_value(v));
+	if (err)
+		return sipd_rpc_fail(result, err, "session %s not ended: %s", json_string_value(v),
+				     strerror(err));
+	*result = json_pack("{s:O, s:b}", "call_id", v, "ended", 1);
+	return *result ? 0 : ENOMEM;
 }
 
 static int rpc_stats(json_t *params, json_t **result)
@@ -95,6 +85,11 @@ const struct sipd_rpc_method st_rpc_methods[] = {
      .usage = "",
      .help = "Active sessions tracked by session_timer: Call-ID, caller, callee, start (UTC), negotiated "
 	     "interval, refresher and seconds until expiry (null when no timer was negotiated)."},
+    {.name = "sessions.list", .fn = rpc_sessions, .usage = "", .help = "same as sessions"},
+    {.name = "sessions.end",
+     .fn = rpc_end,
+     .usage = "CALL_ID",
+     .help = "Ends a session: BYE to both parties (as when its timer expires), then forgets it."},
     {.name = "sessions.stats",
      .fn = rpc_stats,
      .usage = "",

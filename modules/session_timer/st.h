@@ -117,6 +117,12 @@ enum st_ref { ST_REF_NONE = 0, ST_REF_UAC, ST_REF_UAS };
  */
 int st_dialog_refresh(struct sipd_str call_id, struct sipd_str from_tag, struct sipd_str to_tag,
 		      uint32_t interval, enum st_ref refresher, uint32_t cseq);
+/*
+ * Ends the (first) dialog of call_id on an administrator's request: unlinks
+ * it and sends BYE to both parties from the dialog's loop, as expiry does.
+ * Returns 0, ENOENT, or ENOMEM.
+ */
+int st_dialog_end(struct sipd_str call_id);
 /* Removes a dialog (BYE, failed refresh). 0 or ENOENT. */
 int st_dialog_remove(struct sipd_str call_id, struct sipd_str tag1, struct sipd_str tag2);
 /* Live dialogs, and the heap bytes they hold (the table's buckets not counted). */
@@ -135,8 +141,18 @@ void st_dialog_foreach(void (*fn)(const struct st_dialog_info *d, uint64_t start
 void st_on_response(void *arg, struct sipd_msg *req, struct sipd_msg *resp, int status);
 
 /* ---- expiry.c ---- */
-/* Sends BYE to both parties of an expired dialog with tm (RFC 4028 10). */
+/* Sends BYE to both parties of an expired dialog with tm (RFC 4028 10), when expiry = "bye". */
 void st_expire_bye(const struct st_dialog_info *d);
+/* Sends BYE to both parties whatever expiry says, with a Reason header value (sessions.end). */
+void st_send_byes(const struct st_dialog_info *d, const char *reason);
+
+/* ---- events.c ---- */
+/* A session as listed by sessions and sent with session.started. */
+json_t *st_session_json(const struct st_dialog_info *d, uint64_t started_wall, uint64_t expires_in_ms);
+/* Publish the session events (nothing is built when nobody listens). */
+void st_event_started(const struct st_dialog_info *d, uint64_t started_wall, uint64_t expires_in_ms);
+void st_event_refreshed(const struct st_dialog_info *d, uint64_t expires_in_ms);
+void st_event_ended(struct sipd_str call_id, const char *reason);
 
 /* ---- rpc.c ---- */
 extern const struct sipd_rpc_method st_rpc_methods[];

@@ -10,8 +10,10 @@
  * A handler gets params (a JSON array of positional arguments or an object,
  * never NULL) and returns 0 with *result set (a new reference), or an errno
  * (EINVAL bad arguments, ENOENT not found, EEXIST, ...) with *result
- * optionally set to a JSON string explaining the error. Handlers run on the
- * control thread, not on a worker: they must only touch thread-safe state.
+ * optionally set to a JSON string explaining the error (or an object whose
+ * "message" explains it, with details beside). Handlers run one at a time
+ * (sipd_rpc_call serializes them) on the control thread or a web admin
+ * thread, never on a worker: they must only touch thread-safe state.
  */
 typedef int (*sipd_rpc_fn)(json_t *params, json_t **result);
 
@@ -25,7 +27,8 @@ struct sipd_rpc_method {
 /* Registers methods outside a module descriptor (table ends with name NULL). */
 SIPD_API int sipd_rpc_register(const struct sipd_rpc_method *methods);
 
-/* Calls a method in-process (the web admin does this). Same contract as a handler. */
+/* Calls a method in-process from any thread but a worker loop (the web admin does this). Same contract as a
+ * handler. */
 SIPD_API int sipd_rpc_call(const char *method, json_t *params, json_t **result);
 
 /* Builds the error message result: returns err, sets *result to a JSON string. */

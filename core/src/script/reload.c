@@ -105,6 +105,31 @@ int script_check(const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+int script_check_text(const char *file, const char *text, size_t len, int *line, int *col, char *msg,
+		      size_t msglen)
+{
+	struct script *s = NULL;
+	char err[2048];
+	size_t flen = strlen(file);
+	int rc = script_compile_text(&s, file, text, len, err, sizeof(err));
+
+	script_free(s);
+	*line = *col = 0;
+	if (!rc)
+		return 0;
+	/* "file:line:col: message\nsource line\ncaret": keep the position and the message's first line. */
+	const char *m = err;
+	if (strncmp(err, file, flen) == 0 && err[flen] == ':' &&
+	    sscanf(err + flen + 1, "%d:%d:", line, col) == 2) {
+		m = strstr(err + flen + 1, ": ");
+		m = m ? m + 2 : err;
+	} else if (strncmp(err, file, flen) == 0 && err[flen] == ':' && err[flen + 1] == ' ') {
+		m = err + flen + 2;
+	}
+	snprintf(msg, msglen, "%.*s", (int)strcspn(m, "\n"), m);
+	return rc;
+}
+
 static int install(const char *path, char *err, size_t errlen)
 {
 	struct script *s = NULL, *old;
