@@ -262,7 +262,7 @@ async function main() {
 		await row.waitFor({ timeout: T });
 		await row.getByRole('button', { name: /End the call/ }).click();
 		await confirmDialog(page, 'End call');
-		await statusMatching(page, /ended/);
+		await statusMatching(page, /both parties were sent a BYE/);
 		await row.waitFor({ state: 'detached', timeout: T });
 		const closed = await ask({ need: 'wait_closed' });
 		expect(closed.ok, `both clients saw a BYE: ${closed.error}`);
@@ -313,7 +313,7 @@ async function main() {
 	await runCase('modules_page_lists_loaded_modules', async () => {
 		await page.goto(`${BASE}/modules.html`);
 		await page.locator('#modules tr', { hasText: 'registrar' }).waitFor({ timeout: T });
-		const names = await page.locator('#modules th[scope="row"] .mono').allTextContents();
+		const names = await page.locator('#modules .module-name').allTextContents();
 		expect(names.includes('webadmin') && names.includes('tm'), `webadmin and tm listed: ${names}`);
 	});
 
@@ -337,6 +337,12 @@ async function main() {
 		if (/No WebSocket/.test(state))
 			throw new Pending('sipd has no ws listener in this run (the ws transport is not merged): the page says so');
 		expect(/Registered/.test(state), `JsSIP registered: ${state} / ${await page.textContent('#status')}`);
+		// A call to a user with no registered phone gets sipd's 480, shown in words.
+		await page.fill('#target', 'erin');
+		await page.click('#call-button');
+		await page.locator('#call-state', { hasText: /Call failed: .*480/ }).waitFor({ timeout: T });
+		expect(await page.locator('#log li', { hasText: 'Calling sip:erin@' }).count() === 1, 'the attempt is logged');
+		await shot(page, 'desktop-softphone');
 	});
 
 	await runCase('phone_sized_screen_shows_navigation', async () => {

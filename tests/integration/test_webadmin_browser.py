@@ -151,12 +151,18 @@ web_port = free_port("tcp")
 shots = os.path.join(run.build, "screenshots")
 shutil.rmtree(shots, ignore_errors=True)
 modules = MODULES + [{"name": "webadmin", "listen": [f"127.0.0.1:{web_port}"],
-                      "webroot": os.path.join(ROOT, "webroot")}]
+                      "webroot": os.path.join(ROOT, "webroot"), "bootstrap_admin": False}]
+listen = list(LISTEN)
+# The softphone needs SIP over WebSocket: with the ws transport built, sipd listens on ws too.
+if os.path.exists(os.path.join(run.build, "modules", "ws.so")):
+    modules.insert(3, {"name": "ws"})
+    listen.append(f"ws:127.0.0.1:{free_port('tcp')}")
 with open(os.path.join(ROOT, "routing.cfg")) as f:
     routing = f.read()
-with Sipd(run.build, modules=modules, routing=routing, listen=LISTEN) as s:
+with Sipd(run.build, modules=modules, routing=routing, listen=listen) as s:
     s.ctl("admin", "add", ADMIN, ADMIN_PASSWORD)
     s.ctl("users", "add", "dave", "dave-pw")
+    s.ctl("users", "add", "erin", "erin-pw")  # never registers: calls to erin get 480
     drive_browser(s, web_port, shots)
 
     @run.case
