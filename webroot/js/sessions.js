@@ -122,7 +122,11 @@ async function end(entry) {
 		return;
 	try {
 		await api('DELETE', `/api/sessions/${seg(s.call_id)}`);
-		ended(s, `Call from ${s.caller} to ${s.callee} ended: both parties were sent a BYE.`);
+		// The session.ended event may have come first and removed the row already.
+		ended(s);
+		notify('status', 'ok', `Call from ${s.caller} to ${s.callee} ended: both parties were sent a BYE.`);
+		if (document.activeElement === document.body)
+			$('main').focus();
 	} catch (err) {
 		notify('status', 'error', `Could not end the call: ${errorText(err)}`);
 	}
