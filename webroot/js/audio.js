@@ -127,7 +127,7 @@ function callRow(c) {
 		cell('Media', media || '—'),
 		cell('Peer', c.peer || '—', { class: 'mono' }),
 		cell('Packets sent', num(c.packets_sent), { class: 'num' }),
-		cell('Call-ID', c.call_id || '—', { class: 'mono' }));
+		cell('Call-ID', c.call_id || '—', { class: 'mono any' }));
 }
 
 function drawCalls() {

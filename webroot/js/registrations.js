@@ -19,10 +19,10 @@ function buildRow(entry, flash) {
 	const b = entry.b;
 	entry.expires = cell('Expires in', expiresText(entry), { class: 'num' });
 	entry.tr = el('tr', { class: flash ? 'flash' : null },
-		el('th', { scope: 'row', 'data-label': 'Address of record', class: 'mono' }, b.aor),
-		cell('Contact', b.contact, { class: 'mono' }),
+		el('th', { scope: 'row', 'data-label': 'Address of record', class: 'mono any' }, b.aor),
+		cell('Contact', b.contact, { class: 'mono any' }),
 		cell('Transport', el('span', { class: 'badge info' }, (b.transport || '').toUpperCase() || '—')),
-		cell('Source', b.received || '—', { class: 'mono' }),
+		cell('Source', b.received || '—', { class: 'mono any' }),
 		cell('User agent', b.user_agent || '—'),
 		entry.expires,
 		cell('Actions', el('div', { class: 'actions' },

@@ -12,7 +12,7 @@ initLayout({ live: true });
 function timerText(entry) {
 	const s = entry.s;
 	if (entry.deadline === null)
-		return 'none';
+		return 'not negotiated';
 	const left = duration((entry.deadline - Date.now()) / 1000);
 	const who = s.refresher && s.refresher !== 'none' ? `, ${s.refresher} refreshes` : '';
 	return `${duration(s.interval)}${who}; expires in ${left}`;
@@ -28,12 +28,12 @@ function buildRow(entry, flash) {
 	entry.dur = cell('Duration', duration((Date.now() - entry.start) / 1000), { class: 'num' });
 	entry.timer = cell('Session timer', timerText(entry));
 	entry.tr = el('tr', { class: flash ? 'flash' : null, dataset: { callId: s.call_id } },
-		el('th', { scope: 'row', 'data-label': 'Caller', class: 'mono' }, s.caller || '—'),
-		cell('Callee', s.callee || '—', { class: 'mono' }),
-		cell('Started', el('time', { datetime: started.toISOString() }, started.toLocaleTimeString())),
+		el('th', { scope: 'row', 'data-label': 'Caller', class: 'mono any' }, s.caller || '—'),
+		cell('Callee', s.callee || '—', { class: 'mono any' }),
+		cell('Started', el('time', { datetime: started.toISOString() }, started.toLocaleTimeString()), { class: 'nowrap' }),
 		entry.dur,
 		entry.timer,
-		cell('Call-ID', s.call_id, { class: 'mono' }),
+		cell('Call-ID', s.call_id, { class: 'mono any' }),
 		cell('Actions', el('div', { class: 'actions' },
 			el('button', { type: 'button', class: 'small danger', 'aria-label': `End the call from ${s.caller} to ${s.callee}`, onclick: () => end(entry) }, 'End call')),
 		{ class: 'row-actions' }));
