@@ -350,12 +350,30 @@ async function main() {
 		if (/No WebSocket/.test(state))
 			throw new Pending('sipd has no ws listener in this run (the ws transport is not merged): the page says so');
 		expect(/Registered/.test(state), `JsSIP registered: ${state} / ${await page.textContent('#status')}`);
+		// A call to a baresip that speaks WebRTC (DTLS-SRTP, ICE): up, media both ways, hung up from the page.
+		const callee = await ask({ need: 'register_webrtc', user: 'frank', password: 'frank-pw' });
+		expect(callee.ok, `frank (baresip, WebRTC) registered: ${callee.error}`);
+		await page.fill('#target', 'frank');
+		await page.click('#call-button');
+		await page.locator('#call-state', { hasText: 'In call with frank' }).waitFor({ timeout: T });
+		const media = await ask({ need: 'webrtc_media' });
+		expect(media.ok, `baresip answered and received RTP from the page: ${media.error}`);
+		const track = await page.evaluate(() => {
+			const s = document.getElementById('remote-audio').srcObject;
+			return s ? s.getAudioTracks().map((t) => t.readyState).join(',') : 'none';
+		});
+		expect(track === 'live', `the page plays the remote audio track: ${track}`);
+		await page.locator('#call-timer', { hasText: /[1-9] s/ }).waitFor({ timeout: T });
+		await shot(page, 'desktop-softphone');
+		await page.click('#hangup-button');
+		await page.locator('#call-state', { hasText: 'Call ended (you hung up)' }).waitFor({ timeout: T });
+		const closed = await ask({ need: 'webrtc_closed' });
+		expect(closed.ok, `the page's BYE reached baresip: ${closed.error}`);
 		// A call to a user with no registered phone gets sipd's 480, shown in words.
 		await page.fill('#target', 'erin');
 		await page.click('#call-button');
 		await page.locator('#call-state', { hasText: /Call failed: .*480/ }).waitFor({ timeout: T });
 		expect(await page.locator('#log li', { hasText: 'Calling sip:erin@' }).count() === 1, 'the attempt is logged');
-		await shot(page, 'desktop-softphone');
 	});
 
 	await runCase('phone_sized_screen_shows_navigation', async () => {

@@ -4,6 +4,7 @@ file for the SIP side of each case ("@@ {json}" lines) and reports its cases, wh
 Screenshots of every page (desktop and phone size) go to BUILD_DIR/screenshots/.
 Needs chromium, node with the repository's node_modules (scripts/js_setup.sh) and baresip."""
 
+import inspect
 import json
 import os
 import shutil
@@ -43,6 +44,7 @@ class SipSide:
         self.uas = []
         self.callee = None
         self.caller = None
+        self.webrtc = None
 
     def ua(self, name, user, password, answer=True):
         u = Baresip(name, user, password, self.s.port, answer=answer)
@@ -89,6 +91,28 @@ class SipSide:
         left = self.s.ctl("sessions")
         if left["count"] != 0:
             raise RuntimeError(f"sessions left: {left}")
+
+    def do_register_webrtc(self, req):
+        if "webrtc" not in inspect.signature(Baresip).parameters:
+            raise RuntimeError("interop/baresip.py has no webrtc option (DTLS-SRTP + ICE) in this tree")
+        self.s.ctl("users", "add", req["user"], req["password"])
+        u = Baresip("webrtc", req["user"], req["password"], self.s.port, answer=True, webrtc=True)
+        self.uas.append(u)
+        ev = u.wait_event(("REGISTER_OK", "REGISTER_FAIL"), T)
+        if not ev or ev["type"] != "REGISTER_OK":
+            raise RuntimeError(f"{req['user']} did not register: {ev}")
+        self.webrtc = u
+
+    def do_webrtc_media(self, req):
+        ev = self.webrtc.wait_event(("CALL_ESTABLISHED", "CALL_CLOSED"), T)
+        if not ev or ev["type"] != "CALL_ESTABLISHED":
+            raise RuntimeError(f"baresip: {ev}\n{self.webrtc.output()[-1000:]}")
+        if not self.webrtc.wait_event("CALL_RTPESTAB", T):
+            raise RuntimeError(f"baresip received no RTP\n{self.webrtc.output()[-1000:]}")
+
+    def do_webrtc_closed(self, req):
+        if not self.webrtc.wait_event("CALL_CLOSED", T):
+            raise RuntimeError("baresip saw no BYE")
 
     def do_options(self, req):
         resp = parse_sip(udp_request("127.0.0.1", self.s.port, sip_request("OPTIONS", f"sip:127.0.0.1:{self.s.port}"),
@@ -155,7 +179,7 @@ modules = MODULES + [{"name": "webadmin", "listen": [f"127.0.0.1:{web_port}"],
 listen = list(LISTEN)
 # The softphone needs SIP over WebSocket: with the ws transport built, sipd listens on ws too.
 if os.path.exists(os.path.join(run.build, "modules", "ws.so")):
-    modules.insert(3, {"name": "ws"})
+    modules.insert(3, {"name": "ws", "allowed_origins": [f"http://127.0.0.1:{web_port}"]})
     listen.append(f"ws:127.0.0.1:{free_port('tcp')}")
 with open(os.path.join(ROOT, "routing.cfg")) as f:
     routing = f.read()
