@@ -190,7 +190,10 @@ async function register() {
 		user_agent: 'sipd admin softphone',
 	});
 	ua.on('connecting', () => regState('', 'Connecting'));
-	ua.on('connected', () => log(`Connected to ${account.ws_url}`));
+	ua.on('connected', () => {
+		regState('', 'Registering');
+		log(`Connected to ${account.ws_url}; registering as ${account.uri}`);
+	});
 	ua.on('disconnected', () => {
 		regState('off', 'Disconnected');
 		log('WebSocket closed; retrying');
