@@ -69,6 +69,8 @@ function expect(cond, what) {
 		throw new Error(what);
 }
 
+let current = null; // the page a failure is photographed on
+
 async function runCase(name, fn) {
 	const start = Date.now();
 	try {
@@ -83,6 +85,8 @@ async function runCase(name, fn) {
 		}
 		results.failed++;
 		console.log(`[FAIL] ${name}: ${err.message.split('\n')[0]}`);
+		if (current)
+			await current.screenshot({ path: path.join(SHOTS, `failed-${name}.png`), fullPage: true }).catch(() => {});
 		if (err.stack)
 			console.log(err.stack.split('\n').slice(1, 4).join('\n'));
 	}
@@ -129,6 +133,7 @@ async function main() {
 	});
 	const page = browser.pages()[0] || await browser.newPage();
 	watch(page, 'desktop');
+	current = page;
 	const user = { name: 'carol', password: 'carol-Secret-1' };
 
 	await runCase('unauthenticated_page_goes_to_login', async () => {
