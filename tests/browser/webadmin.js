@@ -382,7 +382,7 @@ async function main() {
 		// A call to a user with no registered phone gets sipd's 480, shown in words.
 		await page.fill('#target', 'erin');
 		await page.click('#call-button');
-		await page.locator('#call-state', { hasText: /Call failed: .*480/ }).waitFor({ timeout: T });
+		await page.locator('#call-state', { hasText: /Call failed: .*\(480 / }).waitFor({ timeout: T });
 		expect(await page.locator('#log li', { hasText: 'Calling sip:erin@' }).count() === 1, 'the attempt is logged');
 	});
 

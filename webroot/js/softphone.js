@@ -4,7 +4,8 @@ import { api, errorText } from './api.js';
 import { initLayout, notify, el, fieldError, duration } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
-const PC_CONFIG = { iceServers: [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
+// Chromium's default bundle policy: SIP phones (baresip, Linphone) answer without BUNDLE, which max-bundle refuses.
+const PC_CONFIG = { iceServers: [], rtcpMuxPolicy: 'require' };
 
 let JsSIP = null;
 let ua = null;
@@ -98,7 +99,7 @@ function follow(s, who) {
 		endCall(`Call ended (${e.originator === 'remote' ? 'the other side hung up' : 'you hung up'})`);
 	});
 	s.on('failed', (e) => {
-		const code = e.message && e.message.status_code ? ` ${e.message.status_code} ${e.message.reason_phrase}` : '';
+		const code = e.message && e.message.status_code >= 300 ? ` (${e.message.status_code} ${e.message.reason_phrase})` : '';
 		log(`Call failed: ${e.cause}${code}`);
 		endCall(`Call failed: ${e.cause}${code}`);
 	});
