@@ -57,8 +57,9 @@ class SipSide:
     def handle(self, req):
         try:
             return {"ok": True, **(getattr(self, "do_" + req["need"])(req) or {})}
-        except Exception as e:  # the browser script reports it as the case's failure
-            return {"ok": False, "error": str(e)}
+        except Exception as e:  # the browser script reports it as the case's failure; the detail goes here
+            print(f"SIP side of {req['need']} failed: {e}", flush=True)
+            return {"ok": False, "error": str(e).split(chr(10))[0]}
 
     def do_user_exists(self, req):
         u = self.s.ctl("users", "get", req["user"])
