@@ -104,12 +104,18 @@ class SipSide:
             raise RuntimeError(f"{req['user']} did not register: {ev}")
         self.webrtc = u
 
+    @staticmethod
+    def log_tail(u):
+        """baresip's output without its \\r-refreshed status line."""
+        lines = [l for l in u.output().replace("\r", "\n").split("\n") if l.strip() and "bit/s" not in l]
+        return "\n".join(lines[-40:])
+
     def do_webrtc_media(self, req):
         ev = self.webrtc.wait_event(("CALL_ESTABLISHED", "CALL_CLOSED"), T)
         if not ev or ev["type"] != "CALL_ESTABLISHED":
-            raise RuntimeError(f"baresip: {ev}\n{self.webrtc.output()[-1000:]}")
+            raise RuntimeError(f"baresip: {ev}\n{self.log_tail(self.webrtc)}")
         if not self.webrtc.wait_event("CALL_RTPESTAB", T):
-            raise RuntimeError(f"baresip received no RTP\n{self.webrtc.output()[-1000:]}")
+            raise RuntimeError(f"baresip received no RTP\n{self.log_tail(self.webrtc)}")
 
     def do_webrtc_closed(self, req):
         if not self.webrtc.wait_event("CALL_CLOSED", T):
