@@ -28,7 +28,7 @@ function row(m) {
 	const fns = m.functions || [];
 	const rpc = m.rpc || [];
 	return el('tr', {},
-		el('th', { scope: 'row', 'data-label': 'Module' }, el('span', { class: 'mono module-name' }, m.name),
+		el('th', { scope: 'row', 'data-label': 'Module', class: 'any' }, el('span', { class: 'mono module-name' }, m.name),
 			m.file ? el('div', { class: 'hint mono' }, m.file) : null),
 		cell('Version', `${m.version || '—'}${m.abi ? ` (ABI ${m.abi})` : ''}`),
 		cell('What it does', el('div', {}, m.description || '—',
