@@ -85,6 +85,11 @@ int auth_users_delete(const char *user, const char *realm);
 /* A JSON array of users (filter: realm or NULL); a user object, or NULL when unknown. */
 json_t *auth_users_list(const char *realm);
 json_t *auth_users_get(const char *user, const char *realm);
+/*
+ * One page of the users sorted by name (realm and q, a case-insensitive part
+ * of the name, filter when not NULL): {"items", "total", "offset", "limit"}.
+ */
+json_t *auth_users_find(const char *realm, const char *q, size_t offset, size_t limit);
 /* The nonce secret: read from the database, created at first start. */
 int auth_secret_load(unsigned char *secret, size_t len);
 /* Characters a username or realm may hold (what needs no quoting in a SIP URI or header). */

@@ -134,12 +134,45 @@ static int rpc_list(json_t *params, json_t **result)
 	return 0;
 }
 
+/* An integer argument lo..hi, dflt when absent. */
+static int int_arg(json_t *params, const char *name, long lo, long hi, long dflt, long *out, json_t **result)
+{
+	json_t *v = json_is_object(params) ? json_object_get(params, name) : NULL;
+
+	*out = dflt;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return sipd_rpc_fail(result, EINVAL, "%s must be an integer from %ld to %ld", name, lo, hi);
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
+/* users.find [Q] or {"q", "realm", "offset", "limit"}: a sorted page, for lists with many users. */
+static int rpc_find(json_t *params, json_t **result)
+{
+	const char *q = arg(params, 0, "q"), *realm = json_is_object(params) ? arg(params, 1, "realm") : NULL;
+	long offset, limit;
+	int err = int_arg(params, "offset", 0, 1L << 30, 0, &offset, result)
+		      ?: int_arg(params, "limit", 1, 1000, 50, &limit, result);
+
+	if (err)
+		return err;
+	if (!(*result = auth_users_find(realm, q, (size_t)offset, (size_t)limit)))
+		return ENOMEM;
+	return 0;
+}
+
 const struct sipd_rpc_method auth_rpc_methods[] = {
     {.name = "users.add",
      .fn = rpc_add,
      .usage = "USERNAME PASSWORD [REALM]",
      .help = "create a user (only the HA1 digests of the password are stored)"},
     {.name = "users.list", .fn = rpc_list, .usage = "[REALM]", .help = "list users"},
+    {.name = "users.find",
+     .fn = rpc_find,
+     .usage = "[TEXT] | q=TEXT offset=N limit=N realm=R",
+     .help = "one page of the users sorted by name, whose name contains TEXT (any case)"},
     {.name = "users.get", .fn = rpc_get, .usage = "USERNAME [REALM]", .help = "show one user"},
     {.name = "users.passwd",
      .fn = rpc_passwd,

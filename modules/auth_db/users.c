@@ -1,5 +1,6 @@
 /* The users table (HA1 digests only) and its in-memory cache, so authentication never waits on the database.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -450,6 +451,50 @@ json_t *auth_users_list(const char *realm)
 				json_array_append_new(arr, user_json(u));
 	pthread_rwlock_unlock(&cache_lock);
 	return arr;
+}
+
+static int cmp_user(const void *a, const void *b)
+{
+	const struct user *x = *(const struct user *const *)a, *y = *(const struct user *const *)b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : strcmp(x->realm, y->realm);
+}
+
+json_t *auth_users_find(const char *realm, const char *q, size_t offset, size_t limit)
+{
+	struct user **match = NULL;
+	size_t n = 0, cap = 0;
+	json_t *items = json_array(), *out = NULL;
+
+	if (!items)
+		return NULL;
+	pthread_rwlock_rdlock(&cache_lock);
+	for (unsigned i = 0; i < USER_BUCKETS; i++)
+		for (struct user *u = buckets[i]; u; u = u->next) {
+			if ((realm && strcmp(realm, u->realm) != 0) || (q && *q && !strcasestr(u->name, q)))
+				continue;
+			if (n == cap) {
+				size_t grown_cap = cap ? cap * 2 : 256;
+				struct user **grown = realloc(match, grown_cap * sizeof(*grown));
+				if (!grown)
+					goto out;
+				match = grown;
+				cap = grown_cap;
+			}
+			match[n++] = u;
+		}
+	/* Only the page becomes JSON: a list of many users costs a sort of pointers, not n objects. */
+	qsort(match, n, sizeof(*match), cmp_user);
+	for (size_t i = offset; i < n && i - offset < limit; i++)
+		json_array_append_new(items, user_json(match[i]));
+	out = json_pack("{s:O, s:I, s:I, s:I}", "items", items, "total", (json_int_t)n, "offset",
+			(json_int_t)offset, "limit", (json_int_t)limit);
+out:
+	pthread_rwlock_unlock(&cache_lock);
+	free(match);
+	json_decref(items);
+	return out;
 }
 
 json_t *auth_users_get(const char *user, const char *realm)

@@ -1,6 +1,7 @@
 /* Admin accounts: the webadmin_admins table, the admin.* RPC methods (sipctl admin ...) and the login check.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,20 @@ static const struct sipd_db_migration migrations[] = {
 };
 
 static struct sipd_db_stmt *st_get, *st_insert, *st_passwd, *st_delete, *st_list, *st_count, *st_login;
-/* A hash checked for unknown names, so a wrong name costs as long as a wrong password. */
+/*
+ * A hash checked for unknown names, so a wrong name costs as long as a wrong
+ * password. Made at the first login rather than at start-up (one PBKDF2 less
+ * before sipd is ready).
+ */
 static char dummy_hash[WA_HASH_MAX];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy(void)
+{
+	if (wa_password_hash(dummy_hash, sizeof(dummy_hash), "no such admin", wa_pbkdf2_iterations))
+		SIPD_WARN("no dummy hash: a login with an unknown name answers faster than one with a wrong "
+			  "password");
+}
 
 int wa_admins_init(void)
 {
@@ -44,7 +57,7 @@ int wa_admins_init(void)
 	    (err = sipd_db_prepare(&st_count, "SELECT COUNT(*) FROM webadmin_admins")) ||
 	    (err = sipd_db_prepare(&st_login, "UPDATE webadmin_admins SET last_login = ? WHERE name = ?")))
 		return err;
-	return wa_password_hash(dummy_hash, sizeof(dummy_hash), "no such admin", wa_pbkdf2_iterations);
+	return 0;
 }
 
 static bool name_valid(const char *name)
@@ -195,6 +208,7 @@ int wa_admin_check(const char *name, const char *password)
 
 	if (err)
 		return EIO;
+	pthread_once(&dummy_once, make_dummy);
 	/* The slow part runs without the database lock, on the caller's (civetweb) thread. */
 	ok = wa_password_verify(o.found ? o.found_hash : dummy_hash, password) && o.found;
 	OPENSSL_cleanse(o.found_hash, sizeof(o.found_hash));
@@ -239,7 +253,7 @@ static int check_name(const char *name, json_t **result)
 
 static json_t *answer(const char *name, const char *generated)
 {
-	return json_pack("{s:s, s:s?}", "name", name, "password", generated[0] ? generated : NULL);
+	return json_pack("{s:s, s:s*}", "name", name, "password", generated[0] ? generated : NULL);
 }
 
 static int rpc_add(json_t *params, json_t **result)

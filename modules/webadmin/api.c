@@ -1,10 +1,9 @@
-/* The JSON API's routes: users, registrations, sessions, stats, modules, routing, admins; each an RPC call. */
-#define _GNU_SOURCE
+/* The JSON API's routes: users, registrations, sessions, stats, modules, routing, admins; each an RPC call.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <civetweb.h>
 
@@ -16,12 +15,19 @@
 #define DEFAULT_LIMIT 50
 #define MAX_LIMIT     1000
 
+int wa_rpc(const char *method, json_t *params, json_t **result)
+{
+	int err = sipd_rpc_call(method, params, result);
+
+	json_decref(params);
+	return err;
+}
+
 int wa_rpc_answer(struct mg_connection *c, const char *method, json_t *params, int ok)
 {
 	json_t *result = NULL;
-	int err = sipd_rpc_call(method, params, &result), st;
+	int err = wa_rpc(method, params, &result), st;
 
-	json_decref(params);
 	st = err ? wa_send_rpc_error(c, err, result) : wa_send_json(c, ok, result, NULL);
 	json_decref(result);
 	return st;
@@ -85,49 +91,26 @@ static bool is(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-static int cmp_username(const void *a, const void *b)
-{
-	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "username")),
-		      json_string_value(json_object_get(*(json_t *const *)b, "username")));
-}
-
 static int users_list(struct wa_request *r)
 {
 	char q[256] = "", realm[256] = "";
-	json_t *all = NULL, *v, *sel;
-	size_t i, n = 0;
-	int err, st;
+	long offset = 0, limit = DEFAULT_LIMIT;
 
 	if (wa_query_get(r->query, "q", q, sizeof(q)) < 0 || strlen(q) > 64)
 		return wa_send_error(r->c, 400, json_pack("{s:s}", "field", "q"),
 				     "q must be at most 64 characters");
 	if (wa_query_get(r->query, "realm", realm, sizeof(realm)) < 0)
 		return wa_send_error(r->c, 400, json_pack("{s:s}", "field", "realm"), "malformed realm");
-	if ((err = sipd_rpc_call("users.list", realm[0] ? json_pack("{s:s}", "realm", realm) : NULL, &all))) {
-		st = wa_send_rpc_error(r->c, err, all);
-		json_decref(all);
-		return st;
-	}
-	json_t **keep = malloc((json_array_size(all) + 1) * sizeof(*keep));
-	if (!keep) {
-		json_decref(all);
-		return wa_send_error(r->c, 500, NULL, "out of memory");
-	}
-	json_array_foreach(all, i, v)
-	{
-		const char *name = json_string_value(json_object_get(v, "username"));
-		if (name && (!q[0] || strcasestr(name, q)))
-			keep[n++] = v;
-	}
-	qsort(keep, n, sizeof(*keep), cmp_username);
-	sel = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append(sel, keep[i]);
-	free(keep);
-	st = wa_send_page(r->c, r->query, sel);
-	json_decref(sel);
-	json_decref(all);
-	return st;
+	if (query_uint(r->query, "offset", &offset) < 0)
+		return wa_send_error(r->c, 400, json_pack("{s:s}", "field", "offset"),
+				     "offset must be an integer >= 0");
+	if (query_uint(r->query, "limit", &limit) < 0 || limit < 1 || limit > MAX_LIMIT)
+		return wa_send_error(r->c, 400, json_pack("{s:s}", "field", "limit"),
+				     "limit must be an integer 1-%d", MAX_LIMIT);
+	return wa_rpc_answer(r->c, "users.find",
+			     json_pack("{s:s, s:s*, s:I, s:I}", "q", q, "realm", realm[0] ? realm : NULL,
+				       "offset", (json_int_t)offset, "limit", (json_int_t)limit),
+			     200);
 }
 
 /* A field of the body that must be a string when present; sends 400 naming it. */

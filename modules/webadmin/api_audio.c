@@ -108,7 +108,7 @@ static int audio_file(struct wa_request *r, const char *name)
 {
 	json_t *result = NULL;
 	struct stat st;
-	int err = sipd_rpc_call("audio.file", json_pack("{s:s}", "name", name), &result), fd = -1, status;
+	int err = wa_rpc("audio.file", json_pack("{s:s}", "name", name), &result), fd = -1, status;
 	const char *path = json_string_value(json_object_get(result, "path"));
 	const char *type = json_string_value(json_object_get(result, "content_type"));
 
@@ -125,7 +125,7 @@ static int audio_file(struct wa_request *r, const char *name)
 	wa_send_head(r->c, 200, type ? type : "application/octet-stream", (long long)st.st_size,
 		     "Cache-Control: no-store\r\n");
 	status = 200;
-	char buf[65536];
+	char buf[8192]; /* civetweb threads have small stacks */
 	for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
 		if (mg_write(r->c, buf, (size_t)n) != (int)n)
 			break;
@@ -264,18 +264,18 @@ int wa_api_softphone(struct wa_request *r)
 	if (wa_password_random(password, sizeof(password) - 1))
 		return wa_send_error(r->c, 500, NULL, "no random bytes for a password");
 	/* A fresh password each time: the page holds it only while it is open. */
-	err = sipd_rpc_call("users.passwd", json_pack("{s:s, s:s}", "username", user, "password", password),
-			    &result);
+	err =
+	    wa_rpc("users.passwd", json_pack("{s:s, s:s}", "username", user, "password", password), &result);
 	if (err == ENOENT) {
 		json_decref(result);
 		result = NULL;
-		err = sipd_rpc_call("users.add",
-				    json_pack("{s:s, s:s}", "username", user, "password", password), &result);
+		err = wa_rpc("users.add", json_pack("{s:s, s:s}", "username", user, "password", password),
+			     &result);
 	}
 	if (!err) {
 		json_decref(result);
 		result = NULL;
-		err = sipd_rpc_call("users.enable", json_pack("{s:s}", "username", user), &result);
+		err = wa_rpc("users.enable", json_pack("{s:s}", "username", user), &result);
 	}
 	if (err) {
 		st = wa_send_rpc_error(r->c, err, result);

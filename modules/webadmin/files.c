@@ -65,7 +65,7 @@ int wa_files_serve(struct mg_connection *c, const char *method, const char *raw_
 	status = 200;
 	if (!strcmp(method, "HEAD"))
 		goto out;
-	char buf[65536];
+	char buf[8192]; /* civetweb threads have small stacks */
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));
 		if (n <= 0 || mg_write(c, buf, (size_t)n) != (int)n)

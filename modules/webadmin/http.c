@@ -233,3 +233,13 @@ int wa_method_not_allowed(struct mg_connection *c, const char *allow)
 	json_decref(body);
 	return 405;
 }
+
+const char *wa_log_safe(char *out, size_t size, const char *in)
+{
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)(in ? in : ""); *p && o + 1 < size; p++)
+		out[o++] = *p >= 0x20 && *p < 0x7f ? (char)*p : '?';
+	out[o] = '\0';
+	return out;
+}

@@ -40,25 +40,24 @@ int wa_url_decode(char *dst, size_t size, const char *src, size_t len)
 	return (int)o;
 }
 
-int wa_path_split(const char *raw, char *buf, size_t size, char **seg, int max)
+int wa_path_split(const char *path, char *buf, size_t size, char **seg, int max)
 {
-	const char *p = raw;
+	const char *p = path;
 	size_t used = 0;
 	int n = 0;
 
-	if (!raw || raw[0] != '/')
+	if (!path || path[0] != '/')
 		return -1;
 	while (*p == '/')
 		p++;
-	while (*p && *p != '?') {
-		size_t len = strcspn(p, "/?");
-		if (n == max)
+	while (*p) {
+		size_t len = strcspn(p, "/");
+		if (n == max || used + len + 1 > size)
 			return -1;
-		int d = wa_url_decode(buf + used, size - used, p, len);
-		if (d < 0)
-			return -1;
+		memcpy(buf + used, p, len);
+		buf[used + len] = '\0';
 		seg[n++] = buf + used;
-		used += (size_t)d + 1;
+		used += len + 1;
 		p += len;
 		while (*p == '/')
 			p++;
@@ -87,7 +86,7 @@ int wa_path_file(char *out, size_t size, const char *root, const char *raw)
 			return ENAMETOOLONG;
 		used += (size_t)w;
 	}
-	if (n == 0 || raw[strcspn(raw, "?") - 1] == '/') {
+	if (n == 0 || raw[strlen(raw) - 1] == '/') {
 		int w = snprintf(out + used, size - used, "/index.html");
 		if (w < 0 || (size_t)w >= size - used)
 			return ENAMETOOLONG;

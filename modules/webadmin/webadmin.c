@@ -150,6 +150,8 @@ static int login(struct wa_request *r)
 				     "password must be a string of 1-1024 characters");
 	}
 	const char *user = json_string_value(ju);
+	char safe[80];
+	wa_log_safe(safe, sizeof(safe), user);
 	int64_t wait = wa_login_blocked(r->addr, user, now_s());
 	if (wait > 0) {
 		char extra[64];
@@ -161,14 +163,14 @@ static int login(struct wa_request *r)
 		wa_send_json(c, 429, e, extra);
 		json_decref(e);
 		json_decref(body);
-		SIPD_NOTICE("login of %s from %s refused: rate limit", user, r->addr);
+		SIPD_NOTICE("login of %s from %s refused: rate limit", safe, r->addr);
 		return 429;
 	}
 	int err = wa_admin_check(user, json_string_value(jp));
 	if (err) {
 		if (err == EACCES)
 			wa_login_failed(r->addr, user, now_s());
-		SIPD_NOTICE("audit: failed login admin=%s addr=%s", user, r->addr);
+		SIPD_NOTICE("audit: failed login admin=%s addr=%s", safe, r->addr);
 		json_decref(body);
 		return wa_send_error(c, err == EACCES ? 401 : 500, NULL, "%s",
 				     err == EACCES ? "wrong username or password"
@@ -186,9 +188,9 @@ static int login(struct wa_request *r)
 	answer = json_pack("{s:s, s:s, s:I}", "username", info.admin, "csrf", info.csrf, "expires_in",
 			   (json_int_t)info.expires_in);
 	wa_send_json(c, 200, answer, cookie);
+	SIPD_NOTICE("audit: login admin=%s addr=%s", safe, r->addr);
 	json_decref(answer);
 	json_decref(body);
-	SIPD_NOTICE("audit: login admin=%s addr=%s", user, r->addr);
 	return 200;
 }
 
@@ -217,7 +219,7 @@ static int api(struct mg_connection *c, const char *method, const char *raw, con
 
 	r.nseg = wa_path_split(raw, segbuf, sizeof(segbuf), r.seg, 8);
 	if (r.nseg < 0)
-		return wa_send_error(c, 400, NULL, "malformed path");
+		return wa_send_error(c, 404, NULL, "no such path");
 	if (r.nseg == 2 && !strcmp(r.seg[1], "login"))
 		return login(&r);
 	r.logged_in = cookie_token(c, token, sizeof(token)) && wa_session_get(token, &r.s, now_s()) == 0;
@@ -229,8 +231,11 @@ static int api(struct mg_connection *c, const char *method, const char *raw, con
 		st = logout(&r);
 	else
 		st = wa_api_dispatch(&r);
-	if (state_changing(method))
-		SIPD_NOTICE("audit: admin=%s addr=%s %s %s -> %d", r.s.admin, addr, method, raw, st);
+	if (state_changing(method)) {
+		char safe[512];
+		SIPD_NOTICE("audit: admin=%s addr=%s %s %s -> %d", r.s.admin, addr, method,
+			    wa_log_safe(safe, sizeof(safe), raw), st);
+	}
 	return st;
 }
 
@@ -249,7 +254,9 @@ static int handle(struct mg_connection *c, void *cbdata)
 		if (!raw)
 			return wa_send_error(c, 400, NULL, "malformed request target");
 	}
-	snprintf(path, sizeof(path), "%.*s", (int)strcspn(raw, "?"), raw);
+	/* civetweb gives the path decoded once, without the query (query_string holds that, raw). */
+	if (snprintf(path, sizeof(path), "%s", raw) >= (int)sizeof(path))
+		return wa_send_error(c, 414, NULL, "request path too long");
 	if (!strcmp(path, "/api") || !strncmp(path, "/api/", 5))
 		return api(c, ri->request_method, path, ri->query_string, ri->remote_addr);
 	if (!strcmp(path, "/metrics")) {
@@ -337,19 +344,11 @@ static int wa_start(void)
 	for (const char *const *l = param_listen; *l; l++)
 		used += (size_t)snprintf(ports + used, sizeof(ports) - used, "%s%s", used ? "," : "", *l);
 	snprintf(threads, sizeof(threads), "%d", param_threads ? param_threads : wa_max_event_clients + 8);
-	const char *options[] = {"listening_ports",
-				 ports,
-				 "num_threads",
-				 threads,
-				 "request_timeout_ms",
-				 "30000",
-				 "enable_keep_alive",
-				 "yes",
-				 "keep_alive_timeout_ms",
-				 "5000",
-				 wa_https ? "ssl_certificate" : NULL,
-				 param_certificate,
-				 NULL};
+	const char *options[] = {
+	    "listening_ports", ports, "num_threads", threads, "request_timeout_ms", "30000",
+	    "enable_keep_alive", "yes", "keep_alive_timeout_ms", "5000",
+	    /* Headers and body go in two writes: without it Nagle holds the body for a delayed ACK. */
+	    "tcp_nodelay", "1", wa_https ? "ssl_certificate" : NULL, param_certificate, NULL};
 	struct mg_init_data init = {.callbacks = &cb, .configuration_options = options};
 	struct mg_error_data error = {.code = &code, .text = errtext, .text_buffer_size = sizeof(errtext)};
 
@@ -360,7 +359,7 @@ static int wa_start(void)
 		SIPD_ERR("cannot serve HTTP on %s: %s", ports, errtext[0] ? errtext : "unknown error");
 		wa_events_stop();
 		mg_exit_library();
-		return EADDRINUSE;
+		return strstr(errtext, "bind") || strstr(errtext, "port") ? EADDRINUSE : EINVAL;
 	}
 	mg_set_request_handler(server, "/", handle, NULL);
 	SIPD_INFO("web admin on %s%s (webroot %s)", wa_https ? "https " : "http ", ports, wa_webroot);

@@ -64,20 +64,19 @@ void wa_ratelimit_clear(void);
 
 /* ---- path.c: request paths ---- */
 /*
- * Splits the raw (still percent-encoded) path of a request into decoded
- * segments: "/api/users/a%2Fb" -> "api", "users", "a/b". Rejects "..",
- * ".", empty inner segments only where files are concerned (see
- * wa_path_file). Returns the number of segments, or -1 for a malformed
- * encoding, a NUL, or more than max segments. seg points into buf.
+ * Splits a request path, already percent-decoded once by civetweb, into
+ * segments: "/api/users/bob" -> "api", "users", "bob" (no second decoding:
+ * "%2e" in a decoded path stays those three characters). Returns the number
+ * of segments, or -1 when there are more than max or buf is too small.
+ * seg points into buf.
  */
-int wa_path_split(const char *raw, char *buf, size_t size, char **seg, int max);
+int wa_path_split(const char *path, char *buf, size_t size, char **seg, int max);
 /* Percent-decodes src[0..len) into dst (size bytes); -1 on bad encoding or NUL, else the length. */
 int wa_url_decode(char *dst, size_t size, const char *src, size_t len);
 /*
- * Maps a raw request path to a file under root: out gets root + "/" + the
- * decoded path ("/" -> index.html). EINVAL when a segment is "..", ".",
- * starts with a dot, holds a backslash or a NUL, or the encoding is bad;
- * ENAMETOOLONG.
+ * Maps a (decoded) request path to a file under root: out gets root + the
+ * path ("/" and ".../" -> index.html). EINVAL when a segment is "..", ".",
+ * starts with a dot or holds a backslash; ENAMETOOLONG.
  */
 int wa_path_file(char *out, size_t size, const char *root, const char *raw);
 /* Value of query parameter name in a raw query string, decoded into out; 1 found, 0 absent, -1 malformed. */
@@ -86,6 +85,8 @@ int wa_query_get(const char *query, const char *name, char *out, size_t size);
 /* ---- http.c: answers and bodies ---- */
 /* The HTTP status of an RPC errno. */
 int wa_status_of(int err);
+/* in with control and non-ASCII bytes as '?' (for log lines that quote the client), in out. */
+const char *wa_log_safe(char *out, size_t size, const char *in);
 /* Sends status with the security headers, extra header lines (CRLF-terminated, or NULL), and the JSON body.
  */
 int wa_send_json(struct mg_connection *c, int status, json_t *body, const char *extra);
@@ -140,6 +141,8 @@ int wa_api_softphone(struct wa_request *r);
 int wa_events_serve(struct wa_request *r);
 int wa_metrics_serve(struct wa_request *r);
 int wa_files_serve(struct mg_connection *c, const char *method, const char *raw_path);
+/* sipd_rpc_call with params stolen (NULL allowed): 0 or the errno, *result as the method left it. */
+int wa_rpc(const char *method, json_t *params, json_t **result);
 /* Calls method with params (stolen) and answers: result as is (status ok) or the error. */
 int wa_rpc_answer(struct mg_connection *c, const char *method, json_t *params, int ok);
 /* 405 with Allow. */

@@ -114,14 +114,19 @@ sys.exit(1)
 EOF
 }
 
-# bench_start_sipd PORT ROUTING MODULE...: sipd with BENCH_WORKERS workers; sets SIPD_PID.
+# bench_start_sipd PORT ROUTING MODULE...: sipd with BENCH_WORKERS workers; sets SIPD_PID. A MODULE is a
+# name or a libconfig group with parameters.
 # BENCH_SIPD_LISTEN overrides the listen list ({port} is replaced), e.g. '"tcp:127.0.0.1:{port}"'.
 bench_start_sipd() {
 	local port=$1 routing=$2 dir="$BENCH_TMP/sipd-$1" mods="" m listen
 	shift 2
 	mkdir -p "$dir"
+	# A module is a name, or a whole group with its parameters: '{ name = "webadmin"; listen = [...]; }'.
 	for m in "$@"; do
-		mods="$mods${mods:+, }{ name = \"$m\"; }"
+		case "$m" in
+		"{"*) mods="$mods${mods:+, }$m" ;;
+		*) mods="$mods${mods:+, }{ name = \"$m\"; }" ;;
+		esac
 	done
 	listen=${BENCH_SIPD_LISTEN:-'"udp:127.0.0.1:{port}"'}
 	listen=${listen//\{port\}/$port}

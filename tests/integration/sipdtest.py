@@ -102,7 +102,8 @@ class Sipd:
         m = re.search(r"(?ms)^modules\s*=\s*\(.*?^\);", text)
         if not m:
             raise RuntimeError("no modules list in modules.conf")
-        return m.group(0)
+        # The web admin's fixed port would collide between tests running side by side.
+        return re.sub(r'"127\.0\.0\.1:8080"', lambda _: f'"127.0.0.1:{free_port("tcp")}"', m.group(0))
 
     def write_config(self):
         core = {"listen": self.listen, "workers": self.workers, "routing": "routing.cfg",
@@ -178,7 +179,8 @@ class Sipd:
         return self.ctl("stats")
 
     def __enter__(self):
-        return self.start()
+        # SIPD_START_TIMEOUT: more patience for slow builds (ASan with full stacks) on a loaded machine.
+        return self.start(float(os.environ.get("SIPD_START_TIMEOUT", "10")))
 
     def __exit__(self, exc_type, exc, tb):
         code = self.stop()
