@@ -34,7 +34,7 @@ function row(m) {
 		cell('What it does', el('div', {}, m.description || '—',
 			rpc.length ? el('div', { class: 'hint' }, 'Control: ', el('span', { class: 'mono' }, rpc.join(', '))) : null)),
 		cell('Script functions', fns.length ? el('span', { class: 'mono' }, fns.map((f) => `${f}()`).join(', ')) : el('span', { class: 'muted' }, 'none')),
-		cell('Parameters', params(m)));
+		cell('Parameters', params(m), { class: 'params' }));
 }
 
 async function load() {
