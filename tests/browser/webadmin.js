@@ -105,7 +105,11 @@ function watch(page, label) {
 
 /** A full-page screenshot, cut at 2400 px: long lists on a phone would cost seconds for nothing new. */
 async function shot(page, name) {
-	const height = await page.evaluate(() => document.documentElement.scrollHeight);
+	// From the top: the sticky sidebar would otherwise be drawn where the last scroll left it.
+	const height = await page.evaluate(() => {
+		window.scrollTo(0, 0);
+		return document.documentElement.scrollHeight;
+	});
 	const width = page.viewportSize().width;
 	await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true,
 		clip: { x: 0, y: 0, width, height: Math.min(height, 2400) } });
