@@ -103,8 +103,13 @@ function watch(page, label) {
 	page.setDefaultTimeout(T);
 }
 
-/** A full-page screenshot, cut at 2400 px: long lists on a phone would cost seconds for nothing new. */
+/** A full-page screenshot, cut at 2400 px (desktop), or the first screen (phone, what the hand sees first). */
 async function shot(page, name) {
+	if (name.startsWith('phone-')) {
+		await page.evaluate(() => window.scrollTo(0, 0));
+		await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+		return;
+	}
 	// From the top: the sticky sidebar would otherwise be drawn where the last scroll left it.
 	const height = await page.evaluate(() => {
 		window.scrollTo(0, 0);
