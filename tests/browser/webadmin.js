@@ -214,6 +214,7 @@ async function main() {
 		await statusMatching(page, new RegExp(`User ${user.name} added`));
 		await page.locator(`#users tr[data-user="${user.name}"]`).waitFor({ timeout: T });
 		expect(await page.locator('#new-username').evaluate((e) => e === document.activeElement), 'focus back in the name field');
+		await shot(page, 'desktop-users');
 		// The server refuses a duplicate; the page says so at the field.
 		await page.fill('#new-username', user.name);
 		await page.fill('#new-password', 'whatever');
@@ -223,7 +224,6 @@ async function main() {
 		await page.fill('#new-password', '');
 		const answer = await ask({ need: 'user_exists', user: user.name });
 		expect(answer.ok, `sipctl users get ${user.name}: ${answer.error}`);
-		await shot(page, 'desktop-users');
 	});
 
 	await runCase('disable_enable_and_password_change', async () => {
