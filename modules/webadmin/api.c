@@ -403,7 +403,7 @@ int wa_api_dispatch(struct wa_request *r)
 		known = known || is(top, get_only_paths[i]);
 	if (!get_only || !known)
 		return wa_send_error(r->c, 404, NULL, "no such path");
-	if (!is(r->method, "GET") && !is(r->method, "HEAD"))
+	if (!is(r->method, "GET"))
 		return wa_method_not_allowed(r->c, "GET");
 	if (is(top, "stats"))
 		return stats(r);

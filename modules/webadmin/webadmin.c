@@ -2,6 +2,7 @@
  * audit). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ static int param_threads = 0;
 
 static struct mg_context *server;
 static char *webroot_buf;
+static pthread_t boot_thread;
+static bool boot_running;
 
 static const struct sipd_param_def params[] = {
     {.name = "listen",
@@ -331,6 +334,15 @@ static int wa_init(void)
 	return wa_admins_init();
 }
 
+/* The first-start account: its PBKDF2 hash must not hold up start-up (SIP workers start after every module).
+ */
+static void *bootstrap_main(void *arg)
+{
+	(void)arg;
+	wa_admins_bootstrap();
+	return NULL;
+}
+
 static int wa_start(void)
 {
 	char ports[1024] = "", threads[16], errtext[256] = "";
@@ -339,8 +351,8 @@ static int wa_start(void)
 	struct mg_callbacks cb = {.log_message = log_message, .init_ssl = init_ssl};
 	int err;
 
-	if (param_bootstrap)
-		wa_admins_bootstrap();
+	if (param_bootstrap && !pthread_create(&boot_thread, NULL, bootstrap_main, NULL))
+		boot_running = true;
 	for (const char *const *l = param_listen; *l; l++)
 		used += (size_t)snprintf(ports + used, sizeof(ports) - used, "%s%s", used ? "," : "", *l);
 	snprintf(threads, sizeof(threads), "%d", param_threads ? param_threads : wa_max_event_clients + 8);
@@ -374,6 +386,10 @@ static void wa_stop(void)
 		mg_stop(server);
 	server = NULL;
 	mg_exit_library();
+	/* Before the database closes. */
+	if (boot_running)
+		pthread_join(boot_thread, NULL);
+	boot_running = false;
 	wa_sessions_clear();
 	wa_ratelimit_clear();
 	free(webroot_buf);

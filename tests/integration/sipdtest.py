@@ -102,8 +102,10 @@ class Sipd:
         m = re.search(r"(?ms)^modules\s*=\s*\(.*?^\);", text)
         if not m:
             raise RuntimeError("no modules list in modules.conf")
-        # The web admin's fixed port would collide between tests running side by side.
-        return re.sub(r'"127\.0\.0\.1:8080"', lambda _: f'"127.0.0.1:{free_port("tcp")}"', m.group(0))
+        # The web admin's fixed port would collide between tests running side by side; its first-start
+        # password hash costs seconds under ASan (OpenSSL's PBKDF2 allocates per iteration).
+        block = re.sub(r'"127\.0\.0\.1:8080"', lambda _: f'"127.0.0.1:{free_port("tcp")}"', m.group(0))
+        return block.replace('name = "webadmin";', 'name = "webadmin"; pbkdf2_iterations = 10000;')
 
     def write_config(self):
         core = {"listen": self.listen, "workers": self.workers, "routing": "routing.cfg",
