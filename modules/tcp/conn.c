@@ -310,6 +310,10 @@ int tcp_conn_by_peer_or_new(struct tcp_conn **out, bool *created, struct tcp_pro
 		tcp_release(peer, false);
 		goto out;
 	}
+	/* Without a name the layer checks the certificate against the address itself. */
+	char ip[INET6_ADDRSTRLEN];
+	if (!server_name && p->layer)
+		server_name = sipd_sockaddr_ip(peer, ip, sizeof(ip));
 	if ((err = conn_new(&c, p, fd, peer, loop, true, server_name))) {
 		close(fd);
 		tcp_release(peer, false);

@@ -164,6 +164,7 @@ static void resolved(void *arg, int err, const struct sipd_dest *d)
 			tm_uac_fail(u, tm_resolve_status(err));
 		} else {
 			u->dst = *d;
+			u->dst.server_name = u->tls_name;
 			dispatch(u);
 		}
 	}
@@ -237,6 +238,7 @@ static int branch_start(struct tm_cell *c, struct sipd_msg *base, const struct t
 		goto out;
 	u->tmpl = b;
 	b = NULL;
+	u->tls_name = tm_uri_tls_name(hop);
 	if (need_dns) {
 		struct resolve_job *j = malloc(sizeof(*j));
 
@@ -259,6 +261,7 @@ static int branch_start(struct tm_cell *c, struct sipd_msg *base, const struct t
 		goto out;
 	}
 	u->dst = d;
+	u->dst.server_name = u->tls_name;
 	dispatch(u);
 out:
 	if (b)

@@ -47,10 +47,11 @@ def netstring(obj):
 class Baresip:
     """One baresip user agent with one account registering through sipd (its outbound proxy).
 
-    transport is "udp" or "tcp"; password None leaves auth_pass out. Events from ctrl_tcp are
-    collected by a reader thread into self.events (dicts as baresip sends them)."""
+    transport is "udp", "tcp" or "tls" (cafile: the PEM CA baresip checks sipd's certificate with);
+    password None leaves auth_pass out. Events from ctrl_tcp are collected by a reader thread into
+    self.events (dicts as baresip sends them)."""
 
-    def __init__(self, name, user, password, sipd_port, transport="udp", answer=True, lifetime=120):
+    def __init__(self, name, user, password, sipd_port, transport="udp", answer=True, lifetime=120, cafile=None):
         self.name = name
         self.user = user
         self.dir = tempfile.mkdtemp(prefix=f"interop-bs-{name}-")
@@ -60,7 +61,9 @@ class Baresip:
         rtp = free_ports(4, "udp")
         with open(os.path.join(self.dir, "config"), "w") as f:
             f.write(CONFIG.format(sip_port=self.sip_port, rtp_lo=rtp, rtp_hi=rtp + 3, ctrl_port=self.ctrl_port))
-        tp = ";transport=tcp" if transport == "tcp" else ""
+            if cafile:
+                f.write(f"sip_cafile\t\t{cafile}\n")
+        tp = f";transport={transport}" if transport in ("tcp", "tls") else ""
         params = ["regint=600",
                   "audio_codecs=PCMU/8000/1"]
         if password is not None:
