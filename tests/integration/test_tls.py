@@ -19,6 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request, tcp_read_message, udp_request  # noqa: E402
 from tlstest import Pki, client_context, peer_cn, server_context, tls_connect  # noqa: E402
+from interop.baresip import Baresip  # noqa: E402
 from interop.common import wait_for  # noqa: E402
 
 run = TestRun("tls")
@@ -345,6 +346,94 @@ with Sipd(run.build, modules=MODULES, routing=ROUTING, listen=LISTEN, port=UDP_P
         last = tls_connect(TLS_PORT, pki.ca)
         run.expect(options_over(last, TLS_PORT).status == 200, "served after the mass close")
         last.close()
+
+# baresip (libre 1.1) as a TLS client: registration, calls crossing transports, a reload in the middle of a call.
+with open(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                       "routing.cfg")) as f:
+    DEFAULT_ROUTING = f.read()
+T = 10
+UAS = []
+
+
+def ua(name, user, transport, port):
+    u = Baresip(name, user, f"{user}-pw", port, transport, cafile=pki.ca if transport == "tls" else None)
+    UAS.append(u)
+    return u
+
+
+def registered_ok(u):
+    ev = u.wait_event(("REGISTER_OK", "REGISTER_FAIL"), T)
+    run.expect(ev and ev["type"] == "REGISTER_OK", f"{u.name} registered: {ev}\n{u.output()[-1500:]}")
+
+
+def call(s, a, b, port, reload=False):
+    for u in (a, b):
+        registered_ok(u)
+    a.cmd("dial", f"sip:bob@127.0.0.1:{port}")
+    for u in (a, b):
+        ev = u.wait_event(("CALL_ESTABLISHED", "CALL_CLOSED"), T)
+        run.expect(ev and ev["type"] == "CALL_ESTABLISHED", f"{u.name}: call up: {ev}\n{u.output()[-1500:]}")
+    if reload:
+        res = s.ctl("tls", "reload")
+        run.expect(res.get("summary"), f"reloaded: {res}")
+    time.sleep(1)
+    run.expect(not a.event("CALL_CLOSED") and not b.event("CALL_CLOSED"), "the call is still up")
+    run.expect(len(s.ctl("sessions")["sessions"]) == 1, "sipd stays on the path (Record-Route)")
+    a.cmd("hangup")
+    run.expect(b.wait_event("CALL_CLOSED", T), "the BYE reached the callee through sipd")
+
+
+if not shutil.which("baresip"):
+    print("tls: baresip missing (apt-get install baresip-core): its cases are skipped and count as failed")
+    run.failed += 1
+else:
+    BS_MODULES = [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, tls_module(), {"name": "sanity"},
+                  {"name": "maxfwd"}, {"name": "tm"}, {"name": "auth_db", "realm": "sipd", "algorithms": ["MD5"]},
+                  {"name": "registrar", "min_expires": 60, "max_expires": 7200},
+                  {"name": "session_timer", "policy": "supported"}]
+    UDP2, TCP2, TLS2 = free_port(), free_port("tcp"), free_port("tcp")
+    try:
+        with Sipd(run.build, modules=BS_MODULES, routing=DEFAULT_ROUTING, port=UDP2,
+                  listen=[f"udp:127.0.0.1:{UDP2}", f"tcp:127.0.0.1:{TCP2}", f"tls:127.0.0.1:{TLS2}"]) as s2:
+            for user in ("alice", "bob"):
+                s2.ctl("users", "add", user, f"{user}-pw")
+
+            @run.case
+            def baresip_registers_over_tls():
+                u = ua("carol-tls", "alice", "tls", TLS2)
+                try:
+                    registered_ok(u)
+                    b = s2.ctl("registrations", "alice")
+                    run.expect(len(b) == 1 and b[0]["transport"] == "tls", f"one tls binding: {b}")
+                    run.expect(any(c["proto"] == "tls" and c["state"] == "open" for c in s2.ctl("conns", "list")),
+                               "its connection is listed")
+                finally:
+                    u.close()
+                    UAS.remove(u)
+
+            @run.case
+            def baresip_call_udp_to_tls_survives_a_reload():
+                a, b = ua("alice-udp", "alice", "udp", UDP2), ua("bob-tls", "bob", "tls", TLS2)
+                try:
+                    call(s2, a, b, UDP2, reload=True)
+                finally:
+                    for u in (a, b):
+                        u.close()
+                        UAS.remove(u)
+
+            @run.case
+            def baresip_call_tls_to_tcp():
+                a, b = ua("alice-tls", "alice", "tls", TLS2), ua("bob-tcp", "bob", "tcp", TCP2)
+                try:
+                    call(s2, a, b, TLS2)
+                finally:
+                    for u in (a, b):
+                        u.close()
+                        UAS.remove(u)
+    finally:
+        for u in UAS:
+            u.close()
+
 
 # Configuration errors stop the start with file:line.
 @run.case
