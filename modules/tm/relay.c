@@ -238,8 +238,9 @@ static int branch_start(struct tm_cell *c, struct sipd_msg *base, const struct t
 		goto out;
 	u->tmpl = b;
 	b = NULL;
-	u->tls_name = tm_uri_tls_name(hop);
 	if (need_dns) {
+		/* Only a host name needs resolving, and only a name can be checked in a certificate (SNI). */
+		u->tls_name = tm_uri_tls_name(hop);
 		struct resolve_job *j = malloc(sizeof(*j));
 
 		err = ENOMEM;
