@@ -5,12 +5,14 @@ Record-Route, reload, hostile handshakes, 1000 idle connections, baresip over TL
 Run: python3 tests/integration/test_tls.py BUILD_DIR [case ...]
 """
 
+import atexit
 import os
 import re
 import resource
 import shutil
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import threading
@@ -33,7 +35,8 @@ IDLE = 5  # tcp idle_timeout, seconds; tls connections obey it too
 PKI_DIR = tempfile.mkdtemp(prefix="sipd-tls-pki-")
 pki = Pki(PKI_DIR)
 SRV_CERT, SRV_KEY = pki.issue("server", ["DNS:sipd.test", "DNS:localhost", "IP:127.0.0.1"], cn="sipd.test")
-UAS_CERT, UAS_KEY = pki.issue("uas", ["DNS:localhost", "IP:127.0.0.1"], cn="uas.test")
+UAS_CERT, UAS_KEY = pki.issue("uas", ["DNS:naptr.example.test", "DNS:srv.example.test", "IP:127.0.0.1"],
+                              cn="uas.test")
 WRONG_CERT, WRONG_KEY = pki.issue("wrong", ["DNS:other.test"], cn="other.test")
 # The files sipd reads: replaced in place for the reload test.
 LIVE_CERT, LIVE_KEY = os.path.join(PKI_DIR, "live.pem"), os.path.join(PKI_DIR, "live.key")
@@ -128,11 +131,27 @@ def tls_module(**kw):
     return m
 
 
+# RFC 3263 over a dnsmasq on loopback (tm's dns_servers): NAPTR picks SIPS+D2T for naptr.example.test,
+# SRV _sips._tcp serves srv.example.test; both lead to TLS servers whose certificate names the domain.
+UAS_NAPTR, UAS_SRV = Uas(UAS_CERT, UAS_KEY), Uas(UAS_CERT, UAS_KEY)
+DNS_PORT = free_port()
+DNS_RECORDS = [
+    "--local=/example.test/",
+    "--host-record=t.example.test,127.0.0.1",
+    "--naptr-record=naptr.example.test,10,50,S,SIPS+D2T,,_sips._tcp.naptr.example.test",
+    "--naptr-record=naptr.example.test,20,10,S,SIP+D2U,,_sip._udp.naptr.example.test",
+    f"--srv-host=_sips._tcp.naptr.example.test,t.example.test,{UAS_NAPTR.port},0,0",
+    f"--srv-host=_sips._tcp.srv.example.test,t.example.test,{UAS_SRV.port},0,0",
+]
+dnsmasq = subprocess.Popen(["/usr/sbin/dnsmasq", "-k", "-p", str(DNS_PORT), "--listen-address=127.0.0.1",
+                            "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--pid-file=",
+                            "--log-facility=-"] + DNS_RECORDS, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+atexit.register(lambda: (dnsmasq.terminate(), dnsmasq.wait(5)))
 UDP_PORT, TLS_PORT, TCP_PORT = free_port(), free_port("tcp"), free_port("tcp")
 LISTEN = [f"udp:127.0.0.1:{UDP_PORT}", f"tcp:127.0.0.1:{TCP_PORT}", f"tls:127.0.0.1:{TLS_PORT}"]
 MODULES = [{"name": "parser"}, {"name": "udp"},
            {"name": "tcp", "idle_timeout": IDLE, "max_connections_per_ip": 3000},
-           tls_module(), {"name": "tm"}]
+           tls_module(), {"name": "tm", "dns_servers": f"127.0.0.1:{DNS_PORT}"}]
 
 
 def stat(s, name):
@@ -216,10 +235,10 @@ with Sipd(run.build, modules=MODULES, routing=ROUTING, listen=LISTEN, port=UDP_P
         c.close()
 
     @run.case
-    def relay_udp_to_tls_with_sni_and_double_record_route():
-        uas = Uas(UAS_CERT, UAS_KEY)
+    def naptr_picks_tls_with_sni_and_double_record_route():
+        uas = UAS_NAPTR
         try:
-            req = sip_request("INVITE", f"sip:uas@localhost:{uas.port};transport=tls", via_port=5999)
+            req = sip_request("INVITE", "sip:uas@naptr.example.test", via_port=5999)
             r = parse_sip(udp_request("127.0.0.1", UDP_PORT, req, timeout=5))
             run.expect(r and r.status == 200, f"200 relayed back over UDP: {r and r.start}\n{s.log_text()[-1500:]}")
             m = next(x for x in uas.requests if x.start.startswith("INVITE"))
@@ -227,20 +246,21 @@ with Sipd(run.build, modules=MODULES, routing=ROUTING, listen=LISTEN, port=UDP_P
             rr = record_routes(m)
             run.expect(rr[:2] == [f"<sip:127.0.0.1:{TLS_PORT};transport=tls;lr>", f"<sip:127.0.0.1:{UDP_PORT};lr>"],
                        f"two Record-Routes, TLS side first: {rr}")
-            run.expect(uas.sni == ["localhost"], f"SNI carried the target's host name: {uas.sni}")
+            run.expect(uas.sni == ["naptr.example.test"], f"SNI carried the URI's domain (RFC 5922): {uas.sni}")
         finally:
             uas.close()
 
     @run.case
-    def sips_uri_gets_a_sips_record_route():
-        uas = Uas(UAS_CERT, UAS_KEY)
+    def sips_uri_over_srv_gets_a_sips_record_route():
+        uas = UAS_SRV
         try:
-            req = sip_request("INVITE", f"sips:uas@127.0.0.1:{uas.port}", via_port=5999)
+            req = sip_request("INVITE", "sips:uas@srv.example.test", via_port=5999)
             r = parse_sip(udp_request("127.0.0.1", UDP_PORT, req, timeout=5))
             run.expect(r and r.status == 200, f"200: {r and r.start}")
             m = next(x for x in uas.requests if x.start.startswith("INVITE"))
             rr = record_routes(m)
             run.expect(rr and rr[0] == f"<sips:127.0.0.1:{TLS_PORT};lr>", f"sips Record-Route on the TLS side: {rr}")
+            run.expect(uas.sni == ["srv.example.test"], f"SNI: {uas.sni}")
         finally:
             uas.close()
 
