@@ -390,7 +390,8 @@ static void step_handshake(struct tcp_conn *c)
 	c->hs_start_ms = 0;
 	if (c->outbound)
 		sipd_stat_inc(c->st->connected);
-	c->out_watched = true; /* makes after_flush set the events for the open state */
+	/* The last handshake step may have watched only one direction: read again; after_flush adds OUT. */
+	watch(c, true, false);
 	on_writable(c);
 	if (c->state == TCP_ST_OPEN && !c->peer_eof)
 		on_readable(c);

@@ -15,7 +15,11 @@ ssize_t tcp_io_read(struct tcp_conn *c, void *buf, size_t len)
 	return c->proto->layer->read(c->io, buf, len);
 }
 
-/* A layer takes one buffer at a time: write the first one and let the queue come back for the rest. */
+/*
+ * A layer takes one buffer at a time: write them in turn until one is not
+ * taken whole. After EAGAIN the layer must see the same bytes again, which it
+ * does: the queue starts its next flush where this one stopped.
+ */
 ssize_t tcp_io_writev(struct tcp_conn *c, const struct iovec *iov, int iovcnt)
 {
 	if (c->fd < 0) {
@@ -26,9 +30,16 @@ ssize_t tcp_io_writev(struct tcp_conn *c, const struct iovec *iov, int iovcnt)
 		struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
 		return sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
-	if (iovcnt < 1)
-		return 0;
-	return c->proto->layer->write(c->io, iov[0].iov_base, iov[0].iov_len);
+	ssize_t total = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		ssize_t n = c->proto->layer->write(c->io, iov[i].iov_base, iov[i].iov_len);
+		if (n < 0)
+			return total > 0 ? total : -1; /* errno says why; the bytes written so far count */
+		total += n;
+		if ((size_t)n < iov[i].iov_len)
+			break;
+	}
+	return total;
 }
 
 bool tcp_io_pending(struct tcp_conn *c)

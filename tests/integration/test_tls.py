@@ -175,6 +175,24 @@ with Sipd(run.build, modules=MODULES, routing=ROUTING, listen=LISTEN, port=UDP_P
         c.close()
 
     @run.case
+    def two_hundred_pipelined_requests_all_answered():
+        c = tls_connect(TLS_PORT, pki.ca)
+        c.sendall(b"".join(sip_request("OPTIONS", f"sip:127.0.0.1:{TLS_PORT}", transport="TLS", cseq=i + 1)
+                           for i in range(200)))
+        got, deadline = b"", time.time() + 10
+        c.settimeout(1)
+        while got.count(b"SIP/2.0 200 ") < 200 and time.time() < deadline:
+            try:
+                d = c.recv(65536)
+            except socket.timeout:
+                continue
+            if not d:
+                break
+            got += d
+        run.expect(got.count(b"SIP/2.0 200 ") == 200, f"answers: {got.count(b'SIP/2.0 200 ')}")
+        c.close()
+
+    @run.case
     def tls12_accepted_tls11_refused():
         ctx = client_context(pki.ca)
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2

@@ -326,6 +326,29 @@ Test(stream, writes_wait_for_the_handshake_then_go_through_the_layer)
 	cr_expect_eq(fake_closes, before + 1, "closing frees the layer's state");
 }
 
+Test(stream, a_queue_of_several_messages_goes_through_the_layer_in_one_flush)
+{
+	int peer;
+	struct tcp_conn *c = accepted(SIPD_PROTO_TLS, "192.0.2.10", 2003, &peer);
+	const char *msgs[] = {"one|", "two|", "three|"};
+	char buf[64];
+	size_t n = 0;
+
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(tcp_conn_write(c, msgs[i], strlen(msgs[i])), 0);
+	cr_expect_eq(c->wq.bytes, 14, "queued during the handshake");
+	c->state = TCP_ST_OPEN;
+	cr_expect_eq(tcp_writeq_flush(&c->wq, (tcp_writev_fn)tcp_io_writev, c, &n), 0);
+	cr_expect_eq(n, 14, "all three chunks in one flush, not one per writable event");
+	cr_expect_eq(c->wq.bytes, 0);
+	ssize_t got = recv(peer, buf, sizeof(buf), 0);
+	cr_assert_eq(got, 14);
+	for (int i = 0; i < 14; i++)
+		buf[i] ^= 0x20;
+	cr_expect_eq(memcmp(buf, "one|two|three|", 14), 0);
+	closed(c, peer);
+}
+
 Test(stream, a_failed_handshake_reports_why)
 {
 	int peer;
