@@ -12,7 +12,7 @@ set -u
 command -v stunnel4 >/dev/null || { echo "calls_tls: stunnel4 is missing (apt-get install stunnel4)"; exit 1; }
 bench_build sipd sipctl parser udp tcp tls sanity maxfwd tm || exit 1
 BENCH_RATES_T1=${BENCH_RATES_T1:-"250 500 1000 2000 3000 4000"}
-BENCH_RATES_TN=${BENCH_RATES_TN:-"100 200 400 800 1200"}
+BENCH_RATES_TN=${BENCH_RATES_TN:-"25 50 100 150 200 300"}
 servers=${BENCH_SERVERS:-sipd kamailio}
 
 pki="$BENCH_TMP/pki"
