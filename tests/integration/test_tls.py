@@ -119,6 +119,12 @@ def options_over(sock, port, call_id=None):
     return parse_sip(tcp_read_message(sock, timeout=5))
 
 
+def log_lines(s, needle, timeout=3.0):
+    """The log lines holding needle, once there is one (the socket closes just before the line is written)."""
+    wait_for(lambda: needle in s.log_text(), timeout)
+    return [line for line in s.log_text().splitlines() if needle in line]
+
+
 def record_routes(m):
     """The Record-Route entries of m in order, whether in one header or several."""
     return [v.strip() for h in m.all("Record-Route") for v in re.split(r",\s*(?=<)", h)]
@@ -229,7 +235,7 @@ with Sipd(run.build, modules=MODULES, routing=ROUTING, listen=LISTEN, port=UDP_P
             pass
         c.close()
         run.expect(wait_for(lambda: stat(s, "tls.handshake_failed") == before + 1, 3), "tls.handshake_failed counted")
-        lines = [l for l in s.log_text().splitlines() if f"127.0.0.1:{port} closed" in l]
+        lines = log_lines(s, f"127.0.0.1:{port} closed")
         run.expect(len(lines) == 1 and "tls handshake failed" in lines[0], f"one log line with the reason: {lines}")
 
     @run.case
@@ -246,7 +252,7 @@ with Sipd(run.build, modules=MODULES, routing=ROUTING, listen=LISTEN, port=UDP_P
             pass
         took = time.time() - t0
         run.expect(0.8 <= took <= 2.5, f"closed after the 1 s handshake_timeout, not {took:.2f}s")
-        lines = [l for l in s.log_text().splitlines() if f"127.0.0.1:{port} closed" in l]
+        lines = log_lines(s, f"127.0.0.1:{port} closed")
         run.expect(len(lines) == 1 and "handshake not done within 1000 ms" in lines[0], f"log: {lines}")
         run.expect(options_over(ok, TLS_PORT).status == 200, "the other client still served")
         ok.close()
