@@ -488,6 +488,31 @@ else:
             u.close()
 
 
+@run.case
+def verify_client_required_refuses_a_client_without_certificate():
+    port = free_port("tcp")
+    mods = [{"name": "parser"}, {"name": "tcp"}, tls_module(verify_client="required")]
+    with Sipd(run.build, modules=mods, listen=[f"tls:127.0.0.1:{port}"]) as v:
+        try:
+            c = tls_connect(port, pki.ca)
+            # TLS 1.3: the server's refusal arrives after the client finished its side.
+            c.sendall(sip_request("OPTIONS", f"sip:127.0.0.1:{port}", transport="TLS"))
+            r = tcp_read_message(c, timeout=3)
+            run.expect(r is None, f"served without a client certificate: {r!r}")
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+            pass
+        lines = log_lines(v, "closed: tls handshake failed")
+        run.expect(len(lines) == 1 and "certificate" in lines[0], f"one line naming the missing certificate: {lines}")
+        ctx = client_context(pki.ca)
+        ctx.load_cert_chain(UAS_CERT, UAS_KEY)  # issued by the CA sipd trusts
+        c = tls_connect(port, pki.ca, ctx=ctx)
+        r = options_over(c, port)
+        run.expect(r and r.status == 200, f"a client with a certificate is served: {r and r.start}")
+        conns = v.ctl("conns", "list")
+        run.expect(any("peer CN=uas.test" in x["detail"] for x in conns), f"the listing names the client: {conns}")
+        c.close()
+
+
 # Configuration errors stop the start with file:line.
 @run.case
 def missing_certificate_stops_the_start_with_file_and_line():
