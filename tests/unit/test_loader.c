@@ -199,12 +199,12 @@ Test(loader, init_follows_dependencies_then_config_order)
 Test(loader, refuses_wrong_abi_major)
 {
 	expect_refusal("{ name = \"t_abi_major\"; }", 3,
-		       "modules.conf:3: module 't_abi_major' was built for ABI 2.0, core has 1.0");
+		       "modules.conf:3: module 't_abi_major' was built for ABI 2.0, core has 1.1");
 }
 
 Test(loader, refuses_newer_abi_minor)
 {
-	expect_refusal("{ name = \"t_abi_minor\"; }", 3, "module 't_abi_minor' needs ABI 1.3, core has 1.0");
+	expect_refusal("{ name = \"t_abi_minor\"; }", 3, "module 't_abi_minor' needs ABI 1.3, core has 1.1");
 }
 
 Test(loader, refuses_too_small_descriptor)

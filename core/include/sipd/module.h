@@ -62,7 +62,7 @@ struct sipd_module {
  * values (a file that cannot be read, an unknown keyword): "file:line" of
  * the parameter, or of the module's entry when the parameter is absent.
  * Returns buf; "modules.conf" alone when nothing better is known. Valid from
- * init until shutdown.
+ * init until shutdown. Since ABI 1.1.
  */
 SIPD_API const char *sipd_param_source(const char *module, const char *param, char *buf, size_t size);
 

@@ -59,6 +59,7 @@ struct sipd_dest {
 	 * The host name the destination was resolved from (NULL for an IP
 	 * literal). TLS sends it as SNI and checks the server certificate
 	 * against it. Borrowed for the duration of the send call only.
+	 * Since ABI 1.1.
 	 */
 	const char *server_name;
 };
@@ -120,7 +121,7 @@ struct sipd_request_handler_api {
 
 /*
  * A new connection id, unique across every stream transport (tcp, tls, ws)
- * for the life of the process and never 0. Any thread.
+ * for the life of the process and never 0. Any thread. Since ABI 1.1.
  */
 SIPD_API uint64_t sipd_conn_id_next(void);
 
