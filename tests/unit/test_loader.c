@@ -204,7 +204,7 @@ Test(loader, refuses_wrong_abi_major)
 
 Test(loader, refuses_newer_abi_minor)
 {
-	expect_refusal("{ name = \"t_abi_minor\"; }", 3, "module 't_abi_minor' needs ABI 1.3, core has 1.1");
+	expect_refusal("{ name = \"t_abi_minor\"; }", 3, "module 't_abi_minor' needs ABI 1.4, core has 1.1");
 }
 
 Test(loader, refuses_too_small_descriptor)
