@@ -12,11 +12,17 @@
 
 #include "tm_int.h"
 
-/* "<sip:host:port;transport=tcp;lr>" for listen socket l as the peer at peer sees it. */
+/*
+ * "<sip:host:port;transport=tcp;lr>" for listen socket l as the peer at peer
+ * sees it. Over TLS a sips Request-URI gets a sips Record-Route (RFC 3261
+ * 16.6 step 4), any other "transport=tls" (RFC 5630 4.1 keeps it for sip
+ * URIs that must stay on TLS hop by hop).
+ */
 int tm_rr_value(struct sipd_msg *m, const struct sipd_listen *l, const union sipd_sockaddr *peer,
 		struct sipd_str *out)
 {
 	struct sipd_dest d = {.proto = l->proto, .from = l};
+	const struct sipd_uri *ru;
 	char host[64], hp[80], *p;
 	uint16_t port;
 	int n, err;
@@ -30,8 +36,11 @@ int tm_rr_value(struct sipd_msg *m, const struct sipd_listen *l, const union sip
 	tm_hostport(hp, sizeof(hp), host, port);
 	if (!(p = sipd_msg_alloc(m, 128)))
 		return ENOMEM;
-	n = snprintf(p, 128, "<sip:%s%s%s;lr>", hp, l->proto == SIPD_PROTO_UDP ? "" : ";transport=",
-		     l->proto == SIPD_PROTO_UDP ? "" : sipd_proto_name(l->proto));
+	if (l->proto == SIPD_PROTO_TLS && sipd_msg_ruri(m, &ru) == 0 && ru->scheme == SIPD_URI_SIPS)
+		n = snprintf(p, 128, "<sips:%s;lr>", hp);
+	else
+		n = snprintf(p, 128, "<sip:%s%s%s;lr>", hp, l->proto == SIPD_PROTO_UDP ? "" : ";transport=",
+			     l->proto == SIPD_PROTO_UDP ? "" : sipd_proto_name(l->proto));
 	if (n < 0 || n >= 128)
 		return EMSGSIZE;
 	*out = (struct sipd_str){p, (size_t)n};

@@ -110,6 +110,7 @@ struct tm_uac {
 	struct sipd_msg *tmpl;  /* the request for this branch, until it is sent (after resolving) */
 	bool timed_out;         /* Timer C fired: the branch counts as 408 whatever it answers (16.8) */
 	char *uri;              /* target URI (Request-URI of this branch), NUL-terminated */
+	char *tls_name; /* the next hop's host name, for TLS (SNI, certificate check); NULL for an IP */
 };
 
 struct tm_cell {
@@ -251,6 +252,9 @@ bool tm_proxy_loops(struct sipd_msg *m, uint32_t *hash);
 /* Next hop for a target: dst_uri if set, else uri (16.6 step 6/7: the first Route is applied by the caller).
  */
 int tm_dest_from_uri(struct sipd_dest *out, struct sipd_str uri, bool *need_dns);
+/* The host name a TLS connection to uri must present a certificate for (RFC 5922 4), or NULL for an IP
+ * (malloc). */
+char *tm_uri_tls_name(struct sipd_str uri);
 
 /* A listen socket of proto, preferring the address family. */
 const struct sipd_listen *tm_listen_for(enum sipd_proto proto, int family);

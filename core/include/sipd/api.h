@@ -16,6 +16,7 @@
  * ABI version. A module built against MAJOR.MINOR loads into a core whose
  * major is equal and whose minor is >= the module's minor.
  * 1.0: first stable ABI.
+ * 1.1: sipd_dest.server_name, sipd_conn_id_next() (transport.h), sipd_param_source() (module.h).
  */
 #define SIPD_ABI_MAJOR 1
 #define SIPD_ABI_MINOR 1

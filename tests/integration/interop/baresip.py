@@ -47,11 +47,12 @@ def netstring(obj):
 class Baresip:
     """One baresip user agent with one account registering through sipd (its outbound proxy).
 
-    transport is "udp" or "tcp"; password None leaves auth_pass out. Events from ctrl_tcp are
-    collected by a reader thread into self.events (dicts as baresip sends them)."""
+    transport is "udp", "tcp" or "tls" (cafile: the PEM CA baresip checks sipd's certificate with);
+    password None leaves auth_pass out. Events from ctrl_tcp are collected by a reader thread into
+    self.events (dicts as baresip sends them)."""
 
     def __init__(self, name, user, password, sipd_port, transport="udp", answer=True, lifetime=120,
-                 codecs="PCMU/8000/1", mediaenc=None, record=False, modules=()):
+                 codecs="PCMU/8000/1", mediaenc=None, record=False, modules=(), cafile=None):
         """codecs: baresip's audio_codecs; mediaenc: "srtp-mand" (SDES) or "dtls_srtp"; record: the
         sndfile module writes what is heard to self.dir/dump-*-dec.wav; modules: more .so to load."""
         self.name = name
@@ -73,7 +74,9 @@ class Baresip:
         with open(os.path.join(self.dir, "config"), "w") as f:
             f.write(CONFIG.format(sip_port=self.sip_port, rtp_lo=rtp, rtp_hi=rtp + 3, ctrl_port=self.ctrl_port,
                                   extra="".join(x + "\n" for x in extra)))
-        tp = ";transport=tcp" if transport == "tcp" else ""
+            if cafile:
+                f.write(f"sip_cafile\t\t{cafile}\n")
+        tp = f";transport={transport}" if transport in ("tcp", "tls") else ""
         params = ["regint=600", f"audio_codecs={codecs}"]
         if mediaenc:
             params.append(f"mediaenc={mediaenc}")
