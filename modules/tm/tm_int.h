@@ -302,10 +302,20 @@ extern const struct sipd_rpc_method tm_rpc_methods[];
 void tm_state_set(enum tm_state *field, enum tm_state to);
 
 /* ---- rr.c ---- */
-int tm_rr_value(struct sipd_msg *m, const struct sipd_listen *l, const union sipd_sockaddr *peer,
+/* conn_id names the connection to peer on a ws/wss listener (a flow token in the user part); 0 otherwise. */
+int tm_rr_value(struct sipd_msg *m, const struct sipd_listen *l, const union sipd_sockaddr *peer, uint64_t conn_id,
 		struct sipd_str *out);
 enum sipd_result tm_record_route(struct sipd_ctx *ctx);
 enum sipd_result tm_loose_route(struct sipd_ctx *ctx);
+
+/* ---- flow.c: flow tokens naming WebSocket connections in Record-Route (RFC 7118 5) ---- */
+int tm_flow_init(void);
+/* True for transports whose peers cannot be reached but over their own connection (ws, wss). */
+bool tm_flow_proto(enum sipd_proto p);
+/* The token for d (proto, conn_id, address) as lower-case hex in buf. EINVAL if d is no ws flow. */
+int tm_flow_encode(char *buf, size_t size, const struct sipd_dest *d);
+/* The destination a token names; EINVAL if malformed, EBADMSG if not made by this process. */
+int tm_flow_decode(struct sipd_dest *out, struct sipd_str user);
 
 /* ---- script.c ---- */
 extern const struct sipd_script_fn tm_functions[];
