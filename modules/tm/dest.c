@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "tm_int.h"
@@ -62,6 +63,14 @@ int tm_uri_target(struct sipd_uri *u, struct sipd_str uri, enum sipd_proto *prot
 	}
 	*port = u->port ? u->port : (*proto == SIPD_PROTO_TLS ? 5061 : 5060);
 	return 0;
+}
+
+bool tm_uri_invalid_host(struct sipd_str uri)
+{
+	struct sipd_uri u;
+
+	return tm_parser->uri_parse(&u, uri) == 0 && u.host.len >= 8 &&
+	       !strncasecmp(u.host.p + u.host.len - 8, ".invalid", 8);
 }
 
 int tm_dest_from_uri(struct sipd_dest *out, struct sipd_str uri, bool *need_dns)

@@ -243,6 +243,12 @@ static int branch_start(struct tm_cell *c, struct sipd_msg *base, const struct t
 		goto out;
 	u->tmpl = b;
 	b = NULL;
+	if (need_dns && tm_uri_invalid_host(hop)) {
+		/* Never looked up: a browser's flow that is not (or no longer) there. */
+		SIPD_INFO("%s: a .invalid host is reachable only over its flow, and none is known", uri);
+		tm_uac_fail(u, 430);
+		goto out;
+	}
 	if (need_dns) {
 		struct resolve_job *j = malloc(sizeof(*j));
 

@@ -250,6 +250,11 @@ bool tm_proxy_loops(struct sipd_msg *m, uint32_t *hash);
 /* ---- dest.c ---- */
 /* Next hop for a target: dst_uri if set, else uri (16.6 step 6/7: the first Route is applied by the caller).
  */
+/*
+ * True if the URI's host is a .invalid name (RFC 6761 6.4), as WebSocket
+ * clients put in their Contact (RFC 7118 5): reachable only over their flow.
+ */
+bool tm_uri_invalid_host(struct sipd_str uri);
 int tm_dest_from_uri(struct sipd_dest *out, struct sipd_str uri, bool *need_dns);
 
 /* A listen socket of proto, preferring the address family. */
@@ -303,8 +308,8 @@ void tm_state_set(enum tm_state *field, enum tm_state to);
 
 /* ---- rr.c ---- */
 /* conn_id names the connection to peer on a ws/wss listener (a flow token in the user part); 0 otherwise. */
-int tm_rr_value(struct sipd_msg *m, const struct sipd_listen *l, const union sipd_sockaddr *peer, uint64_t conn_id,
-		struct sipd_str *out);
+int tm_rr_value(struct sipd_msg *m, const struct sipd_listen *l, const union sipd_sockaddr *peer,
+		uint64_t conn_id, struct sipd_str *out);
 enum sipd_result tm_record_route(struct sipd_ctx *ctx);
 enum sipd_result tm_loose_route(struct sipd_ctx *ctx);
 
