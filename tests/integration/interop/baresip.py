@@ -50,7 +50,7 @@ class Baresip:
     transport is "udp" or "tcp"; password None leaves auth_pass out. Events from ctrl_tcp are
     collected by a reader thread into self.events (dicts as baresip sends them)."""
 
-    def __init__(self, name, user, password, sipd_port, transport="udp", answer=True, lifetime=120):
+    def __init__(self, name, user, password, sipd_port, transport="udp", answer=True, lifetime=120, webrtc=False):
         self.name = name
         self.user = user
         self.dir = tempfile.mkdtemp(prefix=f"interop-bs-{name}-")
@@ -58,8 +58,13 @@ class Baresip:
         self.sip_port = free_ports(2)
         self.ctrl_port = free_port("tcp")
         rtp = free_ports(4, "udp")
+        config = CONFIG.format(sip_port=self.sip_port, rtp_lo=rtp, rtp_hi=rtp + 3, ctrl_port=self.ctrl_port)
+        if webrtc:
+            # A browser as the peer: DTLS-SRTP keys, ICE, RTP and RTCP on one port (research/clients.md 2, 5.4).
+            config = config.replace("rtcp_mux\t\tno", "rtcp_mux\t\tyes")
+            config += "module\t\t\tice.so\nmodule\t\t\tsrtp.so\nmodule\t\t\tdtls_srtp.so\n"
         with open(os.path.join(self.dir, "config"), "w") as f:
-            f.write(CONFIG.format(sip_port=self.sip_port, rtp_lo=rtp, rtp_hi=rtp + 3, ctrl_port=self.ctrl_port))
+            f.write(config)
         tp = ";transport=tcp" if transport == "tcp" else ""
         params = ["regint=600",
                   "audio_codecs=PCMU/8000/1"]
@@ -67,6 +72,8 @@ class Baresip:
             params.insert(0, f"auth_pass={password}")
         if answer:
             params.append("answermode=auto")
+        if webrtc:
+            params += ["mediaenc=dtls_srtp", "medianat=ice"]
         # The AOR carries sipd's port: sipd is "myself" only on its own ports.
         self.aor = f"sip:{user}@127.0.0.1:{sipd_port}"
         self.account = f"<{self.aor}{tp}>;" + ";".join(params)
