@@ -1,6 +1,7 @@
 /* civetweb's WebSocket server for the ws and wss entries of core.listen: handshake checks and frame dispatch.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +230,29 @@ static int on_log(const struct mg_connection *mg, const char *message)
 	return 1;
 }
 
+/*
+ * civetweb loads libssl at run time by symbol name. Debian 12's civetweb 1.15
+ * was built for the OpenSSL 1.1 names and calls SSL_get_peer_certificate on
+ * every TLS connection; OpenSSL 3 exports that function only as
+ * SSL_get1_peer_certificate, so civetweb jumps through a NULL pointer at the
+ * first wss client. Refuse wss with such a pair instead of crashing later.
+ */
+static bool civetweb_tls_usable(const char **why)
+{
+	void *h = dlopen("libssl.so", RTLD_LAZY | RTLD_LOCAL);
+	bool ok = h && dlsym(h, "SSL_get_peer_certificate");
+
+	*why = !h ? "civetweb cannot load libssl.so (install libssl-dev)"
+		  : "this civetweb calls SSL_get_peer_certificate, which the installed OpenSSL 3 no longer "
+		    "exports, "
+		    "and would crash at the first TLS client; terminate TLS in front of a ws: entry (a "
+		    "reverse proxy) "
+		    "or use a civetweb built for OpenSSL 3";
+	if (h)
+		dlclose(h);
+	return ok;
+}
+
 static int start_one(const struct sipd_listen *ls)
 {
 	static const char *subprotocols[] = {"sip"};
@@ -237,6 +261,7 @@ static int start_one(const struct sipd_listen *ls)
 	struct mg_callbacks cb;
 	char port[96], threads[16], ping[16], timeout[16];
 	bool tls = ls->proto == SIPD_PROTO_WSS;
+	const char *why;
 	const char *opts[] = {
 	    "listening_ports",
 	    port,
@@ -258,6 +283,10 @@ static int start_one(const struct sipd_listen *ls)
 	if (nservers == MAX_SERVERS) {
 		SIPD_ERR("more than %d ws/wss listen entries", MAX_SERVERS);
 		return EINVAL;
+	}
+	if (tls && !civetweb_tls_usable(&why)) {
+		SIPD_ERR("wss:%s:%u: %s", ls->host, ls->port, why);
+		return ENOTSUP;
 	}
 	if (tls && (!ws_cfg.certificate || !ws_cfg.private_key)) {
 		SIPD_ERR("%s:%s:%u needs the ws module's certificate and private_key parameters", "wss",

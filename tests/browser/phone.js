@@ -24,6 +24,7 @@ function playRemote(pc) {
 function watch(s, originator) {
   session = s;
   s.on('progress', () => log('progress'));
+  s.on('sdp', (e) => log('sdp', { originator: e.originator, sdpType: e.type, sdp: e.sdp }));
   s.on('accepted', () => log('accepted'));
   s.on('confirmed', () => log('confirmed'));
   s.on('ended', (e) => log('ended', { originator: e.originator, cause: e.cause }));
@@ -47,7 +48,8 @@ window.phone = {
       ua.on('newRTCSession', (e) => {
         if (e.originator !== 'remote') return;
         watch(e.session, 'remote');
-        playRemote(e.session.connection);
+        // The peer connection of an incoming call exists only once answer() made it.
+        e.session.on('peerconnection', (ev) => playRemote(ev.peerconnection));
         if (autoAnswer) e.session.answer({ mediaConstraints: media, pcConfig });
       });
       ua.start();

@@ -2,13 +2,17 @@
 limits), hostile frames answered with the right close codes, and a browser-like client that
 registers over its connection and is called from UDP through two Record-Routes."""
 
+import ctypes
 import json
 import os
 import random
 import re
+import shutil
 import socket
 import struct
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -385,5 +389,47 @@ with Sipd(run.build, modules=modules, routing=ROUTING,
         lst = s.ctl("ws", "list")
         run.expect(any(c["origin"] == ORIGIN and c["proto"] == "ws" for c in lst), f"{lst}")
         ws.close()
+
+
+
+def civetweb_tls_usable():
+    """The check the ws module makes: civetweb looks SSL_get_peer_certificate up in libssl.so."""
+    try:
+        lib = ctypes.CDLL("libssl.so")
+    except OSError:
+        return False
+    return hasattr(lib, "SSL_get_peer_certificate")
+
+
+@run.case
+def wss_served_or_refused_with_the_reason():
+    d = tempfile.mkdtemp(prefix="ws-cert-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    port = free_port("tcp")
+    sd = Sipd(run.build, modules=[{"name": "parser"}, {"name": "udp"},
+                                  {"name": "ws", "certificate": cert, "private_key": key}],
+              listen=["udp:127.0.0.1:{port}", f"wss:127.0.0.1:{port}"])
+    try:
+        if civetweb_tls_usable():
+            with sd:
+                ws = WsClient(port, origin=ORIGIN, tls=True)
+                ws.send_text("OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WSS x.invalid;branch=%s\r\n"
+                             "Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\n"
+                             "Call-ID: wss1\r\nCSeq: 1 OPTIONS\r\n\r\n" % new_branch())
+                run.expect(parse_sip(ws.recv_message().encode()).status == 200, "answered over wss")
+                ws.close()
+        else:
+            try:
+                sd.start()
+                sd.stop()
+                run.expect(False, "sipd started a wss listener that would crash at the first client")
+            except RuntimeError as e:
+                run.expect("SSL_get_peer_certificate" in str(e) and "wss:127.0.0.1" in str(e),
+                           f"start-up refused with the reason: {e}")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
 
 run.finish()

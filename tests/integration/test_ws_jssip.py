@@ -1,4 +1,4 @@
-"""JsSIP in headless Chromium (playwright-core, tests/browser/driver.js) over sipd's ws and wss transports:
+"""JsSIP in headless Chromium (playwright-core, tests/browser/driver.js) over sipd's ws transport:
 digest registration over a WebSocket, calls to and from a baresip on UDP through sipd with audio both ways
 (DTLS-SRTP and ICE between the two clients; sipd only signals), hang-ups from either side, and a call
 forked to two browser registrations of one user. Needs chromium, baresip and scripts/js_setup.sh."""
@@ -20,14 +20,30 @@ from sipdtest import ROOT, Sipd, TestRun, free_port  # noqa: E402
 from interop.baresip import Baresip  # noqa: E402
 from interop.common import wait_for  # noqa: E402
 
+# Media runs in a network namespace of its own when we may make one (root): its loopback plus a dummy
+# interface (a veth pair, 10.77.0.1) that only this test sees. baresip's ice module gathers no loopback candidates,
+# and on the host Chromium nominates a pair from another address than the candidate baresip 1.0's
+# dtls_srtp keeps talking to, so DTLS never completes there (docs/transports.md). In the namespace both
+# gather 10.77.0.1 only (Chromium without --allow-loopback-in-peer-connection). SIP stays on 127.0.0.1.
+NETNS_SETUP = ("ip link set lo up && ip link add sipdt0 type veth peer name sipdt1 "
+               "&& ip addr add 10.77.0.1/24 dev sipdt0 && ip link set sipdt0 up && ip link set sipdt1 up "
+               "&& sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 "
+               "net.ipv6.conf.sipdt0.disable_ipv6=1 net.ipv6.conf.sipdt1.disable_ipv6=1")
+if os.environ.get("SIPD_NETNS") != "1" and os.geteuid() == 0 and shutil.which("unshare") and shutil.which("ip"):
+    os.environ["SIPD_NETNS"] = "1"
+    os.execvp("unshare", ["unshare", "-n", "--", "sh", "-c", NETNS_SETUP + ' && exec "$0" "$@"',
+                          sys.executable] + sys.argv)
+IN_NETNS = os.environ.get("SIPD_NETNS") == "1"
+
 run = TestRun("ws_jssip")
 T = 15  # generous for the ASan build
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
          "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required",
-         "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-         "--ignore-certificate-errors"]
+         "--disable-features=WebRtcHideLocalIpsWithMdns"]
+if not IN_NETNS:
+    FLAGS.append("--allow-loopback-in-peer-connection")
 
 
 class Browser:
@@ -97,14 +113,6 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def make_cert(d):
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
-    return cert, key
-
-
 def missing():
     need = {"chromium": os.path.exists("/usr/bin/chromium"), "baresip": shutil.which("baresip"),
             "node": shutil.which("node"),
@@ -121,19 +129,19 @@ if missing():
 srv, www = serve_page()
 page_origin = f"http://127.0.0.1:{srv.server_address[1]}"
 page_url = f"{page_origin}/phone.html" + ("?debug" if os.environ.get("JSSIP_DEBUG") else "")
-cert, key = make_cert(www)
-wsport, wssport = free_port("tcp"), free_port("tcp")
+wsport = free_port("tcp")
 with open(os.path.join(ROOT, "routing.cfg")) as f:
     ROUTING = f.read()
 MODULES = [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"},
-           {"name": "ws", "allowed_origins": [page_origin], "certificate": cert, "private_key": key},
+           {"name": "ws", "allowed_origins": [page_origin]},
            {"name": "sanity"}, {"name": "maxfwd"}, {"name": "tm"},
            # libre 1.1 (baresip) aborts on a SHA-256 challenge; JsSIP does MD5 too.
            {"name": "auth_db", "realm": "sipd", "algorithms": ["MD5"]},
            {"name": "registrar", "min_expires": 60, "max_expires": 7200},
            # baresip has no RFC 4028 support: "required" would answer its INVITEs 421.
            {"name": "session_timer", "policy": "supported"}]
-LISTEN = ["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}", f"ws:127.0.0.1:{wsport}", f"wss:127.0.0.1:{wssport}"]
+# No wss here: Debian 12's civetweb cannot serve TLS with OpenSSL 3 (test_ws.py checks that sipd says so).
+LISTEN = ["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}", f"ws:127.0.0.1:{wsport}"]
 BROWSER = None
 SIPD = None
 BARESIPS = []
@@ -155,7 +163,7 @@ def media_flows(b, page, bs):
     """Packets arrived at the browser from baresip, and baresip saw RTP from the browser."""
     st = wait_for(lambda: (lambda x: x if x["inboundPackets"] > 0 else None)(b.js(page, "window.phone.stats()")),
                   T, 0.2)
-    run.expect(st, f"browser received RTP: {b.js(page, 'window.phone.stats()')}")
+    run.expect(st, f"browser received RTP: {b.js(page, 'window.phone.stats()')}\n{bs.output()[-6000:]}")
     run.expect(st["dtls"] == "connected", f"DTLS-SRTP up: {st}")
     run.expect(bs.wait_event("CALL_RTPESTAB", T), f"baresip received RTP\n{bs.output()[-1500:]}")
 
@@ -228,12 +236,6 @@ try:
             run.expect(bob.wait_event("CALL_CLOSED", T), "BYE reached baresip")
             b.js("b", "window.phone.stop()")
 
-        @run.case
-        def over_wss_register_and_call():
-            register(b, "c", "wss", wssport, "web")
-            conns = s.ctl("ws", "list")
-            run.expect(any(c["proto"] == "wss" and c["origin"] == page_origin for c in conns), f"{conns}")
-            browser_calls_baresip(b, s, "c", bob, s.port)
 finally:
     for u in BARESIPS:
         u.close()
