@@ -27,6 +27,7 @@ struct ws_server {
 static struct ws_server servers[MAX_SERVERS];
 static unsigned nservers;
 static bool lib_ready;
+static bool stopping; /* atomic: connections closing at shutdown concern no transaction any more */
 
 static int peer_addr(union sipd_sockaddr *out, const struct mg_request_info *ri)
 {
@@ -192,6 +193,10 @@ static void on_close(const struct mg_connection *mg, void *cbdata)
 		sipd_stat_inc(ws_stats.closed_peer);
 	ws_conn_unlink(c);
 	sipd_stat_add(ws_stats.open, -1);
+	if (__atomic_load_n(&stopping, __ATOMIC_ACQUIRE)) {
+		ws_conn_unref(c);
+		return;
+	}
 	/* Transactions waiting for an answer over this connection fail now, not at their timeout. */
 	memset(&d, 0, sizeof(d));
 	d.proto = c->proto;
@@ -322,6 +327,7 @@ int ws_servers_start(void)
 {
 	int err = 0;
 
+	__atomic_store_n(&stopping, false, __ATOMIC_RELEASE);
 	if (!lib_ready) {
 		mg_init_library(MG_FEATURES_SSL | MG_FEATURES_WEBSOCKET | MG_FEATURES_IPV6);
 		lib_ready = true;
@@ -339,6 +345,8 @@ int ws_servers_start(void)
 
 void ws_servers_stop(void)
 {
+	/* tm may have stopped already (it stops before ws): report no transport errors from here on. */
+	__atomic_store_n(&stopping, true, __ATOMIC_RELEASE);
 	while (nservers) {
 		struct ws_server *s = &servers[--nservers];
 
