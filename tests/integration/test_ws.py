@@ -287,10 +287,19 @@ with Sipd(run.build, modules=modules, routing=ROUTING,
         flat = json.dumps(st) if not isinstance(st, str) else st
         run.expect("closed_too_big" in flat and "refused_origin" in flat, "ws counters in stats")
 
+    def wait_conns(n, timeout=5.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if len(s.ctl("ws", "list")) == n:
+                return True
+            time.sleep(0.1)
+        return False
+
     @run.case
     def per_ip_limit_503():
         held = []
-        time.sleep(0.5)  # closed sockets of earlier cases leave the table
+        # Closed sockets of earlier cases leave the table once civetweb noticed.
+        run.expect(wait_conns(0), f"connections of earlier cases still open: {s.ctl('ws', 'list')}")
         try:
             while True:
                 try:
@@ -303,8 +312,15 @@ with Sipd(run.build, modules=modules, routing=ROUTING,
         finally:
             for w in held:
                 w.close()
-        time.sleep(0.5)
-        WsClient(wsport, origin=ORIGIN).close()  # room again once they closed
+        # Room again once civetweb has seen them close.
+        deadline = time.time() + 5
+        while True:
+            try:
+                WsClient(wsport, origin=ORIGIN).close()
+                break
+            except HandshakeRefused as e:
+                run.expect(e.status == 503 and time.time() < deadline, f"no room after closing: {e}")
+                time.sleep(0.1)
 
     @run.case
     def register_binds_flow_and_udp_call_reaches_it_with_two_record_routes():
