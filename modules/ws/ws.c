@@ -115,7 +115,9 @@ static int ws_start(void)
 static void ws_stop(void)
 {
 	ws_idle_stop();
+	ws_rx_stop();
 	ws_servers_stop();
+	ws_rx_discard();
 	ws_conns_fini();
 }
 

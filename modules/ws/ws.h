@@ -106,6 +106,10 @@ void ws_servers_stop(void);
 /* rx.c: a whole message from a civetweb thread to a worker loop. */
 /* Copies buf and posts it to c's loop, waiting while too many are queued. 0 or ENOMEM. */
 int ws_rx_post(struct ws_conn *c, const char *buf, size_t len);
+/* At stop, before civetweb stops: no reader waits for room any more. */
+void ws_rx_stop(void);
+/* At stop, after the loops and civetweb stopped: frees the messages no loop will run now. */
+void ws_rx_discard(void);
 
 /* idle.c: closes connections idle for idle_timeout. */
 void ws_idle_start(void);
