@@ -383,6 +383,23 @@ with Sipd(run.build, modules=modules, routing=ROUTING,
         caller.close()
 
     @run.case
+    def connection_lost_while_ringing_fails_the_call_at_once():
+        ua = WsUA(wsport, "dropper")
+        r = ua.register()
+        run.expect(r and r.status == 200, f"REGISTER: {r and r.start}")
+        caller = UdpUA()
+        caller.send(invite(caller, s.port, "dropper", "ws-drop-%s" % rand_tag(), rand_tag()), s.port)
+        inv = ua.recv()
+        run.expect(inv and inv.start.startswith("INVITE "), "INVITE over the flow")
+        ua.reply(inv, 180, "Ringing", "d1")
+        t0 = time.time()
+        ua.ws.close()  # the browser tab goes away without answering
+        fin = caller.final(timeout=10)
+        run.expect(fin and fin.status >= 400, f"caller got a final answer: {fin and fin.start}")
+        run.expect(time.time() - t0 < 5, f"at once, not at Timer C: {time.time() - t0:.1f}s")
+        caller.close()
+
+    @run.case
     def forged_flow_token_not_followed():
         caller = UdpUA()
         token = "ab" * 36
