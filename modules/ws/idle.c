@@ -1,4 +1,5 @@
-/* Closes WebSocket connections that nothing came over for idle_timeout (not even a pong to our pings). */
+/* Keep-alive pings to silent WebSocket peers, and the close of those silent for idle_timeout (no pong
+ * either). */
 #include <stdbool.h>
 
 #include "ws.h"
@@ -8,17 +9,27 @@ static bool running;
 
 static uint64_t period_ms(void)
 {
-	uint64_t p = (uint64_t)ws_cfg.idle_timeout * 1000 / 4;
+	uint64_t p = (uint64_t)ws_cfg.keepalive_interval * 1000 / 2;
 
-	return p < 1000 ? 1000 : p > 10000 ? 10000 : p;
+	if (ws_cfg.idle_timeout && (uint64_t)ws_cfg.idle_timeout * 1000 / 4 < p)
+		p = (uint64_t)ws_cfg.idle_timeout * 1000 / 4;
+	return p < 500 ? 500 : p > 10000 ? 10000 : p;
 }
 
+/*
+ * civetweb's own ping/pong mode swallows pongs before our handler sees them,
+ * so sipd pings itself: a live browser answers (RFC 6455 5.5.3) and its pong
+ * counts as traffic; a peer that is gone stays silent until idle_timeout.
+ */
 static void check(struct ws_conn *c, void *arg)
 {
 	uint64_t now = *(const uint64_t *)arg, active = WS_LOAD(c->active_ms);
+	uint64_t silent = now > active ? now - active : 0;
 
-	if (now > active && now - active >= (uint64_t)ws_cfg.idle_timeout * 1000)
+	if (ws_cfg.idle_timeout && silent >= (uint64_t)ws_cfg.idle_timeout * 1000)
 		ws_conn_close(c, WS_CLOSE_GOING_AWAY, "idle timeout", ws_stats.closed_idle);
+	else if (silent >= (uint64_t)ws_cfg.keepalive_interval * 1000)
+		ws_conn_write(c, WS_OP_PING, "", 0);
 }
 
 static void sweep(void *arg)
@@ -33,8 +44,6 @@ static void sweep(void *arg)
 
 void ws_idle_start(void)
 {
-	if (!ws_cfg.idle_timeout)
-		return;
 	__atomic_store_n(&running, true, __ATOMIC_RELEASE);
 	sipd_timer_init(&sweep_timer, sweep, NULL);
 	sipd_timer_start(&sweep_timer, sipd_loop_get(0), period_ms());

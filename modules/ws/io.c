@@ -43,7 +43,6 @@ int ws_conn_send(struct ws_conn *c, const char *buf, size_t len)
 	}
 	if (err)
 		return err;
-	WS_STORE(c->active_ms, sipd_now_ms());
 	__atomic_add_fetch(&c->tx_msgs, 1, __ATOMIC_RELAXED);
 	sipd_stat_inc(ws_stats.tx_messages);
 	return 0;

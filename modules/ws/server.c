@@ -264,18 +264,15 @@ static int start_one(const struct sipd_listen *ls)
 	static struct mg_websocket_subprotocols sp = {1, subprotocols};
 	struct ws_server *s = &servers[nservers];
 	struct mg_callbacks cb;
-	char port[96], threads[16], ping[16], timeout[16];
+	char port[96], threads[16], timeout[16];
 	bool tls = ls->proto == SIPD_PROTO_WSS;
 	const char *why;
+	/* No enable_websocket_ping_pong: in that mode civetweb hides pongs from on_data (idle.c pings). */
 	const char *opts[] = {
 	    "listening_ports",
 	    port,
 	    "num_threads",
 	    threads,
-	    "websocket_timeout_ms",
-	    ping,
-	    "enable_websocket_ping_pong",
-	    "yes",
 	    "request_timeout_ms",
 	    timeout,
 	    "enable_keep_alive",
@@ -303,7 +300,6 @@ static int start_one(const struct sipd_listen *ls)
 	/* civetweb gives each open WebSocket a thread of its own: one per allowed connection, and spares
 	 * for handshakes. */
 	snprintf(threads, sizeof(threads), "%d", ws_cfg.max_connections + 4);
-	snprintf(ping, sizeof(ping), "%d", ws_cfg.keepalive_interval * 1000);
 	snprintf(timeout, sizeof(timeout), "%d", ws_cfg.write_timeout * 1000);
 	memset(&cb, 0, sizeof(cb));
 	cb.begin_request = on_begin_request;

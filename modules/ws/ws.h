@@ -55,7 +55,7 @@ struct ws_conn {
 	struct sipd_loop *loop;
 	struct ws_asm asm_;
 	uint64_t created_ms;
-	uint64_t active_ms;        /* last frame in or message out (atomic) */
+	uint64_t active_ms;        /* last frame from the peer (atomic) */
 	uint64_t rx_msgs, tx_msgs; /* atomic */
 	char origin[128];          /* as the browser sent it, for the listing */
 };
@@ -111,7 +111,7 @@ void ws_rx_stop(void);
 /* At stop, after the loops and civetweb stopped: frees the messages no loop will run now. */
 void ws_rx_discard(void);
 
-/* idle.c: closes connections idle for idle_timeout. */
+/* idle.c: pings silent peers every keepalive_interval, closes those silent for idle_timeout. */
 void ws_idle_start(void);
 void ws_idle_stop(void);
 

@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -423,6 +424,52 @@ with Sipd(run.build, modules=modules, routing=ROUTING,
         run.expect(any(c["origin"] == ORIGIN and c["proto"] == "ws" for c in lst), f"{lst}")
         ws.close()
 
+
+
+@run.case
+def idle_peer_closed_1001_live_one_kept_by_pongs():
+    port = free_port("tcp")
+    with Sipd(run.build, modules=[{"name": "parser"}, {"name": "udp"},
+                                  {"name": "ws", "idle_timeout": 3, "keepalive_interval": 1}],
+              listen=["udp:127.0.0.1:{port}", f"ws:127.0.0.1:{port}"]) as sd:
+        mute, live = WsClient(port, origin=ORIGIN), WsClient(port, origin=ORIGIN)
+        stop = threading.Event()
+
+        def answer_pings():  # what a browser does
+            while not stop.is_set():
+                try:
+                    op, payload = live.recv_frame(timeout=0.2)
+                except socket.timeout:
+                    continue
+                if op is None:
+                    return
+                if op == OP_PING:
+                    live.send(OP_PONG, payload)
+
+        th = threading.Thread(target=answer_pings, daemon=True)
+        th.start()
+        t0 = time.time()
+        pings, code = 0, None
+        while time.time() - t0 < 8 and code is None:
+            op, payload = mute.recv_frame(timeout=8)  # never answers
+            if op == OP_PING:
+                pings += 1
+            elif op == OP_CLOSE:
+                code = struct.unpack("!H", payload[:2])[0]
+            elif op is None:
+                break
+        run.expect(pings >= 1, "sipd pinged the silent peer")
+        run.expect(code == 1001, f"closed with 1001 after idle_timeout: {code} after {time.time() - t0:.1f}s")
+        # The other one answered every ping: still open.
+        time.sleep(1)
+        conns = sd.ctl("ws", "list")
+        stop.set()
+        th.join()
+        run.expect(len(conns) == 1, f"the answering peer is kept: {conns}")
+        st = sd.stats()
+        run.expect(st.get("ws.closed_idle") == 1, f"counted: {st.get('ws.closed_idle')}")
+        mute.close()
+        live.close()
 
 
 def civetweb_tls_usable():
