@@ -63,6 +63,7 @@ static const struct reason_entry reasons[] = {
     {421, "Extension Required"},
     {422, "Session Interval Too Small"},
     {423, "Interval Too Brief"},
+    {430, "Flow Failed"},
     {480, "Temporarily Unavailable"},
     {481, "Call/Transaction Does Not Exist"},
     {482, "Loop Detected"},

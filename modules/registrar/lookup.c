@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sipd/branch.h>
 #include <sipd/core.h>
@@ -14,6 +15,7 @@
 
 #include "auth_db_api.h"
 #include "registrar.h"
+#include "ws_api.h"
 
 struct target {
 	struct sipd_branch b;
@@ -69,6 +71,25 @@ static struct sipd_str nat_hop(struct sipd_msg *m, const struct reg_contact *c)
 	return (struct sipd_str){buf, (size_t)n};
 }
 
+/*
+ * A browser's binding (RFC 7118 5) is its WebSocket flow: the Contact's host
+ * is a made-up .invalid name and nothing can connect to a browser. Once the
+ * connection is gone (or after a restart) the binding reaches nobody, and
+ * lookup() treats it as absent: 480 rather than a DNS query for .invalid.
+ */
+static bool flow_gone(const struct reg_contact *c)
+{
+	struct sipd_uri u;
+
+	if (c->proto == SIPD_PROTO_WS || c->proto == SIPD_PROTO_WSS)
+		return !c->conn_id || !reg_ws || !reg_ws->conn_alive(c->conn_id);
+	/* Another stream transport: its own module knows whether conn_id lives; tm tries it. */
+	if (reg_parser && reg_parser->uri_parse(&u, sipd_str_c(c->uri)) == 0 && u.host.len >= 8 &&
+	    !strncasecmp(u.host.p + u.host.len - 8, ".invalid", 8))
+		return !c->conn_id;
+	return false;
+}
+
 static char *arena_dup(struct sipd_msg *m, const char *s)
 {
 	size_t n = strlen(s);
@@ -112,7 +133,7 @@ enum sipd_result reg_lookup(struct sipd_ctx *ctx, const union sipd_arg *args)
 	     c = c->next) {
 		struct target *x = &t[n];
 
-		if (c->expires <= now)
+		if (c->expires <= now || flow_gone(c))
 			continue;
 		memset(x, 0, sizeof(*x));
 		/* Copies into the arena: the binding may change once the bucket is unlocked. */

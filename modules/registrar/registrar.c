@@ -11,6 +11,7 @@
 
 #include "auth_db_api.h"
 #include "registrar.h"
+#include "ws_api.h"
 
 struct reg_config reg_cfg = {
     .default_expires = 3600,
@@ -25,6 +26,7 @@ int reg_max_pending = 4000;
 static int hash_size = 16384;
 
 const struct auth_db_api *reg_auth;
+const struct ws_api *reg_ws;
 const struct sipd_parser_api *reg_parser;
 
 static struct sipd_timer expiry_timer;
@@ -124,6 +126,8 @@ static int registrar_start(void)
 	reg_cfg.uri_equal = uri_equal;
 	/* Optional: with auth_db, 404 means no such user and 480 a user without bindings. */
 	reg_auth = sipd_service_require(AUTH_DB_SERVICE, AUTH_DB_VERSION, &api) == 0 ? api : NULL;
+	/* Optional: with ws, lookup() skips browser bindings whose WebSocket is gone. */
+	reg_ws = sipd_service_require(WS_SERVICE, WS_SERVICE_VERSION, &api) == 0 ? api : NULL;
 	sipd_timer_start(&expiry_timer, sipd_loop_get(0), (uint64_t)reg_timer_interval * 1000u);
 	return 0;
 }

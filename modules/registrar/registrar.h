@@ -183,6 +183,7 @@ enum sipd_result reg_lookup(struct sipd_ctx *ctx, const union sipd_arg *args);
 extern const struct sipd_rpc_method reg_rpc_methods[];
 /* The auth_db service when loaded (user existence for 404 vs 480), else NULL. */
 extern const struct auth_db_api *reg_auth;
+extern const struct ws_api *reg_ws; /* NULL without the ws module */
 extern const struct sipd_parser_api *reg_parser;
 
 #endif

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "tm_int.h"
@@ -76,6 +77,14 @@ char *tm_uri_tls_name(struct sipd_str uri)
 	if (!host.len || ip_literal(host, &ip))
 		return NULL;
 	return strndup(host.p, host.len);
+}
+
+bool tm_uri_invalid_host(struct sipd_str uri)
+{
+	struct sipd_uri u;
+
+	return tm_parser->uri_parse(&u, uri) == 0 && u.host.len >= 8 &&
+	       !strncasecmp(u.host.p + u.host.len - 8, ".invalid", 8);
 }
 
 int tm_dest_from_uri(struct sipd_dest *out, struct sipd_str uri, bool *need_dns)

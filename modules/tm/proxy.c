@@ -164,6 +164,9 @@ static void reason_for(int s, bool local, const char **reason)
 	case 408:
 		*reason = "Request Timeout";
 		break;
+	case 430:
+		*reason = "Flow Failed"; /* RFC 5626 11.5: a WebSocket (or other flow) that is gone */
+		break;
 	case 480:
 		*reason = "Temporarily Unavailable";
 		break;

@@ -114,11 +114,17 @@ static void dispatch(struct tm_uac *u)
 
 	u->tmpl = NULL;
 	via_value(via, sizeof(via), &u->dst, u->branch);
-	/* Crossing sockets (UDP to TCP, or another address): a second Record-Route for the outbound side. */
-	if (u->cell->rr_listen && u->dst.from && u->dst.from != u->cell->rr_listen) {
+	/*
+	 * Crossing sockets (UDP to TCP, or another address): a second Record-Route
+	 * for the outbound side. Toward a WebSocket always: it carries the flow
+	 * token of that connection, which differs from the inbound one even on
+	 * the same listener (RFC 7118 5).
+	 */
+	if (u->cell->rr_listen && u->dst.from &&
+	    (u->dst.from != u->cell->rr_listen || tm_flow_proto(u->dst.proto))) {
 		struct sipd_str rr;
 
-		if (tm_rr_value(b, u->dst.from, &u->dst.addr, &rr) == 0)
+		if (tm_rr_value(b, u->dst.from, &u->dst.addr, u->dst.conn_id, &rr) == 0)
 			tm_hdr_prepend(b, b->h_record_route, SIPD_STR("Record-Route"), rr);
 	}
 	if (b->ops->via_push(b, sipd_str_c(via)) || tm_hdr_frame(b, u->dst.proto) ||
@@ -238,6 +244,12 @@ static int branch_start(struct tm_cell *c, struct sipd_msg *base, const struct t
 		goto out;
 	u->tmpl = b;
 	b = NULL;
+	if (need_dns && tm_uri_invalid_host(hop)) {
+		/* Never looked up: a browser's flow that is not (or no longer) there. */
+		SIPD_INFO("%s: a .invalid host is reachable only over its flow, and none is known", uri);
+		tm_uac_fail(u, 430);
+		goto out;
+	}
 	if (need_dns) {
 		/* Only a host name needs resolving, and only a name can be checked in a certificate (SNI). */
 		u->tls_name = tm_uri_tls_name(hop);
@@ -338,7 +350,19 @@ static enum sipd_result relay_ack(struct sipd_ctx *ctx)
 	if (base_copy(&b, ctx->msg))
 		return SIPD_STOP;
 	t.uri = b->ops->current_ruri(b);
-	if (next_hop(b, &t, &hop) || tm_dest_from_uri(&d, hop, &need_dns) || sipd_msg_via(ctx->msg, &v)) {
+	if (sipd_branch_count(ctx)) {
+		/* loose_route() found a flow token: the ACK goes over that WebSocket. */
+		const struct sipd_branch *br = sipd_branch_get(ctx, 0);
+
+		memset(&d, 0, sizeof(d));
+		d.proto = br->proto;
+		d.addr = br->received;
+		d.conn_id = br->conn_id;
+		d.from = tm_listen_for(d.proto, d.addr.sa.sa_family);
+		if (sipd_msg_via(ctx->msg, &v))
+			goto out;
+	} else if (next_hop(b, &t, &hop) || tm_dest_from_uri(&d, hop, &need_dns) ||
+		   sipd_msg_via(ctx->msg, &v)) {
 		SIPD_DBG("ACK %.*s not relayed: no usable next hop", SIPD_STR_FMT(ctx->msg->call_id));
 		goto out;
 	}

@@ -76,7 +76,8 @@ static int tm_init(void)
 	}
 	if ((err = tm_dns_servers_check(tm_cfg.dns_servers)))
 		return err;
-	if ((err = tm_stats_init()) || (err = tm_table_init((unsigned)tm_cfg.buckets)))
+	if ((err = tm_stats_init()) || (err = tm_flow_init()) ||
+	    (err = tm_table_init((unsigned)tm_cfg.buckets)))
 		return err;
 	if ((err = sipd_service_provide(TM_SERVICE, TM_SERVICE_VERSION, &tm_api_table)) ||
 	    (err = sipd_service_provide(SIPD_REQUEST_HANDLER_SERVICE, SIPD_REQUEST_HANDLER_VERSION,

@@ -251,6 +251,11 @@ bool tm_proxy_loops(struct sipd_msg *m, uint32_t *hash);
 /* ---- dest.c ---- */
 /* Next hop for a target: dst_uri if set, else uri (16.6 step 6/7: the first Route is applied by the caller).
  */
+/*
+ * True if the URI's host is a .invalid name (RFC 6761 6.4), as WebSocket
+ * clients put in their Contact (RFC 7118 5): reachable only over their flow.
+ */
+bool tm_uri_invalid_host(struct sipd_str uri);
 int tm_dest_from_uri(struct sipd_dest *out, struct sipd_str uri, bool *need_dns);
 /* The host name a TLS connection to uri must present a certificate for (RFC 5922 4), or NULL for an IP
  * (malloc). */
@@ -306,10 +311,20 @@ extern const struct sipd_rpc_method tm_rpc_methods[];
 void tm_state_set(enum tm_state *field, enum tm_state to);
 
 /* ---- rr.c ---- */
+/* conn_id names the connection to peer on a ws/wss listener (a flow token in the user part); 0 otherwise. */
 int tm_rr_value(struct sipd_msg *m, const struct sipd_listen *l, const union sipd_sockaddr *peer,
-		struct sipd_str *out);
+		uint64_t conn_id, struct sipd_str *out);
 enum sipd_result tm_record_route(struct sipd_ctx *ctx);
 enum sipd_result tm_loose_route(struct sipd_ctx *ctx);
+
+/* ---- flow.c: flow tokens naming WebSocket connections in Record-Route (RFC 7118 5) ---- */
+int tm_flow_init(void);
+/* True for transports whose peers cannot be reached but over their own connection (ws, wss). */
+bool tm_flow_proto(enum sipd_proto p);
+/* The token for d (proto, conn_id, address) as lower-case hex in buf. EINVAL if d is no ws flow. */
+int tm_flow_encode(char *buf, size_t size, const struct sipd_dest *d);
+/* The destination a token names; EINVAL if malformed, EBADMSG if not made by this process. */
+int tm_flow_decode(struct sipd_dest *out, struct sipd_str user);
 
 /* ---- script.c ---- */
 extern const struct sipd_script_fn tm_functions[];

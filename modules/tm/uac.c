@@ -79,7 +79,8 @@ int tm_uac_start(struct tm_uac *u)
 	if ((err = tm_sys->send(&u->dst, u->req, u->req_len))) {
 		SIPD_DBG("sending to %s failed: %s", u->uri, strerror(err));
 		sipd_stat_inc(tm_st.transport_errors);
-		tm_uac_fail(u, 503);
+		/* RFC 5626 5.3: a WebSocket that is gone cannot be reconnected to: 430 Flow Failed. */
+		tm_uac_fail(u, err == ENOTCONN && tm_flow_proto(u->dst.proto) ? 430 : 503);
 		return err;
 	}
 	if (!u->reliable) {

@@ -52,9 +52,10 @@ class Baresip:
     self.events (dicts as baresip sends them)."""
 
     def __init__(self, name, user, password, sipd_port, transport="udp", answer=True, lifetime=120,
-                 codecs="PCMU/8000/1", mediaenc=None, record=False, modules=(), cafile=None):
+                 codecs="PCMU/8000/1", mediaenc=None, record=False, modules=(), cafile=None, webrtc=False):
         """codecs: baresip's audio_codecs; mediaenc: "srtp-mand" (SDES) or "dtls_srtp"; record: the
-        sndfile module writes what is heard to self.dir/dump-*-dec.wav; modules: more .so to load."""
+        sndfile module writes what is heard to self.dir/dump-*-dec.wav; modules: more .so to load;
+        webrtc: a browser as the peer (DTLS-SRTP, ICE, RTP and RTCP on one port)."""
         self.name = name
         self.user = user
         self.dir = tempfile.mkdtemp(prefix=f"interop-bs-{name}-")
@@ -71,15 +72,23 @@ class Baresip:
             extra.append("module\t\t\tdtls_srtp.so")
         if record:
             extra += ["module\t\t\tsndfile.so", f"snd_path\t\t{self.dir}"]
+        if webrtc:
+            # research/clients.md 2, 5.4.
+            extra += ["module\t\t\tice.so", "module\t\t\tsrtp.so", "module\t\t\tdtls_srtp.so"]
+        config = CONFIG.format(sip_port=self.sip_port, rtp_lo=rtp, rtp_hi=rtp + 3, ctrl_port=self.ctrl_port,
+                               extra="".join(x + "\n" for x in extra))
+        if webrtc:
+            config = config.replace("rtcp_mux\t\tno", "rtcp_mux\t\tyes")
         with open(os.path.join(self.dir, "config"), "w") as f:
-            f.write(CONFIG.format(sip_port=self.sip_port, rtp_lo=rtp, rtp_hi=rtp + 3, ctrl_port=self.ctrl_port,
-                                  extra="".join(x + "\n" for x in extra)))
+            f.write(config)
             if cafile:
                 f.write(f"sip_cafile\t\t{cafile}\n")
         tp = f";transport={transport}" if transport in ("tcp", "tls") else ""
         params = ["regint=600", f"audio_codecs={codecs}"]
         if mediaenc:
             params.append(f"mediaenc={mediaenc}")
+        if webrtc:
+            params += ["mediaenc=dtls_srtp", "medianat=ice"]
         if password is not None:
             params.insert(0, f"auth_pass={password}")
         if answer:

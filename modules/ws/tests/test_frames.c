@@ -1,0 +1,157 @@
+/* Unit tests: WebSocket message reassembly and the RFC 6455 frame rules (frames.c). */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "frames.h"
+
+#define FIN 0x80
+#define MAX 64
+
+static struct ws_asm a;
+static struct ws_event ev;
+
+static void teardown(void)
+{
+	ws_asm_free(&a);
+}
+
+TestSuite(frames, .fini = teardown);
+
+static enum ws_verdict feed(int bits, const char *s)
+{
+	return ws_asm_feed(&a, bits, s, strlen(s), MAX, &ev);
+}
+
+Test(frames, whole_text_message_is_passed_without_copy)
+{
+	const char *msg = "OPTIONS sip:a@b SIP/2.0\r\n\r\n";
+
+	cr_assert_eq(feed(FIN | WS_OP_TEXT, msg), WS_MESSAGE);
+	cr_assert_eq(ev.data, msg);
+	cr_assert_eq(ev.len, strlen(msg));
+	cr_assert_not(ev.binary);
+}
+
+Test(frames, binary_message)
+{
+	cr_assert_eq(ws_asm_feed(&a, FIN | WS_OP_BINARY, "\xff\x00", 2, MAX, &ev), WS_MESSAGE);
+	cr_assert(ev.binary);
+	cr_assert_eq(ev.len, 2);
+}
+
+Test(frames, fragments_are_joined)
+{
+	cr_assert_eq(feed(WS_OP_TEXT, "REGISTER "), WS_MORE);
+	cr_assert_eq(feed(WS_OP_CONT, "sip:x "), WS_MORE);
+	cr_assert_eq(feed(FIN | WS_OP_CONT, "SIP/2.0"), WS_MESSAGE);
+	cr_assert_eq(ev.len, strlen("REGISTER sip:x SIP/2.0"));
+	cr_assert_eq(memcmp(ev.data, "REGISTER sip:x SIP/2.0", ev.len), 0);
+	/* and the next message starts clean */
+	cr_assert_eq(feed(FIN | WS_OP_TEXT, "A"), WS_MESSAGE);
+	cr_assert_eq(ev.len, 1);
+}
+
+Test(frames, control_frame_between_fragments)
+{
+	cr_assert_eq(feed(WS_OP_TEXT, "ab"), WS_MORE);
+	cr_assert_eq(feed(FIN | WS_OP_PING, "p"), WS_PING);
+	cr_assert_eq(ev.len, 1);
+	cr_assert_eq(feed(FIN | WS_OP_CONT, "cd"), WS_MESSAGE);
+	cr_assert_eq(memcmp(ev.data, "abcd", 4), 0);
+}
+
+Test(frames, continuation_without_start_is_a_protocol_error)
+{
+	cr_assert_eq(feed(FIN | WS_OP_CONT, "x"), WS_FAIL);
+	cr_assert_eq(ev.code, WS_CLOSE_PROTOCOL);
+}
+
+Test(frames, new_message_inside_fragmented_one)
+{
+	cr_assert_eq(feed(WS_OP_TEXT, "x"), WS_MORE);
+	cr_assert_eq(feed(FIN | WS_OP_TEXT, "y"), WS_FAIL);
+	cr_assert_eq(ev.code, WS_CLOSE_PROTOCOL);
+}
+
+Test(frames, reserved_bits_and_unknown_opcodes)
+{
+	cr_assert_eq(feed(FIN | 0x40 | WS_OP_TEXT, "x"), WS_FAIL);
+	cr_assert_eq(ev.code, WS_CLOSE_PROTOCOL);
+	cr_assert_eq(feed(FIN | 0x3, "x"), WS_FAIL);
+	cr_assert_eq(ev.code, WS_CLOSE_PROTOCOL);
+	cr_assert_eq(feed(FIN | 0xb, "x"), WS_FAIL);
+}
+
+Test(frames, control_frames_are_never_fragmented_nor_long)
+{
+	char big[126];
+
+	memset(big, 'a', sizeof(big));
+	cr_assert_eq(feed(WS_OP_PING, "x"), WS_FAIL);
+	cr_assert_eq(ev.code, WS_CLOSE_PROTOCOL);
+	cr_assert_eq(ws_asm_feed(&a, FIN | WS_OP_PING, big, sizeof(big), MAX * 4, &ev), WS_FAIL);
+	cr_assert_eq(ev.code, WS_CLOSE_PROTOCOL);
+	cr_assert_eq(ws_asm_feed(&a, FIN | WS_OP_PONG, big, 125, MAX * 4, &ev), WS_PONG);
+}
+
+Test(frames, close_codes)
+{
+	cr_assert_eq(ws_asm_feed(&a, FIN | WS_OP_CLOSE, "", 0, MAX, &ev), WS_CLOSE);
+	cr_assert_eq(ev.code, 0);
+	cr_assert_eq(ws_asm_feed(&a, FIN | WS_OP_CLOSE,
+				 "\x03\xe8"
+				 "bye",
+				 5, MAX, &ev),
+		     WS_CLOSE);
+	cr_assert_eq(ev.code, 1000);
+	cr_assert_eq(ws_asm_feed(&a, FIN | WS_OP_CLOSE, "\x03", 1, MAX, &ev), WS_FAIL);
+	cr_assert_eq(ev.code, WS_CLOSE_PROTOCOL);
+	/* 1005 and 1006 must never be sent on the wire */
+	cr_assert_eq(ws_asm_feed(&a, FIN | WS_OP_CLOSE, "\x03\xed", 2, MAX, &ev), WS_FAIL);
+	cr_assert_eq(ws_asm_feed(&a, FIN | WS_OP_CLOSE, "\x0f\xa0", 2, MAX, &ev), WS_CLOSE); /* 4000 */
+	cr_assert_eq(ws_asm_feed(&a, FIN | WS_OP_CLOSE, "\x03\xe8\xff", 3, MAX, &ev), WS_FAIL);
+	cr_assert_eq(ev.code, WS_CLOSE_BAD_DATA);
+}
+
+Test(frames, size_limit_on_one_frame)
+{
+	char big[MAX + 1];
+
+	memset(big, 'a', sizeof(big));
+	cr_assert_eq(ws_asm_feed(&a, FIN | WS_OP_TEXT, big, MAX, MAX, &ev), WS_MESSAGE);
+	cr_assert_eq(ws_asm_feed(&a, FIN | WS_OP_TEXT, big, MAX + 1, MAX, &ev), WS_FAIL);
+	cr_assert_eq(ev.code, WS_CLOSE_TOO_BIG);
+}
+
+Test(frames, size_limit_on_the_sum_of_fragments)
+{
+	char part[MAX / 2];
+
+	memset(part, 'a', sizeof(part));
+	cr_assert_eq(ws_asm_feed(&a, WS_OP_TEXT, part, sizeof(part), MAX, &ev), WS_MORE);
+	cr_assert_eq(ws_asm_feed(&a, WS_OP_CONT, part, sizeof(part), MAX, &ev), WS_MORE);
+	cr_assert_eq(ws_asm_feed(&a, FIN | WS_OP_CONT, "a", 1, MAX, &ev), WS_FAIL);
+	cr_assert_eq(ev.code, WS_CLOSE_TOO_BIG);
+	/* the failed message is forgotten */
+	cr_assert_eq(feed(FIN | WS_OP_TEXT, "ok"), WS_MESSAGE);
+}
+
+Test(frames, text_must_be_utf8)
+{
+	cr_assert_eq(ws_asm_feed(&a, FIN | WS_OP_TEXT, "a\xc3", 2, MAX, &ev), WS_FAIL);
+	cr_assert_eq(ev.code, WS_CLOSE_BAD_DATA);
+	/* a sequence split across fragments is fine once joined */
+	cr_assert_eq(ws_asm_feed(&a, WS_OP_TEXT, "\xc3", 1, MAX, &ev), WS_MORE);
+	cr_assert_eq(ws_asm_feed(&a, FIN | WS_OP_CONT, "\xa9", 1, MAX, &ev), WS_MESSAGE);
+}
+
+Test(frames, utf8_validation)
+{
+	cr_assert(ws_utf8_valid("plain", 5));
+	cr_assert(ws_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9)); /* é € 😀 */
+	cr_assert_not(ws_utf8_valid("\xc0\xaf", 2));                         /* overlong */
+	cr_assert_not(ws_utf8_valid("\xed\xa0\x80", 3));                     /* surrogate */
+	cr_assert_not(ws_utf8_valid("\xf4\x90\x80\x80", 4));                 /* past U+10FFFF */
+	cr_assert_not(ws_utf8_valid("\xe2\x82", 2));                         /* truncated */
+	cr_assert_not(ws_utf8_valid("\x80", 1));
+}
