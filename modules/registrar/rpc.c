@@ -116,8 +116,9 @@ static int rpc_remove(json_t *params, json_t **result)
 		reg_table_unlock(aor);
 		return sipd_rpc_fail(result, ENOENT, "no binding %s of %s", contact, aor);
 	}
-	/* Under the bucket lock, as save() does: the DB thread writes an AOR's snapshots in order. */
-	err = reg_snapshot_take(&rj.snap, a, true);
+	/* Under the bucket lock, as save() does: the DB thread writes an AOR's snapshots in order. A
+	 * request naming no contact: the snapshot only deletes the one that went. */
+	err = reg_snapshot_take(&rj.snap, a, true, &(struct reg_request){0}, (char *[]){(char *)contact}, 1);
 	if (!err) {
 		rj.job.run = remove_run;
 		rj.job.done = remove_done;
