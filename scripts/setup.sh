@@ -24,7 +24,7 @@ build_packages=(build-essential cmake pkg-config python3
 test_packages=(clang libclang-rt-14-dev sip-tester sipsak kamailio kamailio-sqlite-modules
 	valgrind procps iproute2 baresip-core linphone-cli dnsmasq-base
 	chromium python3-aiortc postgresql kamailio-websocket-modules kamailio-tls-modules
-	kamailio-postgres-modules)
+	kamailio-postgres-modules stunnel4)
 
 packages=("${build_packages[@]}")
 [ "$want_test_tools" = 1 ] && packages+=("${test_packages[@]}")

@@ -542,6 +542,18 @@ static int apply_one(const struct core_config *c, const struct core_module_entry
 		       (int)def->type);
 }
 
+void config_param_source(const struct core_config *c, const struct core_module_entry *e, const char *param,
+			 char *buf, size_t size)
+{
+	const config_setting_t *g = e->setting;
+	const config_setting_t *s = g && param ? config_setting_get_member(g, param) : NULL;
+
+	if (s)
+		snprintf(buf, size, "%s:%d", src_file(c, s), src_line(s, e->line));
+	else
+		snprintf(buf, size, "%s:%d", e->file ? e->file : c->path, e->line);
+}
+
 int config_apply_params(const struct core_config *c, const struct core_module_entry *e,
 			const struct sipd_module *m, char *err, size_t errlen)
 {

@@ -50,6 +50,10 @@ void config_free(struct core_config *c);
 int config_apply_params(const struct core_config *c, const struct core_module_entry *e,
 			const struct sipd_module *m, char *err, size_t errlen);
 
+/* "file:line" of parameter param of entry e (or of the entry itself) into buf. */
+void config_param_source(const struct core_config *c, const struct core_module_entry *e, const char *param,
+			 char *buf, size_t size);
+
 /* listen.c: parses and owns core.listen; also aliases and capabilities (core.h). */
 int listen_set(char *const *specs, unsigned count, char *err, size_t errlen);
 int aliases_set(char *const *names, unsigned count);

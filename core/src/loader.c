@@ -34,6 +34,7 @@ static struct loaded *mods;
 static unsigned mod_count;
 static bool ltdl_ready;
 static bool init_failed;
+static const struct core_config *cfg; /* for sipd_param_source; lives until shutdown */
 
 static int fail(char *err, size_t errlen, const struct core_module_entry *e, int ret, const char *fmt, ...)
     SIPD_PRINTF(5, 6);
@@ -329,6 +330,7 @@ int loader_load_all(const struct core_config *c, char *err, size_t errlen)
 	int ret;
 
 	init_failed = false;
+	cfg = c;
 	if (!ltdl_ready) {
 		if (lt_dlinit() != 0)
 			return fail(err, errlen, NULL, ENOMEM, "cannot initialise libltdl: %s", lt_dlerror());
@@ -413,6 +415,18 @@ void loader_unload_all(void)
 	free(mods);
 	mods = NULL;
 	mod_count = 0;
+	cfg = NULL;
+}
+
+const char *sipd_param_source(const char *module, const char *param, char *buf, size_t size)
+{
+	snprintf(buf, size, "modules.conf");
+	for (unsigned i = 0; cfg && module && i < mod_count; i++)
+		if (!strcmp(mods[i].desc.name, module)) {
+			config_param_source(cfg, mods[i].entry, param, buf, size);
+			break;
+		}
+	return buf;
 }
 
 bool sipd_module_loaded(const char *name)

@@ -89,6 +89,13 @@ void sipd_transport_error(const struct sipd_dest *dst, int err)
 	}
 }
 
+uint64_t sipd_conn_id_next(void)
+{
+	static atomic_uint_fast64_t next = 1;
+
+	return (uint64_t)atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
+}
+
 const char *sipd_proto_name(enum sipd_proto p)
 {
 	return p >= SIPD_PROTO_NONE && p < PROTO_COUNT ? proto_names[p] : "none";

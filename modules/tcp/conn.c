@@ -28,8 +28,7 @@ struct ip_count {
 static struct bucket *by_id, *by_peer;
 static struct ip_count *ip_counts[IP_BUCKETS];
 static pthread_mutex_t ip_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t next_id = 1; /* atomic; ids are never reused */
-static int total;            /* atomic; live connections, both directions */
+static int total; /* atomic; live connections, both directions */
 static bool shutting_down;
 
 static uint32_t hash_bytes(const void *p, size_t n, uint32_t h)
@@ -99,7 +98,7 @@ int tcp_conns_init(void)
 }
 
 /* Takes one slot of max_connections and, for inbound ones, of max_connections_per_ip. */
-static int admit(const union sipd_sockaddr *peer, bool inbound)
+int tcp_admit(const union sipd_sockaddr *peer, bool inbound)
 {
 	if (__atomic_add_fetch(&total, 1, __ATOMIC_RELAXED) > tcp_cfg.max_connections) {
 		__atomic_sub_fetch(&total, 1, __ATOMIC_RELAXED);
@@ -135,7 +134,7 @@ out:
 	return err;
 }
 
-static void release(const union sipd_sockaddr *peer, bool inbound)
+void tcp_release(const union sipd_sockaddr *peer, bool inbound)
 {
 	__atomic_sub_fetch(&total, 1, __ATOMIC_RELAXED);
 	if (!inbound)
@@ -155,16 +154,25 @@ static void release(const union sipd_sockaddr *peer, bool inbound)
 	pthread_mutex_unlock(&ip_lock);
 }
 
-static struct tcp_conn *conn_new(int fd, const union sipd_sockaddr *peer, struct sipd_loop *loop,
-				 bool outbound)
+/* A new connection on fd, with its layer's state when the protocol has one. */
+static int conn_new(struct tcp_conn **out, struct tcp_proto *p, int fd, const union sipd_sockaddr *peer,
+		    struct sipd_loop *loop, bool outbound, const char *server_name)
 {
 	struct tcp_conn *c = calloc(1, sizeof(*c));
+	int err;
+
 	if (!c)
-		return NULL;
-	c->id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
+		return ENOMEM;
+	if (p->layer && (err = p->layer->open(&c->io, fd, outbound, server_name))) {
+		free(c);
+		return err;
+	}
+	c->id = sipd_conn_id_next();
+	c->proto = p;
+	c->st = &p->st;
 	c->refs = 1; /* the "linked" reference, dropped by tcp_conn_close */
 	c->fd = fd;
-	c->state = outbound ? TCP_ST_CONNECTING : TCP_ST_OPEN;
+	c->state = outbound ? TCP_ST_CONNECTING : p->layer ? TCP_ST_HANDSHAKE : TCP_ST_OPEN;
 	c->outbound = outbound;
 	c->loop = loop;
 	c->peer = *peer;
@@ -172,8 +180,11 @@ static struct tcp_conn *conn_new(int fd, const union sipd_sockaddr *peer, struct
 	tcp_writeq_init(&c->wq);
 	tcp_timer_init(c);
 	c->created_ms = c->active_ms = c->wprogress_ms = sipd_now_ms();
-	sipd_stat_inc(tcp_stats.open);
-	return c;
+	if (c->state == TCP_ST_HANDSHAKE)
+		c->hs_start_ms = c->created_ms;
+	sipd_stat_inc(c->st->open);
+	*out = c;
+	return 0;
 }
 
 static void link_id(struct tcp_conn *c)
@@ -213,16 +224,16 @@ static void unlink_all(struct tcp_conn *c)
 	pthread_mutex_unlock(&b->lock);
 }
 
-int tcp_conn_accepted(struct tcp_conn **out, int fd, const union sipd_sockaddr *peer, struct sipd_loop *loop,
-		      const struct sipd_listen *ls)
+int tcp_conn_accepted(struct tcp_conn **out, struct tcp_proto *p, int fd, const union sipd_sockaddr *peer,
+		      struct sipd_loop *loop, const struct sipd_listen *ls)
 {
-	int err = admit(peer, true);
+	struct tcp_conn *c;
+	int err = tcp_admit(peer, true);
 	if (err)
 		return err;
-	struct tcp_conn *c = conn_new(fd, peer, loop, false);
-	if (!c) {
-		release(peer, true);
-		return ENOMEM;
+	if ((err = conn_new(&c, p, fd, peer, loop, false, NULL))) {
+		tcp_release(peer, true);
+		return err;
 	}
 	c->listen = ls;
 	socklen_t sl = sizeof(c->local);
@@ -266,8 +277,8 @@ struct tcp_conn *tcp_conn_by_id(uint64_t id)
 	return c;
 }
 
-int tcp_conn_by_peer_or_new(struct tcp_conn **out, bool *created, const union sipd_sockaddr *peer,
-			    struct sipd_loop *loop)
+int tcp_conn_by_peer_or_new(struct tcp_conn **out, bool *created, struct tcp_proto *p,
+			    const union sipd_sockaddr *peer, const char *server_name, struct sipd_loop *loop)
 {
 	struct bucket *b = &by_peer[hash_peer(peer) % CONN_BUCKETS];
 	struct tcp_conn *c;
@@ -280,8 +291,9 @@ int tcp_conn_by_peer_or_new(struct tcp_conn **out, bool *created, const union si
 	 */
 	for (c = b->head; c; c = c->next_peer) {
 		uint8_t st = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
-		if ((st == TCP_ST_OPEN || st == TCP_ST_CONNECTING) && !TCP_LOAD(c->peer_eof) &&
-		    !TCP_LOAD(c->close_posted) && tcp_addr_eq(&c->peer, peer))
+		if (c->proto == p &&
+		    (st == TCP_ST_OPEN || st == TCP_ST_CONNECTING || st == TCP_ST_HANDSHAKE) &&
+		    !TCP_LOAD(c->peer_eof) && !TCP_LOAD(c->close_posted) && tcp_addr_eq(&c->peer, peer))
 			break;
 	}
 	if (c) {
@@ -289,23 +301,25 @@ int tcp_conn_by_peer_or_new(struct tcp_conn **out, bool *created, const union si
 		*created = false;
 		goto out;
 	}
-	err = admit(peer, false);
+	err = tcp_admit(peer, false);
 	if (err)
 		goto out;
 	int fd = socket(peer->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		err = errno;
-		release(peer, false);
+		tcp_release(peer, false);
 		goto out;
 	}
-	c = conn_new(fd, peer, loop, true);
-	if (!c) {
+	/* Without a name the layer checks the certificate against the address itself. */
+	char ip[INET6_ADDRSTRLEN];
+	if (!server_name && p->layer)
+		server_name = sipd_sockaddr_ip(peer, ip, sizeof(ip));
+	if ((err = conn_new(&c, p, fd, peer, loop, true, server_name))) {
 		close(fd);
-		release(peer, false);
-		err = ENOMEM;
+		tcp_release(peer, false);
 		goto out;
 	}
-	c->listen = tcp_listener_for(peer->sa.sa_family);
+	c->listen = tcp_listener_for(p->proto, peer->sa.sa_family);
 	link_id(c);
 	link_peer_locked(b, c);
 	tcp_conn_ref(c);
@@ -322,6 +336,8 @@ const char *tcp_conn_state_name(const struct tcp_conn *c)
 	switch (c->state) {
 	case TCP_ST_CONNECTING:
 		return "connecting";
+	case TCP_ST_HANDSHAKE:
+		return "handshake";
 	case TCP_ST_OPEN:
 		return TCP_LOAD(c->peer_eof) ? "half-closed" : "open";
 	case TCP_ST_CLOSING:
@@ -353,41 +369,47 @@ void tcp_conn_close(struct tcp_conn *c, struct sipd_stat *counter, int err, cons
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
-	bool was_connecting = c->state == TCP_ST_CONNECTING;
+	bool was_connecting = c->state == TCP_ST_CONNECTING || c->state == TCP_ST_HANDSHAKE;
 	__atomic_store_n(&c->state, TCP_ST_CLOSED, __ATOMIC_RELEASE);
 	size_t dropped = tcp_writeq_clear(&c->wq);
+	if (err == EBADMSG && c->io)
+		tcp_io_close(c); /* close_notify before the FIN below */
 	pthread_mutex_unlock(&c->lock);
 
 	unlink_all(c);
-	if (c->io)
-		sipd_io_remove(c->io);
-	c->io = NULL;
+	if (c->watch)
+		sipd_io_remove(c->watch);
+	c->watch = NULL;
 	if (err == EBADMSG)
 		drain_before_close(c->fd);
+	/* The layer's state goes with the fd: every use of it checks the state under the lock first. */
+	pthread_mutex_lock(&c->lock);
+	tcp_io_close(c);
 	close(c->fd);
 	c->fd = -1;
+	pthread_mutex_unlock(&c->lock);
 	tcp_timer_stop(c);
-	release(&c->peer, !c->outbound);
+	tcp_release(&c->peer, !c->outbound);
 
-	sipd_stat_add(tcp_stats.open, -1);
+	sipd_stat_add(c->st->open, -1);
 	if (counter)
 		sipd_stat_inc(counter);
 	if (dropped)
-		sipd_stat_add(tcp_stats.bytes_dropped, (int64_t)dropped);
+		sipd_stat_add(c->st->bytes_dropped, (int64_t)dropped);
 
 	tcp_addr_str(&c->peer, peer, sizeof(peer));
 	if (err && err != EBADMSG) /* bad framing was logged when found */
-		SIPD_INFO("connection %llu %s %s closed: %s (%s), %zu bytes unsent",
+		SIPD_INFO("%s connection %llu %s %s closed: %s (%s), %zu bytes unsent", c->proto->name,
 			  (unsigned long long)c->id, c->outbound ? "to" : "from", peer, why, strerror(err),
 			  dropped);
 	else
-		SIPD_DBG("connection %llu %s %s closed: %s, %zu bytes unsent", (unsigned long long)c->id,
-			 c->outbound ? "to" : "from", peer, why, dropped);
+		SIPD_DBG("%s connection %llu %s %s closed: %s, %zu bytes unsent", c->proto->name,
+			 (unsigned long long)c->id, c->outbound ? "to" : "from", peer, why, dropped);
 
 	/* Let tm fail the transactions whose messages died here. */
 	if (!shutting_down && (dropped || was_connecting)) {
 		struct sipd_dest dst = {
-		    .proto = SIPD_PROTO_TCP, .addr = c->peer, .from = c->listen, .conn_id = c->id};
+		    .proto = c->proto->proto, .addr = c->peer, .from = c->listen, .conn_id = c->id};
 		sipd_transport_error(&dst, err ? err : ECONNRESET);
 	}
 	tcp_conn_unref(c);

@@ -20,10 +20,12 @@ static __thread char scratch[SCRATCH_SIZE];
 
 static ssize_t sock_writev(void *arg, const struct iovec *iov, int iovcnt)
 {
-	struct tcp_conn *c = arg;
-	struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+	return tcp_io_writev(arg, iov, iovcnt);
+}
 
-	return sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+bool tcp_conn_pending(const struct tcp_conn *c)
+{
+	return c->state == TCP_ST_CONNECTING || c->state == TCP_ST_HANDSHAKE;
 }
 
 /* c->lock held. Writes what the socket takes; returns a hard socket error. */
@@ -45,7 +47,7 @@ static void watch(struct tcp_conn *c, bool in, bool out)
 {
 	uint32_t ev = (in ? EPOLLIN : 0) | (out ? EPOLLOUT : 0);
 
-	if (c->io && sipd_io_modify(c->io, ev) == 0)
+	if (c->watch && sipd_io_modify(c->watch, ev) == 0)
 		c->out_watched = out;
 }
 
@@ -53,7 +55,7 @@ static void watch(struct tcp_conn *c, bool in, bool out)
 static void after_flush(struct tcp_conn *c, int err, size_t left)
 {
 	if (err) {
-		tcp_conn_close(c, tcp_stats.closed_error, err, "write failed");
+		tcp_conn_close(c, c->st->closed_error, err, "write failed");
 		return;
 	}
 	if (left == 0 && c->state == TCP_ST_CLOSING) {
@@ -61,7 +63,7 @@ static void after_flush(struct tcp_conn *c, int err, size_t left)
 		return;
 	}
 	if (left == 0 && c->peer_eof) {
-		tcp_conn_close(c, tcp_stats.closed_peer, 0, "closed by peer");
+		tcp_conn_close(c, c->st->closed_peer, 0, "closed by peer");
 		return;
 	}
 	bool reading = c->state == TCP_ST_OPEN && !c->peer_eof;
@@ -105,8 +107,9 @@ int tcp_conn_write(struct tcp_conn *c, const char *buf, size_t len)
 		goto out;
 	}
 	/* Straight to the socket when nothing waits before us: the common case. */
-	if (c->state != TCP_ST_CONNECTING && c->wq.bytes == 0) {
-		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (!tcp_conn_pending(c) && c->wq.bytes == 0) {
+		struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+		ssize_t n = tcp_io_writev(c, &iov, 1);
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			err = errno;
 			goto out;
@@ -124,8 +127,8 @@ int tcp_conn_write(struct tcp_conn *c, const char *buf, size_t len)
 	err = tcp_writeq_push(&c->wq, buf + done, len - done, (size_t)tcp_cfg.max_write_queue);
 	if (err)
 		goto out;
-	sipd_stat_add(tcp_stats.bytes_queued, (int64_t)(len - done));
-	if (!on_loop && c->state != TCP_ST_CONNECTING && !c->flush_posted) {
+	sipd_stat_add(c->st->bytes_queued, (int64_t)(len - done));
+	if (!on_loop && !tcp_conn_pending(c) && !c->flush_posted) {
 		c->flush_posted = true;
 		tcp_conn_ref(c);
 		post = true;
@@ -133,17 +136,17 @@ int tcp_conn_write(struct tcp_conn *c, const char *buf, size_t len)
 out:
 	pthread_mutex_unlock(&c->lock);
 	if (err == ENOBUFS) {
-		sipd_stat_inc(tcp_stats.write_queue_full);
-		tcp_conn_close_async(c, tcp_stats.closed_limit, ENOBUFS, "write queue full");
+		sipd_stat_inc(c->st->write_queue_full);
+		tcp_conn_close_async(c, c->st->closed_limit, ENOBUFS, "write queue full");
 	} else if (err && err != ENOTCONN) {
-		tcp_conn_close_async(c, tcp_stats.closed_error, err, "write failed");
+		tcp_conn_close_async(c, c->st->closed_error, err, "write failed");
 	} else if (post && sipd_loop_post(c->loop, posted_flush, c) != 0) {
 		/* The bytes stay queued; the next write or readiness event flushes them. */
 		pthread_mutex_lock(&c->lock);
 		c->flush_posted = false;
 		pthread_mutex_unlock(&c->lock);
 		tcp_conn_unref(c);
-	} else if (!err && on_loop && done < len && c->state != TCP_ST_CONNECTING) {
+	} else if (!err && on_loop && done < len && !tcp_conn_pending(c)) {
 		if (!c->out_watched)
 			watch(c, c->state == TCP_ST_OPEN && !c->peer_eof, true);
 		tcp_timer_update(c);
@@ -154,14 +157,14 @@ out:
 static void deliver(struct tcp_conn *c, const char *p, size_t len)
 {
 	struct sipd_rcvinfo ri = {
-	    .proto = SIPD_PROTO_TCP,
+	    .proto = c->proto->proto,
 	    .src = c->peer,
 	    .listen = c->listen,
 	    .conn_id = c->id,
 	    .time_ms = sipd_now_ms(),
 	};
 
-	sipd_stat_inc(tcp_stats.rx_messages);
+	sipd_stat_inc(c->st->rx_messages);
 	sipd_receive(&ri, p, len);
 }
 
@@ -174,9 +177,9 @@ static void reject(struct tcp_conn *c, const char *p, size_t avail, const struct
 	char peer[INET6_ADDRSTRLEN + 8];
 	bool answered = false, parsed = false;
 
-	sipd_stat_inc(tcp_stats.bad_framing);
+	sipd_stat_inc(c->st->bad_framing);
 	if (fr->head_len && tcp_parser) {
-		struct sipd_rcvinfo ri = {.proto = SIPD_PROTO_TCP,
+		struct sipd_rcvinfo ri = {.proto = c->proto->proto,
 					  .src = c->peer,
 					  .listen = c->listen,
 					  .conn_id = c->id,
@@ -200,14 +203,14 @@ static void reject(struct tcp_conn *c, const char *p, size_t avail, const struct
 				 fr->why);
 		answered = tcp_conn_write(c, line, (size_t)n) == 0;
 	}
-	SIPD_INFO("connection %llu from %s: %s, %s", (unsigned long long)c->id,
+	SIPD_INFO("%s connection %llu from %s: %s, %s", c->proto->name, (unsigned long long)c->id,
 		  tcp_addr_str(&c->peer, peer, sizeof(peer)), fr->why,
 		  answered ? "answered and closing" : "closing");
 
 	pthread_mutex_lock(&c->lock);
 	if (c->state == TCP_ST_OPEN)
 		__atomic_store_n(&c->state, TCP_ST_CLOSING, __ATOMIC_RELEASE);
-	c->close_counter = fr->status == 513 ? tcp_stats.closed_limit : tcp_stats.closed_error;
+	c->close_counter = fr->status == 513 ? c->st->closed_limit : c->st->closed_error;
 	c->close_why = fr->why;
 	size_t left = c->wq.bytes;
 	pthread_mutex_unlock(&c->lock);
@@ -234,7 +237,7 @@ static size_t process(struct tcp_conn *c, const char *buf, size_t len, bool *got
 			break;
 		case TCP_FRAME_PING:
 			off += fr.len;
-			sipd_stat_inc(tcp_stats.keepalive_pongs);
+			sipd_stat_inc(c->st->keepalive_pongs);
 			tcp_conn_write(c, "\r\n", 2);
 			break;
 		case TCP_FRAME_MSG:
@@ -257,13 +260,31 @@ static void on_eof(struct tcp_conn *c)
 	pthread_mutex_unlock(&c->lock);
 	tcp_framer_free(&c->fr); /* a message cut by the close can never complete */
 	if (left == 0) {
-		tcp_conn_close(c, tcp_stats.closed_peer, 0, "closed by peer");
+		tcp_conn_close(c, c->st->closed_peer, 0, "closed by peer");
 		return;
 	}
 	/* Half-close: the peer may still read what we owe it. */
 	TCP_STORE(c->peer_eof, true); /* lookups read it unlocked */
 	watch(c, false, true);
 	tcp_timer_update(c);
+}
+
+static void on_readable(struct tcp_conn *c);
+
+static void posted_read(void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	if (c->state == TCP_ST_OPEN && !c->peer_eof)
+		on_readable(c);
+	tcp_conn_unref(c);
+}
+
+static void post_read(struct tcp_conn *c)
+{
+	tcp_conn_ref(c);
+	if (sipd_loop_post(c->loop, posted_read, c) != 0)
+		tcp_conn_unref(c);
 }
 
 static void on_readable(struct tcp_conn *c)
@@ -280,20 +301,29 @@ static void on_readable(struct tcp_conn *c)
 		if (pending) {
 			err = tcp_framer_reserve(f, (size_t)tcp_cfg.max_message_size);
 			if (err) {
-				tcp_conn_close(c, tcp_stats.closed_error, err,
-					       "no memory for the read buffer");
+				tcp_conn_close(c, c->st->closed_error, err, "no memory for the read buffer");
 				return;
 			}
 			dst = f->buf + f->len;
 			room = f->cap - f->len;
 		}
-		ssize_t n = recv(c->fd, dst, room, MSG_DONTWAIT);
+		ssize_t n;
+		bool more = false;
+		if (c->proto->layer) {
+			/* The layer's state is shared with writers on other threads. */
+			pthread_mutex_lock(&c->lock);
+			n = tcp_io_read(c, dst, room);
+			more = n > 0 && tcp_io_pending(c);
+			pthread_mutex_unlock(&c->lock);
+		} else {
+			n = recv(c->fd, dst, room, MSG_DONTWAIT);
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			tcp_conn_close(c, tcp_stats.closed_error, errno, "read failed");
+			tcp_conn_close(c, c->st->closed_error, errno, "read failed");
 			return;
 		}
 		if (n == 0) {
@@ -311,7 +341,7 @@ static void on_readable(struct tcp_conn *c)
 			size_t used = process(c, scratch, (size_t)n, &got_msg);
 			if (used < (size_t)n && c->state == TCP_ST_OPEN &&
 			    tcp_framer_keep(f, scratch + used, (size_t)n - used) != 0) {
-				tcp_conn_close(c, tcp_stats.closed_error, ENOMEM,
+				tcp_conn_close(c, c->st->closed_error, ENOMEM,
 					       "no memory for the read buffer");
 				return;
 			}
@@ -323,10 +353,48 @@ static void on_readable(struct tcp_conn *c)
 			f->started_ms = 0;
 		else if (got_msg || !f->started_ms)
 			f->started_ms = now;
-		if ((size_t)n < room)
+		if ((size_t)n < room && !more)
 			break;
+		/* Decrypted bytes left over announce themselves with no event: come back for them. */
+		if (more && round + 1 == READ_ROUNDS)
+			post_read(c);
 	}
 	tcp_timer_update(c);
+}
+
+/* One step of the layer's handshake; done: the queue is flushed and reading starts. */
+static void step_handshake(struct tcp_conn *c)
+{
+	char why[256] = "", msg[320];
+	bool want_write = false;
+	int err = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->state == TCP_ST_HANDSHAKE) {
+		err = tcp_io_handshake(c, &want_write, why, sizeof(why));
+		if (!err)
+			__atomic_store_n(&c->state, TCP_ST_OPEN, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (err == EAGAIN) {
+		watch(c, !want_write, want_write);
+		return;
+	}
+	if (err) {
+		if (c->st->handshake_failed)
+			sipd_stat_inc(c->st->handshake_failed);
+		snprintf(msg, sizeof(msg), "%s handshake failed: %s", c->proto->name, why[0] ? why : "?");
+		tcp_conn_close(c, c->st->closed_error, err, msg);
+		return;
+	}
+	c->hs_start_ms = 0;
+	if (c->outbound)
+		sipd_stat_inc(c->st->connected);
+	/* The last handshake step may have watched only one direction: read again; after_flush adds OUT. */
+	watch(c, true, false);
+	on_writable(c);
+	if (c->state == TCP_ST_OPEN && !c->peer_eof)
+		on_readable(c);
 }
 
 static void on_connected(struct tcp_conn *c)
@@ -337,15 +405,24 @@ static void on_connected(struct tcp_conn *c)
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
 		err = errno;
 	if (err) {
-		tcp_conn_close(c, tcp_stats.closed_error, err, "connect failed");
+		tcp_conn_close(c, c->st->closed_error, err, "connect failed");
 		return;
 	}
 	socklen_t sl = sizeof(c->local);
 	getsockname(c->fd, &c->local.sa, &sl);
+	if (c->proto->layer) {
+		pthread_mutex_lock(&c->lock);
+		__atomic_store_n(&c->state, TCP_ST_HANDSHAKE, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&c->lock);
+		c->hs_start_ms = sipd_now_ms();
+		tcp_timer_update(c);
+		step_handshake(c);
+		return;
+	}
 	pthread_mutex_lock(&c->lock);
 	__atomic_store_n(&c->state, TCP_ST_OPEN, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&c->lock);
-	sipd_stat_inc(tcp_stats.connected);
+	sipd_stat_inc(c->st->connected);
 	c->out_watched = true; /* the connect wait used EPOLLOUT */
 	on_writable(c);
 }
@@ -359,12 +436,16 @@ static void on_io(int fd, uint32_t events, void *arg)
 		on_connected(c);
 		goto out;
 	}
+	if (c->state == TCP_ST_HANDSHAKE) {
+		step_handshake(c);
+		goto out;
+	}
 	if (events & EPOLLOUT)
 		on_writable(c);
 	if (c->state == TCP_ST_CLOSED)
 		goto out;
 	if ((c->state == TCP_ST_CLOSING || c->peer_eof) && (events & (EPOLLERR | EPOLLHUP)))
-		tcp_conn_close(c, tcp_stats.closed_error, EPIPE, "peer gone");
+		tcp_conn_close(c, c->st->closed_error, EPIPE, "peer gone");
 	else if (c->state == TCP_ST_OPEN && !c->peer_eof && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
 		on_readable(c);
 out:
@@ -382,14 +463,14 @@ int tcp_conn_attach(struct tcp_conn *c)
 		socklen_t len = c->peer.sa.sa_family == AF_INET6 ? sizeof(c->peer.sin6) : sizeof(c->peer.sin);
 		if (connect(c->fd, &c->peer.sa, len) != 0 && errno != EINPROGRESS) {
 			err = errno;
-			tcp_conn_close(c, tcp_stats.closed_error, err, "connect failed");
+			tcp_conn_close(c, c->st->closed_error, err, "connect failed");
 			return err;
 		}
 		ev = EPOLLOUT; /* writable = connected (or failed: SO_ERROR says) */
 	}
-	err = sipd_io_add(&c->io, c->loop, c->fd, ev, on_io, c);
+	err = sipd_io_add(&c->watch, c->loop, c->fd, ev, on_io, c);
 	if (err) {
-		tcp_conn_close(c, tcp_stats.closed_error, err, "cannot watch the socket");
+		tcp_conn_close(c, c->st->closed_error, err, "cannot watch the socket");
 		return err;
 	}
 	tcp_timer_update(c);

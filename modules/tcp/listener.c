@@ -28,6 +28,7 @@ struct acceptor {
 
 struct tcp_listener {
 	int fd;
+	struct tcp_proto *proto;
 	const struct sipd_listen *ls;
 	struct acceptor *acc; /* one per loop */
 	unsigned nacc;
@@ -82,23 +83,25 @@ static void on_accept(int fd, uint32_t events, void *arg)
 			return;
 		}
 		struct tcp_conn *c;
-		int err = tcp_conn_accepted(&c, cfd, &peer, a->loop, a->l->ls);
+		struct tcp_proto *p = a->l->proto;
+		int err = tcp_conn_accepted(&c, p, cfd, &peer, a->loop, a->l->ls);
 		if (err) {
-			char p[INET6_ADDRSTRLEN + 8];
-			sipd_stat_inc(tcp_stats.rejected_limit);
-			SIPD_DBG("refused connection from %s: %s", tcp_addr_str(&peer, p, sizeof(p)),
+			char ps[INET6_ADDRSTRLEN + 8];
+			sipd_stat_inc(p->st.rejected_limit);
+			SIPD_DBG("refused %s connection from %s: %s", p->name,
+				 tcp_addr_str(&peer, ps, sizeof(ps)),
 				 err == EMFILE   ? "max_connections reached"
 				 : err == EAGAIN ? "max_connections_per_ip reached"
 						 : strerror(err));
 			close(cfd);
 			continue;
 		}
-		sipd_stat_inc(tcp_stats.accepted);
+		sipd_stat_inc(p->st.accepted);
 		tcp_conn_attach(c);
 	}
 }
 
-static int open_one(struct tcp_listener *l, unsigned idx, const struct sipd_listen *ls)
+static int open_one(struct tcp_listener *l, struct tcp_proto *p, unsigned idx, const struct sipd_listen *ls)
 {
 	int one = 1, err = 0;
 	int fd = socket(ls->addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -116,30 +119,29 @@ static int open_one(struct tcp_listener *l, unsigned idx, const struct sipd_list
 		return err;
 	}
 	l->fd = fd;
+	l->proto = p;
 	l->ls = ls;
 	sipd_listen_set_fd(idx, fd);
 	return 0;
 }
 
-int tcp_listeners_open(void)
+/* Every protocol's entries share one array with a slot per listen entry: opened at init, watched at start. */
+int tcp_listeners_open_proto(struct tcp_proto *p)
 {
 	unsigned n = sipd_listen_count();
 
-	listeners = calloc(n ? n : 1, sizeof(*listeners));
-	if (!listeners)
+	if (!listeners && !(listeners = calloc(n ? n : 1, sizeof(*listeners))))
 		return ENOMEM;
-	nlisteners = 0;
 	for (unsigned i = 0; i < n; i++) {
 		const struct sipd_listen *ls = sipd_listen_get(i);
-		if (!ls || ls->proto != SIPD_PROTO_TCP)
+		if (!ls || ls->proto != p->proto)
 			continue;
-		int err = open_one(&listeners[nlisteners], i, ls);
+		int err = open_one(&listeners[nlisteners], p, i, ls);
 		if (err) {
-			SIPD_ERR("cannot listen on tcp:%s:%u: %s", ls->host, ls->port, strerror(err));
-			tcp_listeners_close();
+			SIPD_ERR("cannot listen on %s:%s:%u: %s", p->name, ls->host, ls->port, strerror(err));
 			return err;
 		}
-		SIPD_INFO("listening on tcp:%s:%u", ls->host, ls->port);
+		SIPD_INFO("listening on %s:%s:%u", p->name, ls->host, ls->port);
 		nlisteners++;
 	}
 	return 0;
@@ -161,8 +163,8 @@ int tcp_listeners_start(void)
 			sipd_timer_init(&a->resume, on_resume, a);
 			int err = watch(a);
 			if (err) {
-				SIPD_ERR("cannot watch tcp:%s:%u: %s", l->ls->host, l->ls->port,
-					 strerror(err));
+				SIPD_ERR("cannot watch %s:%s:%u: %s", l->proto->name, l->ls->host,
+					 l->ls->port, strerror(err));
 				return err;
 			}
 			l->nacc++;
@@ -171,10 +173,10 @@ int tcp_listeners_start(void)
 	return 0;
 }
 
-const struct sipd_listen *tcp_listener_for(int family)
+const struct sipd_listen *tcp_listener_for(enum sipd_proto proto, int family)
 {
 	for (unsigned i = 0; i < nlisteners; i++)
-		if (listeners[i].ls->addr.sa.sa_family == family)
+		if (listeners[i].proto->proto == proto && listeners[i].ls->addr.sa.sa_family == family)
 			return listeners[i].ls;
 	return NULL;
 }

@@ -23,21 +23,26 @@ static void add_conn(struct tcp_conn *c, void *arg)
 
 	if (json_array_size(ctx->arr) >= ctx->limit)
 		return;
+	char detail[128] = "";
+
 	pthread_mutex_lock(&c->lock);
 	size_t queued = c->wq.bytes;
 	const char *state = tcp_conn_state_name(c);
+	if (c->io && c->proto->layer->describe && c->state == TCP_ST_OPEN)
+		c->proto->layer->describe(c->io, detail, sizeof(detail));
 	pthread_mutex_unlock(&c->lock);
 	uint64_t active = TCP_LOAD(c->active_ms);
 
 	json_array_append_new(
 	    ctx->arr,
-	    json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:b}", "id", (json_int_t)c->id,
-		      "peer", tcp_addr_str(&c->peer, peer, sizeof(peer)), "local",
-		      tcp_addr_str(&c->local, local, sizeof(local)), "direction", c->outbound ? "out" : "in",
-		      "age_s", (json_int_t)((ctx->now - c->created_ms) / 1000), "idle_s",
-		      (json_int_t)(ctx->now > active ? (ctx->now - active) / 1000 : 0), "rx_bytes",
-		      (json_int_t)TCP_LOAD(c->rx_bytes), "tx_bytes", (json_int_t)TCP_LOAD(c->tx_bytes),
-		      "queued", (json_int_t)queued, "state", state, "kept", TCP_LOAD(c->kept)));
+	    json_pack(
+		"{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:s}", "id", (json_int_t)c->id,
+		"proto", c->proto->name, "peer", tcp_addr_str(&c->peer, peer, sizeof(peer)), "local",
+		tcp_addr_str(&c->local, local, sizeof(local)), "direction", c->outbound ? "out" : "in",
+		"age_s", (json_int_t)((ctx->now - c->created_ms) / 1000), "idle_s",
+		(json_int_t)(ctx->now > active ? (ctx->now - active) / 1000 : 0), "rx_bytes",
+		(json_int_t)TCP_LOAD(c->rx_bytes), "tx_bytes", (json_int_t)TCP_LOAD(c->tx_bytes), "queued",
+		(json_int_t)queued, "state", state, "kept", TCP_LOAD(c->kept), "detail", detail));
 }
 
 /* params: [] or [LIMIT] or {"limit": N}; the newest connections of a bucket come first. */
@@ -58,6 +63,7 @@ static int rpc_list(json_t *params, json_t **result)
 	if (!ctx.arr)
 		return ENOMEM;
 	tcp_conn_foreach(add_conn, &ctx);
+	tcp_foreign_list(ctx.arr, ctx.limit, ctx.now);
 	*result = ctx.arr;
 	return 0;
 }
@@ -117,7 +123,7 @@ static int rpc_ping(json_t *params, json_t **result)
 	if (!json_is_string(a) || parse_addr(&peer, json_string_value(a)) != 0)
 		return sipd_rpc_fail(result, EINVAL,
 				     "expected an address like 192.0.2.1:5060 or [2001:db8::1]:5060");
-	int err = tcp_send_peer(&id, &peer, "\r\n\r\n", 4);
+	int err = tcp_send_peer(&id, tcp_proto_get(SIPD_PROTO_TCP), &peer, NULL, "\r\n\r\n", 4);
 	if (err)
 		return sipd_rpc_fail(result, err, "cannot send to %s: %s", json_string_value(a),
 				     strerror(err));
@@ -127,10 +133,17 @@ static int rpc_ping(json_t *params, json_t **result)
 
 const struct sipd_rpc_method tcp_rpc_methods[] = {
     {
+	.name = "conns.list",
+	.fn = rpc_list,
+	.usage = "[LIMIT]",
+	.help = "stream connections (tcp, tls, ws, wss): id, proto, peer, local, age_s, idle_s, rx/tx bytes, "
+		"queued bytes, state, detail",
+    },
+    {
 	.name = "tcp.list",
 	.fn = rpc_list,
 	.usage = "[LIMIT]",
-	.help = "TCP connections: id, peer, local, age_s, idle_s, rx/tx bytes, queued bytes, state",
+	.help = "the same as conns.list: every stream connection, with its proto",
     },
     {
 	.name = "tcp.ping",

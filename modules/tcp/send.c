@@ -34,12 +34,13 @@ static void start_connect(struct tcp_conn *c)
 	tcp_conn_ref(c);
 	if (sipd_loop_post(c->loop, posted_attach, c) != 0) {
 		/* Never attached: nothing of it is on the loop yet, so it can be closed here. */
-		tcp_conn_close(c, tcp_stats.closed_error, ENOMEM, "cannot start connect");
+		tcp_conn_close(c, c->st->closed_error, ENOMEM, "cannot start connect");
 		tcp_conn_unref(c);
 	}
 }
 
-int tcp_send_peer(uint64_t *conn_id, const union sipd_sockaddr *peer, const char *buf, size_t len)
+int tcp_send_peer(uint64_t *conn_id, struct tcp_proto *p, const union sipd_sockaddr *peer,
+		  const char *server_name, const char *buf, size_t len)
 {
 	int err = ENOTCONN;
 
@@ -49,10 +50,10 @@ int tcp_send_peer(uint64_t *conn_id, const union sipd_sockaddr *peer, const char
 	for (int attempt = 0; attempt < 2 && err == ENOTCONN; attempt++) {
 		struct tcp_conn *c;
 		bool created;
-		err = tcp_conn_by_peer_or_new(&c, &created, peer, pick_loop());
+		err = tcp_conn_by_peer_or_new(&c, &created, p, peer, server_name, pick_loop());
 		if (err) {
 			if (err == EMFILE)
-				sipd_stat_inc(tcp_stats.rejected_limit);
+				sipd_stat_inc(p->st.rejected_limit);
 			return err;
 		}
 		err = tcp_conn_write(c, buf, len);
@@ -65,18 +66,34 @@ int tcp_send_peer(uint64_t *conn_id, const union sipd_sockaddr *peer, const char
 	return err;
 }
 
+int tcp_send_conn(uint64_t id, const char *buf, size_t len)
+{
+	struct tcp_conn *c = tcp_conn_by_id(id);
+	int err;
+
+	if (!c)
+		return tcp_foreign_send(id, buf, len);
+	err = tcp_conn_write(c, buf, len);
+	tcp_conn_unref(c);
+	return err;
+}
+
 int tcp_send(const struct sipd_dest *dst, const char *buf, size_t len)
 {
+	struct tcp_proto *p = tcp_proto_get(dst->proto);
 	struct tcp_conn *c;
 
+	if (!p)
+		return ENOTSUP;
 	if (len > (size_t)tcp_cfg.max_write_queue)
 		return EMSGSIZE;
+	/* The asked connection, if it is still open and of the protocol asked for. */
 	if (dst->conn_id && (c = tcp_conn_by_id(dst->conn_id))) {
-		int err = tcp_conn_write(c, buf, len);
+		int err = c->proto == p ? tcp_conn_write(c, buf, len) : ENOTCONN;
 		tcp_conn_unref(c);
 		if (err != ENOTCONN)
 			return err;
 	}
 	/* No (more) such connection: any to the same address, else a new one (RFC 3261 18.2.2). */
-	return tcp_send_peer(NULL, &dst->addr, buf, len);
+	return tcp_send_peer(NULL, p, &dst->addr, dst->server_name, buf, len);
 }

@@ -1,4 +1,5 @@
-/* The tcp transport module: SIP over TCP (RFC 3261 18) with limits, timeouts and reuse. */
+/* The tcp transport module: SIP over TCP (RFC 3261 18) with limits, timeouts and reuse, and the stream
+ * service. */
 #include <errno.h>
 #include <string.h>
 
@@ -20,7 +21,6 @@ struct tcp_cfg tcp_cfg = {
     .max_write_queue = 1024 * 1024,
     .backlog = 1024,
 };
-struct tcp_counters tcp_stats;
 const struct sipd_parser_api *tcp_parser;
 
 static int conn_keep(uint64_t conn_id, bool keep)
@@ -28,7 +28,7 @@ static int conn_keep(uint64_t conn_id, bool keep)
 	struct tcp_conn *c = tcp_conn_by_id(conn_id);
 
 	if (!c)
-		return ENOENT;
+		return tcp_foreign_keep(conn_id, keep);
 	TCP_STORE(c->kept, keep);
 	tcp_conn_unref(c);
 	return 0;
@@ -37,7 +37,8 @@ static int conn_keep(uint64_t conn_id, bool keep)
 static bool conn_alive(uint64_t conn_id)
 {
 	struct tcp_conn *c = tcp_conn_by_id(conn_id);
-	bool alive = c && __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != TCP_ST_CLOSED;
+	bool alive =
+	    c ? __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != TCP_ST_CLOSED : tcp_foreign_alive(conn_id);
 
 	tcp_conn_unref(c);
 	return alive;
@@ -48,63 +49,29 @@ static const struct tcp_api api = {
     .conn_alive = conn_alive,
 };
 
-static const struct sipd_transport transport = {
-    .proto = SIPD_PROTO_TCP,
-    .name = "tcp",
-    .send = tcp_send,
-};
-
-struct stat_def {
-	struct sipd_stat **slot;
-	const char *name, *help;
-};
-
-static const struct stat_def stat_defs[] = {
-    {&tcp_stats.open, "connections_open", "connections open now (gauge)"},
-    {&tcp_stats.accepted, "accepted", "inbound connections accepted"},
-    {&tcp_stats.connected, "connected", "outbound connections established"},
-    {&tcp_stats.closed_idle, "closed_idle", "closed after idle_timeout"},
-    {&tcp_stats.closed_read_timeout, "closed_read_timeout",
-     "closed: a message did not complete in read_timeout"},
-    {&tcp_stats.closed_write_timeout, "closed_write_timeout",
-     "closed: the peer did not read for write_timeout"},
-    {&tcp_stats.closed_error, "closed_error", "closed on a socket error, failed connect or bad framing"},
-    {&tcp_stats.closed_limit, "closed_limit", "closed: max_write_queue or max_message_size exceeded"},
-    {&tcp_stats.closed_peer, "closed_peer", "closed by the peer (EOF)"},
-    {&tcp_stats.rejected_limit, "rejected_limit", "refused: max_connections or max_connections_per_ip"},
-    {&tcp_stats.rx_messages, "rx_messages", "SIP messages received"},
-    {&tcp_stats.bad_framing, "bad_framing", "messages without valid Content-Length or too large"},
-    {&tcp_stats.keepalive_pongs, "keepalive_pongs", "CRLFCRLF pings answered with CRLF"},
-    {&tcp_stats.write_queue_full, "write_queue_full", "sends refused because max_write_queue was reached"},
-    {&tcp_stats.bytes_queued, "bytes_queued", "bytes the socket could not take at once (back-pressure)"},
-    {&tcp_stats.bytes_dropped, "bytes_dropped", "queued bytes dropped when their connection closed"},
+static const struct stream_api stream = {
+    .layer_register = tcp_layer_register,
+    .foreign_add = tcp_foreign_add,
+    .foreign_activity = tcp_foreign_activity,
+    .foreign_remove = tcp_foreign_remove,
+    .conn_send = tcp_send_conn,
+    .conn_keep = conn_keep,
+    .conn_alive = conn_alive,
 };
 
 static int tcp_init(void)
 {
-	int err;
+	int err = tcp_conns_init();
 
-	for (size_t i = 0; i < sizeof(stat_defs) / sizeof(stat_defs[0]); i++) {
-		*stat_defs[i].slot = sipd_stat_register("tcp", stat_defs[i].name, stat_defs[i].help);
-		if (!*stat_defs[i].slot)
-			return ENOMEM;
-	}
-	err = tcp_conns_init();
 	if (err)
 		return err;
-	err = sipd_transport_register(&transport);
-	if (err) {
-		SIPD_ERR("cannot register the tcp transport: %s", strerror(err));
-		goto fail;
-	}
-	err = sipd_service_provide(TCP_SERVICE, TCP_SERVICE_VERSION, &api);
-	if (err)
-		goto fail;
-	err = tcp_listeners_open();
-	if (err)
+	if ((err = sipd_service_provide(TCP_SERVICE, TCP_SERVICE_VERSION, &api)) ||
+	    (err = sipd_service_provide(STREAM_SERVICE, STREAM_SERVICE_VERSION, &stream)) ||
+	    (err = tcp_protos_init()))
 		goto fail;
 	return 0;
 fail:
+	tcp_listeners_close();
 	tcp_conns_shutdown();
 	return err;
 }
@@ -154,7 +121,8 @@ SIPD_MODULE_EXPORT = {
     SIPD_MODULE_HEADER,
     .name = "tcp",
     .version = "1.0",
-    .description = "SIP over TCP: framing, keep-alives, connection reuse, timeouts and limits",
+    .description = "SIP over TCP: framing, keep-alives, connection reuse, timeouts and limits; the stream "
+		   "connection machinery tls and ws share",
     .requires = requires,
     .params = params,
     .rpc = tcp_rpc_methods,

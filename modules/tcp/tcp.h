@@ -14,6 +14,7 @@
 #include <sipd/transport.h>
 
 #include "framing.h"
+#include "stream_api.h"
 #include "writeq.h"
 
 /* Module parameters (modules.conf); times in seconds, sizes in bytes. */
@@ -34,14 +35,33 @@ struct tcp_counters {
 	struct sipd_stat *open, *accepted, *connected, *closed_idle, *closed_read_timeout,
 	    *closed_write_timeout, *closed_error, *closed_limit, *closed_peer, *rejected_limit, *rx_messages,
 	    *bad_framing, *keepalive_pongs, *write_queue_full, *bytes_queued, *bytes_dropped;
+	struct sipd_stat *handshake_failed; /* layered protocols only (NULL for tcp) */
 };
-extern struct tcp_counters tcp_stats;
+
+/*
+ * A stream protocol served here: plain tcp, or one with a layer (tls) whose
+ * module registered it through the stream service.
+ */
+struct tcp_proto {
+	enum sipd_proto proto;
+	const char *name;
+	const struct stream_layer *layer; /* NULL: plain TCP */
+	struct tcp_counters st;
+	struct sipd_transport transport;
+};
+
+/* proto.c: the protocols served; tcp itself is always there. */
+int tcp_protos_init(void);
+/* The protocol served for p, or NULL. */
+struct tcp_proto *tcp_proto_get(enum sipd_proto p);
+int tcp_layer_register(const struct stream_layer *layer);
 
 /* The parser service, set in start. */
 extern const struct sipd_parser_api *tcp_parser;
 
 enum tcp_state {
 	TCP_ST_CONNECTING = 1, /* outbound, connect() in progress; sends are queued */
+	TCP_ST_HANDSHAKE,      /* the layer (tls) is shaking hands; sends are queued */
 	TCP_ST_OPEN,
 	TCP_ST_CLOSING, /* a final error answer is queued: no more reads, close when written */
 	TCP_ST_CLOSED,  /* unlinked and fd closed; the object lives while references remain */
@@ -55,7 +75,10 @@ enum tcp_state {
 struct tcp_conn {
 	struct tcp_conn *next_id, *next_peer; /* hash chains (guarded by the bucket locks) */
 	uint64_t id;
-	int refs; /* atomic */
+	const struct tcp_proto *proto;
+	struct tcp_counters *st; /* &proto->st */
+	void *io;                /* the layer's state (under lock), NULL for plain TCP */
+	int refs;                /* atomic */
 	int fd;
 	uint8_t state; /* enum tcp_state; changes under lock, with atomic stores (read unlocked by lookups) */
 	bool outbound;
@@ -68,7 +91,7 @@ struct tcp_conn {
 	struct sipd_stat *close_counter;
 	const char *close_why;
 	struct sipd_loop *loop;
-	struct sipd_io *io;
+	struct sipd_io *watch;
 	const struct sipd_listen *listen;
 	union sipd_sockaddr peer, local;
 	pthread_mutex_t lock; /* guards wq, state, the posted flags */
@@ -77,6 +100,7 @@ struct tcp_conn {
 	struct sipd_timer timer;
 	uint64_t timer_at; /* when timer fires, 0 if not armed */
 	uint64_t created_ms;
+	uint64_t hs_start_ms;        /* when the handshake began (0: none running) */
 	uint64_t active_ms;          /* last byte read or written (atomic: read by the rpc) */
 	uint64_t wprogress_ms;       /* last time the queue shrank (or got its first bytes) */
 	uint64_t rx_bytes, tx_bytes; /* atomic: read by the rpc */
@@ -90,19 +114,23 @@ void tcp_conns_shutdown(void);
  * caller (the loop's thread) borrows the result; the connection owns fd.
  * EMFILE (max_connections) or EAGAIN (max_connections_per_ip) when refused.
  */
-int tcp_conn_accepted(struct tcp_conn **out, int fd, const union sipd_sockaddr *peer, struct sipd_loop *loop,
-		      const struct sipd_listen *ls);
+int tcp_conn_accepted(struct tcp_conn **out, struct tcp_proto *p, int fd, const union sipd_sockaddr *peer,
+		      struct sipd_loop *loop, const struct sipd_listen *ls);
 void tcp_conn_ref(struct tcp_conn *c);
 void tcp_conn_unref(struct tcp_conn *c);
 /* Lookups return a new reference or NULL. */
 struct tcp_conn *tcp_conn_by_id(uint64_t id);
 /*
- * Finds a live connection to peer, or creates an outbound one (socket made,
- * not yet connecting: see tcp_conn_attach) on loop, with *created set.
- * Returns a new reference.
+ * Finds a live connection of protocol p to peer, or creates an outbound one
+ * (socket made, not yet connecting: see tcp_conn_attach) on loop, with
+ * *created set. server_name goes to the layer of a new one. Returns a new
+ * reference.
  */
-int tcp_conn_by_peer_or_new(struct tcp_conn **out, bool *created, const union sipd_sockaddr *peer,
-			    struct sipd_loop *loop);
+int tcp_conn_by_peer_or_new(struct tcp_conn **out, bool *created, struct tcp_proto *p,
+			    const union sipd_sockaddr *peer, const char *server_name, struct sipd_loop *loop);
+/* Admission against max_connections (and max_connections_per_ip when inbound): 0, EMFILE, EAGAIN. */
+int tcp_admit(const union sipd_sockaddr *peer, bool inbound);
+void tcp_release(const union sipd_sockaddr *peer, bool inbound);
 /* Closes c now (loop thread): unlinks, reports unsent data, counts counter. */
 void tcp_conn_close(struct tcp_conn *c, struct sipd_stat *counter, int err, const char *why);
 /* Asks c's loop to close it (any thread). */
@@ -119,6 +147,16 @@ bool tcp_addr_eq(const union sipd_sockaddr *a, const union sipd_sockaddr *b);
 int tcp_conn_attach(struct tcp_conn *c);
 /* Queues or writes buf for c from any thread. Returns 0, ENOBUFS (queue full), ENOTCONN (closed). */
 int tcp_conn_write(struct tcp_conn *c, const char *buf, size_t len);
+/* True before the connection can carry data (connecting, handshake). */
+bool tcp_conn_pending(const struct tcp_conn *c);
+
+/* io.c: the byte path of a connection, plain socket or the layer (c->lock held by the caller). */
+ssize_t tcp_io_read(struct tcp_conn *c, void *buf, size_t len);
+ssize_t tcp_io_writev(struct tcp_conn *c, const struct iovec *iov, int iovcnt);
+bool tcp_io_pending(struct tcp_conn *c);
+/* Runs the layer's handshake step: 0 done, EAGAIN (*want_write), or an error with why. */
+int tcp_io_handshake(struct tcp_conn *c, bool *want_write, char *why, size_t size);
+void tcp_io_close(struct tcp_conn *c);
 
 /* timeout.c: the single per-connection timer. */
 void tcp_timer_init(struct tcp_conn *c);
@@ -127,16 +165,33 @@ void tcp_timer_update(struct tcp_conn *c);
 void tcp_timer_stop(struct tcp_conn *c);
 
 /* listener.c */
-int tcp_listeners_open(void);
 int tcp_listeners_start(void);
 void tcp_listeners_close(void);
+/* Opens the listen entries of protocol p (tcp at init, a layer when it registers). */
+int tcp_listeners_open_proto(struct tcp_proto *p);
 /* A listen entry to report as the local socket for an outbound connection. */
-const struct sipd_listen *tcp_listener_for(int family);
+const struct sipd_listen *tcp_listener_for(enum sipd_proto proto, int family);
 
 /* send.c: the transport's send function. */
 int tcp_send(const struct sipd_dest *dst, const char *buf, size_t len);
 /* Writes buf on a connection to peer (existing or new); *conn_id (optional) gets its id. */
-int tcp_send_peer(uint64_t *conn_id, const union sipd_sockaddr *peer, const char *buf, size_t len);
+int tcp_send_peer(uint64_t *conn_id, struct tcp_proto *p, const union sipd_sockaddr *peer,
+		  const char *server_name, const char *buf, size_t len);
+/* Sends on connection id (a stream connection of any protocol, or a foreign one). */
+int tcp_send_conn(uint64_t id, const char *buf, size_t len);
+
+/* foreign.c: connections whose sockets other modules own (ws), listed and limited here. */
+int tcp_foreign_add(uint64_t *id, enum sipd_proto proto, bool inbound, const union sipd_sockaddr *peer,
+		    const union sipd_sockaddr *local, const struct stream_foreign_ops *ops, void *arg);
+void tcp_foreign_activity(uint64_t id, size_t rx, size_t tx);
+void tcp_foreign_remove(uint64_t id);
+/* ENOTCONN when no foreign connection has that id. */
+int tcp_foreign_send(uint64_t id, const char *buf, size_t len);
+/* ENOENT when no foreign connection has that id. */
+int tcp_foreign_keep(uint64_t id, bool keep);
+bool tcp_foreign_alive(uint64_t id);
+/* Appends one listing object per foreign connection while arr has fewer than limit. */
+void tcp_foreign_list(json_t *arr, size_t limit, uint64_t now);
 
 /* rpc.c */
 extern const struct sipd_rpc_method tcp_rpc_methods[];

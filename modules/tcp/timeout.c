@@ -1,5 +1,6 @@
 /* The one timer of a connection: connect, read (slow-loris), write and idle timeouts. */
 #include <errno.h>
+#include <stdio.h>
 
 #include "tcp.h"
 
@@ -36,6 +37,8 @@ static uint64_t next_deadline(struct tcp_conn *c, uint64_t now, struct wstate w)
 
 	if (c->state == TCP_ST_CONNECTING)
 		d = earliest(d, c->created_ms + secs(tcp_cfg.connect_timeout));
+	if (c->state == TCP_ST_HANDSHAKE && c->hs_start_ms && c->proto->layer->handshake_timeout_ms)
+		d = earliest(d, c->hs_start_ms + c->proto->layer->handshake_timeout_ms);
 	if (w.queued)
 		d = earliest(d, w.progress_ms + secs(tcp_cfg.write_timeout));
 	if (c->fr.started_ms)
@@ -57,22 +60,30 @@ static void on_timer(void *arg)
 	if (c->state == TCP_ST_CLOSED)
 		return;
 	if (c->state == TCP_ST_CONNECTING && now >= c->created_ms + secs(tcp_cfg.connect_timeout)) {
-		tcp_conn_close(c, tcp_stats.closed_error, ETIMEDOUT, "connect timeout");
+		tcp_conn_close(c, c->st->closed_error, ETIMEDOUT, "connect timeout");
+		return;
+	}
+	if (c->state == TCP_ST_HANDSHAKE && c->hs_start_ms && c->proto->layer->handshake_timeout_ms &&
+	    now >= c->hs_start_ms + c->proto->layer->handshake_timeout_ms) {
+		char why[80];
+		if (c->st->handshake_failed)
+			sipd_stat_inc(c->st->handshake_failed);
+		snprintf(why, sizeof(why), "%s handshake not done within %u ms", c->proto->name,
+			 c->proto->layer->handshake_timeout_ms);
+		tcp_conn_close(c, c->st->closed_error, ETIMEDOUT, why);
 		return;
 	}
 	if (w.queued && now >= w.progress_ms + secs(tcp_cfg.write_timeout)) {
-		tcp_conn_close(c, tcp_stats.closed_write_timeout, ETIMEDOUT,
-			       "write timeout (peer not reading)");
+		tcp_conn_close(c, c->st->closed_write_timeout, ETIMEDOUT, "write timeout (peer not reading)");
 		return;
 	}
 	if (c->fr.started_ms && now >= c->fr.started_ms + secs(tcp_cfg.read_timeout)) {
-		tcp_conn_close(c, tcp_stats.closed_read_timeout, ETIMEDOUT,
-			       "read timeout (message incomplete)");
+		tcp_conn_close(c, c->st->closed_read_timeout, ETIMEDOUT, "read timeout (message incomplete)");
 		return;
 	}
 	if (tcp_cfg.idle_timeout > 0 && !w.queued && !TCP_LOAD(c->kept) &&
 	    now >= TCP_LOAD(c->active_ms) + secs(tcp_cfg.idle_timeout)) {
-		tcp_conn_close(c, tcp_stats.closed_idle, 0, "idle");
+		tcp_conn_close(c, c->st->closed_idle, 0, "idle");
 		return;
 	}
 	tcp_timer_update(c);

@@ -73,6 +73,20 @@ bool tm_uri_invalid_host(struct sipd_str uri)
 	       !strncasecmp(u.host.p + u.host.len - 8, ".invalid", 8);
 }
 
+char *tm_uri_tls_name(struct sipd_str uri)
+{
+	union sipd_sockaddr ip;
+	struct sipd_uri u;
+	struct sipd_str host;
+
+	if (tm_parser->uri_parse(&u, uri) || u.scheme == SIPD_URI_TEL)
+		return NULL;
+	host = u.maddr.len ? u.maddr : u.host;
+	if (!host.len || ip_literal(host, &ip))
+		return NULL;
+	return strndup(host.p, host.len);
+}
+
 int tm_dest_from_uri(struct sipd_dest *out, struct sipd_str uri, bool *need_dns)
 {
 	struct sipd_uri u;

@@ -170,6 +170,7 @@ static void resolved(void *arg, int err, const struct sipd_dest *d)
 			tm_uac_fail(u, tm_resolve_status(err));
 		} else {
 			u->dst = *d;
+			u->dst.server_name = u->tls_name;
 			dispatch(u);
 		}
 	}
@@ -250,6 +251,8 @@ static int branch_start(struct tm_cell *c, struct sipd_msg *base, const struct t
 		goto out;
 	}
 	if (need_dns) {
+		/* Only a host name needs resolving, and only a name can be checked in a certificate (SNI). */
+		u->tls_name = tm_uri_tls_name(hop);
 		struct resolve_job *j = malloc(sizeof(*j));
 
 		err = ENOMEM;
@@ -271,6 +274,7 @@ static int branch_start(struct tm_cell *c, struct sipd_msg *base, const struct t
 		goto out;
 	}
 	u->dst = d;
+	u->dst.server_name = u->tls_name;
 	dispatch(u);
 out:
 	if (b)

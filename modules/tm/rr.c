@@ -11,13 +11,17 @@
 
 /*
  * "<sip:host:port;transport=tcp;lr>" for listen socket l as the peer at peer
- * sees it. Toward a WebSocket peer the user part is a flow token for conn_id
- * (RFC 7118 5: "<sip:h7kjh12s@proxy.example.com:443;transport=wss;lr>").
+ * sees it. Over TLS a sips Request-URI gets a sips Record-Route (RFC 3261
+ * 16.6 step 4), any other "transport=tls" (RFC 5630 4.1 keeps it for sip
+ * URIs that must stay on TLS hop by hop). Toward a WebSocket peer the user
+ * part is a flow token for conn_id (RFC 7118 5:
+ * "<sip:h7kjh12s@proxy.example.com:443;transport=wss;lr>").
  */
 int tm_rr_value(struct sipd_msg *m, const struct sipd_listen *l, const union sipd_sockaddr *peer,
 		uint64_t conn_id, struct sipd_str *out)
 {
 	struct sipd_dest d = {.proto = l->proto, .from = l, .conn_id = conn_id};
+	const struct sipd_uri *ru;
 	char host[64], hp[80], token[128] = "", *p;
 	uint16_t port;
 	int n, err;
@@ -33,9 +37,12 @@ int tm_rr_value(struct sipd_msg *m, const struct sipd_listen *l, const union sip
 		return err;
 	if (!(p = sipd_msg_alloc(m, 256)))
 		return ENOMEM;
-	n = snprintf(p, 256, "<sip:%s%s%s%s%s;lr>", token, *token ? "@" : "", hp,
-		     l->proto == SIPD_PROTO_UDP ? "" : ";transport=",
-		     l->proto == SIPD_PROTO_UDP ? "" : sipd_proto_name(l->proto));
+	if (l->proto == SIPD_PROTO_TLS && sipd_msg_ruri(m, &ru) == 0 && ru->scheme == SIPD_URI_SIPS)
+		n = snprintf(p, 256, "<sips:%s;lr>", hp);
+	else
+		n = snprintf(p, 256, "<sip:%s%s%s%s%s;lr>", token, *token ? "@" : "", hp,
+			     l->proto == SIPD_PROTO_UDP ? "" : ";transport=",
+			     l->proto == SIPD_PROTO_UDP ? "" : sipd_proto_name(l->proto));
 	if (n < 0 || n >= 256)
 		return EMSGSIZE;
 	*out = (struct sipd_str){p, (size_t)n};

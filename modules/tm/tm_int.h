@@ -110,6 +110,7 @@ struct tm_uac {
 	struct sipd_msg *tmpl;  /* the request for this branch, until it is sent (after resolving) */
 	bool timed_out;         /* Timer C fired: the branch counts as 408 whatever it answers (16.8) */
 	char *uri;              /* target URI (Request-URI of this branch), NUL-terminated */
+	char *tls_name; /* the next hop's host name, for TLS (SNI, certificate check); NULL for an IP */
 };
 
 struct tm_cell {
@@ -256,6 +257,9 @@ bool tm_proxy_loops(struct sipd_msg *m, uint32_t *hash);
  */
 bool tm_uri_invalid_host(struct sipd_str uri);
 int tm_dest_from_uri(struct sipd_dest *out, struct sipd_str uri, bool *need_dns);
+/* The host name a TLS connection to uri must present a certificate for (RFC 5922 4), or NULL for an IP
+ * (malloc). */
+char *tm_uri_tls_name(struct sipd_str uri);
 
 /* A listen socket of proto, preferring the address family. */
 const struct sipd_listen *tm_listen_for(enum sipd_proto proto, int family);

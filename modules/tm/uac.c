@@ -45,6 +45,7 @@ void tm_uac_free(struct tm_uac *u)
 	tm_uac_free(u->cancel);
 	free(u->req);
 	free(u->uri);
+	free(u->tls_name);
 	free(u);
 }
 
@@ -190,6 +191,8 @@ static void send_cancel(struct tm_uac *u)
 	cn->idx = u->idx;
 	cn->is_cancel = true;
 	cn->dst = u->dst;
+	cn->tls_name = u->tls_name ? strdup(u->tls_name) : NULL;
+	cn->dst.server_name = cn->tls_name;
 	memcpy(cn->branch, u->branch, sizeof(cn->branch));
 	tm_timer_init(&cn->retr, u->cell, cn, TM_TMR_RETR);
 	tm_timer_init(&cn->timeout, u->cell, cn, TM_TMR_TIMEOUT);

@@ -57,6 +57,15 @@ struct sipd_module {
 #define SIPD_MODULE_HEADER                                                                                   \
 	.abi_major = SIPD_ABI_MAJOR, .abi_minor = SIPD_ABI_MINOR, .size = sizeof(struct sipd_module)
 
+/*
+ * Where a module parameter was written, for errors a module finds in its
+ * values (a file that cannot be read, an unknown keyword): "file:line" of
+ * the parameter, or of the module's entry when the parameter is absent.
+ * Returns buf; "modules.conf" alone when nothing better is known. Valid from
+ * init until shutdown.
+ */
+SIPD_API const char *sipd_param_source(const char *module, const char *param, char *buf, size_t size);
+
 /* True if a module of that name is loaded and enabled. */
 SIPD_API bool sipd_module_loaded(const char *name);
 

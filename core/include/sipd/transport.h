@@ -55,6 +55,12 @@ struct sipd_dest {
 	union sipd_sockaddr addr;
 	const struct sipd_listen *from; /* local socket to send from; NULL: the transport picks */
 	uint64_t conn_id;
+	/*
+	 * The host name the destination was resolved from (NULL for an IP
+	 * literal). TLS sends it as SNI and checks the server certificate
+	 * against it. Borrowed for the duration of the send call only.
+	 */
+	const char *server_name;
 };
 
 /* A transport registers its send function for its protocol (from init). */
@@ -111,6 +117,12 @@ struct sipd_request_handler_api {
 };
 #define SIPD_REQUEST_HANDLER_SERVICE "request_handler"
 #define SIPD_REQUEST_HANDLER_VERSION 1
+
+/*
+ * A new connection id, unique across every stream transport (tcp, tls, ws)
+ * for the life of the process and never 0. Any thread.
+ */
+SIPD_API uint64_t sipd_conn_id_next(void);
 
 /* "udp", "tcp", ... and back; SIPD_PROTO_NONE if unknown (case-insensitive). */
 SIPD_API const char *sipd_proto_name(enum sipd_proto p);

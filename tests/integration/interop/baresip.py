@@ -47,10 +47,12 @@ def netstring(obj):
 class Baresip:
     """One baresip user agent with one account registering through sipd (its outbound proxy).
 
-    transport is "udp" or "tcp"; password None leaves auth_pass out. Events from ctrl_tcp are
-    collected by a reader thread into self.events (dicts as baresip sends them)."""
+    transport is "udp", "tcp" or "tls" (cafile: the PEM CA baresip checks sipd's certificate with);
+    password None leaves auth_pass out. Events from ctrl_tcp are collected by a reader thread into
+    self.events (dicts as baresip sends them)."""
 
-    def __init__(self, name, user, password, sipd_port, transport="udp", answer=True, lifetime=120, webrtc=False):
+    def __init__(self, name, user, password, sipd_port, transport="udp", answer=True, lifetime=120, cafile=None,
+                 webrtc=False):
         self.name = name
         self.user = user
         self.dir = tempfile.mkdtemp(prefix=f"interop-bs-{name}-")
@@ -65,7 +67,9 @@ class Baresip:
             config += "module\t\t\tice.so\nmodule\t\t\tsrtp.so\nmodule\t\t\tdtls_srtp.so\n"
         with open(os.path.join(self.dir, "config"), "w") as f:
             f.write(config)
-        tp = ";transport=tcp" if transport == "tcp" else ""
+            if cafile:
+                f.write(f"sip_cafile\t\t{cafile}\n")
+        tp = f";transport={transport}" if transport in ("tcp", "tls") else ""
         params = ["regint=600",
                   "audio_codecs=PCMU/8000/1"]
         if password is not None:

@@ -1,0 +1,379 @@
+/*
+ * Unit tests of the shared stream machinery on socketpairs: the connection table and aliases per protocol,
+ * limits shared by tcp, layered and foreign connections, the I/O path through a layer, queueing during a
+ * handshake, transport errors with the right protocol, and the foreign-connection registry.
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tcp.h"
+
+/* tcp.c's globals (the module descriptor is not linked here). */
+struct tcp_cfg tcp_cfg = {
+    .connect_timeout = 5,
+    .read_timeout = 10,
+    .write_timeout = 10,
+    .idle_timeout = 120,
+    .max_connections = 4,
+    .max_connections_per_ip = 3,
+    .max_message_size = 65536,
+    .max_write_queue = 4096,
+    .backlog = 16,
+};
+const struct sipd_parser_api *tcp_parser;
+
+/* A toy layer: bytes are XORed with 0x20 on the wire; the handshake waits for one 'H' from the peer. */
+struct fake {
+	int fd;
+	bool outbound, closed_by_layer;
+	char name[64];
+};
+static int fake_closes;
+
+static int fake_open(void **io, int fd, bool outbound, const char *server_name)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	if (!f)
+		return ENOMEM;
+	f->fd = fd;
+	f->outbound = outbound;
+	snprintf(f->name, sizeof(f->name), "%s", server_name ? server_name : "");
+	*io = f;
+	return 0;
+}
+
+static int fake_handshake(void *io, bool *want_write, char *why, size_t size)
+{
+	struct fake *f = io;
+	char b;
+	ssize_t n = recv(f->fd, &b, 1, MSG_DONTWAIT);
+
+	*want_write = false;
+	if (n < 0 && errno == EAGAIN)
+		return EAGAIN;
+	if (n == 1 && b == 'H')
+		return 0;
+	snprintf(why, size, "expected H");
+	return EPROTO;
+}
+
+static ssize_t fake_read(void *io, void *buf, size_t len)
+{
+	struct fake *f = io;
+	ssize_t n = recv(f->fd, buf, len, MSG_DONTWAIT);
+	for (ssize_t i = 0; i < n; i++)
+		((char *)buf)[i] ^= 0x20;
+	return n;
+}
+
+static ssize_t fake_write(void *io, const void *buf, size_t len)
+{
+	struct fake *f = io;
+	char tmp[8192];
+	size_t n = len < sizeof(tmp) ? len : sizeof(tmp);
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = ((const char *)buf)[i] ^ 0x20;
+	return send(f->fd, tmp, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void fake_describe(void *io, char *buf, size_t size)
+{
+	(void)io;
+	snprintf(buf, size, "fake 1.0");
+}
+
+static void fake_close(void *io)
+{
+	fake_closes++;
+	free(io);
+}
+
+static struct stream_layer fake_layer = {
+    .proto = SIPD_PROTO_TLS,
+    .name = "faketls",
+    .handshake_timeout_ms = 1000,
+    .open = fake_open,
+    .handshake = fake_handshake,
+    .read = fake_read,
+    .write = fake_write,
+    .describe = fake_describe,
+    .close = fake_close,
+};
+
+static struct sipd_dest last_err_dst;
+static int last_err, errors_seen;
+
+static void on_error(const struct sipd_dest *dst, int err)
+{
+	last_err_dst = *dst;
+	last_err = err;
+	errors_seen++;
+}
+
+static void setup(void)
+{
+	static bool once;
+	if (once)
+		return;
+	once = true;
+	cr_assert_eq(tcp_conns_init(), 0);
+	cr_assert_eq(tcp_protos_init(), 0);
+	cr_assert_eq(tcp_layer_register(&fake_layer), 0);
+	cr_assert_eq(sipd_transport_on_error(on_error), 0);
+}
+
+TestSuite(stream, .init = setup);
+
+static union sipd_sockaddr addr(const char *ip, uint16_t port)
+{
+	union sipd_sockaddr a = {0};
+	a.sin.sin_family = AF_INET;
+	a.sin.sin_port = htons(port);
+	inet_pton(AF_INET, ip, &a.sin.sin_addr);
+	return a;
+}
+
+/* An accepted connection of protocol p on one end of a socketpair; *peer_fd gets the other end. */
+static struct tcp_conn *accepted(enum sipd_proto p, const char *ip, uint16_t port, int *peer_fd)
+{
+	int sv[2];
+	struct tcp_conn *c = NULL;
+	union sipd_sockaddr a = addr(ip, port);
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	cr_assert_eq(tcp_conn_accepted(&c, tcp_proto_get(p), sv[0], &a, NULL, NULL), 0);
+	*peer_fd = sv[1];
+	return c;
+}
+
+static void closed(struct tcp_conn *c, int peer_fd)
+{
+	tcp_conn_close(c, c->st->closed_peer, 0, "test");
+	close(peer_fd);
+}
+
+Test(stream, ids_are_unique_across_protocols_and_lookups_find_them)
+{
+	int p1, p2;
+	struct tcp_conn *a = accepted(SIPD_PROTO_TCP, "192.0.2.1", 5060, &p1);
+	struct tcp_conn *b = accepted(SIPD_PROTO_TLS, "192.0.2.1", 5061, &p2);
+
+	uint64_t aid = a->id;
+	cr_expect_neq(a->id, b->id);
+	cr_expect_eq(a->state, TCP_ST_OPEN, "plain tcp is open at once");
+	cr_expect_eq(b->state, TCP_ST_HANDSHAKE, "a layered connection starts with its handshake");
+	struct tcp_conn *f = tcp_conn_by_id(b->id);
+	cr_expect_eq(f, b);
+	tcp_conn_unref(f);
+	closed(a, p1);
+	closed(b, p2);
+	cr_expect_null(tcp_conn_by_id(aid), "closed connections leave the table");
+}
+
+Test(stream, aliases_are_per_protocol)
+{
+	int p1;
+	struct tcp_conn *a = accepted(SIPD_PROTO_TCP, "192.0.2.2", 5070, &p1), *got = NULL;
+	union sipd_sockaddr peer = addr("192.0.2.2", 5070);
+	bool created = true;
+
+	cr_assert_eq(
+	    tcp_conn_by_peer_or_new(&got, &created, tcp_proto_get(SIPD_PROTO_TCP), &peer, NULL, NULL), 0);
+	cr_expect_eq(got, a, "a tcp send reuses the accepted tcp connection");
+	cr_expect(!created);
+	tcp_conn_unref(got);
+
+	cr_assert_eq(
+	    tcp_conn_by_peer_or_new(&got, &created, tcp_proto_get(SIPD_PROTO_TLS), &peer, NULL, NULL), 0);
+	cr_expect_neq(got, a, "a tls send never goes over the plain tcp connection");
+	cr_expect(created);
+	cr_expect_eq(got->state, TCP_ST_CONNECTING);
+	cr_expect_str_eq(((struct fake *)got->io)->name, "192.0.2.2",
+			 "without a name the layer checks the address");
+	tcp_conn_close(got, got->st->closed_error, ECONNREFUSED, "test");
+	cr_expect_eq(last_err_dst.proto, SIPD_PROTO_TLS, "the failed connect is reported as a tls error");
+	cr_expect_eq(last_err, ECONNREFUSED);
+	tcp_conn_unref(got);
+	closed(a, p1);
+}
+
+Test(stream, limits_are_shared_by_every_protocol)
+{
+	int fds[3];
+	struct tcp_conn *c[3];
+	union sipd_sockaddr a = addr("192.0.2.3", 1);
+	struct stream_foreign_ops ops = {.send = NULL};
+	uint64_t id;
+
+	c[0] = accepted(SIPD_PROTO_TCP, "192.0.2.3", 1000, &fds[0]);
+	c[1] = accepted(SIPD_PROTO_TLS, "192.0.2.3", 1001, &fds[1]);
+	c[2] = accepted(SIPD_PROTO_TLS, "192.0.2.3", 1002, &fds[2]);
+	int sv[2];
+	struct tcp_conn *x;
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	cr_expect_eq(tcp_conn_accepted(&x, tcp_proto_get(SIPD_PROTO_TCP), sv[0], &a, NULL, NULL), EAGAIN,
+		     "the fourth from one IP is over max_connections_per_ip (3)");
+	cr_expect_eq(tcp_foreign_add(&id, SIPD_PROTO_WS, true, &a, NULL, &ops, NULL), EINVAL,
+		     "a foreign connection needs a send function");
+	close(sv[0]);
+	close(sv[1]);
+	for (int i = 0; i < 3; i++)
+		closed(c[i], fds[i]);
+}
+
+static int sent_len;
+static char sent[256];
+
+static int foreign_send(void *arg, const char *buf, size_t len)
+{
+	(void)arg;
+	memcpy(sent, buf, len < sizeof(sent) ? len : sizeof(sent));
+	sent_len = (int)len;
+	return 0;
+}
+
+static void foreign_describe(void *arg, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", (const char *)arg);
+}
+
+Test(stream, foreign_connections_count_are_listed_and_reachable_by_id)
+{
+	static const struct stream_foreign_ops ops = {.send = foreign_send, .describe = foreign_describe};
+	union sipd_sockaddr a = addr("192.0.2.4", 40000), b = addr("192.0.2.5", 40001);
+	uint64_t ids[4];
+	int fds[1];
+	struct tcp_conn *c = accepted(SIPD_PROTO_TCP, "192.0.2.6", 1, &fds[0]);
+
+	cr_assert_eq(tcp_foreign_add(&ids[0], SIPD_PROTO_WS, true, &a, NULL, &ops, "ws subprotocol sip"), 0);
+	cr_assert_eq(tcp_foreign_add(&ids[1], SIPD_PROTO_WSS, true, &b, NULL, &ops, "wss"), 0);
+	cr_assert_eq(tcp_foreign_add(&ids[2], SIPD_PROTO_WS, true, &b, NULL, &ops, "ws"), 0);
+	cr_expect_eq(tcp_foreign_add(&ids[3], SIPD_PROTO_WS, true, &b, NULL, &ops, "ws"), EMFILE,
+		     "one tcp and three foreign reach max_connections (4)");
+	cr_expect_neq(ids[0], c->id);
+
+	cr_expect_eq(tcp_send_conn(ids[0], "hello", 5), 0, "a send by id reaches the owner's send");
+	cr_expect_eq(sent_len, 5);
+	cr_expect_eq(memcmp(sent, "hello", 5), 0);
+	cr_expect(tcp_foreign_alive(ids[1]));
+	cr_expect_eq(tcp_foreign_keep(ids[1], true), 0);
+
+	json_t *arr = json_array();
+	tcp_foreign_list(arr, SIZE_MAX, sipd_now_ms());
+	cr_expect_eq(json_array_size(arr), 3);
+	bool saw_wss = false;
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *o = json_array_get(arr, i);
+		if (!strcmp(json_string_value(json_object_get(o, "proto")), "wss")) {
+			saw_wss = true;
+			cr_expect(json_is_true(json_object_get(o, "kept")));
+			cr_expect_str_eq(json_string_value(json_object_get(o, "detail")), "wss");
+			cr_expect_str_eq(json_string_value(json_object_get(o, "peer")), "192.0.2.5:40001");
+		}
+	}
+	cr_expect(saw_wss);
+	json_decref(arr);
+
+	for (int i = 0; i < 3; i++)
+		tcp_foreign_remove(ids[i]);
+	cr_expect(!tcp_foreign_alive(ids[0]));
+	cr_expect_eq(tcp_send_conn(ids[0], "x", 1), ENOTCONN, "a removed connection is gone");
+	cr_expect_eq(tcp_foreign_keep(ids[0], true), ENOENT);
+	closed(c, fds[0]);
+}
+
+Test(stream, writes_wait_for_the_handshake_then_go_through_the_layer)
+{
+	int peer;
+	struct tcp_conn *c = accepted(SIPD_PROTO_TLS, "192.0.2.7", 2000, &peer);
+	char buf[64];
+	bool ww;
+
+	cr_expect_eq(tcp_conn_write(c, "early", 5), 0);
+	cr_expect_eq(c->wq.bytes, 5, "queued while the handshake runs");
+	cr_expect_eq(recv(peer, buf, sizeof(buf), MSG_DONTWAIT), -1, "nothing on the wire yet");
+
+	cr_expect_eq(tcp_io_handshake(c, &ww, buf, sizeof(buf)), EAGAIN, "the layer waits for its peer");
+	cr_assert_eq(send(peer, "H", 1, 0), 1);
+	cr_expect_eq(tcp_io_handshake(c, &ww, buf, sizeof(buf)), 0);
+	c->state = TCP_ST_OPEN;
+
+	size_t n = 0;
+	cr_expect_eq(tcp_writeq_flush(&c->wq, (tcp_writev_fn)tcp_io_writev, c, &n), 0);
+	cr_expect_eq(n, 5);
+	cr_expect_eq(tcp_conn_write(c, "late", 4), 0, "open: straight through the layer");
+	ssize_t got = recv(peer, buf, sizeof(buf), 0);
+	cr_assert_eq(got, 9);
+	for (int i = 0; i < 9; i++)
+		buf[i] ^= 0x20;
+	cr_expect_eq(memcmp(buf, "earlylate", 9), 0, "the layer encoded both, in order");
+
+	/* Reading decodes through the layer. */
+	char wire[3] = {'a' ^ 0x20, 'b' ^ 0x20, 'c' ^ 0x20};
+	cr_assert_eq(send(peer, wire, 3, 0), 3);
+	got = tcp_io_read(c, buf, sizeof(buf));
+	cr_expect_eq(got, 3);
+	cr_expect_eq(memcmp(buf, "abc", 3), 0);
+
+	int before = fake_closes;
+	closed(c, peer);
+	cr_expect_eq(fake_closes, before + 1, "closing frees the layer's state");
+}
+
+Test(stream, a_queue_of_several_messages_goes_through_the_layer_in_one_flush)
+{
+	int peer;
+	struct tcp_conn *c = accepted(SIPD_PROTO_TLS, "192.0.2.10", 2003, &peer);
+	const char *msgs[] = {"one|", "two|", "three|"};
+	char buf[64];
+	size_t n = 0;
+
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(tcp_conn_write(c, msgs[i], strlen(msgs[i])), 0);
+	cr_expect_eq(c->wq.bytes, 14, "queued during the handshake");
+	c->state = TCP_ST_OPEN;
+	cr_expect_eq(tcp_writeq_flush(&c->wq, (tcp_writev_fn)tcp_io_writev, c, &n), 0);
+	cr_expect_eq(n, 14, "all three chunks in one flush, not one per writable event");
+	cr_expect_eq(c->wq.bytes, 0);
+	ssize_t got = recv(peer, buf, sizeof(buf), 0);
+	cr_assert_eq(got, 14);
+	for (int i = 0; i < 14; i++)
+		buf[i] ^= 0x20;
+	cr_expect_eq(memcmp(buf, "one|two|three|", 14), 0);
+	closed(c, peer);
+}
+
+Test(stream, a_failed_handshake_reports_why)
+{
+	int peer;
+	struct tcp_conn *c = accepted(SIPD_PROTO_TLS, "192.0.2.8", 2001, &peer);
+	char why[64] = "";
+	bool ww;
+
+	cr_assert_eq(send(peer, "X", 1, 0), 1);
+	cr_expect_eq(tcp_io_handshake(c, &ww, why, sizeof(why)), EPROTO);
+	cr_expect_str_eq(why, "expected H");
+	closed(c, peer);
+}
+
+Test(stream, plain_tcp_writes_straight_to_the_socket)
+{
+	int peer;
+	struct tcp_conn *c = accepted(SIPD_PROTO_TCP, "192.0.2.9", 2002, &peer);
+	char buf[16];
+
+	cr_expect_eq(tcp_conn_write(c, "OPTIONS", 7), 0);
+	cr_expect_eq(c->wq.bytes, 0);
+	cr_expect_eq(recv(peer, buf, sizeof(buf), 0), 7);
+	cr_expect_eq(memcmp(buf, "OPTIONS", 7), 0);
+	tcp_conn_ref(c); /* as a sender on another thread would hold it */
+	closed(c, peer);
+	cr_expect_eq(tcp_conn_write(c, "x", 1), ENOTCONN, "a closed connection refuses writes");
+	tcp_conn_unref(c);
+}
