@@ -1,25 +1,30 @@
-/* The ws connection table: lookups by id and by peer address, and the total and per-IP limits. */
+/*
+ * The ws connection table: lookups by id and by peer address, the module's own limits (civetweb's
+ * thread pool), and the registration of each connection in the tcp module's stream table (ids,
+ * shared limits, `sipctl conns list`) when that service is there.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "stream_api.h"
 #include "ws.h"
 
 #define BUCKETS 1024
 
-/*
- * Until the core hands out connection ids, ws ids live in their own range so
- * that they never equal a tcp connection's (tm and the registrar compare ids
- * without the protocol).
- */
-#define WS_ID_BASE (UINT64_C(1) << 62)
-
 static pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct ws_conn **by_id, **by_ip;
 static unsigned total, limit_total, limit_per_ip;
-static uint64_t next_id = 1; /* atomic; never reused */
+static const struct stream_api *stream; /* NULL without the tcp module */
+static const struct stream_foreign_ops *foreign_ops;
+
+void ws_conns_use_stream(const void *api, const void *ops)
+{
+	stream = api;
+	foreign_ops = ops;
+}
 
 int ws_conns_init(unsigned max_total, unsigned max_per_ip)
 {
@@ -144,7 +149,17 @@ int ws_conn_add(struct ws_conn **out, enum sipd_proto proto, const struct sipd_l
 		ws_conn_unref(c);
 		return err;
 	}
-	c->id = WS_ID_BASE | __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
+	/* The shared stream table's limits too, and its id; else an id of the core's sequence. */
+	if (stream &&
+	    (err = stream->foreign_add(&c->id, proto, true, peer, ls ? &ls->addr : NULL, foreign_ops, c))) {
+		pthread_rwlock_unlock(&table_lock);
+		c->refs = 1;
+		ws_conn_unref(c);
+		return err;
+	}
+	c->foreign = stream != NULL;
+	if (!stream)
+		c->id = sipd_conn_id_next();
 	hi = (unsigned)(c->id % BUCKETS);
 	hp = ip_hash(peer);
 	c->next_id = by_id[hi];
@@ -179,6 +194,20 @@ void ws_conn_unlink(struct ws_conn *c)
 	pthread_rwlock_unlock(&table_lock);
 	if (found)
 		ws_conn_unref(c);
+}
+
+void ws_conn_forget(struct ws_conn *c)
+{
+	/* Not under the table lock: foreign_remove waits for calls into foreign_ops to end. */
+	if (c->foreign && stream)
+		stream->foreign_remove(c->id);
+	c->foreign = false;
+}
+
+void ws_conn_activity(struct ws_conn *c, size_t rx, size_t tx)
+{
+	if (c->foreign && stream)
+		stream->foreign_activity(c->id, rx, tx);
 }
 
 void ws_conn_ref(struct ws_conn *c)

@@ -1,11 +1,13 @@
 /* Writing to a WebSocket: SIP messages, pongs and close frames, serialized with civetweb's own writes. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <civetweb.h>
 
 #include <sipd/log.h>
 
+#include "stream_api.h"
 #include "ws.h"
 
 /* Under c->lock, with c->mg set. */
@@ -43,6 +45,7 @@ int ws_conn_send(struct ws_conn *c, const char *buf, size_t len)
 	}
 	if (err)
 		return err;
+	ws_conn_activity(c, 0, len);
 	__atomic_add_fetch(&c->tx_msgs, 1, __ATOMIC_RELAXED);
 	sipd_stat_inc(ws_stats.tx_messages);
 	return 0;
@@ -71,3 +74,27 @@ void ws_conn_close(struct ws_conn *c, uint16_t code, const char *reason, struct 
 	/* Out of the limits and the lookups now; civetweb's thread ends when the peer answers or goes. */
 	ws_conn_unlink(c);
 }
+
+static int foreign_send(void *arg, const char *buf, size_t len)
+{
+	return ws_conn_send(arg, buf, len);
+}
+
+static void foreign_close(void *arg)
+{
+	ws_conn_close(arg, WS_CLOSE_GOING_AWAY, "closed by sipd", NULL);
+}
+
+static void foreign_describe(void *arg, char *buf, size_t size)
+{
+	const struct ws_conn *c = arg;
+
+	snprintf(buf, size, "origin %s", c->origin[0] ? c->origin : "-");
+}
+
+/* How the tcp module's stream table reaches a ws connection (stream_api.h). */
+const struct stream_foreign_ops ws_foreign_ops = {
+    .send = foreign_send,
+    .close = foreign_close,
+    .describe = foreign_describe,
+};

@@ -148,6 +148,7 @@ static int on_data(struct mg_connection *mg, int bits, char *data, size_t len, v
 	if (!c || __atomic_load_n(&c->closing, __ATOMIC_RELAXED))
 		return 0;
 	WS_STORE(c->active_ms, sipd_now_ms());
+	ws_conn_activity(c, len, 0);
 	switch (ws_asm_feed(&c->asm_, bits, data, len, (size_t)ws_cfg.max_message_size, &ev)) {
 	case WS_MORE:
 	case WS_PONG:
@@ -192,6 +193,7 @@ static void on_close(const struct mg_connection *mg, void *cbdata)
 	if (!was_closing)
 		sipd_stat_inc(ws_stats.closed_peer);
 	ws_conn_unlink(c);
+	ws_conn_forget(c);
 	sipd_stat_add(ws_stats.open, -1);
 	if (__atomic_load_n(&stopping, __ATOMIC_ACQUIRE)) {
 		ws_conn_unref(c);

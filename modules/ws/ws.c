@@ -6,6 +6,7 @@
 #include <sipd/module.h>
 #include <sipd/service.h>
 
+#include "stream_api.h"
 #include "ws.h"
 #include "ws_api.h"
 
@@ -104,7 +105,14 @@ fail:
 
 static int ws_start(void)
 {
-	int err = ws_servers_start();
+	const void *stream = NULL;
+	int err;
+
+	/* Optional: with the tcp module, ws connections share its table, limits and listing. */
+	if (sipd_service_require(STREAM_SERVICE, STREAM_SERVICE_VERSION, &stream))
+		stream = NULL;
+	ws_conns_use_stream(stream, stream ? &ws_foreign_ops : NULL);
+	err = ws_servers_start();
 
 	if (err)
 		return err;

@@ -14,6 +14,8 @@
 
 #include "frames.h"
 
+struct stream_foreign_ops;
+
 /* Module parameters (modules.conf); times in seconds, sizes in bytes. */
 struct ws_cfg {
 	const char *const *allowed_origins; /* NULL: the web admin's own origin */
@@ -51,6 +53,7 @@ struct ws_conn {
 	pthread_cond_t drained;
 	void *mg;         /* struct mg_connection *; NULL once civetweb closed it */
 	bool closing;     /* a close frame went out: no more sends, drop what comes */
+	bool foreign;     /* registered in the tcp module's stream table */
 	unsigned pending; /* messages posted to the loop and not yet handled */
 	struct sipd_loop *loop;
 	struct ws_asm asm_;
@@ -73,6 +76,13 @@ int ws_conn_add(struct ws_conn **out, enum sipd_proto proto, const struct sipd_l
 		const union sipd_sockaddr *peer, void *mg);
 /* Unlinks c (idempotent): no lookup finds it any more and it leaves the limits. */
 void ws_conn_unlink(struct ws_conn *c);
+/* The stream service (tcp module) and the ops it calls us with, or NULL: connections are then registered
+ * there too. */
+void ws_conns_use_stream(const void *api, const void *ops);
+/* Once civetweb closed it: out of the stream table (not from inside a send). */
+void ws_conn_forget(struct ws_conn *c);
+/* Traffic for the stream table's listing. */
+void ws_conn_activity(struct ws_conn *c, size_t rx, size_t tx);
 void ws_conn_ref(struct ws_conn *c);
 void ws_conn_unref(struct ws_conn *c);
 /* Lookups return a new reference or NULL. */
@@ -96,6 +106,8 @@ bool ws_offers_sip(const char *header);
 int ws_conn_send(struct ws_conn *c, const char *buf, size_t len);
 /* Sends a close frame with code and reason and stops sending; counter (may be NULL) counts it. */
 void ws_conn_close(struct ws_conn *c, uint16_t code, const char *reason, struct sipd_stat *counter);
+/* io.c: the ops of ws connections in the stream table (a struct stream_foreign_ops). */
+extern const struct stream_foreign_ops ws_foreign_ops;
 /* Writes a frame as is (pong, close echo); the caller must be c's civetweb thread or hold no lock. */
 int ws_conn_write(struct ws_conn *c, int opcode, const char *buf, size_t len);
 
