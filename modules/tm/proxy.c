@@ -85,6 +85,9 @@ static void run_hooks(struct tm_cell *c, struct sipd_msg *resp, int status)
 {
 	unsigned n = __atomic_load_n(&hook_count, __ATOMIC_ACQUIRE);
 
+	/* A compacted cell forwards a retransmitted (or a late forked) 2xx: its request is gone. */
+	if (!c->uas.req)
+		return;
 	for (unsigned i = 0; i < n; i++)
 		hooks[i].fn(hooks[i].arg, c->uas.req, resp, status);
 }
@@ -201,7 +204,8 @@ static void run_failure_route(struct tm_cell *c)
 	struct sipd_msg *fm = NULL;
 	int route = c->on_failure;
 
-	if (route < 0 || c->cancelled || !tm_sys->run_route || c->uas.req->ops->clone(&fm, c->uas.req))
+	if (route < 0 || c->cancelled || !tm_sys->run_route || !c->uas.req ||
+	    c->uas.req->ops->clone(&fm, c->uas.req))
 		return;
 	/* One shot: the failure route arms itself again with t_on_failure() if it wants. */
 	c->on_failure = -1;

@@ -97,12 +97,14 @@ static void cell_free(struct tm_cell *c)
 {
 	for (unsigned i = 0; i < c->nuac; i++)
 		tm_uac_free(c->uac[i]);
+	free(c->uac);
 	if (c->has_uas) {
 		tm_state_set(&c->uas.state, TM_TERMINATED);
 		sipd_stat_add(tm_st.current, -1);
 		if (c->uas.req)
 			c->uas.req->ops->free(c->uas.req);
 		free(c->uas.resp);
+		free(c->uas.key);
 	}
 	pthread_mutex_destroy(&c->lock);
 	__atomic_sub_fetch(&cells_live, 1, __ATOMIC_RELAXED);

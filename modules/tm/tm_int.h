@@ -59,7 +59,7 @@ struct tm_cell;
 enum tm_timer_kind {
 	TM_TMR_RETR,    /* A, E (client), G (server) */
 	TM_TMR_TIMEOUT, /* B, F (client), H, J, I, L (server) */
-	TM_TMR_WAIT,    /* D, K, M (client) */
+	TM_TMR_WAIT,    /* D, K, M (client), on the client's timeout timer once B/F are over */
 	TM_TMR_C,       /* proxy Timer C (client INVITE) */
 };
 
@@ -87,6 +87,10 @@ struct tm_uas {
 	bool rfc2543;
 	struct sipd_str branch, sent_host;
 	uint16_t sent_port;
+	enum sipd_method method_id;
+	struct sipd_str method;
+	/* Once compacted (compact.c): req is gone, branch, sent_host and method point here (malloc). */
+	char *key;
 };
 
 /* One client transaction (RFC 3261 17.1), a proxy branch or a request of the C API. */
@@ -95,12 +99,12 @@ struct tm_uac {
 	unsigned idx;
 	enum tm_state state;
 	bool invite, reliable, is_cancel;
-	char branch[64];
-	char *req; /* the request as sent (malloc) */
+	char branch[40]; /* "z9hG4bKsd" loop.bucket.label.idx: at most 37 */
+	char *req;       /* the request as sent (malloc); after a non-2xx final of an INVITE, its ACK */
 	size_t req_len;
 	struct sipd_dest dst;
 	unsigned retr_ms;
-	struct tm_timer retr, timeout, wait, timer_c;
+	struct tm_timer retr, timeout, timer_c;
 	int status;             /* highest status received (or generated locally), 0 none */
 	struct sipd_msg *final; /* the final response kept for selection (proxy), NULL when local */
 	bool local_final;       /* status was generated here (408, 503, 480) */
@@ -109,7 +113,8 @@ struct tm_uac {
 	bool resolving;         /* waiting for the resolver */
 	struct sipd_msg *tmpl;  /* the request for this branch, until it is sent (after resolving) */
 	bool timed_out;         /* Timer C fired: the branch counts as 408 whatever it answers (16.8) */
-	char *uri;              /* target URI (Request-URI of this branch), NUL-terminated */
+	char *uri;       /* target URI (Request-URI of this branch), NUL-terminated; NULL once compacted */
+	bool req_is_ack; /* req now holds the ACK of the non-2xx final (17.1.1.3) */
 };
 
 struct tm_cell {
@@ -123,8 +128,8 @@ struct tm_cell {
 
 	bool has_uas, proxy;
 	struct tm_uas uas;
-	unsigned nuac;
-	struct tm_uac *uac[TM_MAX_UAC];
+	unsigned nuac, uac_cap;
+	struct tm_uac **uac; /* malloc, grown as branches are added (most cells have one) */
 
 	/* proxy state (16.7) */
 	bool forwarded_2xx, final_sent, cancelled, relaying;
@@ -190,8 +195,19 @@ void tm_uas_timer(struct tm_timer *t);
 bool tm_cell_done(struct tm_cell *c);
 /* Stops every timer of the locked cell, dropping the references they held. */
 void tm_cell_disarm(struct tm_cell *c);
-/* Unlinks the cell when done (locked). */
+/* Unlinks the cell when done, else compacts it once its answer is final (locked). */
 void tm_cell_check_done(struct tm_cell *c);
+
+/* ---- compact.c ---- */
+/*
+ * Once the locked cell's final answer went and no branch is pending, drops
+ * what absorbing retransmissions does not need: the cloned request (its
+ * matching key is copied), the branches' requests, responses and URIs, the
+ * last response when nothing resends it (Accepted, Confirmed). Idempotent.
+ */
+void tm_cell_compact(struct tm_cell *c);
+/* A branch that still waits for a final response (or for the resolver, or its CANCEL does). */
+bool tm_uac_busy(const struct tm_uac *u);
 
 /* ---- match.c ---- */
 /*

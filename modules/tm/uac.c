@@ -14,6 +14,15 @@ int tm_uac_add(struct tm_uac **out, struct tm_cell *c, bool invite, const char *
 
 	if (c->nuac >= TM_MAX_UAC)
 		return ENOSPC;
+	if (c->nuac == c->uac_cap) {
+		unsigned cap = c->uac_cap ? c->uac_cap * 2 : 1;
+		struct tm_uac **a = realloc(c->uac, cap * sizeof(*a));
+
+		if (!a)
+			return ENOMEM;
+		c->uac = a;
+		c->uac_cap = cap;
+	}
 	if (!(u = calloc(1, sizeof(*u))) || !(u->uri = strdup(uri ? uri : ""))) {
 		free(u);
 		return ENOMEM;
@@ -24,7 +33,6 @@ int tm_uac_add(struct tm_uac **out, struct tm_cell *c, bool invite, const char *
 	tm_branch_make(u->branch, sizeof(u->branch), c, u->idx);
 	tm_timer_init(&u->retr, c, u, TM_TMR_RETR);
 	tm_timer_init(&u->timeout, c, u, TM_TMR_TIMEOUT);
-	tm_timer_init(&u->wait, c, u, TM_TMR_WAIT);
 	tm_timer_init(&u->timer_c, c, u, TM_TMR_C);
 	u->state = TM_TERMINATED;
 	tm_state_set(&u->state, invite ? TM_CALLING : TM_TRYING);
@@ -52,8 +60,14 @@ void tm_uac_disarm(struct tm_uac *u)
 {
 	tm_timer_disarm(&u->retr);
 	tm_timer_disarm(&u->timeout);
-	tm_timer_disarm(&u->wait);
 	tm_timer_disarm(&u->timer_c);
+}
+
+/* D, K, M run on the timeout timer's slot: B and F are over once a final arrived. */
+static void wait_arm(struct tm_uac *u, uint64_t ms)
+{
+	u->timeout.kind = TM_TMR_WAIT;
+	tm_timer_arm(&u->timeout, ms);
 }
 
 /* The transaction user: the proxy core, the C API, or nobody for a CANCEL. */
@@ -76,7 +90,7 @@ int tm_uac_start(struct tm_uac *u)
 	sipd_stat_inc(tm_st.uac_total);
 	u->reliable = u->dst.proto != SIPD_PROTO_UDP;
 	if ((err = tm_sys->send(&u->dst, u->req, u->req_len))) {
-		SIPD_DBG("sending to %s failed: %s", u->uri, strerror(err));
+		SIPD_DBG("sending to %s failed: %s", u->uri ? u->uri : "?", strerror(err));
 		sipd_stat_inc(tm_st.transport_errors);
 		tm_uac_fail(u, 503);
 		return err;
@@ -163,15 +177,21 @@ out:
 	return err;
 }
 
+/* The request is not sent again after a final: the ACK takes its place and answers retransmitted finals. */
 static void send_ack(struct tm_uac *u, struct sipd_msg *resp)
 {
 	char *ack;
 	size_t len;
 
-	if (derive(u, resp, "ACK", &ack, &len))
-		return;
-	tm_sys->send(&u->dst, ack, len);
-	free(ack);
+	if (!u->req_is_ack) {
+		if (!u->req || derive(u, resp, "ACK", &ack, &len))
+			return;
+		free(u->req);
+		u->req = ack;
+		u->req_len = len;
+		u->req_is_ack = true;
+	}
+	tm_sys->send(&u->dst, u->req, u->req_len);
 }
 
 static void send_cancel(struct tm_uac *u)
@@ -192,7 +212,6 @@ static void send_cancel(struct tm_uac *u)
 	memcpy(cn->branch, u->branch, sizeof(cn->branch));
 	tm_timer_init(&cn->retr, u->cell, cn, TM_TMR_RETR);
 	tm_timer_init(&cn->timeout, u->cell, cn, TM_TMR_TIMEOUT);
-	tm_timer_init(&cn->wait, u->cell, cn, TM_TMR_WAIT);
 	tm_timer_init(&cn->timer_c, u->cell, cn, TM_TMR_C);
 	cn->state = TM_TERMINATED;
 	tm_state_set(&cn->state, TM_TRYING);
@@ -243,13 +262,12 @@ static void on_invite_response(struct tm_uac *u, struct sipd_msg *resp)
 		tm_uac_disarm(u);
 		if (s < 300) {
 			tm_state_set(&u->state, TM_ACCEPTED);
-			tm_timer_arm(&u->wait, 64u * (unsigned)tm_cfg.t1); /* Timer M */
+			wait_arm(u, 64u * (unsigned)tm_cfg.t1); /* Timer M */
 		} else {
 			send_ack(u, resp);
 			tm_state_set(&u->state, u->reliable ? TM_TERMINATED : TM_COMPLETED);
 			if (!u->reliable)
-				tm_timer_arm(&u->wait,
-					     64u * (unsigned)tm_cfg.t1); /* Timer D (>= 32 s at T1 500) */
+				wait_arm(u, 64u * (unsigned)tm_cfg.t1); /* Timer D (>= 32 s at T1 500) */
 		}
 		break;
 	case TM_ACCEPTED:
@@ -282,7 +300,7 @@ static void on_other_response(struct tm_uac *u, struct sipd_msg *resp)
 			tm_state_set(&u->state, TM_TERMINATED);
 		} else {
 			tm_state_set(&u->state, TM_COMPLETED);
-			tm_timer_arm(&u->wait, (unsigned)tm_cfg.t4); /* Timer K */
+			wait_arm(u, (unsigned)tm_cfg.t4); /* Timer K */
 		}
 	}
 	u->status = s;

@@ -113,6 +113,8 @@ Test(uac, invite_provisional_stops_retransmissions_final_gets_ack_and_timer_d)
 	cr_assert_not_null(strstr(fake_sent[fake_nsent - 1], "tag=t9"), "the ACK carries the response's To");
 	respond(486, "INVITE");
 	cr_assert_eq(fake_count("ACK"), 2, "a retransmitted final is acknowledged again");
+	cr_assert_str_eq(fake_sent[fake_nsent - 1], fake_sent[fake_nsent - 2],
+			 "from the ACK kept in place of the request (compacted)");
 	cr_assert_eq(tm_cell_count(), 1);
 	fake_advance(64 * 500);
 	cr_assert_eq(tm_cell_count(), 0, "Timer D");
