@@ -16,6 +16,9 @@ int auth_nonce_ttl = 300;
 int auth_nonce_table = 65536;
 bool auth_remove_credentials = true;
 bool auth_check_identity = true;
+static const char *digest_uri = "ours";
+enum auth_uri_mode auth_uri_mode = AUTH_URI_OURS;
+const struct sipd_parser_api *auth_parser;
 static const char *const default_algorithms[] = {"SHA-256", "MD5", NULL};
 static const char *const *algorithms = default_algorithms;
 enum auth_algo auth_offered[AUTH_ALGO_COUNT];
@@ -42,6 +45,16 @@ static int auth_db_init(void)
 	unsigned char secret[32];
 	int err;
 
+	if (!strcmp(digest_uri, "exact"))
+		auth_uri_mode = AUTH_URI_EXACT;
+	else if (!strcmp(digest_uri, "ours"))
+		auth_uri_mode = AUTH_URI_OURS;
+	else if (!strcmp(digest_uri, "any"))
+		auth_uri_mode = AUTH_URI_ANY;
+	else {
+		SIPD_ERR("digest_uri \"%s\": expected \"exact\", \"ours\" or \"any\"", digest_uri);
+		return EINVAL;
+	}
 	if (!auth_name_valid(auth_realm, 128)) {
 		SIPD_ERR("realm \"%s\" is not valid: letters, digits and -_.!~*'()&=+$,;?/ only", auth_realm);
 		return EINVAL;
@@ -82,6 +95,15 @@ out:
 	return err;
 }
 
+static int auth_db_start(void)
+{
+	int err = sipd_service_require(SIPD_PARSER_SERVICE, SIPD_PARSER_VERSION, (const void **)&auth_parser);
+
+	if (err)
+		SIPD_ERR("the parser service is missing: %s", strerror(err));
+	return err;
+}
+
 static const struct sipd_param_def auth_db_params[] = {
     {.name = "realm",
      .type = SIPD_PARAM_STR,
@@ -111,6 +133,11 @@ static const struct sipd_param_def auth_db_params[] = {
      .type = SIPD_PARAM_BOOL,
      .var = &auth_check_identity,
      .help = "the authenticated user must be the To user of a REGISTER and the From user of other requests"},
+    {.name = "digest_uri",
+     .type = SIPD_PARAM_STR,
+     .var = &digest_uri,
+     .help = "the digest uri must be: \"exact\" the Request-URI; \"ours\" it, or a SIP URI of ours or of the "
+	     "Request-URI's host (default); \"any\" anything"},
     {.name = NULL},
 };
 
@@ -126,5 +153,6 @@ SIPD_MODULE_EXPORT = {
     .functions = auth_functions,
     .rpc = auth_rpc_methods,
     .init = auth_db_init,
+    .start = auth_db_start,
     .stop = auth_db_stop,
 };

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include <sipd/msg.h>
 #include <sipd/rpc.h>
 #include <sipd/script.h>
 #include <sipd/str.h>
@@ -24,6 +25,11 @@ extern int auth_nonce_ttl;
 extern int auth_nonce_table;
 extern bool auth_remove_credentials;
 extern bool auth_check_identity;
+/* How the digest uri must relate to the Request-URI (param digest_uri). */
+enum auth_uri_mode { AUTH_URI_EXACT, AUTH_URI_OURS, AUTH_URI_ANY };
+extern enum auth_uri_mode auth_uri_mode;
+/* The parser service, for the digest uri (set at start). */
+extern const struct sipd_parser_api *auth_parser;
 /* The algorithms challenges offer, in order (param algorithms), and how many. */
 extern enum auth_algo auth_offered[AUTH_ALGO_COUNT];
 extern unsigned auth_offered_count;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <sipd/core.h>
 #include <sipd/log.h>
 #include <sipd/loop.h>
 #include <sipd/module.h>
@@ -109,17 +110,50 @@ static bool parse_nc(struct sipd_str s, uint32_t *out)
 	return v != 0;
 }
 
-/* 0 when there is no branch: such a request never counts as a retransmission. */
+static uint32_t fnv(uint32_t h, struct sipd_str s)
+{
+	for (size_t i = 0; i < s.len; i++)
+		h = (h ^ (unsigned char)s.p[i]) * 16777619u;
+	return h;
+}
+
+/*
+ * What makes a request the same one retransmitted: its top Via branch, method, Request-URI and CSeq
+ * number. An nc seen before passes only with all of them (auth_nc_accept), so an old Authorization cannot
+ * ride on an altered request whatever digest_uri allows. 0 when there is no branch: never a retransmission.
+ */
 static uint32_t branch_hash(struct sipd_msg *m)
 {
 	const struct sipd_via *via;
+	const struct sipd_cseq *cseq;
 	uint32_t h = 2166136261u;
 
-	if (sipd_msg_via(m, &via) != 0 || !via->branch.len)
+	if (sipd_msg_via(m, &via) != 0 || !via->branch.len || sipd_msg_cseq(m, &cseq) != 0)
 		return 0;
-	for (size_t i = 0; i < via->branch.len; i++)
-		h = (h ^ (unsigned char)via->branch.p[i]) * 16777619u;
+	h = fnv(fnv(fnv(h, via->branch), m->method), m->ruri);
+	h = fnv(h, (struct sipd_str){(const char *)&cseq->number, sizeof(cseq->number)});
 	return h ? h : 1;
+}
+
+/*
+ * RFC 2617 3.2.2.5 wants the digest uri to be the Request-URI, but SIPp (uri="sip:HOST:PORT") and some
+ * phones put the server's or the domain's URI there. Replay protection does not rest on it (the nonce,
+ * the rising nc and branch_hash do), so by default a SIP URI naming us or the Request-URI's host passes.
+ */
+static bool digest_uri_ok(struct sipd_msg *m, struct sipd_str uri)
+{
+	const struct sipd_uri *ru;
+	struct sipd_uri du;
+
+	if (sipd_str_eq(uri, m->ruri) || auth_uri_mode == AUTH_URI_ANY)
+		return true;
+	if (auth_uri_mode == AUTH_URI_EXACT || auth_parser->uri_parse(&du, uri) != 0 ||
+	    du.scheme == SIPD_URI_TEL)
+		return false;
+	if (sipd_is_myself(du.host, du.port))
+		return true;
+	return sipd_msg_ruri(m, &ru) == 0 && ru->scheme != SIPD_URI_TEL &&
+	       sipd_str_caseeq(du.host, ru->host) && du.port == ru->port;
 }
 
 /* The credentials for our realm among the headers of that type (a request may carry several realms). */
@@ -179,8 +213,7 @@ static enum sipd_result auth_check(struct sipd_ctx *ctx, const union sipd_arg *a
 	/* qop=auth is required (RFC 7616): without nc and cnonce a captured response could be replayed. */
 	if (!sipd_str_eq(c->qop, SIPD_STR("auth")) || !c->cnonce.len || !parse_nc(c->nc, &nc))
 		return refuse(ctx, 400, "Credentials Without qop=auth", st_bad);
-	/* RFC 2617 3.2.2.5: the digest must be for this request's URI. */
-	if (!sipd_str_eq(c->uri, m->ruri))
+	if (!digest_uri_ok(m, c->uri))
 		return refuse(ctx, 400, "Digest URI Does Not Match Request-URI", st_bad);
 	if (c->response.len != auth_hexlen(algo))
 		return refuse(ctx, 400, "Malformed Digest Response", st_bad);

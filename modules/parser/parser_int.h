@@ -66,6 +66,9 @@ struct parser_msg {
 	size_t body_off;
 	/* 0: terminated; 1: blank line missing; 2: last line has no LF either */
 	int term_missing;
+	/* 1 + index of the first header with a NUL byte in its value (a request sanity() answers 400), or 0
+	 */
+	unsigned nul_hdr;
 
 	enum parser_ruri_state ruri_state;
 	int ruri_err;

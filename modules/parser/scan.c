@@ -171,13 +171,27 @@ static struct sipd_hdr *new_header(struct parser_msg *pm, unsigned *cap)
 	return n;
 }
 
+/* A NUL byte inside a value leaves a request answerable (sanity() says 400 with the header's name) unless it
+ * is in a Via, which says where that answer would go. */
+static int note_nul(struct parser_msg *pm, const struct sipd_hdr *h, const char **why)
+{
+	if (h->type == SIPD_HDR_VIA) {
+		*why = "NUL byte in Via header";
+		return EBADMSG;
+	}
+	if (!pm->nul_hdr)
+		pm->nul_hdr = (unsigned)(h - pm->pub.hdrs) + 1;
+	return 0;
+}
+
 static int header_lines(struct parser_msg *pm, const char *p, const char **why)
 {
 	struct sipd_msg *m = &pm->pub;
 	const char *buf = m->buf, *end = buf + m->len, *next, *le, *q, *t;
 	struct sipd_hdr *cur = NULL;
 	unsigned cap = HDRS_INITIAL;
-	bool last_lf = true;
+	bool last_lf = true, nul;
+	int err;
 
 	m->hdrs = parser_arena_alloc(&pm->arena, sizeof(*m->hdrs) * cap);
 	if (!m->hdrs)
@@ -200,10 +214,7 @@ static int header_lines(struct parser_msg *pm, const char *p, const char **why)
 			*why = "Header line too long";
 			return EMSGSIZE;
 		}
-		if (memchr(p, '\0', (size_t)(le - p))) {
-			*why = "NUL byte in header";
-			return EBADMSG;
-		}
+		nul = memchr(p, '\0', (size_t)(le - p)) != NULL;
 		t = le;
 		while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
 			t--;
@@ -223,6 +234,8 @@ static int header_lines(struct parser_msg *pm, const char *p, const char **why)
 				cur->value.len = (size_t)(t - cur->value.p);
 			}
 			cur->line.len = (size_t)(next - cur->line.p);
+			if (nul && (err = note_nul(pm, cur, why)))
+				return err;
 			p = next;
 			continue;
 		}
@@ -249,6 +262,8 @@ static int header_lines(struct parser_msg *pm, const char *p, const char **why)
 		cur->value = (struct sipd_str){q, t > q ? (size_t)(t - q) : 0};
 		cur->line = (struct sipd_str){p, (size_t)(next - p)};
 		cur->type = sipd_hdr_type_of(cur->name);
+		if (nul && (err = note_nul(pm, cur, why)))
+			return err;
 		p = next;
 	}
 }
@@ -295,6 +310,11 @@ int parser_scan(struct parser_msg *pm, const char **why)
 	err = header_lines(pm, next, why);
 	if (err)
 		return err;
+	/* Nobody answers a response: one carrying a NUL byte goes no further. */
+	if (pm->nul_hdr && !m->is_request) {
+		*why = "NUL byte in header";
+		return EBADMSG;
+	}
 	if (pm->term_missing && is_stream(pm)) {
 		*why = "Unterminated header block";
 		return EBADMSG;

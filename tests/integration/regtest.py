@@ -105,14 +105,15 @@ class Client:
                             to=f"<sip:{user}@{self.host}>", from_user=user, cseq=cseq, call_id=call_id)
 
     def register_auth(self, user, password, contact=None, expires=None, algo="SHA-256", headers=(),
-                      auth_user=None, realm=None):
-        """REGISTER, answer the 401 with digest credentials; returns (final response, challenge)."""
-        first = self.register(user, contact, expires, headers)
+                      auth_user=None, realm=None, ruri=None, digest_uri=None):
+        """REGISTER (to ruri, default sip:HOST:PORT), answer the 401 with digest credentials for digest_uri
+        (default: the Request-URI); returns (final response, challenge)."""
+        first = self.register(user, contact, expires, headers, ruri=ruri)
         if first is None or first.status != 401:
             return first, None
         chals = [c for c in challenges(first) if c.get("algorithm") == algo]
         chal = chals[0]
-        uri = f"sip:{self.host}:{self.port}"
+        uri = digest_uri or ruri or f"sip:{self.host}:{self.port}"
         cred = credentials(auth_user or user, password, realm or chal["realm"], chal["nonce"], "REGISTER",
                            uri, algo)
-        return self.register(user, contact, expires, list(headers) + [cred]), chal
+        return self.register(user, contact, expires, list(headers) + [cred], ruri=ruri), chal

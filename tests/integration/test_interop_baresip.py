@@ -3,57 +3,37 @@ over UDP and TCP, with the default routing.cfg. baresip has no RFC 4028 support,
 session_timer policy "supported" and get 421 under "required". Needs baresip (apt-get install baresip-core)."""
 
 import os
-import shutil
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import ROOT, Sipd, TestRun  # noqa: E402
+from sipdtest import Sipd, TestRun  # noqa: E402
 from interop.baresip import Baresip  # noqa: E402
-from interop.common import wait_for  # noqa: E402
+from interop.common import (LISTEN, Clients, bindings, default_modules, default_routing,  # noqa: E402
+                            require_tools, wait_for)
 
 run = TestRun("interop_baresip")
 # Generous for the ASan build: registration and call set-up take well under a second otherwise.
 T = 10
 HOLD = 3  # seconds each call stays up before the caller hangs up
 
-with open(os.path.join(ROOT, "routing.cfg")) as f:
-    ROUTING = f.read()
-
-
-def modules(policy, algorithms):
-    """The default module list with the settings this test varies."""
-    return [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "sanity"}, {"name": "maxfwd"},
-            {"name": "tm"}, {"name": "auth_db", "realm": "sipd", "algorithms": algorithms},
-            {"name": "registrar", "min_expires": 60, "max_expires": 7200},
-            {"name": "session_timer", "policy": policy}]
-
-
-LISTEN = ["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"]
+ROUTING = default_routing()
+modules = default_modules
 # libre 1.1 aborts on a challenge whose algorithm it does not know (SHA-256), even when an MD5 one follows.
 MD5 = ["MD5"]
-UAS = []
+CLIENTS = Clients()
 
 
 def ua(*args, **kw):
     """A baresip that the finally clause below stops whatever happens."""
-    u = Baresip(*args, **kw)
-    UAS.append(u)
-    return u
+    return CLIENTS.start(Baresip, *args, **kw)
 
 
-def stop(*uas):
-    for u in uas:
-        u.close()
-        UAS.remove(u)
+stop = CLIENTS.stop
 
 
 def registered(u, timeout=T):
     return u.wait_event(("REGISTER_OK", "REGISTER_FAIL"), timeout)
-
-
-def bindings(s, user):
-    return s.ctl("registrations", user)
 
 
 def check_register(s, user, password, transport):
@@ -112,10 +92,7 @@ def check_call(s, caller_tp, callee_tp):
         stop(a, b)
 
 
-if not shutil.which("baresip"):
-    print("interop_baresip: baresip missing (apt-get install baresip-core)")
-    run.failed += 1
-    run.finish()
+require_tools(run, "interop_baresip", [("baresip", "baresip-core")])
 
 try:
     with Sipd(run.build, modules=modules("supported", MD5), routing=ROUTING, listen=LISTEN) as s:
@@ -193,6 +170,5 @@ try:
             finally:
                 stop(a)
 finally:
-    for u in list(UAS):
-        u.close()
+    CLIENTS.close_all()
 run.finish()

@@ -11,57 +11,37 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import ROOT, Sipd, TestRun  # noqa: E402
+from sipdtest import Sipd, TestRun  # noqa: E402
 from interop.baresip import Baresip  # noqa: E402
-from interop.common import sine_wav, wait_for  # noqa: E402
+from interop.common import (LISTEN, Clients, bindings, default_modules, default_routing,  # noqa: E402
+                            require_tools, sine_wav, wait_for)
 from interop.linphone import Linphone  # noqa: E402
 
 run = TestRun("interop_linphone")
 T = 15  # generous for the ASan build; linphonec registers in about 0.3 s otherwise
 HOLD = 3
 
-with open(os.path.join(ROOT, "routing.cfg")) as f:
-    ROUTING = f.read()
-LISTEN = ["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"]
-
-
-def modules(policy, algorithms):
-    return [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "sanity"}, {"name": "maxfwd"},
-            {"name": "tm"}, {"name": "auth_db", "realm": "sipd", "algorithms": algorithms},
-            {"name": "registrar", "min_expires": 60, "max_expires": 7200},
-            {"name": "session_timer", "policy": policy}]
-
-
-UAS = []
+ROUTING = default_routing()
+modules = default_modules
+CLIENTS = Clients()
 WAV = sine_wav(os.path.join(tempfile.mkdtemp(prefix="interop-wav-"), "tone16k.wav"), 2, 16000)
 
 
 def lp(*args, **kw):
-    u = Linphone(*args, **kw)
-    UAS.append(u)
-    return u
+    return CLIENTS.start(Linphone, *args, **kw)
 
 
 def bs(*args, **kw):
-    u = Baresip(*args, **kw)
-    UAS.append(u)
-    return u
+    return CLIENTS.start(Baresip, *args, **kw)
 
 
-def stop(*uas):
-    for u in uas:
-        u.close()
-        UAS.remove(u)
+stop = CLIENTS.stop
 
 
 def reg_state(u):
     """RegistrationOk / RegistrationFailed from liblinphone's log, or None while in progress."""
     m = re.findall(r"to \[LinphoneRegistration(Ok|Failed)\]", u.log())
     return m[0] if m else None
-
-
-def bindings(s, user):
-    return s.ctl("registrations", user)
 
 
 def check_register(s, user, transport):
@@ -123,11 +103,7 @@ def check_call(s, caller_tp, callee_tp, interval):
         stop(a, b)
 
 
-for tool, pkg in (("linphonec", "linphone-cli"), ("baresip", "baresip-core")):
-    if not shutil.which(tool):
-        print(f"interop_linphone: {tool} missing (apt-get install {pkg})")
-        run.failed += 1
-        run.finish()
+require_tools(run, "interop_linphone", [("linphonec", "linphone-cli"), ("baresip", "baresip-core")])
 
 try:
     # The default settings: SHA-256 then MD5 challenges, session timers required.
@@ -205,7 +181,6 @@ try:
             finally:
                 stop(a, b)
 finally:
-    for u in list(UAS):
-        u.close()
+    CLIENTS.close_all()
     shutil.rmtree(os.path.dirname(WAV), ignore_errors=True)
 run.finish()

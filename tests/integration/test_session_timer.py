@@ -3,17 +3,14 @@ auth_check() in the default routing.cfg, calls with timers (scripted UAs and SIP
 `sipctl sessions`, refreshes by re-INVITE and UPDATE, expiry with BYEs to both parties, BYE cleanup."""
 
 import os
-import queue
-import random
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import Sipd, TestRun, free_port, new_branch, parse_sip, sip_request, udp_request  # noqa: E402
+from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request, udp_request  # noqa: E402
+from sipua import UA, Call  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, "tests", "bench")
@@ -41,145 +38,6 @@ SCRIPT = """request_route {
 	relay();
 }
 """
-
-
-class Party(threading.Thread):
-    """A UDP user agent: answers INVITE/UPDATE/BYE with 200 (echoing Record-Route), queues what it gets."""
-
-    def __init__(self, name, answer_headers=(), reinvite_status=200):
-        super().__init__(daemon=True)
-        self.reinvite_status = reinvite_status
-        self.name_ = name
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.sock.settimeout(0.1)
-        self.answer_headers = list(answer_headers)
-        self.tag = "%s%06x" % (name, random.getrandbits(24))
-        self.requests = queue.Queue()
-        self.responses = queue.Queue()
-        self.seen = []
-        self.stop_flag = False
-        self.start()
-
-    def contact(self):
-        return f"<sip:{self.name_}@127.0.0.1:{self.port}>"
-
-    def answer(self, req, addr):
-        method = req.start.split()[0]
-        refresh = method == "INVITE" and "tag=" in (req.get("To") or "")
-        status = self.reinvite_status if refresh else 200
-        lines = [f"SIP/2.0 {status} {'OK' if status == 200 else 'Failed'}"]
-        for n, v in req.headers:
-            ln = n.lower()
-            if ln in ("via", "v", "from", "f", "call-id", "i", "cseq", "record-route"):
-                lines.append(f"{n}: {v}")
-            elif ln in ("to", "t"):
-                lines.append(f"{n}: {v}" + (f";tag={self.tag}" if "tag=" not in v else ""))
-        lines.append(f"Contact: {self.contact()}")
-        if method in ("INVITE", "UPDATE"):
-            lines += self.answer_headers
-        lines.append("Content-Length: 0")
-        self.sock.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(), addr)
-
-    def run(self):
-        while not self.stop_flag:
-            try:
-                data, addr = self.sock.recvfrom(65535)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            m = parse_sip(data)
-            if not m:
-                continue
-            if m.status:
-                self.responses.put(m)
-                continue
-            method = m.start.split()[0]
-            self.seen.append(m)
-            self.requests.put(m)
-            if method in ("INVITE", "UPDATE", "BYE", "OPTIONS"):
-                self.answer(m, addr)
-
-    def send(self, data, port):
-        self.sock.sendto(data, ("127.0.0.1", port))
-
-    def final(self, timeout=5.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                m = self.responses.get(timeout=max(0.01, deadline - time.time()))
-            except queue.Empty:
-                break
-            if m.status >= 200:
-                return m
-        return None
-
-    def wait_request(self, method, timeout):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            for m in self.seen:
-                if m.start.startswith(method + " "):
-                    return m
-            time.sleep(0.02)
-        return None
-
-    def close(self):
-        self.stop_flag = True
-        self.join(2)
-        self.sock.close()
-
-
-class Call:
-    """A call from caller to callee through sipd, with the in-dialog requests each side can send."""
-
-    def __init__(self, sipd_port, caller, callee, headers):
-        self.port = sipd_port
-        self.caller, self.callee = caller, callee
-        self.call_id = "%016x@st" % random.getrandbits(64)
-        self.cseq = {"caller": 1, "callee": 100}
-        self.invite = sip_request("INVITE", f"sip:bob@127.0.0.1:{sipd_port}", via_port=caller.port,
-                                  call_id=self.call_id, from_tag=caller.tag,
-                                  headers=[f"X-UA: {callee.port}", f"Contact: {caller.contact()}"] + headers)
-        caller.send(self.invite, sipd_port)
-        self.ok = caller.final()
-        self.rr = []
-        if self.ok and self.ok.status == 200:
-            for v in self.ok.all("Record-Route"):
-                self.rr += [x.strip() for x in v.split(",")]
-            self.to = self.ok.get("To")
-            self.frm = parse_sip(self.invite).get("From")
-            self.ack()
-
-    def ack(self):
-        self.caller.send(self.request("ACK", "caller", cseq=self.cseq["caller"]), self.port)
-
-    def request(self, method, side, headers=(), cseq=None):
-        """An in-dialog request from side ('caller' or 'callee'), routed through sipd."""
-        if cseq is None:
-            self.cseq[side] += 1
-            cseq = self.cseq[side]
-        me = self.caller if side == "caller" else self.callee
-        if side == "caller":
-            ruri = f"sip:bob@127.0.0.1:{self.callee.port}"
-            route = list(reversed(self.rr))
-            frm, to = self.frm, self.to
-        else:
-            ruri = f"sip:alice@127.0.0.1:{self.caller.port}"
-            route = list(self.rr)
-            frm, to = self.to, self.frm
-        lines = [f"{method} {ruri} SIP/2.0",
-                 f"Via: SIP/2.0/UDP 127.0.0.1:{me.port};branch={new_branch()};rport",
-                 "Max-Forwards: 70", f"From: {frm}", f"To: {to}", f"Call-ID: {self.call_id}",
-                 f"CSeq: {cseq} {method}", f"Contact: {me.contact()}"]
-        lines += [f"Route: {r}" for r in route] + list(headers) + ["Content-Length: 0"]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-    def send(self, method, side, headers=()):
-        me = self.caller if side == "caller" else self.callee
-        me.send(self.request(method, side, headers), self.port)
-        return me.final()
 
 
 def sessions(s):
@@ -254,7 +112,7 @@ with Sipd(run.build, modules=BASE + [st_module(min_se=2, session_expires=4, max_
 
     @run.case
     def call_is_tracked_with_the_interval_added_to_the_2xx():
-        a, b = Party("alice"), Party("bob")
+        a, b = UA("alice"), UA("bob")
         try:
             c = Call(s.port, a, b, ["Supported: timer", "Session-Expires: 600"])
             run.expect(c.ok and c.ok.status == 200, f"call: {c.ok and c.ok.start}")
@@ -276,13 +134,13 @@ with Sipd(run.build, modules=BASE + [st_module(min_se=2, session_expires=4, max_
 
     @run.case
     def session_expires_is_inserted_and_lowered():
-        a, b = Party("alice"), Party("bob")
+        a, b = UA("alice"), UA("bob")
         try:
             c = Call(s.port, a, b, ["Supported: timer"])
             inv = b.wait_request("INVITE", 1)
             run.expect(inv.get("Session-Expires") == "4", f"inserted: {inv.get('Session-Expires')}")
             c.send("BYE", "caller")
-            a2, b2 = Party("alice"), Party("bob")
+            a2, b2 = UA("alice"), UA("bob")
             try:
                 c2 = Call(s.port, a2, b2, ["Supported: timer", "Session-Expires: 99999;refresher=uas"])
                 inv = b2.wait_request("INVITE", 1)
@@ -298,7 +156,7 @@ with Sipd(run.build, modules=BASE + [st_module(min_se=2, session_expires=4, max_
     @run.case
     def refresh_by_reinvite_and_update_moves_the_expiry():
         # 4 s: without a refresh the proxy would end it at 4 - 4/3 = 2.67 s.
-        a, b = Party("alice"), Party("bob", ["Require: timer", "Session-Expires: 4;refresher=uac"])
+        a, b = UA("alice"), UA("bob", answer_headers=["Require: timer", "Session-Expires: 4;refresher=uac"])
         try:
             c = Call(s.port, a, b, ["Supported: timer", "Session-Expires: 4"])
             run.expect(c.ok and c.ok.status == 200, "call")
@@ -317,7 +175,7 @@ with Sipd(run.build, modules=BASE + [st_module(min_se=2, session_expires=4, max_
             run.expect(before < 1.3 and x["expires_in"] > 2.4, f"UPDATE moved expires_in {before} -> {x}")
             run.expect(x["refresher"] == "callee", f"the callee refreshes now: {x}")
             time.sleep(1.5)
-            run.expect(not any(m.start.startswith("BYE") for m in a.seen + b.seen), "no BYE while refreshed")
+            run.expect(not any(m.start.startswith("BYE") for m in a.requests + b.requests), "no BYE while refreshed")
             c.send("BYE", "callee")
             run.expect(session_of(s, c.call_id) is None, "gone after BYE")
         finally:
@@ -326,7 +184,7 @@ with Sipd(run.build, modules=BASE + [st_module(min_se=2, session_expires=4, max_
 
     @run.case
     def unrefreshed_session_ends_with_bye_to_both():
-        a, b = Party("alice"), Party("bob", ["Require: timer", "Session-Expires: 2;refresher=uac"])
+        a, b = UA("alice"), UA("bob", answer_headers=["Require: timer", "Session-Expires: 2;refresher=uac"])
         try:
             c = Call(s.port, a, b, ["Supported: timer", "Session-Expires: 2"])
             run.expect(c.ok and c.ok.status == 200, "call")
@@ -353,7 +211,7 @@ with Sipd(run.build, modules=BASE + [st_module(min_se=2, session_expires=4, max_
 
     @run.case
     def failed_refresh_481_removes_the_dialog():
-        a, b = Party("alice"), Party("bob", reinvite_status=481)
+        a, b = UA("alice"), UA("bob", reinvite_status=481)
         try:
             c = Call(s.port, a, b, ["Supported: timer", "Session-Expires: 600"])
             run.expect(session_of(s, c.call_id) is not None, "tracked")
@@ -366,7 +224,7 @@ with Sipd(run.build, modules=BASE + [st_module(min_se=2, session_expires=4, max_
 
     @run.case
     def sessions_survive_a_routing_reload():
-        a, b = Party("alice"), Party("bob")
+        a, b = UA("alice"), UA("bob")
         try:
             c = Call(s.port, a, b, ["Supported: timer", "Session-Expires: 600"])
             s.ctl("reload")

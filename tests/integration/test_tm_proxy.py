@@ -6,125 +6,15 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import (Sipd, TestRun, free_port, parse_sip, sip_request, tcp_connect,  # noqa: E402
-                      tcp_read_message)
+from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request, tcp_connect  # noqa: E402
+from sipua import UA, Caller, accept_msg, reply_to, tcp_msg, wait_until  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, "tests", "bench")
 run = TestRun("tm_proxy")
-
-
-class UA(threading.Thread):
-    """A scripted callee on UDP: 'ring' (180, then 487 on CANCEL), 'answer' (180, 200 after delay), 'busy' (486)."""
-
-    def __init__(self, mode, delay=0.3):
-        super().__init__(daemon=True)
-        self.port = free_port()
-        self.mode = mode
-        self.delay = delay
-        self.seen = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", self.port))
-        self.sock.settimeout(0.2)
-        self.stop_flag = False
-        self.invite = None
-
-    def reply(self, req, addr, status, reason, tag=True):
-        lines = [f"SIP/2.0 {status} {reason}"]
-        for n, v in req.headers:
-            ln = n.lower()
-            if ln in ("via", "v", "from", "f", "call-id", "i", "cseq", "record-route"):
-                lines.append(f"{n}: {v}")
-            elif ln in ("to", "t"):
-                lines.append(f"{n}: {v}" + (";tag=ua%d" % self.port if tag and "tag=" not in v else ""))
-        lines.append(f"Contact: <sip:ua@127.0.0.1:{self.port}>")
-        lines.append("Content-Length: 0")
-        self.sock.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(), addr)
-
-    def run(self):
-        while not self.stop_flag:
-            try:
-                data, addr = self.sock.recvfrom(65535)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            m = parse_sip(data)
-            if not m or m.status:
-                continue
-            method = m.start.split()[0]
-            self.seen.append(method)
-            if method == "INVITE":
-                if self.invite and self.invite[0].get("Call-ID") == m.get("Call-ID"):
-                    continue  # a retransmission
-                self.invite = (m, addr)
-                if self.mode == "busy":
-                    self.reply(m, addr, 486, "Busy Here")
-                    continue
-                self.reply(m, addr, 180, "Ringing")
-                if self.mode == "answer":
-                    threading.Timer(self.delay, self.reply, (m, addr, 200, "OK")).start()
-            elif method == "CANCEL":
-                self.reply(m, addr, 200, "OK", tag=False)
-                if self.invite:
-                    self.reply(self.invite[0], self.invite[1], 487, "Request Terminated")
-            elif method in ("BYE", "OPTIONS"):
-                self.reply(m, addr, 200, "OK")
-
-    def close(self):
-        self.stop_flag = True
-        self.join(2)
-        self.sock.close()
-
-
-class Caller:
-    """A UDP caller that sends one INVITE and collects every response."""
-
-    def __init__(self, sipd_port, user, max_forwards=70, headers=None):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.target = ("127.0.0.1", sipd_port)
-        self.raw = sip_request("INVITE", f"sip:{user}@127.0.0.1:{sipd_port}", via_port=self.port,
-                               max_forwards=max_forwards, headers=headers)
-        self.req = parse_sip(self.raw)
-        self.responses = []
-        self.sock.sendto(self.raw, self.target)
-
-    def wait(self, pred, timeout):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            for r in self.responses:
-                if pred(r):
-                    return r
-            self.sock.settimeout(max(0.01, deadline - time.time()))
-            try:
-                data, _ = self.sock.recvfrom(65535)
-                self.responses.append(parse_sip(data))
-            except socket.timeout:
-                break
-        return next((r for r in self.responses if pred(r)), None)
-
-    def final(self, timeout=5.0):
-        return self.wait(lambda r: r.status >= 200, timeout)
-
-    def cancel(self):
-        lines = self.raw.decode().split("\r\n")
-        cseq = self.req.get("CSeq").split()[0]
-        out = [f"CANCEL {self.req.start.split()[1]} SIP/2.0"]
-        for ln in lines[1:]:
-            n = ln.split(":", 1)[0].lower()
-            if n in ("via", "from", "to", "call-id", "max-forwards"):
-                out.append(ln)
-        out += [f"CSeq: {cseq} CANCEL", "Content-Length: 0"]
-        self.sock.sendto(("\r\n".join(out) + "\r\n\r\n").encode(), self.target)
-
-    def close(self):
-        self.sock.close()
 
 
 UAS_PORT = free_port()
@@ -207,8 +97,7 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
 
     @run.case
     def cancel_while_ringing():
-        ua = UA("ring")
-        ua.start()
+        ua = UA(mode="ring")
         c = Caller(s.port, "carol", headers=[f"X-UA: {ua.port}"])
         try:
             trying = c.wait(lambda r: r.status == 100, 0.3)
@@ -226,9 +115,7 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
 
     @run.case
     def fork_one_answers_other_cancelled():
-        a, b = UA("ring"), UA("answer", 0.3)
-        a.start()
-        b.start()
+        a, b = UA(mode="ring"), UA(mode="answer", delay=0.3)
         c = Caller(s.port, "fork", headers=[f"X-A: {a.port}", f"X-B: {b.port}"])
         try:
             fin = c.final(4)
@@ -244,9 +131,7 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
 
     @run.case
     def forked_busy_everywhere():
-        a, b = UA("busy"), UA("busy")
-        a.start()
-        b.start()
+        a, b = UA(mode="busy"), UA(mode="busy")
         c = Caller(s.port, "fork", headers=[f"X-A: {a.port}", f"X-B: {b.port}"])
         try:
             fin = c.final(4)
@@ -258,9 +143,7 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
 
     @run.case
     def failure_route_tries_the_next_target():
-        a, b = UA("busy"), UA("answer", 0.1)
-        a.start()
-        b.start()
+        a, b = UA(mode="busy"), UA(mode="answer", delay=0.1)
         c = Caller(s.port, "failover", headers=[f"X-A: {a.port}", f"X-B: {b.port}"])
         try:
             fin = c.final(4)
@@ -274,8 +157,7 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
 
     @run.case
     def timer_c_gives_408():
-        ua = UA("ring")
-        ua.start()
+        ua = UA(mode="ring")
         c = Caller(s.port, "dave", headers=[f"X-UA: {ua.port}"])
         try:
             fin = c.final(6)
@@ -314,8 +196,7 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
 
     @run.case
     def retransmission_absorbed():
-        ua = UA("busy")
-        ua.start()
+        ua = UA(mode="busy")
         c = Caller(s.port, "erin", headers=[f"X-UA: {ua.port}"])
         try:
             fin = c.final(3)
@@ -347,48 +228,13 @@ REG_SCRIPT = """request_route {
 REG_MODS = MODS + [{"name": "registrar", "min_expires": 60, "max_expires": 3600}]
 
 
-def wait_until(cond, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def tcp_msg(sock, timeout=3.0):
-    return parse_sip(tcp_read_message(sock, timeout))
-
-
-def reply_to(req, status, contact, to_tag="callee1"):
-    """A response echoing req's Via/From/To/Call-ID/CSeq/Record-Route, with a Content-Length."""
-    lines = [f"SIP/2.0 {status} X"] + [f"Via: {v}" for v in req.all("Via")]
-    lines += [f"Record-Route: {v}" for v in req.all("Record-Route")]
-    to = req.get("To") + ("" if "tag=" in req.get("To") else f";tag={to_tag}")
-    lines += [f"From: {req.get('From')}", f"To: {to}", f"Call-ID: {req.get('Call-ID')}",
-              f"CSeq: {req.get('CSeq')}", f"Contact: <{contact}>", "Content-Length: 0"]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def accept_msg(lsock, timeout=3.0):
-    """A connection accepted on lsock and the first message read from it, or (None, None)."""
-    lsock.settimeout(timeout)
-    try:
-        conn, _ = lsock.accept()
-    except socket.timeout:
-        return None, None
-    return conn, tcp_msg(conn, timeout)
-
-
 with Sipd(run.build, modules=REG_MODS, routing=REG_SCRIPT,
           listen=["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"]) as s:
 
     @run.case
     def fork_to_two_registered_contacts_one_answers_other_cancelled():
         # lookup() puts both bindings of the AOR in the destination set; relay() forks in parallel.
-        ringer, answerer = UA("ring"), UA("answer", 0.3)
-        ringer.start()
-        answerer.start()
+        ringer, answerer = UA(mode="ring"), UA(mode="answer", delay=0.3)
         c = None
         try:
             for ua in (ringer, answerer):

@@ -1,7 +1,9 @@
-"""Shared bits of the real-client helpers: free port ranges, polling, a test WAV file."""
+"""Shared bits of the real-client tests: free port ranges, polling, a test WAV file, the sipd set-up
+(default routing.cfg and module list) and the bookkeeping of started clients."""
 
 import math
 import os
+import shutil
 import socket
 import struct
 import sys
@@ -9,7 +11,7 @@ import time
 import wave
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from sipdtest import free_port  # noqa: E402
+from sipdtest import ROOT, free_port  # noqa: E402
 
 
 def free_ports(count, proto="both"):
@@ -63,3 +65,59 @@ def sine_wav(path, seconds, rate, freq=440.0):
             frames += struct.pack("<h", int(8000 * math.sin(2 * math.pi * freq * i / rate)))
         w.writeframes(bytes(frames))
     return path
+
+
+# The set-up every real-client test shares: sipd on UDP and TCP with the repository's routing.cfg and the
+# default module list, with the settings the client tests vary.
+LISTEN = ["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"]
+
+
+def default_routing():
+    """The repository's routing.cfg, verbatim."""
+    with open(os.path.join(ROOT, "routing.cfg")) as f:
+        return f.read()
+
+
+def default_modules(policy, algorithms):
+    """The default module list with a session_timer policy and the auth_db challenge algorithms."""
+    return [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "sanity"}, {"name": "maxfwd"},
+            {"name": "tm"}, {"name": "auth_db", "realm": "sipd", "algorithms": algorithms},
+            {"name": "registrar", "min_expires": 60, "max_expires": 7200},
+            {"name": "session_timer", "policy": policy}]
+
+
+def bindings(sipd, user):
+    """user's registrations as sipctl lists them."""
+    return sipd.ctl("registrations", user)
+
+
+class Clients:
+    """The real clients a test started: start() registers one, stop() closes some, close_all() (in a finally
+    clause) closes whatever is left so no client outlives the test."""
+
+    def __init__(self):
+        self.live = []
+
+    def start(self, cls, *args, **kw):
+        c = cls(*args, **kw)
+        self.live.append(c)
+        return c
+
+    def stop(self, *clients):
+        for c in clients:
+            c.close()
+            self.live.remove(c)
+
+    def close_all(self):
+        for c in list(self.live):
+            c.close()
+        self.live = []
+
+
+def require_tools(run, name, tools):
+    """Fails run (and exits) unless each (binary, Debian package) in tools is installed."""
+    for tool, pkg in tools:
+        if not shutil.which(tool):
+            print(f"{name}: {tool} missing (apt-get install {pkg})")
+            run.failed += 1
+            run.finish()
