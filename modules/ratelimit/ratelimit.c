@@ -19,7 +19,7 @@ struct rl_cfg rl_cfg = {
     .src_table = 65536,
     .src_action = "drop",
     .load_rate = 0,
-    .load_drops = true,
+    .load_drops = false,
     .retry_after = 5,
     .log_interval = 10,
 };
