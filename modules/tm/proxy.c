@@ -219,6 +219,35 @@ static void run_failure_route(struct tm_cell *c)
 	fm->ops->free(fm);
 }
 
+/* 16.7 step 7: a 401 or 407 going upstream carries the challenges of every branch's 401 and 407. */
+static void merge_challenges(struct tm_cell *c, struct tm_uac *best)
+{
+	struct sipd_msg *f = best->final;
+
+	for (unsigned i = 0; i < c->nuac; i++) {
+		struct sipd_msg *o = c->uac[i]->final;
+
+		if (c->uac[i] == best || !o || (o->status != 401 && o->status != 407))
+			continue;
+		for (unsigned k = 0; k < o->hdr_count; k++) {
+			const struct sipd_hdr *h = &o->hdrs[k];
+			char *v;
+
+			if (h->type != SIPD_HDR_WWW_AUTHENTICATE && h->type != SIPD_HDR_PROXY_AUTHENTICATE)
+				continue;
+			/* The value must live as long as the message it goes into. */
+			if (!(v = sipd_msg_alloc(f, h->value.len ? h->value.len : 1)))
+				return;
+			memcpy(v, h->value.p, h->value.len);
+			f->ops->hdr_append(f,
+					   h->type == SIPD_HDR_WWW_AUTHENTICATE
+					       ? SIPD_STR("WWW-Authenticate")
+					       : SIPD_STR("Proxy-Authenticate"),
+					   (struct sipd_str){v, h->value.len});
+		}
+	}
+}
+
 static void send_final(struct tm_cell *c)
 {
 	struct tm_uac *best;
@@ -243,6 +272,8 @@ static void send_final(struct tm_cell *c)
 	best = best_branch(c);
 	s = best ? effective_status(c, best) : 500;
 	if (best && s == best->status && !best->local_final && best->final && s != 503) {
+		if (s == 401 || s == 407)
+			merge_challenges(c, best);
 		if (forward_response(c, best->final) == 0)
 			return;
 	}

@@ -51,7 +51,7 @@ static bool on_reply(struct sipd_ctx *ctx)
 	struct tm_cell *c = tm_match_response(ctx->msg, &u);
 
 	if (!c)
-		return false;
+		return tm_stateless_response(ctx);
 	pthread_mutex_lock(&c->lock);
 	tm_uac_on_response(u, ctx->msg);
 	tm_cell_check_done(c);

@@ -268,6 +268,8 @@ bool tm_proxy_loops(struct sipd_msg *m, uint32_t *hash);
  */
 int tm_dest_from_uri(struct sipd_dest *out, struct sipd_str uri, bool *need_dns);
 
+/* An IPv4 or IPv6 literal (without brackets) into out (port 0). */
+bool tm_ip_literal(struct sipd_str host, union sipd_sockaddr *out);
 /* A listen socket of proto, preferring the address family. */
 const struct sipd_listen *tm_listen_for(enum sipd_proto proto, int family);
 /* Parses uri and gives its transport and port (RFC 3263 4.1/4.2 defaults). */
@@ -306,10 +308,15 @@ int tm_hdr_prepend(struct sipd_msg *m, struct sipd_hdr *first, struct sipd_str n
 int tm_hdr_frame(struct sipd_msg *m, enum sipd_proto proto);
 char *tm_strndup(struct sipd_str s);
 
+/* ---- stateless.c ---- */
+/* A response no client transaction matched: reply_route, then forwarded per the next Via or dropped. */
+bool tm_stateless_response(struct sipd_ctx *ctx);
+
 /* ---- stats ---- */
 struct tm_stats {
 	struct sipd_stat *current, *total, *by_state[TM_STATE_COUNT], *retrans_sent, *retrans_absorbed,
-	    *uac_total, *timeouts, *transport_errors, *cancels, *loops;
+	    *uac_total, *timeouts, *transport_errors, *cancels, *loops, *stateless_forwarded,
+	    *stateless_dropped;
 };
 extern struct tm_stats tm_st;
 int tm_stats_init(void);
