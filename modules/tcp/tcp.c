@@ -19,6 +19,8 @@ struct tcp_cfg tcp_cfg = {
     .max_message_size = 65536,
     .max_write_queue = 1024 * 1024,
     .backlog = 1024,
+    .spread = true,
+    .spread_queue = 65536,
 };
 struct tcp_counters tcp_stats;
 const struct sipd_parser_api *tcp_parser;
@@ -78,6 +80,7 @@ static const struct stat_def stat_defs[] = {
     {&tcp_stats.write_queue_full, "write_queue_full", "sends refused because max_write_queue was reached"},
     {&tcp_stats.bytes_queued, "bytes_queued", "bytes the socket could not take at once (back-pressure)"},
     {&tcp_stats.bytes_dropped, "bytes_dropped", "queued bytes dropped when their connection closed"},
+    {&tcp_stats.spread, "spread", "messages handed to another worker by their Call-ID (spread)"},
 };
 
 static int tcp_init(void)
@@ -147,6 +150,12 @@ static const struct sipd_param_def params[] = {
     {"max_write_queue", SIPD_PARAM_INT, &tcp_cfg.max_write_queue, 4096, 256 * 1024 * 1024,
      "bytes waiting to be sent on one connection before it is closed (default 1048576)"},
     {"backlog", SIPD_PARAM_INT, &tcp_cfg.backlog, 16, 65535, "listen(2) backlog (default 1024)"},
+    {"spread", SIPD_PARAM_BOOL, &tcp_cfg.spread, 0, 0,
+     "handle each message on the worker its Call-ID hashes to, so one busy connection uses every worker "
+     "(a call's messages stay in order); false: all on the connection's worker (default true)"},
+    {"spread_queue", SIPD_PARAM_INT, &tcp_cfg.spread_queue, 16, 16 * 1024 * 1024,
+     "messages handed to other workers and not yet handled, past which connections are not read until "
+     "the workers catch up (default 65536)"},
     {.name = NULL},
 };
 
