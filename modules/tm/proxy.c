@@ -144,7 +144,7 @@ static struct tm_uac *best_branch(struct tm_cell *c)
 		struct tm_uac *u = c->uac[i];
 		int s = effective_status(c, u);
 
-		if (s < 300)
+		if (s < 300 || u->replaced)
 			continue;
 		if (!best || class_rank(s) < class_rank(best_s)) {
 			best = u;

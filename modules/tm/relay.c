@@ -132,6 +132,37 @@ static void dispatch(struct tm_uac *u)
 	tm_uac_start(u);
 }
 
+bool tm_uac_failover(struct tm_uac *u)
+{
+	struct tm_cell *c = u->cell;
+	struct sipd_msg *b = NULL;
+	struct tm_uac *n;
+
+	if (!u->nalt || u->replaced || u->is_cancel || !u->req || u->req_is_ack || c->cancelled ||
+	    c->final_sent || (c->has_uas && c->uas.status >= 200))
+		return false;
+	/* The request as sent, without our Via: the new branch puts its own (a new transaction, 4.3). */
+	if (tm_parser->parse(&b, u->req, u->req_len, NULL, NULL) || tm_via_pop(b) ||
+	    tm_uac_add(&n, c, u->invite, u->uri ? u->uri : "")) {
+		if (b)
+			b->ops->free(b);
+		return false;
+	}
+	n->dst = u->alt[0];
+	if (u->nalt > 1 && (n->alt = malloc((u->nalt - 1) * sizeof(*n->alt)))) {
+		memcpy(n->alt, u->alt + 1, (u->nalt - 1) * sizeof(*n->alt));
+		n->nalt = u->nalt - 1;
+	}
+	free(u->alt);
+	u->alt = NULL;
+	u->nalt = 0;
+	u->replaced = true;
+	n->tmpl = b;
+	SIPD_INFO("%s: a transport error or 503: the next target (RFC 3263 4.3)", n->uri);
+	dispatch(n);
+	return true;
+}
+
 /*
  * A name with no usable record is definite: 404 (RFC 3261 21.4.5, the
  * Request-URI's domain is not one anybody serves). DNS servers that did not
@@ -148,7 +179,7 @@ struct resolve_job {
 	unsigned idx;
 };
 
-static void resolved(void *arg, int err, const struct sipd_dest *d)
+static void resolved(void *arg, int err, const struct sipd_dest *d, unsigned n)
 {
 	struct resolve_job *j = arg;
 	struct tm_cell *c = j->cell;
@@ -163,7 +194,11 @@ static void resolved(void *arg, int err, const struct sipd_dest *d)
 			SIPD_INFO("cannot resolve %s: %s", u->uri, strerror(err));
 			tm_uac_fail(u, tm_resolve_status(err));
 		} else {
-			u->dst = *d;
+			u->dst = d[0];
+			if (n > 1 && (u->alt = malloc((n - 1) * sizeof(*d)))) {
+				memcpy(u->alt, d + 1, (n - 1) * sizeof(*d));
+				u->nalt = n - 1;
+			}
 			dispatch(u);
 		}
 	}

@@ -21,6 +21,8 @@
 /* Our branch parameters: the RFC 3261 magic cookie, then "sd" so we recognise our own. */
 #define TM_BRANCH_PREFIX "z9hG4bKsd"
 #define TM_MAX_UAC       (SIPD_MAX_BRANCHES * 2)
+/* Next-hop addresses one lookup gives (RFC 3263 4.3: tried in turn on a transport error or 503). */
+#define TM_MAX_TARGETS 8
 
 enum tm_state {
 	TM_TRYING = 0,
@@ -115,6 +117,9 @@ struct tm_uac {
 	bool timed_out;         /* Timer C fired: the branch counts as 408 whatever it answers (16.8) */
 	char *uri;       /* target URI (Request-URI of this branch), NUL-terminated; NULL once compacted */
 	bool req_is_ack; /* req now holds the ACK of the non-2xx final (17.1.1.3) */
+	struct sipd_dest *alt; /* the lookup's further targets (malloc), tried on a transport error or 503 */
+	unsigned nalt;
+	bool replaced; /* failed over to a later branch: it no longer counts in the answer */
 };
 
 struct tm_cell {
@@ -234,6 +239,12 @@ void tm_uac_on_response(struct tm_uac *u, struct sipd_msg *resp);
 void tm_uac_timer(struct tm_timer *t);
 /* Fails the branch with a locally generated status (408, 503, 480). */
 void tm_uac_fail(struct tm_uac *u, int status);
+/*
+ * RFC 3263 4.3: after a transport error or a 503, the same request goes to
+ * the lookup's next target as a new branch (relay.c); true when one was
+ * started, and u then no longer counts (replaced).
+ */
+bool tm_uac_failover(struct tm_uac *u);
 /* Sends (or schedules) a CANCEL on an INVITE branch (9.1). */
 void tm_uac_cancel(struct tm_uac *u);
 void tm_uac_free(struct tm_uac *u);
@@ -279,7 +290,8 @@ int tm_local_addr(const struct sipd_dest *d, char *host, size_t size, uint16_t *
 void tm_hostport(char *buf, size_t size, const char *host, uint16_t port);
 
 /* ---- resolve.c ---- */
-typedef void (*tm_resolve_fn)(void *arg, int err, const struct sipd_dest *d);
+/* d: the targets in the order to try them (n >= 1), NULL on error. */
+typedef void (*tm_resolve_fn)(void *arg, int err, const struct sipd_dest *d, unsigned n);
 /* Checks a dns_servers value ("ip[:port][,ip[:port]...]", IPv6 as [addr]:port); logs the bad entry. */
 int tm_dns_servers_check(const char *csv);
 int tm_resolver_start(void);
@@ -294,6 +306,8 @@ int tm_resolve(struct sipd_str uri, struct sipd_loop *loop, tm_resolve_fn fn, vo
  */
 struct ares_srv_reply;
 struct ares_srv_reply *tm_srv_pick(struct ares_srv_reply *r);
+/* RFC 2782's order of a whole SRV answer: up to max usable records into out; r is left as it was. */
+unsigned tm_srv_order(struct ares_srv_reply **out, unsigned max, struct ares_srv_reply *r);
 /* The status a branch fails with when tm_resolve() gave err (relay.c). */
 int tm_resolve_status(int err);
 

@@ -51,6 +51,7 @@ void tm_uac_free(struct tm_uac *u)
 	if (u->tmpl)
 		u->tmpl->ops->free(u->tmpl);
 	tm_uac_free(u->cancel);
+	free(u->alt);
 	free(u->req);
 	free(u->uri);
 	free(u);
@@ -238,6 +239,9 @@ void tm_uac_fail(struct tm_uac *u, int status)
 	tm_state_set(&u->state, TM_TERMINATED);
 	u->status = status;
 	u->local_final = true;
+	/* A transport error (503) tries the lookup's next target first. */
+	if (status == 503 && tm_uac_failover(u))
+		return;
 	to_tu(u, NULL);
 }
 
@@ -264,6 +268,9 @@ static void on_invite_response(struct tm_uac *u, struct sipd_msg *resp)
 			tm_state_set(&u->state, TM_ACCEPTED);
 			wait_arm(u, 64u * (unsigned)tm_cfg.t1); /* Timer M */
 		} else {
+			/* Before the ACK takes the request's place: the next target needs the request. */
+			if (s == 503)
+				tm_uac_failover(u);
 			send_ack(u, resp);
 			tm_state_set(&u->state, u->reliable ? TM_TERMINATED : TM_COMPLETED);
 			if (!u->reliable)
@@ -283,7 +290,8 @@ static void on_invite_response(struct tm_uac *u, struct sipd_msg *resp)
 	}
 	if (s > u->status || s / 100 == 2)
 		u->status = s;
-	to_tu(u, resp);
+	if (!u->replaced)
+		to_tu(u, resp);
 }
 
 static void on_other_response(struct tm_uac *u, struct sipd_msg *resp)
@@ -304,6 +312,8 @@ static void on_other_response(struct tm_uac *u, struct sipd_msg *resp)
 		}
 	}
 	u->status = s;
+	if (s == 503 && tm_uac_failover(u))
+		return;
 	to_tu(u, resp);
 }
 

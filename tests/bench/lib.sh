@@ -114,14 +114,20 @@ sys.exit(1)
 EOF
 }
 
-# bench_start_sipd PORT ROUTING MODULE...: sipd with BENCH_WORKERS workers; sets SIPD_PID.
+# bench_start_sipd PORT ROUTING MODULE...: sipd with BENCH_WORKERS workers; sets SIPD_PID. A MODULE may
+# carry parameters: "tcp:spread = false".
 # BENCH_SIPD_LISTEN overrides the listen list ({port} is replaced), e.g. '"tcp:127.0.0.1:{port}"'.
 bench_start_sipd() {
 	local port=$1 routing=$2 dir="$BENCH_TMP/sipd-$1" mods="" m listen
 	shift 2
 	mkdir -p "$dir"
 	for m in "$@"; do
-		mods="$mods${mods:+, }{ name = \"$m\"; }"
+		# "name:key=value;key=value" passes module parameters (values as libconfig writes them).
+		if [[ "$m" == *:* ]]; then
+			mods="$mods${mods:+, }{ name = \"${m%%:*}\"; ${m#*:}; }"
+		else
+			mods="$mods${mods:+, }{ name = \"$m\"; }"
+		fi
 	done
 	listen=${BENCH_SIPD_LISTEN:-'"udp:127.0.0.1:{port}"'}
 	listen=${listen//\{port\}/$port}

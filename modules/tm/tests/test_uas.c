@@ -236,7 +236,8 @@ Test(uas, compacted_invite_non2xx_is_retransmitted_and_ack_matches)
 	cr_assert_eq(fake_count("SIP/2.0 486"), 2, "the retransmitted INVITE gets the 486 again");
 	fake_advance(500);
 	cr_assert_eq(fake_count("SIP/2.0 486"), 3, "Timer G resends from the kept response");
-	cr_assert(absorb(REQ("ACK", "z9hG4bK23", "ACK")), "the ACK of the non-2xx matches the compacted cell");
+	cr_assert(absorb(REQ("ACK", "z9hG4bK23", "ACK")),
+		  "the ACK of the non-2xx matches the compacted cell");
 	cr_assert_eq(c->uas.state, TM_CONFIRMED);
 	cr_assert_null(c->uas.resp, "Confirmed answers nothing: the response goes too");
 	fake_advance(5000);
