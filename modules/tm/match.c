@@ -195,7 +195,7 @@ struct tm_cell *tm_match_response(struct sipd_msg *m, struct tm_uac **out)
 		return NULL;
 	if (!(c = tm_cell_by_label(bucket, label)))
 		return NULL;
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	u = idx < c->nuac ? c->uac[idx] : NULL;
 	if (u && cs->method_id == SIPD_METHOD_CANCEL)
 		u = u->cancel;
@@ -203,7 +203,7 @@ struct tm_cell *tm_match_response(struct sipd_msg *m, struct tm_uac **out)
 	if (u && (!sipd_str_eq(v->branch, sipd_str_c(u->branch)) ||
 		  (cs->method_id == SIPD_METHOD_INVITE) != u->invite))
 		u = NULL;
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	if (!u) {
 		tm_cell_unref(c);
 		return NULL;

@@ -193,9 +193,9 @@ static void reason_for(int s, bool local, const char **reason)
 static void run_route_unlocked(struct tm_cell *c, struct sipd_ctx *ctx, int route)
 {
 	c->routes_running++;
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	tm_sys->run_route(ctx, route);
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	c->routes_running--;
 }
 

@@ -185,7 +185,7 @@ static void resolved(void *arg, int err, const struct sipd_dest *d, unsigned n)
 	struct tm_cell *c = j->cell;
 	struct tm_uac *u;
 
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	u = j->idx < c->nuac ? c->uac[j->idx] : NULL;
 	/* ECANCELED is the resolver stopping: the cell goes with the table and nobody is answered. */
 	if (u && u->resolving && err != ECANCELED) {
@@ -203,7 +203,7 @@ static void resolved(void *arg, int err, const struct sipd_dest *d, unsigned n)
 		}
 	}
 	tm_cell_check_done(c);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	tm_cell_unref(c);
 	free(j);
 }
@@ -325,9 +325,9 @@ void tm_rr_mark(struct sipd_ctx *ctx)
 	struct tm_cell *c = ctx->owner;
 
 	if (c) {
-		pthread_mutex_lock(&c->lock);
+		tm_cell_lock(c);
 		c->rr_listen = ctx->rcv->listen;
-		pthread_mutex_unlock(&c->lock);
+		tm_cell_unlock(c);
 		return;
 	}
 	pending_for(ctx->msg);
@@ -339,12 +339,12 @@ void tm_routes_set(struct sipd_ctx *ctx, int on_failure, int on_reply)
 	struct tm_cell *c = ctx->owner;
 
 	if (c) {
-		pthread_mutex_lock(&c->lock);
+		tm_cell_lock(c);
 		if (on_failure >= 0)
 			c->on_failure = on_failure;
 		if (on_reply >= 0)
 			c->on_reply = on_reply;
-		pthread_mutex_unlock(&c->lock);
+		tm_cell_unlock(c);
 		return;
 	}
 	pending_for(ctx->msg);
@@ -409,7 +409,7 @@ enum sipd_result tm_proxy_relay(struct sipd_ctx *ctx)
 		}
 		if (c->proxy || c->uas.status) {
 			/* Another worker already handles this request (a retransmission raced it). */
-			pthread_mutex_unlock(&c->lock);
+			tm_cell_unlock(c);
 			tm_cell_unref(c);
 			ctx->dropped = true;
 			return SIPD_STOP;
@@ -426,7 +426,7 @@ enum sipd_result tm_proxy_relay(struct sipd_ctx *ctx)
 			tm_uas_reply(c, 100, "Trying", NULL, NULL, NULL);
 	} else {
 		/* A failure route: its caller dropped the cell lock to run the script. */
-		pthread_mutex_lock(&c->lock);
+		tm_cell_lock(c);
 	}
 	for (unsigned i = 0; i < sipd_branch_count(ctx); i++) {
 		const struct sipd_branch *br = sipd_branch_get(ctx, i);
@@ -450,12 +450,12 @@ enum sipd_result tm_proxy_relay(struct sipd_ctx *ctx)
 	c->relaying = false;
 	ctx->dropped = true; /* finished: tm answers from now on */
 	if (ctx->owner) {
-		pthread_mutex_unlock(&c->lock);
+		tm_cell_unlock(c);
 		return SIPD_STOP; /* the failure route's caller concludes */
 	}
 	tm_proxy_check_final(c);
 	tm_cell_check_done(c);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	tm_cell_unref(c);
 	return SIPD_STOP;
 }

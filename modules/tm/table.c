@@ -44,9 +44,9 @@ void tm_table_destroy(void)
 		while ((c = buckets[i].head)) {
 			/* The timers' references go first, so the table's is the last one. */
 			tm_cell_ref(c);
-			pthread_mutex_lock(&c->lock);
+			tm_cell_lock(c);
 			tm_cell_disarm(c);
-			pthread_mutex_unlock(&c->lock);
+			tm_cell_unlock(c);
 			tm_cell_unlink(c);
 			tm_cell_unref(c);
 		}

@@ -153,6 +153,17 @@ struct tm_cell {
 	bool final_deferred;
 };
 
+/* ---- outbox.c ---- */
+/* A cell's lock, counted per thread: sends made with tm_send() while any is held wait for the last unlock. */
+void tm_cell_lock(struct tm_cell *c);
+void tm_cell_unlock(struct tm_cell *c);
+/*
+ * Sends now, or after the calling thread's last cell unlock when it holds
+ * one (buf copied); 0 then, whatever the transport says later. For sends
+ * whose error nobody acts on: responses, retransmissions, ACKs.
+ */
+int tm_send(const struct sipd_dest *d, const char *buf, size_t len);
+
 /* ---- table.c ---- */
 int tm_table_init(unsigned buckets);
 /* At shutdown, with no loop running: ends every cell (timers stopped, unlinked), then frees the table. */

@@ -192,7 +192,7 @@ static void send_ack(struct tm_uac *u, struct sipd_msg *resp)
 		u->req_len = len;
 		u->req_is_ack = true;
 	}
-	tm_sys->send(&u->dst, u->req, u->req_len);
+	tm_send(&u->dst, u->req, u->req_len);
 }
 
 static void send_cancel(struct tm_uac *u)
@@ -335,7 +335,7 @@ void tm_uac_timer(struct tm_timer *t)
 			return;
 		if (u->invite && !u->is_cancel && u->state != TM_CALLING)
 			return;
-		if (tm_sys->send(&u->dst, u->req, u->req_len) == 0)
+		if (tm_send(&u->dst, u->req, u->req_len) == 0)
 			sipd_stat_inc(tm_st.retrans_sent);
 		/* A doubles without bound; E doubles up to T2, and stays at T2 in Proceeding. */
 		if (u->invite && !u->is_cancel)

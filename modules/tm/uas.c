@@ -50,13 +50,13 @@ int tm_uas_create(struct tm_cell **out, struct sipd_ctx *ctx)
 	sipd_stat_inc(tm_st.current);
 	tm_timer_init(&u->retr, c, u, TM_TMR_RETR);
 	tm_timer_init(&u->timeout, c, u, TM_TMR_TIMEOUT);
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	if ((other = tm_match_link(c, u->req))) {
 		/* A retransmission raced us from another worker: use its transaction. */
-		pthread_mutex_unlock(&c->lock);
+		tm_cell_unlock(c);
 		tm_cell_unref(c);
 		c = other;
-		pthread_mutex_lock(&c->lock);
+		tm_cell_lock(c);
 	}
 	*out = c;
 	c = NULL;
@@ -70,7 +70,7 @@ out:
 
 static void resend(struct tm_uas *u)
 {
-	if (u->resp && tm_sys->send(&u->resp_dst, u->resp, u->resp_len) == 0)
+	if (u->resp && tm_send(&u->resp_dst, u->resp, u->resp_len) == 0)
 		sipd_stat_inc(tm_st.retrans_sent);
 }
 
@@ -93,7 +93,7 @@ int tm_uas_send(struct tm_cell *c, int status, const char *buf, size_t len)
 	free(u->resp);
 	u->resp = copy;
 	u->resp_len = len;
-	err = tm_sys->send(&u->resp_dst, buf, len);
+	err = tm_send(&u->resp_dst, buf, len);
 	if (err)
 		SIPD_DBG("sending %d for %.*s failed: %s", status, SIPD_STR_FMT(u->method), strerror(err));
 	if (status > u->status)

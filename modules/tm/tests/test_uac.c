@@ -69,10 +69,10 @@ static void respond_on(const char *branch, int status, const char *method)
 	cr_assert_not_null(m);
 	c = tm_match_response(m, &u);
 	cr_assert_not_null(c, "response not matched");
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	tm_uac_on_response(u, m);
 	tm_cell_check_done(c);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	tm_cell_unref(c);
 	parser_free(m);
 	free(text);
@@ -211,9 +211,9 @@ Test(uac, cancel_waits_for_a_provisional)
 	c = tm_cell_by_label(bucket, label);
 	cr_assert_not_null(c);
 	u = c->uac[idx];
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	tm_uac_cancel(u);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	cr_assert_eq(fake_count("CANCEL"), 0, "9.1: no CANCEL before a provisional");
 	respond(180, "INVITE");
 	cr_assert_eq(fake_count("CANCEL"), 1);
@@ -270,12 +270,12 @@ static void give_alternative(uint16_t port)
 	struct tm_cell *c;
 	struct tm_uac *u = first_uac(&c);
 
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	u->alt = malloc(sizeof(*u->alt));
 	*u->alt = dst;
 	u->alt->addr.sin.sin_port = htons(port);
 	u->nalt = 1;
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	tm_cell_unref(c);
 }
 

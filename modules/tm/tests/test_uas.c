@@ -14,17 +14,17 @@ static struct tm_cell *server(const char *text, enum sipd_proto proto, struct si
 	cr_assert_not_null(m);
 	struct sipd_ctx ctx = {.msg = m, .rcv = &rcv};
 	cr_assert_eq(tm_uas_create(&c, &ctx), 0);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	*out = m;
 	return c;
 }
 
 static void reply(struct tm_cell *c, int code, const char *reason)
 {
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	cr_assert_eq(tm_uas_reply(c, code, reason, NULL, NULL, NULL), 0);
 	tm_cell_check_done(c);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 }
 
 static bool absorb(const char *text)
@@ -35,10 +35,10 @@ static bool absorb(const char *text)
 	bool r = false;
 
 	if (c) {
-		pthread_mutex_lock(&c->lock);
+		tm_cell_lock(c);
 		r = tm_uas_on_request(c, m);
 		tm_cell_check_done(c);
-		pthread_mutex_unlock(&c->lock);
+		tm_cell_unlock(c);
 		tm_cell_unref(c);
 	}
 	parser_free(m);
@@ -125,10 +125,10 @@ Test(uas, invite_2xx_goes_to_accepted_then_timer_l)
 	reply(c, 200, "OK");
 	cr_assert_eq(c->uas.state, TM_ACCEPTED);
 	/* A second 2xx (another fork branch, forwarded as built) still passes; a 486 does not. */
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	cr_assert_eq(tm_uas_send(c, 200, ok2, sizeof(ok2) - 1), 0);
 	cr_assert_eq(tm_uas_send(c, 486, ok2, sizeof(ok2) - 1), EINVAL);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	fake_advance(1000);
 	cr_assert_eq(fake_count("SIP/2.0 200"), 2, "the 2xx is not retransmitted by the transaction");
 	cr_assert(absorb(REQ("INVITE", "z9hG4bK5", "INVITE")), "the INVITE retransmission is absorbed");
@@ -256,6 +256,20 @@ Test(uas, compacted_invite_2xx_drops_the_response)
 	cr_assert_null(c->uas.resp, "Accepted absorbs the INVITE without answering");
 	cr_assert(absorb(REQ("INVITE", "z9hG4bK24", "INVITE")));
 	cr_assert_eq(fake_count("SIP/2.0 200"), 1);
+	parser_free(m);
+	tm_cell_unref(c);
+}
+
+Test(uas, responses_leave_after_the_cell_lock_is_released)
+{
+	struct sipd_msg *m;
+	struct tm_cell *c = server(REQ("OPTIONS", "z9hG4bK25", "OPTIONS"), SIPD_PROTO_UDP, &m);
+
+	tm_cell_lock(c);
+	cr_assert_eq(tm_uas_reply(c, 200, "OK", NULL, NULL, NULL), 0);
+	cr_assert_eq(fake_nsent, 0, "nothing is sent while the cell is locked");
+	tm_cell_unlock(c);
+	cr_assert_eq(fake_count("SIP/2.0 200"), 1, "sent once the lock is gone");
 	parser_free(m);
 	tm_cell_unref(c);
 }
