@@ -43,21 +43,28 @@ static struct sipd_str key_put(char **p, struct sipd_str s)
 	return out;
 }
 
-/* The server side keeps branch, sent-by and method for 17.2.3 matching; RFC 2543 requests keep the clone. */
-static void uas_compact(struct tm_uas *u)
+/*
+ * The server side keeps branch, sent-by and method for 17.2.3 matching; RFC
+ * 2543 requests keep the clone. Lookups on other threads read the key under
+ * the bucket lock: it changes under it.
+ */
+static void uas_compact(struct tm_cell *c)
 {
+	struct tm_uas *u = &c->uas;
 	struct sipd_msg *r = u->req;
 	char *key, *p;
 
-	if (r && !u->rfc2543) {
+	if (r && !u->rfc2543 && c->linked) {
 		if (!(key = malloc(u->branch.len + u->sent_host.len + u->method.len + 1)))
 			return;
 		p = key;
+		tm_bucket_lock(c);
 		u->branch = key_put(&p, u->branch);
 		u->sent_host = key_put(&p, u->sent_host);
 		u->method = key_put(&p, u->method);
 		u->key = key;
 		u->req = NULL;
+		tm_bucket_unlock(c);
 		r->ops->free(r);
 	}
 	/* 17.2.1, RFC 6026: Accepted and Confirmed absorb requests without answering them. */
@@ -81,5 +88,5 @@ void tm_cell_compact(struct tm_cell *c)
 	for (unsigned i = 0; i < c->nuac; i++)
 		uac_compact(c->uac[i]);
 	if (c->has_uas)
-		uas_compact(&c->uas);
+		uas_compact(c);
 }

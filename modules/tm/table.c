@@ -199,6 +199,16 @@ struct tm_cell *tm_cell_find(uint32_t key_hash, tm_cell_pred pred, void *arg)
 	return c;
 }
 
+void tm_bucket_lock(const struct tm_cell *c)
+{
+	pthread_mutex_lock(&buckets[c->bucket].lock);
+}
+
+void tm_bucket_unlock(const struct tm_cell *c)
+{
+	pthread_mutex_unlock(&buckets[c->bucket].lock);
+}
+
 void tm_cell_foreach(void (*fn)(struct tm_cell *c, void *arg), void *arg)
 {
 	for (unsigned i = 0; i < bucket_count; i++) {

@@ -185,6 +185,12 @@ void tm_cell_unlink(struct tm_cell *c);
 struct tm_cell *tm_cell_by_label(unsigned bucket, uint32_t label);
 /* The first cell of key_hash's bucket that pred accepts (called with the bucket locked), referenced. */
 struct tm_cell *tm_cell_find(uint32_t key_hash, tm_cell_pred pred, void *arg);
+/*
+ * Locks the bucket of the linked cell c (the cell lock may be held: cell
+ * before bucket): tm_cell_find() reads a cell's matching key under it.
+ */
+void tm_bucket_lock(const struct tm_cell *c);
+void tm_bucket_unlock(const struct tm_cell *c);
 /* Calls fn on every cell (referenced, unlocked), for transport errors and shutdown. */
 void tm_cell_foreach(void (*fn)(struct tm_cell *c, void *arg), void *arg);
 uint32_t tm_hash(struct sipd_str s, uint32_t seed);
