@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipdtest import new_branch, parse_sip  # noqa: E402
 
 
-def _flood(port, seconds, host, counter):
+def _flood(port, seconds, host, counter, rate, halt):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((host, 0))
     s.setblocking(False)
@@ -26,8 +26,12 @@ def _flood(port, seconds, host, counter):
                      f"Call-ID: flood{i}@{host}\r\nCSeq: 1 INVITE\r\nContact: <sip:f@{host}:{lport}>\r\n"
                      "Content-Length: 0\r\n\r\n").encode())
     n = 0
-    end = time.time() + seconds
-    while time.time() < end:
+    start = time.time()
+    end = start + seconds
+    while time.time() < end and not halt.is_set():
+        if rate and n > rate * (time.time() - start):
+            time.sleep(0.001)
+            continue
         for p in pkts:
             try:
                 s.sendto(p, ("127.0.0.1", port))
@@ -47,19 +51,29 @@ def _flood(port, seconds, host, counter):
 
 
 class Flood:
-    """procs processes sending INVITEs from host to 127.0.0.1:port as fast as they can for seconds."""
+    """procs processes sending INVITEs from host to 127.0.0.1:port for seconds, as fast as they can or at
+    about rate datagrams/s each."""
 
-    def __init__(self, port, seconds, procs=1, host="127.0.0.2"):
+    def __init__(self, port, seconds, procs=1, host="127.0.0.2", rate=None):
         self.sent = multiprocessing.Value("q", 0)
-        self.procs = [multiprocessing.Process(target=_flood, args=(port, seconds, host, self.sent), daemon=True)
+        self.halt = multiprocessing.Event()
+        self.started = time.time()
+        self.procs = [multiprocessing.Process(target=_flood, args=(port, seconds, host, self.sent, rate, self.halt),
+                                              daemon=True)
                       for _ in range(procs)]
         for p in self.procs:
             p.start()
 
     def join(self):
+        """Waits for the senders; the datagrams they sent."""
         for p in self.procs:
             p.join()
         return self.sent.value
+
+    def stop(self):
+        """Ends the flood now; (datagrams sent, seconds it lasted)."""
+        self.halt.set()
+        return self.join(), time.time() - self.started
 
 
 class Client:
