@@ -183,7 +183,7 @@ static int st_init(void)
 		if (!(*all[i] = sipd_stat_register("session_timer", names[i], names[i])))
 			return ENOMEM;
 	/* sanity() accepts Require: timer, and OPTIONS answers list it. */
-	return sipd_support_option("timer") ?: st_table_init((unsigned)param_buckets);
+	return sipd_support_option("timer") ?: st_table_init((unsigned)param_buckets) ?: st_persist_init();
 }
 
 static int st_start(void)
@@ -194,9 +194,12 @@ static int st_start(void)
 		SIPD_ERR("the tm service (version 2) is missing: %s", strerror(err));
 		return err;
 	}
-	if ((err = st_tm->response_hook_add(st_on_response, NULL)))
+	if ((err = st_tm->response_hook_add(st_on_response, NULL))) {
 		SIPD_ERR("cannot watch tm's responses: %s", strerror(err));
-	return err;
+		return err;
+	}
+	/* The sessions of the previous run, with their timers: an unrefreshed one still ends with BYEs. */
+	return st_persist_load();
 }
 
 static void st_stop(void)
