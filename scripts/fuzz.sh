@@ -33,7 +33,9 @@ for t in "${targets[@]}"; do
 	limit=(-max_total_time="$secs")
 	[ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
 	[ "$jobs" -gt 1 ] && limit+=(-jobs="$jobs" -workers="$jobs")
-	echo "--- fuzz_$t (${FUZZ_RUNS:+$FUZZ_RUNS runs}${FUZZ_RUNS:-${secs}s}, $(ls "$work" | wc -l) seeds)"
+	what="${secs}s"
+	[ -n "${FUZZ_RUNS:-}" ] && what="$FUZZ_RUNS runs"
+	echo "--- fuzz_$t ($what, $(ls "$work" | wc -l) seeds)"
 	# Logs of -jobs runs go to fuzz-N.log in the working directory: keep them in $work.
 	if ! (cd "$work" && "$fuzzer" "${limit[@]}" -max_len=70000 -print_final_stats=1 \
 		-artifact_prefix="$work/" "$work" >"$work/out.log" 2>&1); then
