@@ -65,10 +65,10 @@ try:
             a, b = UA("alice"), UA("bob")
             parties.extend((a, b))
             calls.append(Call(s.port, a, b, ["Supported: timer", "Session-Expires: 600"]))
-        # The short one: 6 s, so ended 4 s after its 2xx (6 - min(32, 6/3)) unless refreshed.
-        a, b = UA("carol"), UA("dave", answer_headers=["Require: timer", "Session-Expires: 6;refresher=uac"])
+        # The short one: 9 s, so ended 6 s after its 2xx (9 - min(32, 9/3)) unless refreshed.
+        a, b = UA("carol"), UA("dave", answer_headers=["Require: timer", "Session-Expires: 9;refresher=uac"])
         parties.extend((a, b))
-        calls.append(Call(s.port, a, b, ["Supported: timer", "Session-Expires: 6"]))
+        calls.append(Call(s.port, a, b, ["Supported: timer", "Session-Expires: 9"]))
         run.expect(all(c.ok and c.ok.status == 200 for c in calls), "four calls up")
         ids = {c.call_id for c in calls}
         run.expect(ids <= set(sessions(s)), f"tracked: {list(sessions(s))}")
@@ -92,7 +92,7 @@ try:
     @run.case
     def an_unrefreshed_session_still_ends_with_bye_to_both():
         short = calls[3]
-        bye_callee = short.callee.wait_request("BYE", 8)
+        bye_callee = short.callee.wait_request("BYE", 10)
         bye_caller = short.caller.wait_request("BYE", 2)
         run.expect(bye_callee is not None and bye_caller is not None,
                    f"BYEs after the restart: callee {short.callee.seen}, caller {short.caller.seen}")
