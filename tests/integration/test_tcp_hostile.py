@@ -99,11 +99,13 @@ with sipd(max_connections_per_ip=40, max_connections=400, idle_timeout=3, read_t
                 held.append(connect(s.port, "127.0.0.2", 1))
             except OSError:
                 refused += 1
-        for _ in range(400):
+        churned = 0
+        while time.time() - t0 < 2.5:
             try:
                 connect(s.port, "127.0.0.2", 1).close()
             except OSError:
                 refused += 1
+            churned += 1
         flood_time = time.time() - t0
         time.sleep(0.5)
         stop.set()
@@ -119,7 +121,7 @@ with sipd(max_connections_per_ip=40, max_connections=400, idle_timeout=3, read_t
         run.expect(wait_until(lambda: stat(s, "tcp.connections_open") == 0, 5),
                    f"all closed: {stat(s, 'tcp.connections_open')}")
         run.expect(wait_until(lambda: fds(s) <= base_fds, 3), f"no fd leaked: {base_fds} -> {fds(s)}")
-        print(f"    {len(held) + 400} flood connects in {flood_time:.1f}s, {len(results)} legitimate "
+        print(f"    {len(held) + churned} flood connects in {flood_time:.1f}s, {len(results)} legitimate "
               f"OPTIONS, {ok} answered", flush=True)
 
     @run.case
