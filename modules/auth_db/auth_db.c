@@ -19,6 +19,10 @@ bool auth_check_identity = true;
 static const char *digest_uri = "ours";
 enum auth_uri_mode auth_uri_mode = AUTH_URI_OURS;
 const struct sipd_parser_api *auth_parser;
+int auth_guard_failures = 5;
+int auth_guard_user_failures = 20;
+int auth_guard_max_backoff = 300;
+int auth_guard_table = 65536;
 static const char *const default_algorithms[] = {"SHA-256", "MD5", NULL};
 static const char *const *algorithms = default_algorithms;
 enum auth_algo auth_offered[AUTH_ALGO_COUNT];
@@ -36,6 +40,7 @@ static const struct auth_db_api api = {
 static void auth_db_stop(void)
 {
 	auth_users_fini();
+	auth_guard_fini();
 	auth_nonce_fini();
 	auth_digest_fini();
 }
@@ -83,7 +88,8 @@ static int auth_db_init(void)
 	}
 	if ((err = auth_check_init()) || (err = auth_users_init()) ||
 	    (err = auth_secret_load(secret, sizeof(secret))) ||
-	    (err = auth_nonce_init(secret, sizeof(secret), (unsigned)auth_nonce_table)))
+	    (err = auth_nonce_init(secret, sizeof(secret), (unsigned)auth_nonce_table)) ||
+	    (err = auth_guard_init((unsigned)auth_guard_table)))
 		goto out;
 	err = sipd_service_provide(AUTH_DB_SERVICE, AUTH_DB_VERSION, &api);
 out:
@@ -133,6 +139,31 @@ static const struct sipd_param_def auth_db_params[] = {
      .type = SIPD_PARAM_BOOL,
      .var = &auth_check_identity,
      .help = "the authenticated user must be the To user of a REGISTER and the From user of other requests"},
+    {.name = "guard_failures",
+     .type = SIPD_PARAM_INT,
+     .var = &auth_guard_failures,
+     .min = 0,
+     .max = 1000,
+     .help = "wrong passwords in a row from one address before that user+address backs off (0: no guard)"},
+    {.name = "guard_max_backoff",
+     .type = SIPD_PARAM_INT,
+     .var = &auth_guard_max_backoff,
+     .min = 1,
+     .max = 86400,
+     .help = "longest back-off in seconds (it doubles from 1 s with each further failure)"},
+    {.name = "guard_user_failures",
+     .type = SIPD_PARAM_INT,
+     .var = &auth_guard_user_failures,
+     .min = 1,
+     .max = 1000000,
+     .help = "wrong passwords for one user within a minute from anywhere before addresses that never "
+	     "logged the user in get one attempt a second between them"},
+    {.name = "guard_table",
+     .type = SIPD_PARAM_INT,
+     .var = &auth_guard_table,
+     .min = 64,
+     .max = 16777216,
+     .help = "(user, address) and user entries the guard tracks (memory bound, 48 bytes each)"},
     {.name = "digest_uri",
      .type = SIPD_PARAM_STR,
      .var = &digest_uri,

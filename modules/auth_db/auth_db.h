@@ -10,6 +10,7 @@
 
 #include <sipd/msg.h>
 #include <sipd/rpc.h>
+#include <sipd/transport.h>
 #include <sipd/script.h>
 #include <sipd/str.h>
 
@@ -95,6 +96,22 @@ json_t *auth_users_get(const char *user, const char *realm);
 int auth_secret_load(unsigned char *secret, size_t len);
 /* Characters a username or realm may hold (what needs no quoting in a SIP URI or header). */
 bool auth_name_valid(const char *s, size_t max);
+
+/* ---- guard.c: brute-force back-off (params guard_*) ---- */
+extern int auth_guard_failures, auth_guard_user_failures, auth_guard_max_backoff, auth_guard_table;
+int auth_guard_init(unsigned entries);
+void auth_guard_fini(void);
+/*
+ * Milliseconds user at addr must still wait before credentials are checked (0: check them now): after
+ * guard_failures wrong answers in a row from that address it backs off 1 s, 2 s, 4 s ... up to
+ * guard_max_backoff; after guard_user_failures wrong answers for the user from anywhere within a minute,
+ * addresses that have not logged the user in within a day get one attempt a second between them, while
+ * the user's own known addresses go on unhindered.
+ */
+uint64_t auth_guard_check(struct sipd_str user, const union sipd_sockaddr *addr, uint64_t now);
+/* A wrong password (or unknown user); returns true when this failure started a back-off. */
+bool auth_guard_failed(struct sipd_str user, const union sipd_sockaddr *addr, uint64_t now);
+void auth_guard_succeeded(struct sipd_str user, const union sipd_sockaddr *addr, uint64_t now);
 
 /* ---- rpc.c ---- */
 extern const struct sipd_rpc_method auth_rpc_methods[];

@@ -13,7 +13,8 @@
 
 #include "auth_db.h"
 
-static struct sipd_stat *st_ok, *st_challenge, *st_stale, *st_replay, *st_forbidden, *st_identity, *st_bad;
+static struct sipd_stat *st_ok, *st_challenge, *st_stale, *st_replay, *st_forbidden, *st_identity, *st_bad,
+    *st_guard;
 
 int auth_check_init(void)
 {
@@ -27,7 +28,10 @@ int auth_check_init(void)
 	    sipd_stat_register("auth_db", "identity_mismatch",
 			       "403: authenticated user differs from the To (REGISTER) or From user");
 	st_bad = sipd_stat_register("auth_db", "malformed", "400: malformed or unsupported credentials");
-	return st_ok && st_challenge && st_stale && st_replay && st_forbidden && st_identity && st_bad
+	st_guard = sipd_stat_register("auth_db", "guard_refused",
+				      "403: credentials not checked while their user+address backs off");
+	return st_ok && st_challenge && st_stale && st_replay && st_forbidden && st_identity && st_bad &&
+		       st_guard
 		   ? 0
 		   : ENOMEM;
 }
@@ -78,6 +82,31 @@ static enum sipd_result refuse(struct sipd_ctx *ctx, int code, const char *reaso
 	sipd_stat_inc(st);
 	if ((err = sipd_reply(ctx, code, reason, NULL)))
 		SIPD_DBG("%d not sent: %s", code, strerror(err));
+	return SIPD_STOP;
+}
+
+/* A wrong password counts toward the user+address back-off (guard.c). */
+static enum sipd_result wrong_password(struct sipd_ctx *ctx, struct sipd_str user)
+{
+	char ip[64];
+
+	if (auth_guard_failed(user, &ctx->rcv->src, ctx->rcv->time_ms))
+		SIPD_NOTICE("auth: repeated wrong passwords for user '%.*s' (last from %s): backing off",
+			    (int)(user.len > 64 ? 64 : user.len), user.p,
+			    sipd_sockaddr_ip(&ctx->rcv->src, ip, sizeof(ip)));
+	return refuse(ctx, 403, "Forbidden", st_forbidden);
+}
+
+/* 403 with Retry-After (RFC 3261 20.33) while the guard makes this user+address wait. */
+static enum sipd_result backoff(struct sipd_ctx *ctx, uint64_t wait_ms)
+{
+	char extra[64];
+	int err;
+
+	sipd_stat_inc(st_guard);
+	snprintf(extra, sizeof(extra), "Retry-After: %llu\r\n", (unsigned long long)(wait_ms + 999) / 1000);
+	if ((err = sipd_reply(ctx, 403, "Too Many Failed Attempts", extra)))
+		SIPD_DBG("403 not sent: %s", strerror(err));
 	return SIPD_STOP;
 }
 
@@ -193,7 +222,7 @@ static enum sipd_result auth_check(struct sipd_ctx *ctx, const union sipd_arg *a
 	enum auth_nonce_state ns;
 	enum auth_algo algo;
 	char ha1[AUTH_HEX_MAX], want[AUTH_HEX_MAX], got[AUTH_HEX_MAX];
-	uint64_t issued = 0;
+	uint64_t issued = 0, wait;
 	uint32_t nc;
 	int err;
 
@@ -221,9 +250,12 @@ static enum sipd_result auth_check(struct sipd_ctx *ctx, const union sipd_arg *a
 	ns = auth_nonce_check(c->nonce, wall_ms(), (uint64_t)auth_nonce_ttl * 1000u, &issued);
 	if (ns == AUTH_NONCE_INVALID)
 		return challenge(ctx, reg, false);
+	/* Backing off: the password is not even looked at, so guessing gains nothing until the wait ends. */
+	if ((wait = auth_guard_check(c->username, &ctx->rcv->src, ctx->rcv->time_ms)))
+		return backoff(ctx, wait);
 	/* Unknown, disabled and wrong password all read the same, so nobody learns which names exist. */
 	if (auth_users_ha1(ha1, c->username, c->realm, algo) != 0)
-		return refuse(ctx, 403, "Forbidden", st_forbidden);
+		return wrong_password(ctx, c->username);
 	err = auth_response(want, algo, (struct sipd_str){ha1, auth_hexlen(algo)}, c->nonce, c->nc, c->cnonce,
 			    c->qop, m->method, c->uri);
 	memset(ha1, 0, sizeof(ha1));
@@ -238,7 +270,7 @@ static enum sipd_result auth_check(struct sipd_ctx *ctx, const union sipd_arg *a
 	 * 3261 22.4 lets a server answer 403 once credentials were tried).
 	 */
 	if (!auth_equal((struct sipd_str){got, c->response.len}, (struct sipd_str){want, auth_hexlen(algo)}))
-		return refuse(ctx, 403, "Forbidden", st_forbidden);
+		return wrong_password(ctx, c->username);
 	/* Right password, old nonce: stale=true lets the client retry without asking its user (RFC 7616 3.3).
 	 */
 	if (ns == AUTH_NONCE_STALE)
@@ -254,6 +286,7 @@ static enum sipd_result auth_check(struct sipd_ctx *ctx, const union sipd_arg *a
 	/* The next hop has no use for our credentials (RFC 3261 22.3 lets a proxy remove its own). */
 	if (auth_remove_credentials && h && m->ops->hdr_remove(m, h) != 0)
 		SIPD_DBG("credentials could not be removed");
+	auth_guard_succeeded(c->username, &ctx->rcv->src, ctx->rcv->time_ms);
 	sipd_stat_inc(st_ok);
 	return SIPD_TRUE;
 }

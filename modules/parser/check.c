@@ -174,6 +174,10 @@ int parser_check_request(struct sipd_msg *m, const char **reason, struct sipd_st
 		*reason = nul_reason(pm);
 		return 400;
 	}
+	if (pm->loose_start_line) {
+		*reason = "Malformed request line";
+		return 400;
+	}
 	if (!sipd_str_caseeq_c(m->version, "SIP/2.0")) {
 		*reason = "Version Not Supported";
 		return 505;
@@ -183,6 +187,12 @@ int parser_check_request(struct sipd_msg *m, const char **reason, struct sipd_st
 		/* RFC 3261 8.2.2.1: a scheme we do not know gets 416, not 400 */
 		*reason = err == EPROTONOSUPPORT ? "Unsupported URI Scheme" : "Malformed Request-URI";
 		return err == EPROTONOSUPPORT ? 416 : 400;
+	}
+	/* RFC 3261 19.1.1: headers are not allowed in a Request-URI (RFC 4475 3.1.2.11 lets us refuse them)
+	 */
+	if (ruri->headers.len) {
+		*reason = "Request-URI with headers";
+		return 400;
 	}
 	if (sipd_msg_hdr(m, m->h_via, &vias)) {
 		*reason = "Malformed Via header";

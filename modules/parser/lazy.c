@@ -8,10 +8,10 @@
 static const char failed_mark;
 #define FAILED ((const void *)&failed_mark)
 
-/* A NUL byte makes a value malformed whatever its syntax: C strings made from it would cut it short. */
+/* A NUL byte (but in a quoted-pair) makes a value malformed: C strings made from it would cut it short. */
 static bool has_nul(struct sipd_str v)
 {
-	return v.len && memchr(v.p, '\0', v.len);
+	return v.len && memchr(v.p, '\0', v.len) && parser_nul_unquoted(v);
 }
 
 static void mark_type(struct sipd_msg *m, enum sipd_hdr_type type, const void *v)
