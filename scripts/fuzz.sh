@@ -1,14 +1,50 @@
 #!/usr/bin/env bash
-# fuzz.sh BUILD_DIR SECONDS: run the parser fuzzer (built with -DSIPD_FUZZ=ON, clang)
-# seeded with the SIP fixture corpus; fails on any crash. See docs/fuzzing.md.
+# fuzz.sh BUILD_DIR SECONDS [TARGET...]: run each libFuzzer target (built with -DSIPD_FUZZ=ON, clang) for
+# SECONDS, seeded with its corpus (tests/fuzz/<name>/ plus the fixtures it reads); fails on any crash or
+# sanitizer report. Targets: parser digest script config (default: all). See docs/fuzzing.md.
+#   FUZZ_JOBS=N   run N processes per target (libFuzzer -jobs/-workers; default 1)
+#   FUZZ_RUNS=N   stop each target after N executions instead of SECONDS (the long bench run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build-fuzz}
-secs=${2:-60}
-fuzzer="$dir/fuzz/fuzz_parser"
-[ -x "$fuzzer" ] || { echo "fuzz.sh: $fuzzer not built (configure with CC=clang -DSIPD_FUZZ=ON)" >&2; exit 1; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cp tests/data/sip/*/*.sip "$work/" 2>/dev/null || true
-"$fuzzer" -max_total_time="$secs" -max_len=70000 -print_final_stats=1 \
-	-artifact_prefix="$work/" "$work" 2>&1 | tail -15
+secs=${2:-20}
+shift $(( $# > 2 ? 2 : $# ))
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(parser digest script config)
+jobs=${FUZZ_JOBS:-1}
+export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+
+seeds() { # seeds TARGET DIR: copies the target's seed inputs into DIR
+	cp tests/fuzz/"$1"/* "$2"/ 2>/dev/null || true
+	case $1 in
+	parser) cp tests/data/sip/*/*.sip "$2"/ ;;
+	script) cp tests/data/script/*.cfg routing.cfg "$2"/ ;;
+	config) cp tests/data/config/*.conf modules.conf "$2"/ ;;
+	esac
+}
+
+rc=0
+for t in "${targets[@]}"; do
+	fuzzer="$dir/fuzz/fuzz_$t"
+	[ -x "$fuzzer" ] || { echo "fuzz.sh: $fuzzer not built (configure with CC=clang -DSIPD_FUZZ=ON)" >&2; exit 1; }
+	fuzzer=$(realpath "$fuzzer")
+	work=$(mktemp -d)
+	seeds "$t" "$work"
+	limit=(-max_total_time="$secs")
+	[ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
+	[ "$jobs" -gt 1 ] && limit+=(-jobs="$jobs" -workers="$jobs")
+	what="${secs}s"
+	[ -n "${FUZZ_RUNS:-}" ] && what="$FUZZ_RUNS runs"
+	echo "--- fuzz_$t ($what, $(ls "$work" | wc -l) seeds)"
+	# Logs of -jobs runs go to fuzz-N.log in the working directory: keep them in $work.
+	if ! (cd "$work" && "$fuzzer" "${limit[@]}" -max_len=70000 -print_final_stats=1 \
+		-artifact_prefix="$work/" "$work" >"$work/out.log" 2>&1); then
+		rc=1
+		echo "fuzz_$t FAILED: artifacts and log in $work" >&2
+		tail -40 "$work/out.log" "$work"/fuzz-*.log 2>/dev/null >&2 || true
+		continue
+	fi
+	cat "$work"/fuzz-*.log "$work/out.log" 2>/dev/null | grep -E "^(stat::number_of_executed_units|Done [0-9]+ runs)" || true
+	rm -rf "$work"
+done
+exit $rc

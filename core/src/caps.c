@@ -148,6 +148,14 @@ bool sipd_option_supported(struct sipd_str tag)
 	return false;
 }
 
+bool caps_method_allowed(struct sipd_str method)
+{
+	for (unsigned i = 0; i < methods.count; i++)
+		if (sipd_str_eq(method, sipd_str_c(methods.items[i])))
+			return true;
+	return false;
+}
+
 const char *sipd_allow_header(void)
 {
 	return methods.header ? methods.header : "";

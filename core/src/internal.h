@@ -70,6 +70,8 @@ int listen_parse(struct sipd_listen *out, const char *spec, bool resolve, char *
 /* caps.c: sipd_core_database's value, and clearing the Allow/Supported lists (listen_reset does it). */
 int core_database_set(const char *path);
 void caps_reset(void);
+/* Whether method is in the Allow list (methods are added during init only, so it takes no lock). */
+bool caps_method_allowed(struct sipd_str method);
 
 /* ---- loader.c: modules ------------------------------------------------ */
 

@@ -404,14 +404,14 @@ bool sipd_is_myself(struct sipd_str host, uint16_t port)
 		return false;
 	memcpy(buf, host.p, host.len);
 	buf[host.len] = '\0';
-	if (port == 0)
-		port = DEFAULT_SIP_PORT;
 	is_ip = parse_ip(&ip, buf);
 
+	/* No port: whoever sends to the host finds our port through SRV (RFC 3263 4.2), so a host of ours
+	 * names us whichever port we listen on. An explicit port has to be one of that host's. */
 	for (unsigned i = 0; i < listen_n; i++) {
 		const struct sipd_listen *l = &listens[i];
 
-		if (l->port != port)
+		if (port != 0 && l->port != port)
 			continue;
 		if (host_equal(buf, is_ip, &ip, l->host))
 			return true;
@@ -421,7 +421,7 @@ bool sipd_is_myself(struct sipd_str host, uint16_t port)
 		    is_local_addr(&ip))
 			return true;
 	}
-	if (!port_is_ours(port))
+	if (port != 0 && !port_is_ours(port))
 		return false;
 	for (unsigned i = 0; i < alias_n; i++)
 		if (host_equal(buf, is_ip, &ip, aliases[i]))

@@ -16,6 +16,13 @@ int auth_nonce_ttl = 300;
 int auth_nonce_table = 65536;
 bool auth_remove_credentials = true;
 bool auth_check_identity = true;
+static const char *digest_uri = "ours";
+enum auth_uri_mode auth_uri_mode = AUTH_URI_OURS;
+const struct sipd_parser_api *auth_parser;
+int auth_guard_failures = 5;
+int auth_guard_user_failures = 20;
+int auth_guard_max_backoff = 300;
+int auth_guard_table = 65536;
 static const char *const default_algorithms[] = {"SHA-256", "MD5", NULL};
 static const char *const *algorithms = default_algorithms;
 enum auth_algo auth_offered[AUTH_ALGO_COUNT];
@@ -33,6 +40,7 @@ static const struct auth_db_api api = {
 static void auth_db_stop(void)
 {
 	auth_users_fini();
+	auth_guard_fini();
 	auth_nonce_fini();
 	auth_digest_fini();
 }
@@ -42,6 +50,16 @@ static int auth_db_init(void)
 	unsigned char secret[32];
 	int err;
 
+	if (!strcmp(digest_uri, "exact"))
+		auth_uri_mode = AUTH_URI_EXACT;
+	else if (!strcmp(digest_uri, "ours"))
+		auth_uri_mode = AUTH_URI_OURS;
+	else if (!strcmp(digest_uri, "any"))
+		auth_uri_mode = AUTH_URI_ANY;
+	else {
+		SIPD_ERR("digest_uri \"%s\": expected \"exact\", \"ours\" or \"any\"", digest_uri);
+		return EINVAL;
+	}
 	if (!auth_name_valid(auth_realm, 128)) {
 		SIPD_ERR("realm \"%s\" is not valid: letters, digits and -_.!~*'()&=+$,;?/ only", auth_realm);
 		return EINVAL;
@@ -70,7 +88,8 @@ static int auth_db_init(void)
 	}
 	if ((err = auth_check_init()) || (err = auth_users_init()) ||
 	    (err = auth_secret_load(secret, sizeof(secret))) ||
-	    (err = auth_nonce_init(secret, sizeof(secret), (unsigned)auth_nonce_table)))
+	    (err = auth_nonce_init(secret, sizeof(secret), (unsigned)auth_nonce_table)) ||
+	    (err = auth_guard_init((unsigned)auth_guard_table)))
 		goto out;
 	err = sipd_service_provide(AUTH_DB_SERVICE, AUTH_DB_VERSION, &api);
 out:
@@ -79,6 +98,15 @@ out:
 		SIPD_ERR("auth_db cannot start: %s", strerror(err));
 		auth_db_stop();
 	}
+	return err;
+}
+
+static int auth_db_start(void)
+{
+	int err = sipd_service_require(SIPD_PARSER_SERVICE, SIPD_PARSER_VERSION, (const void **)&auth_parser);
+
+	if (err)
+		SIPD_ERR("the parser service is missing: %s", strerror(err));
 	return err;
 }
 
@@ -111,6 +139,36 @@ static const struct sipd_param_def auth_db_params[] = {
      .type = SIPD_PARAM_BOOL,
      .var = &auth_check_identity,
      .help = "the authenticated user must be the To user of a REGISTER and the From user of other requests"},
+    {.name = "guard_failures",
+     .type = SIPD_PARAM_INT,
+     .var = &auth_guard_failures,
+     .min = 0,
+     .max = 1000,
+     .help = "wrong passwords in a row from one address before that user+address backs off (0: no guard)"},
+    {.name = "guard_max_backoff",
+     .type = SIPD_PARAM_INT,
+     .var = &auth_guard_max_backoff,
+     .min = 1,
+     .max = 86400,
+     .help = "longest back-off in seconds (it doubles from 1 s with each further failure)"},
+    {.name = "guard_user_failures",
+     .type = SIPD_PARAM_INT,
+     .var = &auth_guard_user_failures,
+     .min = 1,
+     .max = 1000000,
+     .help = "wrong passwords for one user within a minute from anywhere before addresses that never "
+	     "logged the user in get one attempt a second between them"},
+    {.name = "guard_table",
+     .type = SIPD_PARAM_INT,
+     .var = &auth_guard_table,
+     .min = 64,
+     .max = 16777216,
+     .help = "(user, address) and user entries the guard tracks (memory bound, 48 bytes each)"},
+    {.name = "digest_uri",
+     .type = SIPD_PARAM_STR,
+     .var = &digest_uri,
+     .help = "the digest uri must be: \"exact\" the Request-URI; \"ours\" it, or a SIP URI of ours or of the "
+	     "Request-URI's host (default); \"any\" anything"},
     {.name = NULL},
 };
 
@@ -126,5 +184,6 @@ SIPD_MODULE_EXPORT = {
     .functions = auth_functions,
     .rpc = auth_rpc_methods,
     .init = auth_db_init,
+    .start = auth_db_start,
     .stop = auth_db_stop,
 };

@@ -8,7 +8,9 @@
 
 #include <jansson.h>
 
+#include <sipd/msg.h>
 #include <sipd/rpc.h>
+#include <sipd/transport.h>
 #include <sipd/script.h>
 #include <sipd/str.h>
 
@@ -24,6 +26,11 @@ extern int auth_nonce_ttl;
 extern int auth_nonce_table;
 extern bool auth_remove_credentials;
 extern bool auth_check_identity;
+/* How the digest uri must relate to the Request-URI (param digest_uri). */
+enum auth_uri_mode { AUTH_URI_EXACT, AUTH_URI_OURS, AUTH_URI_ANY };
+extern enum auth_uri_mode auth_uri_mode;
+/* The parser service, for the digest uri (set at start). */
+extern const struct sipd_parser_api *auth_parser;
 /* The algorithms challenges offer, in order (param algorithms), and how many. */
 extern enum auth_algo auth_offered[AUTH_ALGO_COUNT];
 extern unsigned auth_offered_count;
@@ -94,6 +101,22 @@ json_t *auth_users_find(const char *realm, const char *q, size_t offset, size_t 
 int auth_secret_load(unsigned char *secret, size_t len);
 /* Characters a username or realm may hold (what needs no quoting in a SIP URI or header). */
 bool auth_name_valid(const char *s, size_t max);
+
+/* ---- guard.c: brute-force back-off (params guard_*) ---- */
+extern int auth_guard_failures, auth_guard_user_failures, auth_guard_max_backoff, auth_guard_table;
+int auth_guard_init(unsigned entries);
+void auth_guard_fini(void);
+/*
+ * Milliseconds user at addr must still wait before credentials are checked (0: check them now): after
+ * guard_failures wrong answers in a row from that address it backs off 1 s, 2 s, 4 s ... up to
+ * guard_max_backoff; after guard_user_failures wrong answers for the user from anywhere within a minute,
+ * addresses that have not logged the user in within a day get one attempt a second between them, while
+ * the user's own known addresses go on unhindered.
+ */
+uint64_t auth_guard_check(struct sipd_str user, const union sipd_sockaddr *addr, uint64_t now);
+/* A wrong password (or unknown user); returns true when this failure started a back-off. */
+bool auth_guard_failed(struct sipd_str user, const union sipd_sockaddr *addr, uint64_t now);
+void auth_guard_succeeded(struct sipd_str user, const union sipd_sockaddr *addr, uint64_t now);
 
 /* ---- rpc.c ---- */
 extern const struct sipd_rpc_method auth_rpc_methods[];

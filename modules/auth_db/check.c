@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <sipd/core.h>
 #include <sipd/log.h>
 #include <sipd/loop.h>
 #include <sipd/module.h>
@@ -12,7 +13,8 @@
 
 #include "auth_db.h"
 
-static struct sipd_stat *st_ok, *st_challenge, *st_stale, *st_replay, *st_forbidden, *st_identity, *st_bad;
+static struct sipd_stat *st_ok, *st_challenge, *st_stale, *st_replay, *st_forbidden, *st_identity, *st_bad,
+    *st_guard;
 
 int auth_check_init(void)
 {
@@ -26,7 +28,10 @@ int auth_check_init(void)
 	    sipd_stat_register("auth_db", "identity_mismatch",
 			       "403: authenticated user differs from the To (REGISTER) or From user");
 	st_bad = sipd_stat_register("auth_db", "malformed", "400: malformed or unsupported credentials");
-	return st_ok && st_challenge && st_stale && st_replay && st_forbidden && st_identity && st_bad
+	st_guard = sipd_stat_register("auth_db", "guard_refused",
+				      "403: credentials not checked while their user+address backs off");
+	return st_ok && st_challenge && st_stale && st_replay && st_forbidden && st_identity && st_bad &&
+		       st_guard
 		   ? 0
 		   : ENOMEM;
 }
@@ -80,6 +85,31 @@ static enum sipd_result refuse(struct sipd_ctx *ctx, int code, const char *reaso
 	return SIPD_STOP;
 }
 
+/* A wrong password counts toward the user+address back-off (guard.c). */
+static enum sipd_result wrong_password(struct sipd_ctx *ctx, struct sipd_str user)
+{
+	char ip[64];
+
+	if (auth_guard_failed(user, &ctx->rcv->src, ctx->rcv->time_ms))
+		SIPD_NOTICE("auth: repeated wrong passwords for user '%.*s' (last from %s): backing off",
+			    (int)(user.len > 64 ? 64 : user.len), user.p,
+			    sipd_sockaddr_ip(&ctx->rcv->src, ip, sizeof(ip)));
+	return refuse(ctx, 403, "Forbidden", st_forbidden);
+}
+
+/* 403 with Retry-After (RFC 3261 20.33) while the guard makes this user+address wait. */
+static enum sipd_result backoff(struct sipd_ctx *ctx, uint64_t wait_ms)
+{
+	char extra[64];
+	int err;
+
+	sipd_stat_inc(st_guard);
+	snprintf(extra, sizeof(extra), "Retry-After: %llu\r\n", (unsigned long long)(wait_ms + 999) / 1000);
+	if ((err = sipd_reply(ctx, 403, "Too Many Failed Attempts", extra)))
+		SIPD_DBG("403 not sent: %s", strerror(err));
+	return SIPD_STOP;
+}
+
 static bool offered(enum auth_algo a)
 {
 	for (unsigned i = 0; i < auth_offered_count; i++)
@@ -109,17 +139,50 @@ static bool parse_nc(struct sipd_str s, uint32_t *out)
 	return v != 0;
 }
 
-/* 0 when there is no branch: such a request never counts as a retransmission. */
+static uint32_t fnv(uint32_t h, struct sipd_str s)
+{
+	for (size_t i = 0; i < s.len; i++)
+		h = (h ^ (unsigned char)s.p[i]) * 16777619u;
+	return h;
+}
+
+/*
+ * What makes a request the same one retransmitted: its top Via branch, method, Request-URI and CSeq
+ * number. An nc seen before passes only with all of them (auth_nc_accept), so an old Authorization cannot
+ * ride on an altered request whatever digest_uri allows. 0 when there is no branch: never a retransmission.
+ */
 static uint32_t branch_hash(struct sipd_msg *m)
 {
 	const struct sipd_via *via;
+	const struct sipd_cseq *cseq;
 	uint32_t h = 2166136261u;
 
-	if (sipd_msg_via(m, &via) != 0 || !via->branch.len)
+	if (sipd_msg_via(m, &via) != 0 || !via->branch.len || sipd_msg_cseq(m, &cseq) != 0)
 		return 0;
-	for (size_t i = 0; i < via->branch.len; i++)
-		h = (h ^ (unsigned char)via->branch.p[i]) * 16777619u;
+	h = fnv(fnv(fnv(h, via->branch), m->method), m->ruri);
+	h = fnv(h, (struct sipd_str){(const char *)&cseq->number, sizeof(cseq->number)});
 	return h ? h : 1;
+}
+
+/*
+ * RFC 2617 3.2.2.5 wants the digest uri to be the Request-URI, but SIPp (uri="sip:HOST:PORT") and some
+ * phones put the server's or the domain's URI there. Replay protection does not rest on it (the nonce,
+ * the rising nc and branch_hash do), so by default a SIP URI naming us or the Request-URI's host passes.
+ */
+static bool digest_uri_ok(struct sipd_msg *m, struct sipd_str uri)
+{
+	const struct sipd_uri *ru;
+	struct sipd_uri du;
+
+	if (sipd_str_eq(uri, m->ruri) || auth_uri_mode == AUTH_URI_ANY)
+		return true;
+	if (auth_uri_mode == AUTH_URI_EXACT || auth_parser->uri_parse(&du, uri) != 0 ||
+	    du.scheme == SIPD_URI_TEL)
+		return false;
+	if (sipd_is_myself(du.host, du.port))
+		return true;
+	return sipd_msg_ruri(m, &ru) == 0 && ru->scheme != SIPD_URI_TEL &&
+	       sipd_str_caseeq(du.host, ru->host) && du.port == ru->port;
 }
 
 /* The credentials for our realm among the headers of that type (a request may carry several realms). */
@@ -159,7 +222,7 @@ static enum sipd_result auth_check(struct sipd_ctx *ctx, const union sipd_arg *a
 	enum auth_nonce_state ns;
 	enum auth_algo algo;
 	char ha1[AUTH_HEX_MAX], want[AUTH_HEX_MAX], got[AUTH_HEX_MAX];
-	uint64_t issued = 0;
+	uint64_t issued = 0, wait;
 	uint32_t nc;
 	int err;
 
@@ -179,8 +242,7 @@ static enum sipd_result auth_check(struct sipd_ctx *ctx, const union sipd_arg *a
 	/* qop=auth is required (RFC 7616): without nc and cnonce a captured response could be replayed. */
 	if (!sipd_str_eq(c->qop, SIPD_STR("auth")) || !c->cnonce.len || !parse_nc(c->nc, &nc))
 		return refuse(ctx, 400, "Credentials Without qop=auth", st_bad);
-	/* RFC 2617 3.2.2.5: the digest must be for this request's URI. */
-	if (!sipd_str_eq(c->uri, m->ruri))
+	if (!digest_uri_ok(m, c->uri))
 		return refuse(ctx, 400, "Digest URI Does Not Match Request-URI", st_bad);
 	if (c->response.len != auth_hexlen(algo))
 		return refuse(ctx, 400, "Malformed Digest Response", st_bad);
@@ -188,9 +250,12 @@ static enum sipd_result auth_check(struct sipd_ctx *ctx, const union sipd_arg *a
 	ns = auth_nonce_check(c->nonce, wall_ms(), (uint64_t)auth_nonce_ttl * 1000u, &issued);
 	if (ns == AUTH_NONCE_INVALID)
 		return challenge(ctx, reg, false);
+	/* Backing off: the password is not even looked at, so guessing gains nothing until the wait ends. */
+	if ((wait = auth_guard_check(c->username, &ctx->rcv->src, ctx->rcv->time_ms)))
+		return backoff(ctx, wait);
 	/* Unknown, disabled and wrong password all read the same, so nobody learns which names exist. */
 	if (auth_users_ha1(ha1, c->username, c->realm, algo) != 0)
-		return refuse(ctx, 403, "Forbidden", st_forbidden);
+		return wrong_password(ctx, c->username);
 	err = auth_response(want, algo, (struct sipd_str){ha1, auth_hexlen(algo)}, c->nonce, c->nc, c->cnonce,
 			    c->qop, m->method, c->uri);
 	memset(ha1, 0, sizeof(ha1));
@@ -205,7 +270,7 @@ static enum sipd_result auth_check(struct sipd_ctx *ctx, const union sipd_arg *a
 	 * 3261 22.4 lets a server answer 403 once credentials were tried).
 	 */
 	if (!auth_equal((struct sipd_str){got, c->response.len}, (struct sipd_str){want, auth_hexlen(algo)}))
-		return refuse(ctx, 403, "Forbidden", st_forbidden);
+		return wrong_password(ctx, c->username);
 	/* Right password, old nonce: stale=true lets the client retry without asking its user (RFC 7616 3.3).
 	 */
 	if (ns == AUTH_NONCE_STALE)
@@ -221,6 +286,7 @@ static enum sipd_result auth_check(struct sipd_ctx *ctx, const union sipd_arg *a
 	/* The next hop has no use for our credentials (RFC 3261 22.3 lets a proxy remove its own). */
 	if (auth_remove_credentials && h && m->ops->hdr_remove(m, h) != 0)
 		SIPD_DBG("credentials could not be removed");
+	auth_guard_succeeded(c->username, &ctx->rcv->src, ctx->rcv->time_ms);
 	sipd_stat_inc(st_ok);
 	return SIPD_TRUE;
 }

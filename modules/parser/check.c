@@ -1,5 +1,6 @@
 /* The RFC 3261 request checks behind sanity(): one status and reason per problem. */
 #include <errno.h>
+#include <stdio.h>
 
 #include <sipd/core.h>
 
@@ -129,6 +130,20 @@ static int check_optional(struct sipd_msg *m, const char **reason)
 	return 0;
 }
 
+/* "NUL byte in <name> header", kept in the message's arena for as long as the reply needs it. */
+static const char *nul_reason(struct parser_msg *pm)
+{
+	const struct sipd_hdr *h = &pm->pub.hdrs[pm->nul_hdr - 1];
+	int name_len = h->name.len > 64 ? 64 : (int)h->name.len;
+	size_t n = (size_t)name_len + sizeof("NUL byte in  header");
+	char *r = parser_arena_alloc(&pm->arena, n);
+
+	if (!r)
+		return "NUL byte in header";
+	snprintf(r, n, "NUL byte in %.*s header", name_len, h->name.p);
+	return r;
+}
+
 int parser_check_request(struct sipd_msg *m, const char **reason, struct sipd_str *unsupported)
 {
 	struct parser_msg *pm = parser_msg_of(m);
@@ -155,6 +170,14 @@ int parser_check_request(struct sipd_msg *m, const char **reason, struct sipd_st
 		*reason = m->h_via ? "Malformed Via header" : "Missing Via header";
 		return -1;
 	}
+	if (pm->nul_hdr) {
+		*reason = nul_reason(pm);
+		return 400;
+	}
+	if (pm->loose_start_line) {
+		*reason = "Malformed request line";
+		return 400;
+	}
 	if (!sipd_str_caseeq_c(m->version, "SIP/2.0")) {
 		*reason = "Version Not Supported";
 		return 505;
@@ -164,6 +187,12 @@ int parser_check_request(struct sipd_msg *m, const char **reason, struct sipd_st
 		/* RFC 3261 8.2.2.1: a scheme we do not know gets 416, not 400 */
 		*reason = err == EPROTONOSUPPORT ? "Unsupported URI Scheme" : "Malformed Request-URI";
 		return err == EPROTONOSUPPORT ? 416 : 400;
+	}
+	/* RFC 3261 19.1.1: headers are not allowed in a Request-URI (RFC 4475 3.1.2.11 lets us refuse them)
+	 */
+	if (ruri->headers.len) {
+		*reason = "Request-URI with headers";
+		return 400;
 	}
 	if (sipd_msg_hdr(m, m->h_via, &vias)) {
 		*reason = "Malformed Via header";

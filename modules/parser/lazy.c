@@ -8,6 +8,12 @@
 static const char failed_mark;
 #define FAILED ((const void *)&failed_mark)
 
+/* A NUL byte (but in a quoted-pair) makes a value malformed: C strings made from it would cut it short. */
+static bool has_nul(struct sipd_str v)
+{
+	return v.len && memchr(v.p, '\0', v.len) && parser_nul_unquoted(v);
+}
+
 static void mark_type(struct sipd_msg *m, enum sipd_hdr_type type, const void *v)
 {
 	unsigned i;
@@ -36,6 +42,10 @@ static int parse_chain(struct parser_msg *pm, enum sipd_hdr_type type)
 
 		if (h->type != type)
 			continue;
+		if (has_nul(h->value)) {
+			err = EBADMSG;
+			break;
+		}
 		if (type == SIPD_HDR_VIA) {
 			err = parser_via_list(&pm->arena, &vh, &vt, h->value);
 			if (err)
@@ -94,7 +104,8 @@ static int parse_tokens(struct parser_msg *pm, enum sipd_hdr_type type)
 		return ENOMEM;
 	for (i = 0; i < m->hdr_count && !err; i++)
 		if (m->hdrs[i].type == type)
-			err = parser_tokens_add(t, cap, m->hdrs[i].value);
+			err =
+			    has_nul(m->hdrs[i].value) ? EBADMSG : parser_tokens_add(t, cap, m->hdrs[i].value);
 	mark_type(m, type, err ? FAILED : t);
 	return err;
 }
@@ -134,6 +145,10 @@ static int parse_single(struct parser_msg *pm, struct sipd_hdr *h)
 	struct sipd_session_expires se;
 	int err = 0;
 
+	if (has_nul(h->value)) {
+		h->parsed = FAILED;
+		return EBADMSG;
+	}
 	switch (h->type) {
 	case SIPD_HDR_FROM:
 	case SIPD_HDR_TO:

@@ -117,6 +117,23 @@ int parser_quoted(struct parser_cur *c, struct sipd_str *inner)
 	return EBADMSG;
 }
 
+bool parser_nul_unquoted(struct sipd_str v)
+{
+	bool quoted = false;
+
+	for (size_t i = 0; i < v.len; i++) {
+		if (quoted && v.p[i] == '\\') {
+			i++; /* quoted-pair: any octet but CR and LF, NUL included (RFC 3261 25.1) */
+			continue;
+		}
+		if (v.p[i] == '"')
+			quoted = !quoted;
+		else if (v.p[i] == '\0')
+			return true;
+	}
+	return false;
+}
+
 bool parser_valid(struct sipd_str s, unsigned cls, bool escape)
 {
 	size_t i;

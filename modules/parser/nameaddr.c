@@ -109,6 +109,9 @@ static int parse_one(struct parser_cur *c, struct sipd_nameaddr *na, unsigned fl
 
 		while (c->p < c->e && *c->p != ';' && *c->p != ',' && !parser_is(*c->p, PARSER_C_WS))
 			c->p++;
+		/* a URI with headers must be in <> (RFC 3261 20.10, RFC 4475 3.1.2.13) */
+		if (memchr(s, '?', (size_t)(c->p - s)))
+			return EBADMSG;
 		err = parse_uri(&na->uri, (struct sipd_str){s, (size_t)(c->p - s)});
 		if (err)
 			return EBADMSG;

@@ -66,6 +66,11 @@ struct parser_msg {
 	size_t body_off;
 	/* 0: terminated; 1: blank line missing; 2: last line has no LF either */
 	int term_missing;
+	/* 1 + index of the first header with a NUL byte in its value (a request sanity() answers 400), or 0
+	 */
+	unsigned nul_hdr;
+	/* the request line splits into its three parts but is not spaced as RFC 3261 7.1 says */
+	bool loose_start_line;
 
 	enum parser_ruri_state ruri_state;
 	int ruri_err;
@@ -147,6 +152,8 @@ struct sipd_str parser_take(struct parser_cur *c, unsigned cls);
 int parser_quoted(struct parser_cur *c, struct sipd_str *inner);
 /* True if every byte is in cls or a valid %HH escape (escape=true) */
 bool parser_valid(struct sipd_str s, unsigned cls, bool escape);
+/* A NUL byte in v other than as a quoted-pair inside a quoted string (where RFC 3261 allows it). */
+bool parser_nul_unquoted(struct sipd_str v);
 /* Host: hostname / IPv4 / "[IPv6]" (or bare IPv6 when bare_ipv6); sets *ipv6. */
 bool parser_valid_host(struct sipd_str host, bool bare_ipv6, bool *ipv6);
 struct sipd_str parser_trim(struct sipd_str s);

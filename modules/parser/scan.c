@@ -38,31 +38,52 @@ static int status_line(struct sipd_msg *m, const char *s, const char *e, const c
 	return 0;
 }
 
-static int request_line(struct sipd_msg *m, const char *s, const char *e, const char **why)
+/*
+ * Method SP Request-URI SP SIP-Version (RFC 3261 7.1). A line that still splits into a method, a URI and a
+ * final SIP/x.y but is spaced otherwise (several SP, trailing white space, white space inside the URI:
+ * RFC 4475 3.1.2.8-10) parses, flagged for check_request to answer 400; anything else is dropped.
+ */
+static int request_line(struct parser_msg *pm, const char *s, const char *e, const char **why)
 {
+	struct sipd_msg *m = &pm->pub;
 	struct parser_cur c = {s, e};
-	const char *u;
+	const char *u, *v, *v_end = e;
+	bool loose = false;
 
 	m->method = parser_take(&c, PARSER_C_TOKEN);
 	if (m->method.len == 0 || c.p >= c.e || *c.p != ' ')
 		goto bad;
-	while (c.p < c.e && *c.p == ' ')
+	c.p++;
+	while (c.p < c.e && (*c.p == ' ' || *c.p == '\t')) {
 		c.p++;
+		loose = true;
+	}
 	u = c.p;
 	while (c.p < c.e && *c.p != ' ' && *c.p != '\t')
 		c.p++;
 	m->ruri = (struct sipd_str){u, (size_t)(c.p - u)};
-	if (m->ruri.len == 0)
+	if (m->ruri.len == 0 || c.p >= c.e)
 		goto bad;
 	if (m->ruri.len > (size_t)parser_limits.max_uri_length) {
 		*why = "Request-URI too long";
 		return EMSGSIZE;
 	}
-	m->version = parser_trim((struct sipd_str){c.p, (size_t)(c.e - c.p)});
-	/* Anything but SIP/x.y is not ours; other SIP versions get a 505 later. */
-	if (m->version.len < 5 || strncasecmp(m->version.p, "SIP/", 4) != 0 ||
-	    memchr(m->version.p, ' ', m->version.len))
+	while (v_end > c.p && (v_end[-1] == ' ' || v_end[-1] == '\t')) {
+		v_end--;
+		loose = true;
+	}
+	for (v = v_end; v > c.p && v[-1] != ' ' && v[-1] != '\t'; v--)
+		;
+	if (v == c.p)
 		goto bad;
+	/* Exactly one SP between the URI and the version: more, or words between them, is loose. */
+	if (v != c.p + 1 || *c.p != ' ')
+		loose = true;
+	m->version = (struct sipd_str){v, (size_t)(v_end - v)};
+	/* Anything but SIP/x.y is not ours; other SIP versions get a 505 later. */
+	if (m->version.len < 5 || strncasecmp(m->version.p, "SIP/", 4) != 0)
+		goto bad;
+	pm->loose_start_line = loose;
 	m->is_request = true;
 	m->method_id = sipd_method_of(m->method);
 	return 0;
@@ -171,13 +192,27 @@ static struct sipd_hdr *new_header(struct parser_msg *pm, unsigned *cap)
 	return n;
 }
 
+/* A NUL byte inside a value leaves a request answerable (sanity() says 400 with the header's name) unless it
+ * is in a Via, which says where that answer would go. */
+static int note_nul(struct parser_msg *pm, const struct sipd_hdr *h, const char **why)
+{
+	if (h->type == SIPD_HDR_VIA) {
+		*why = "NUL byte in Via header";
+		return EBADMSG;
+	}
+	if (!pm->nul_hdr)
+		pm->nul_hdr = (unsigned)(h - pm->pub.hdrs) + 1;
+	return 0;
+}
+
 static int header_lines(struct parser_msg *pm, const char *p, const char **why)
 {
 	struct sipd_msg *m = &pm->pub;
 	const char *buf = m->buf, *end = buf + m->len, *next, *le, *q, *t;
 	struct sipd_hdr *cur = NULL;
 	unsigned cap = HDRS_INITIAL;
-	bool last_lf = true;
+	bool last_lf = true, nul;
+	int err;
 
 	m->hdrs = parser_arena_alloc(&pm->arena, sizeof(*m->hdrs) * cap);
 	if (!m->hdrs)
@@ -200,10 +235,8 @@ static int header_lines(struct parser_msg *pm, const char *p, const char **why)
 			*why = "Header line too long";
 			return EMSGSIZE;
 		}
-		if (memchr(p, '\0', (size_t)(le - p))) {
-			*why = "NUL byte in header";
-			return EBADMSG;
-		}
+		nul = memchr(p, '\0', (size_t)(le - p)) &&
+		      parser_nul_unquoted((struct sipd_str){p, (size_t)(le - p)});
 		t = le;
 		while (t > p && (t[-1] == ' ' || t[-1] == '\t'))
 			t--;
@@ -223,6 +256,8 @@ static int header_lines(struct parser_msg *pm, const char *p, const char **why)
 				cur->value.len = (size_t)(t - cur->value.p);
 			}
 			cur->line.len = (size_t)(next - cur->line.p);
+			if (nul && (err = note_nul(pm, cur, why)))
+				return err;
 			p = next;
 			continue;
 		}
@@ -249,6 +284,8 @@ static int header_lines(struct parser_msg *pm, const char *p, const char **why)
 		cur->value = (struct sipd_str){q, t > q ? (size_t)(t - q) : 0};
 		cur->line = (struct sipd_str){p, (size_t)(next - p)};
 		cur->type = sipd_hdr_type_of(cur->name);
+		if (nul && (err = note_nul(pm, cur, why)))
+			return err;
 		p = next;
 	}
 }
@@ -288,13 +325,18 @@ int parser_scan(struct parser_msg *pm, const char **why)
 	if (le - p >= 4 && strncasecmp(p, "SIP/", 4) == 0)
 		err = status_line(m, p, le, why);
 	else
-		err = request_line(m, p, le, why);
+		err = request_line(pm, p, le, why);
 	if (err)
 		return err;
 	pm->hdrs_off = (size_t)(next - buf);
 	err = header_lines(pm, next, why);
 	if (err)
 		return err;
+	/* Nobody answers a response: one carrying a NUL byte goes no further. */
+	if (pm->nul_hdr && !m->is_request) {
+		*why = "NUL byte in header";
+		return EBADMSG;
+	}
 	if (pm->term_missing && is_stream(pm)) {
 		*why = "Unterminated header block";
 		return EBADMSG;

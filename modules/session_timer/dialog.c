@@ -149,20 +149,9 @@ static struct st_dialog *find_locked(struct st_bucket *b, struct sipd_str call_i
 	return NULL;
 }
 
-/* Arms or moves the expiry after a refresh; takes the timer's reference when it was not timed. */
-static void schedule_locked(struct st_dialog *d, uint32_t interval)
+/* Arms or moves the expiry to ms from now; takes the timer's reference when it was not timed. */
+static void arm_locked(struct st_dialog *d, uint64_t ms)
 {
-	uint64_t ms;
-
-	d->info.interval = interval;
-	if (!interval) {
-		/* Untimed now: the pending timer (if any) finds deadline 0 and lets go. */
-		d->deadline = 0;
-		if (disarm_locked(d))
-			dialog_unref(d);
-		return;
-	}
-	ms = st_expiry_ms(interval);
 	d->deadline = st_sys->now() + ms;
 	if (!d->timed) {
 		__atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
@@ -181,6 +170,32 @@ static void schedule_locked(struct st_dialog *d, uint32_t interval)
 	 */
 }
 
+/* The expiry after a refresh of interval seconds (0: untimed from now on). */
+static void schedule_locked(struct st_dialog *d, uint32_t interval)
+{
+	d->info.interval = interval;
+	if (!interval) {
+		/* Untimed now: the pending timer (if any) finds deadline 0 and lets go. */
+		d->deadline = 0;
+		if (disarm_locked(d))
+			dialog_unref(d);
+		return;
+	}
+	arm_locked(d, st_expiry_ms(interval));
+}
+
+/* Writes the dialog as it is now (or its removal) through a DB job; under the bucket lock, so in order. */
+static void persist_locked(const struct st_dialog *d, bool save)
+{
+	uint64_t now = st_sys->now();
+
+	st_persist(&d->info, save,
+		   !d->deadline        ? UINT64_MAX
+		   : d->deadline > now ? d->deadline - now
+				       : 0,
+		   d->started_wall);
+}
+
 static void copy_str(struct sipd_str *dst, struct sipd_str src, char **p)
 {
 	if (src.len)
@@ -190,31 +205,35 @@ static void copy_str(struct sipd_str *dst, struct sipd_str src, char **p)
 	*p += src.len;
 }
 
+size_t st_info_strings_len(const struct st_dialog_info *in)
+{
+	return in->call_id.len + in->caller_tag.len + in->callee_tag.len + in->caller.len + in->callee.len +
+	       in->caller_contact.len + in->callee_contact.len + in->route_caller.len + in->route_callee.len;
+}
+
+void st_info_copy(struct st_dialog_info *out, const struct st_dialog_info *in, char *strings)
+{
+	char *p = strings;
+
+	*out = *in;
+	copy_str(&out->call_id, in->call_id, &p);
+	copy_str(&out->caller_tag, in->caller_tag, &p);
+	copy_str(&out->callee_tag, in->callee_tag, &p);
+	copy_str(&out->caller, in->caller, &p);
+	copy_str(&out->callee, in->callee, &p);
+	copy_str(&out->caller_contact, in->caller_contact, &p);
+	copy_str(&out->callee_contact, in->callee_contact, &p);
+	copy_str(&out->route_caller, in->route_caller, &p);
+	copy_str(&out->route_callee, in->route_callee, &p);
+}
+
 static struct st_dialog *dialog_new(const struct st_dialog_info *in)
 {
-	const struct sipd_str *s[] = {&in->call_id,        &in->caller_tag,   &in->callee_tag,
-				      &in->caller,         &in->callee,       &in->caller_contact,
-				      &in->callee_contact, &in->route_caller, &in->route_callee};
-	size_t len = 0;
-	struct st_dialog *d;
-	char *p;
+	struct st_dialog *d = calloc(1, sizeof(*d) + st_info_strings_len(in));
 
-	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
-		len += s[i]->len;
-	d = calloc(1, sizeof(*d) + len);
 	if (!d)
 		return NULL;
-	d->info = *in;
-	p = d->strings;
-	copy_str(&d->info.call_id, in->call_id, &p);
-	copy_str(&d->info.caller_tag, in->caller_tag, &p);
-	copy_str(&d->info.callee_tag, in->callee_tag, &p);
-	copy_str(&d->info.caller, in->caller, &p);
-	copy_str(&d->info.callee, in->callee, &p);
-	copy_str(&d->info.caller_contact, in->caller_contact, &p);
-	copy_str(&d->info.callee_contact, in->callee_contact, &p);
-	copy_str(&d->info.route_caller, in->route_caller, &p);
-	copy_str(&d->info.route_callee, in->route_callee, &p);
+	st_info_copy(&d->info, in, d->strings);
 	d->refs = 1;
 	__atomic_add_fetch(&bytes, malloc_usable_size(d), __ATOMIC_RELAXED);
 	d->started_wall = (uint64_t)time(NULL);
@@ -222,38 +241,77 @@ static struct st_dialog *dialog_new(const struct st_dialog_info *in)
 	return d;
 }
 
-int st_dialog_create(const struct st_dialog_info *info)
+/* Links a new dialog into its bucket, on the loop that owns its timer. */
+static struct st_dialog *dialog_make(const struct st_dialog_info *info, struct st_bucket **bucket)
 {
 	uint32_t h = hash_str(info->call_id);
-	struct st_bucket *b = &table[h & table_mask];
-	struct st_dialog *d, *old;
 	unsigned loops = sipd_loop_count();
+	struct st_dialog *d = dialog_new(info);
 
-	if (!(d = dialog_new(info)))
-		return ENOMEM;
+	if (!d)
+		return NULL;
 	d->bucket = h & table_mask;
 	/* The worker that saw the 2xx owns the timer: arming it needs no cross-thread wake-up. */
 	d->loop = sipd_loop_self();
 	if (!d->loop && loops)
 		d->loop = sipd_loop_get((h >> 16) % loops);
+	*bucket = &table[d->bucket];
+	return d;
+}
+
+static void link_locked(struct st_bucket *b, struct st_dialog *d)
+{
+	d->next = b->head;
+	b->head = d;
+	d->linked = true;
+	__atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
+	sipd_stat_add(st_st.active, 1);
+}
+
+int st_dialog_restore(const struct st_dialog_info *info, uint64_t expires_in_ms, uint64_t started_wall)
+{
+	struct st_bucket *b;
+	struct st_dialog *d = dialog_make(info, &b);
+
+	if (!d)
+		return ENOMEM;
+	d->started_wall = started_wall;
+	pthread_mutex_lock(&b->lock);
+	if (find_locked(b, info->call_id, info->caller_tag, info->callee_tag)) {
+		pthread_mutex_unlock(&b->lock);
+		dialog_unref(d);
+		return 0;
+	}
+	link_locked(b, d);
+	if (expires_in_ms != UINT64_MAX)
+		arm_locked(d, expires_in_ms);
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+int st_dialog_create(const struct st_dialog_info *info)
+{
+	struct st_bucket *b;
+	struct st_dialog *d = dialog_make(info, &b), *old;
+
+	if (!d)
+		return ENOMEM;
 	pthread_mutex_lock(&b->lock);
 	old = find_locked(b, info->call_id, info->caller_tag, info->callee_tag);
 	if (old) {
 		/* A retransmitted 2xx: the session is the one we have. */
 		schedule_locked(old, info->interval);
 		old->info.refresher = info->refresher;
+		persist_locked(old, true);
 		pthread_mutex_unlock(&b->lock);
 		dialog_unref(d);
 		return 0;
 	}
-	d->next = b->head;
-	b->head = d;
-	d->linked = true;
-	__atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
-	sipd_stat_add(st_st.active, 1);
+	link_locked(b, d);
 	sipd_stat_inc(st_st.created);
 	schedule_locked(d, info->interval);
 	st_event_started(&d->info, d->started_wall, d->deadline ? d->deadline - st_sys->now() : UINT64_MAX);
+	persist_locked(d, true);
 	pthread_mutex_unlock(&b->lock);
 	return 0;
 }
@@ -279,6 +337,7 @@ int st_dialog_refresh(struct sipd_str call_id, struct sipd_str from_tag, struct 
 			d->info.refresher =
 			    (refresher == ST_REF_UAC) == from_caller ? ST_PARTY_CALLER : ST_PARTY_CALLEE;
 		schedule_locked(d, interval);
+		persist_locked(d, true);
 		sipd_stat_inc(st_st.refreshed);
 		st_event_refreshed(&d->info, d->deadline ? st_expiry_ms(interval) : UINT64_MAX);
 		err = 0;
@@ -298,6 +357,7 @@ int st_dialog_remove(struct sipd_str call_id, struct sipd_str tag1, struct sipd_
 	if (d) {
 		unlink_locked(b, d);
 		timer_ref = disarm_locked(d);
+		persist_locked(d, false);
 	}
 	pthread_mutex_unlock(&b->lock);
 	if (!d)
@@ -329,6 +389,7 @@ int st_dialog_end(struct sipd_str call_id)
 	if (d) {
 		unlink_locked(b, d);
 		timer_ref = disarm_locked(d);
+		persist_locked(d, false);
 	}
 	pthread_mutex_unlock(&b->lock);
 	if (!d)
@@ -388,6 +449,7 @@ void st_dialog_timer_fired(void *arg)
 	d->timed = false;
 	if (d->linked && d->deadline) {
 		unlink_locked(b, d);
+		persist_locked(d, false);
 		expired = true;
 	}
 	pthread_mutex_unlock(&b->lock);

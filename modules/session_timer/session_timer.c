@@ -17,6 +17,7 @@ static int param_session_expires = 1800;
 static int param_max_se = 7200;
 static int param_buckets = 16384;
 static bool param_test_intervals = false;
+static bool param_persist = true;
 
 static const struct sipd_param_def st_params[] = {
     {.name = "policy",
@@ -51,6 +52,10 @@ static const struct sipd_param_def st_params[] = {
      .min = 16,
      .max = 16777216,
      .help = "hash buckets of the dialog table (rounded up to a power of two)"},
+    {.name = "persist",
+     .type = SIPD_PARAM_BOOL,
+     .var = &param_persist,
+     .help = "keep sessions in the database so that they survive a restart (st_dialogs)"},
     {.name = "test_intervals",
      .type = SIPD_PARAM_BOOL,
      .var = &param_test_intervals,
@@ -183,7 +188,8 @@ static int st_init(void)
 		if (!(*all[i] = sipd_stat_register("session_timer", names[i], names[i])))
 			return ENOMEM;
 	/* sanity() accepts Require: timer, and OPTIONS answers list it. */
-	return sipd_support_option("timer") ?: st_table_init((unsigned)param_buckets);
+	return sipd_support_option("timer") ?: st_table_init((unsigned)param_buckets) ?:
+	       (param_persist ? st_persist_init() : 0);
 }
 
 static int st_start(void)
@@ -194,9 +200,12 @@ static int st_start(void)
 		SIPD_ERR("the tm service (version 2) is missing: %s", strerror(err));
 		return err;
 	}
-	if ((err = st_tm->response_hook_add(st_on_response, NULL)))
+	if ((err = st_tm->response_hook_add(st_on_response, NULL))) {
 		SIPD_ERR("cannot watch tm's responses: %s", strerror(err));
-	return err;
+		return err;
+	}
+	/* The sessions of the previous run, with their timers: an unrefreshed one still ends with BYEs. */
+	return st_persist_load();
 }
 
 static void st_stop(void)

@@ -123,6 +123,13 @@ int st_dialog_refresh(struct sipd_str call_id, struct sipd_str from_tag, struct 
  * Returns 0, ENOENT, or ENOMEM.
  */
 int st_dialog_end(struct sipd_str call_id);
+ * A dialog loaded from the database at start: expires in expires_in_ms (UINT64_MAX: untimed), started
+ * at started_wall (seconds). Not written back. Returns 0, ENOMEM.
+ */
+int st_dialog_restore(const struct st_dialog_info *info, uint64_t expires_in_ms, uint64_t started_wall);
+/* The bytes the strings of info take, and a copy of info whose strings go to strings[that many]. */
+size_t st_info_strings_len(const struct st_dialog_info *info);
+void st_info_copy(struct st_dialog_info *out, const struct st_dialog_info *info, char *strings);
 /* Removes a dialog (BYE, failed refresh). 0 or ENOENT. */
 int st_dialog_remove(struct sipd_str call_id, struct sipd_str tag1, struct sipd_str tag2);
 /* Live dialogs, and the heap bytes they hold (the table's buckets not counted). */
@@ -136,6 +143,16 @@ void st_dialog_timer_fired(void *arg);
 void st_dialog_foreach(void (*fn)(const struct st_dialog_info *d, uint64_t started_wall,
 				  uint64_t expires_in_ms, void *arg),
 		       void *arg);
+
+/* ---- persist.c: the st_dialogs table (sessions survive a restart) ---- */
+/* Sessions that ran out while sipd was down end this long after start (the transports are up by then). */
+#define ST_RESTORE_MIN_MS 500u
+/* Migrates and prepares (init); without a database, persistence is off. */
+int st_persist_init(void);
+/* Loads every stored session into the table (start, once tm is there for the BYEs). */
+int st_persist_load(void);
+/* Queues the write of a dialog's row (save) or its removal; never blocks. */
+void st_persist(const struct st_dialog_info *info, bool save, uint64_t expires_in_ms, uint64_t started_wall);
 
 /* ---- response.c: what tm forwards upstream ---- */
 void st_on_response(void *arg, struct sipd_msg *req, struct sipd_msg *resp, int status);

@@ -165,7 +165,8 @@ static void deliver(struct tcp_conn *c, const char *p, size_t len)
 	};
 
 	sipd_stat_inc(c->st->rx_messages);
-	sipd_receive(&ri, p, len);
+	if (!tcp_spread(&ri, p, len, c->st->spread))
+		sipd_receive(&ri, p, len);
 }
 
 /*
@@ -291,7 +292,8 @@ static void on_readable(struct tcp_conn *c)
 {
 	struct tcp_framer *f = &c->fr;
 
-	for (int round = 0; round < READ_ROUNDS && c->state == TCP_ST_OPEN && !TCP_LOAD(c->close_posted);
+	for (int round = 0; round < READ_ROUNDS && c->state == TCP_ST_OPEN && !TCP_LOAD(c->close_posted) &&
+			    !tcp_spread_full();
 	     round++) {
 		bool pending = f->len > 0, got_msg = false;
 		char *dst = scratch;

@@ -41,6 +41,7 @@ static const struct stat_def stat_defs[] = {
     STAT(write_queue_full, "write_queue_full", "sends refused because max_write_queue was reached"),
     STAT(bytes_queued, "bytes_queued", "bytes the socket could not take at once (back-pressure)"),
     STAT(bytes_dropped, "bytes_dropped", "queued bytes dropped when their connection closed"),
+    STAT(spread, "spread", "messages handed to another worker by their Call-ID (spread)"),
 };
 
 static int register_stats(struct tcp_proto *p)

@@ -20,6 +20,8 @@ struct tcp_cfg tcp_cfg = {
     .max_message_size = 65536,
     .max_write_queue = 1024 * 1024,
     .backlog = 1024,
+    .spread = true,
+    .spread_queue = 65536,
 };
 const struct sipd_parser_api *tcp_parser;
 
@@ -114,6 +116,12 @@ static const struct sipd_param_def params[] = {
     {"max_write_queue", SIPD_PARAM_INT, &tcp_cfg.max_write_queue, 4096, 256 * 1024 * 1024,
      "bytes waiting to be sent on one connection before it is closed (default 1048576)"},
     {"backlog", SIPD_PARAM_INT, &tcp_cfg.backlog, 16, 65535, "listen(2) backlog (default 1024)"},
+    {"spread", SIPD_PARAM_BOOL, &tcp_cfg.spread, 0, 0,
+     "handle each message on the worker its Call-ID hashes to, so one busy connection uses every worker "
+     "(a call's messages stay in order); false: all on the connection's worker (default true)"},
+    {"spread_queue", SIPD_PARAM_INT, &tcp_cfg.spread_queue, 16, 16 * 1024 * 1024,
+     "messages handed to other workers and not yet handled, past which connections are not read until "
+     "the workers catch up (default 65536)"},
     {.name = NULL},
 };
 

@@ -28,13 +28,15 @@ struct tcp_cfg {
 	int max_message_size;
 	int max_write_queue;
 	int backlog;
+	bool spread;      /* hand messages to the loop their Call-ID hashes to */
+	int spread_queue; /* ... while fewer than this many wait there */
 };
 extern struct tcp_cfg tcp_cfg;
 
 struct tcp_counters {
 	struct sipd_stat *open, *accepted, *connected, *closed_idle, *closed_read_timeout,
 	    *closed_write_timeout, *closed_error, *closed_limit, *closed_peer, *rejected_limit, *rx_messages,
-	    *bad_framing, *keepalive_pongs, *write_queue_full, *bytes_queued, *bytes_dropped;
+	    *bad_framing, *keepalive_pongs, *write_queue_full, *bytes_queued, *bytes_dropped, *spread;
 	struct sipd_stat *handshake_failed; /* layered protocols only (NULL for tcp) */
 };
 
@@ -105,6 +107,16 @@ struct tcp_conn {
 	uint64_t wprogress_ms;       /* last time the queue shrank (or got its first bytes) */
 	uint64_t rx_bytes, tx_bytes; /* atomic: read by the rpc */
 };
+
+/*
+ * spread.c: true when the framed message went to another worker loop (the
+ * one its Call-ID hashes to; counted in counter); false: the caller handles
+ * it on this loop.
+ */
+bool tcp_spread(const struct sipd_rcvinfo *ri, const char *p, size_t len, struct sipd_stat *counter);
+/* The other workers are spread_queue messages behind: readers leave data in the socket (TCP back-pressure).
+ */
+bool tcp_spread_full(void);
 
 /* conn.c: objects, the id and peer hashes, limits. */
 int tcp_conns_init(void);

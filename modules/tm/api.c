@@ -15,7 +15,7 @@ static int api_uas_get(struct tm_cell **out, struct sipd_ctx *ctx)
 		return EINVAL;
 	if ((err = tm_uas_create(&c, ctx)))
 		return err;
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	*out = c;
 	return 0;
 }
@@ -27,10 +27,10 @@ static int api_uas_reply(struct tm_cell *c, int code, const char *reason, const 
 
 	if (!c || code < 100 || code > 699)
 		return EINVAL;
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	err = tm_uas_reply(c, code, reason && *reason ? reason : "Answer", extra, ctype, body);
 	tm_cell_check_done(c);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	return err;
 }
 
@@ -75,10 +75,10 @@ static int api_request(const char *buf, size_t len, const struct sipd_dest *dst,
 	c->cb = cb;
 	c->cb_arg = arg;
 	tm_cell_link(c, 0, NULL, NULL);
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	err = tm_request_send(c, m, dst);
 	tm_cell_check_done(c);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 out:
 	if (c)
 		tm_cell_unref(c);
@@ -98,7 +98,7 @@ void tm_api_deliver(struct tm_cell *c, struct tm_uac *u, struct sipd_msg *resp, 
 	if (final)
 		c->cb_done = true;
 	tm_cell_ref(c);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	if (!final) {
 		if (cb->on_provisional && resp)
 			cb->on_provisional(c->cb_arg, resp);
@@ -107,7 +107,7 @@ void tm_api_deliver(struct tm_cell *c, struct tm_uac *u, struct sipd_msg *resp, 
 	} else {
 		cb->on_failure(c->cb_arg, status, status == 408 ? ETIMEDOUT : ECONNREFUSED);
 	}
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	tm_cell_unref(c);
 }
 

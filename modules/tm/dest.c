@@ -8,7 +8,7 @@
 
 #include "tm_int.h"
 
-static bool ip_literal(struct sipd_str host, union sipd_sockaddr *out)
+bool tm_ip_literal(struct sipd_str host, union sipd_sockaddr *out)
 {
 	char buf[64];
 
@@ -100,7 +100,7 @@ int tm_dest_from_uri(struct sipd_dest *out, struct sipd_str uri, bool *need_dns)
 	if ((err = tm_uri_target(&u, uri, &d.proto, &port)))
 		return err;
 	host = u.maddr.len ? u.maddr : u.host;
-	if (!ip_literal(host, &d.addr)) {
+	if (!tm_ip_literal(host, &d.addr)) {
 		*need_dns = true;
 		return EAGAIN;
 	}

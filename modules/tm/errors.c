@@ -27,7 +27,7 @@ static void fail_cell(struct tm_cell *c, void *arg)
 {
 	struct fail_job *j = arg;
 
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	for (unsigned i = 0; i < c->nuac; i++) {
 		struct tm_uac *u = c->uac[i];
 
@@ -40,7 +40,7 @@ static void fail_cell(struct tm_cell *c, void *arg)
 		}
 	}
 	tm_cell_check_done(c);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 }
 
 void tm_fail_dest(const struct sipd_dest *dst, int err)

@@ -85,12 +85,12 @@ bool tm_match_pred(struct tm_cell *c, void *arg)
 	struct match_req *q = arg;
 	struct tm_uas *u = &c->uas;
 
-	if (!u->req || u->rfc2543 != q->rfc2543 || u->req->method_id != q->method)
+	if (u->rfc2543 != q->rfc2543 || u->method_id != q->method)
 		return false;
-	if (q->method == SIPD_METHOD_OTHER && !sipd_str_eq(u->req->method, q->m->method))
+	if (q->method == SIPD_METHOD_OTHER && !sipd_str_eq(u->method, q->m->method))
 		return false;
 	if (q->rfc2543)
-		return match_2543(u->req, q);
+		return u->req && match_2543(u->req, q);
 	return sipd_str_eq(u->branch, q->branch) && sipd_str_caseeq(u->sent_host, q->host) &&
 	       u->sent_port == q->port;
 }
@@ -195,7 +195,7 @@ struct tm_cell *tm_match_response(struct sipd_msg *m, struct tm_uac **out)
 		return NULL;
 	if (!(c = tm_cell_by_label(bucket, label)))
 		return NULL;
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	u = idx < c->nuac ? c->uac[idx] : NULL;
 	if (u && cs->method_id == SIPD_METHOD_CANCEL)
 		u = u->cancel;
@@ -203,7 +203,7 @@ struct tm_cell *tm_match_response(struct sipd_msg *m, struct tm_uac **out)
 	if (u && (!sipd_str_eq(v->branch, sipd_str_c(u->branch)) ||
 		  (cs->method_id == SIPD_METHOD_INVITE) != u->invite))
 		u = NULL;
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	if (!u) {
 		tm_cell_unref(c);
 		return NULL;

@@ -85,6 +85,9 @@ static void run_hooks(struct tm_cell *c, struct sipd_msg *resp, int status)
 {
 	unsigned n = __atomic_load_n(&hook_count, __ATOMIC_ACQUIRE);
 
+	/* A compacted cell forwards a retransmitted (or a late forked) 2xx: its request is gone. */
+	if (!c->uas.req)
+		return;
 	for (unsigned i = 0; i < n; i++)
 		hooks[i].fn(hooks[i].arg, c->uas.req, resp, status);
 }
@@ -141,7 +144,7 @@ static struct tm_uac *best_branch(struct tm_cell *c)
 		struct tm_uac *u = c->uac[i];
 		int s = effective_status(c, u);
 
-		if (s < 300)
+		if (s < 300 || u->replaced)
 			continue;
 		if (!best || class_rank(s) < class_rank(best_s)) {
 			best = u;
@@ -193,9 +196,9 @@ static void reason_for(int s, bool local, const char **reason)
 static void run_route_unlocked(struct tm_cell *c, struct sipd_ctx *ctx, int route)
 {
 	c->routes_running++;
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	tm_sys->run_route(ctx, route);
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	c->routes_running--;
 }
 
@@ -204,7 +207,8 @@ static void run_failure_route(struct tm_cell *c)
 	struct sipd_msg *fm = NULL;
 	int route = c->on_failure;
 
-	if (route < 0 || c->cancelled || !tm_sys->run_route || c->uas.req->ops->clone(&fm, c->uas.req))
+	if (route < 0 || c->cancelled || !tm_sys->run_route || !c->uas.req ||
+	    c->uas.req->ops->clone(&fm, c->uas.req))
 		return;
 	/* One shot: the failure route arms itself again with t_on_failure() if it wants. */
 	c->on_failure = -1;
@@ -216,6 +220,35 @@ static void run_failure_route(struct tm_cell *c)
 	};
 	run_route_unlocked(c, &ctx, route);
 	fm->ops->free(fm);
+}
+
+/* 16.7 step 7: a 401 or 407 going upstream carries the challenges of every branch's 401 and 407. */
+static void merge_challenges(struct tm_cell *c, struct tm_uac *best)
+{
+	struct sipd_msg *f = best->final;
+
+	for (unsigned i = 0; i < c->nuac; i++) {
+		struct sipd_msg *o = c->uac[i]->final;
+
+		if (c->uac[i] == best || !o || (o->status != 401 && o->status != 407))
+			continue;
+		for (unsigned k = 0; k < o->hdr_count; k++) {
+			const struct sipd_hdr *h = &o->hdrs[k];
+			char *v;
+
+			if (h->type != SIPD_HDR_WWW_AUTHENTICATE && h->type != SIPD_HDR_PROXY_AUTHENTICATE)
+				continue;
+			/* The value must live as long as the message it goes into. */
+			if (!(v = sipd_msg_alloc(f, h->value.len ? h->value.len : 1)))
+				return;
+			memcpy(v, h->value.p, h->value.len);
+			f->ops->hdr_append(f,
+					   h->type == SIPD_HDR_WWW_AUTHENTICATE
+					       ? SIPD_STR("WWW-Authenticate")
+					       : SIPD_STR("Proxy-Authenticate"),
+					   (struct sipd_str){v, h->value.len});
+		}
+	}
 }
 
 static void send_final(struct tm_cell *c)
@@ -242,6 +275,8 @@ static void send_final(struct tm_cell *c)
 	best = best_branch(c);
 	s = best ? effective_status(c, best) : 500;
 	if (best && s == best->status && !best->local_final && best->final && s != 503) {
+		if (s == 401 || s == 407)
+			merge_challenges(c, best);
 		if (forward_response(c, best->final) == 0)
 			return;
 	}

@@ -138,6 +138,40 @@ static void dispatch(struct tm_uac *u)
 	tm_uac_start(u);
 }
 
+bool tm_uac_failover(struct tm_uac *u)
+{
+	struct tm_cell *c = u->cell;
+	struct sipd_msg *b = NULL;
+	struct tm_uac *n;
+
+	if (!u->nalt || u->replaced || u->is_cancel || !u->req || u->req_is_ack || c->cancelled ||
+	    c->final_sent || (c->has_uas && c->uas.status >= 200))
+		return false;
+	/* The request as sent, without our Via: the new branch puts its own (a new transaction, 4.3). */
+	if (tm_parser->parse(&b, u->req, u->req_len, NULL, NULL) || tm_via_pop(b) ||
+	    tm_uac_add(&n, c, u->invite, u->uri ? u->uri : "")) {
+		if (b)
+			b->ops->free(b);
+		return false;
+	}
+	n->dst = u->alt[0];
+	/* The next target serves the same domain: the same name is checked (RFC 5922 4). */
+	if (u->tls_name && (n->tls_name = strdup(u->tls_name)))
+		n->dst.server_name = n->tls_name;
+	if (u->nalt > 1 && (n->alt = malloc((u->nalt - 1) * sizeof(*n->alt)))) {
+		memcpy(n->alt, u->alt + 1, (u->nalt - 1) * sizeof(*n->alt));
+		n->nalt = u->nalt - 1;
+	}
+	free(u->alt);
+	u->alt = NULL;
+	u->nalt = 0;
+	u->replaced = true;
+	n->tmpl = b;
+	SIPD_INFO("%s: a transport error or 503: the next target (RFC 3263 4.3)", n->uri);
+	dispatch(n);
+	return true;
+}
+
 /*
  * A name with no usable record is definite: 404 (RFC 3261 21.4.5, the
  * Request-URI's domain is not one anybody serves). DNS servers that did not
@@ -154,13 +188,13 @@ struct resolve_job {
 	unsigned idx;
 };
 
-static void resolved(void *arg, int err, const struct sipd_dest *d)
+static void resolved(void *arg, int err, const struct sipd_dest *d, unsigned n)
 {
 	struct resolve_job *j = arg;
 	struct tm_cell *c = j->cell;
 	struct tm_uac *u;
 
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	u = j->idx < c->nuac ? c->uac[j->idx] : NULL;
 	/* ECANCELED is the resolver stopping: the cell goes with the table and nobody is answered. */
 	if (u && u->resolving && err != ECANCELED) {
@@ -169,13 +203,17 @@ static void resolved(void *arg, int err, const struct sipd_dest *d)
 			SIPD_INFO("cannot resolve %s: %s", u->uri, strerror(err));
 			tm_uac_fail(u, tm_resolve_status(err));
 		} else {
-			u->dst = *d;
+			u->dst = d[0];
 			u->dst.server_name = u->tls_name;
+			if (n > 1 && (u->alt = malloc((n - 1) * sizeof(*d)))) {
+				memcpy(u->alt, d + 1, (n - 1) * sizeof(*d));
+				u->nalt = n - 1;
+			}
 			dispatch(u);
 		}
 	}
 	tm_cell_check_done(c);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	tm_cell_unref(c);
 	free(j);
 }
@@ -306,9 +344,9 @@ void tm_rr_mark(struct sipd_ctx *ctx)
 	struct tm_cell *c = ctx->owner;
 
 	if (c) {
-		pthread_mutex_lock(&c->lock);
+		tm_cell_lock(c);
 		c->rr_listen = ctx->rcv->listen;
-		pthread_mutex_unlock(&c->lock);
+		tm_cell_unlock(c);
 		return;
 	}
 	pending_for(ctx->msg);
@@ -320,12 +358,12 @@ void tm_routes_set(struct sipd_ctx *ctx, int on_failure, int on_reply)
 	struct tm_cell *c = ctx->owner;
 
 	if (c) {
-		pthread_mutex_lock(&c->lock);
+		tm_cell_lock(c);
 		if (on_failure >= 0)
 			c->on_failure = on_failure;
 		if (on_reply >= 0)
 			c->on_reply = on_reply;
-		pthread_mutex_unlock(&c->lock);
+		tm_cell_unlock(c);
 		return;
 	}
 	pending_for(ctx->msg);
@@ -402,7 +440,7 @@ enum sipd_result tm_proxy_relay(struct sipd_ctx *ctx)
 		}
 		if (c->proxy || c->uas.status) {
 			/* Another worker already handles this request (a retransmission raced it). */
-			pthread_mutex_unlock(&c->lock);
+			tm_cell_unlock(c);
 			tm_cell_unref(c);
 			ctx->dropped = true;
 			return SIPD_STOP;
@@ -419,7 +457,7 @@ enum sipd_result tm_proxy_relay(struct sipd_ctx *ctx)
 			tm_uas_reply(c, 100, "Trying", NULL, NULL, NULL);
 	} else {
 		/* A failure route: its caller dropped the cell lock to run the script. */
-		pthread_mutex_lock(&c->lock);
+		tm_cell_lock(c);
 	}
 	for (unsigned i = 0; i < sipd_branch_count(ctx); i++) {
 		const struct sipd_branch *br = sipd_branch_get(ctx, i);
@@ -443,12 +481,12 @@ enum sipd_result tm_proxy_relay(struct sipd_ctx *ctx)
 	c->relaying = false;
 	ctx->dropped = true; /* finished: tm answers from now on */
 	if (ctx->owner) {
-		pthread_mutex_unlock(&c->lock);
+		tm_cell_unlock(c);
 		return SIPD_STOP; /* the failure route's caller concludes */
 	}
 	tm_proxy_check_final(c);
 	tm_cell_check_done(c);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	tm_cell_unref(c);
 	return SIPD_STOP;
 }

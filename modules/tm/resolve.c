@@ -32,13 +32,20 @@ struct job {
 	tm_resolve_fn fn;
 	void *arg;
 	int err;
-	struct sipd_dest dest;
+	/* The SRV targets in the order to try them (RFC 2782), then their addresses (4.3). */
+	struct {
+		char host[256];
+		uint16_t port;
+	} srvs[TM_MAX_TARGETS];
+	unsigned nsrv, ndest;
+	struct sipd_dest dests[TM_MAX_TARGETS];
 };
 
 struct cache_entry {
 	char key[280];
 	uint64_t expires;
-	struct sipd_dest dest;
+	unsigned ndest;
+	struct sipd_dest dests[TM_MAX_TARGETS];
 };
 
 static pthread_t thread;
@@ -217,24 +224,58 @@ struct ares_srv_reply *tm_srv_pick(struct ares_srv_reply *r)
 	return NULL;
 }
 
-/* The SRV target and port replace the host and port: 0, ENOENT (no usable record) or a DNS failure. */
+unsigned tm_srv_order(struct ares_srv_reply **out, unsigned max, struct ares_srv_reply *r)
+{
+	struct ares_srv_reply *all[64], *head = r, *p;
+	unsigned n = 0, k = 0;
+
+	for (p = r; p && n < 64; p = p->next)
+		all[n++] = p;
+	/* Pick, unlink the pick, pick again: each round is RFC 2782's selection among what is left. */
+	while (k < max && (p = tm_srv_pick(head))) {
+		struct ares_srv_reply **link = &head;
+
+		out[k++] = p;
+		while (*link != p)
+			link = &(*link)->next;
+		*link = p->next;
+	}
+	/* The chain as it came, for ares_free_data(). */
+	for (unsigned i = 0; i + 1 < n; i++)
+		all[i]->next = all[i + 1];
+	if (n)
+		all[n - 1]->next = NULL;
+	return k;
+}
+
+/* The SRV targets replace host and port, in order: 0, ENOENT (no usable record) or a DNS failure. */
 static int srv(struct job *j, const char *name)
 {
-	struct ares_srv_reply *r = NULL, *best = NULL;
+	struct ares_srv_reply *r = NULL, *order[TM_MAX_TARGETS];
 	struct answer a;
 	int err;
 
 	if ((err = query(name, 33 /* SRV */, &a)))
 		return err;
+	j->nsrv = 0;
 	if (ares_parse_srv_reply(a.buf, a.len, &r) == ARES_SUCCESS) {
-		if ((best = tm_srv_pick(r))) {
-			snprintf(j->host, sizeof(j->host), "%s", best->host);
-			j->port = best->port;
+		j->nsrv = tm_srv_order(order, TM_MAX_TARGETS, r);
+		for (unsigned i = 0; i < j->nsrv; i++) {
+			snprintf(j->srvs[i].host, sizeof(j->srvs[i].host), "%s", order[i]->host);
+			j->srvs[i].port = order[i]->port;
 		}
 		ares_free_data(r);
 	}
 	free(a.buf);
-	return best ? 0 : ENOENT;
+	return j->nsrv ? 0 : ENOENT;
+}
+
+/* The URI's own host and port as the one target (no SRV). */
+static void srv_self(struct job *j)
+{
+	snprintf(j->srvs[0].host, sizeof(j->srvs[0].host), "%s", j->host);
+	j->srvs[0].port = j->port;
+	j->nsrv = 1;
 }
 
 /* "_sip._udp.host", "_sip._tcp.host" or "_sips._tcp.host" for the job's transport. */
@@ -258,8 +299,10 @@ static int find_target(struct job *j)
 	char name[300];
 	int err;
 
-	if (j->explicit_port)
+	if (j->explicit_port) {
+		srv_self(j);
 		return 0;
+	}
 	if (!j->explicit_proto) {
 		if ((err = naptr(j, name, sizeof(name))) == 0 && (err = srv(j, name)) == 0)
 			return 0;
@@ -278,72 +321,84 @@ static int find_target(struct job *j)
 	}
 	/* No SRV: the URI's host on the default port of the transport we ended with (4.2). */
 	j->port = j->proto == SIPD_PROTO_TLS ? 5061 : 5060;
+	srv_self(j);
 	return 0;
 }
 
 struct addr_answer {
 	int status;
-	enum sipd_proto proto;
-	union sipd_sockaddr addr;
+	struct job *j;
+	uint16_t port;
 };
 
-/* The first address of a family we have a listener of, else the first address. */
+static void add_dest(struct job *j, const struct ares_addrinfo_node *n, uint16_t port)
+{
+	struct sipd_dest *d = &j->dests[j->ndest++];
+
+	memset(d, 0, sizeof(*d));
+	d->proto = j->proto;
+	memcpy(&d->addr, n->ai_addr, n->ai_addrlen);
+	if (d->addr.sa.sa_family == AF_INET)
+		d->addr.sin.sin_port = htons(port);
+	else
+		d->addr.sin6.sin6_port = htons(port);
+	d->from = tm_listen_for(j->proto, d->addr.sa.sa_family);
+}
+
+/* Every address of a family we have a listener of, in the answer's order; else the first one. */
 static void on_addr(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 {
 	struct addr_answer *a = arg;
-	struct ares_addrinfo_node *pick = NULL;
+	struct ares_addrinfo_node *first = NULL;
+	unsigned before = a->j->ndest;
 
 	(void)timeouts;
 	a->status = status;
-	for (struct ares_addrinfo_node *n = res ? res->nodes : NULL; n && status == ARES_SUCCESS;
-	     n = n->ai_next) {
-		if (n->ai_addrlen > (ares_socklen_t)sizeof(a->addr))
+	for (struct ares_addrinfo_node *n = res ? res->nodes : NULL;
+	     n && status == ARES_SUCCESS && a->j->ndest < TM_MAX_TARGETS; n = n->ai_next) {
+		if (n->ai_addrlen > (ares_socklen_t)sizeof(a->j->dests[0].addr))
 			continue;
-		if (!pick)
-			pick = n;
-		if (can_send(a->proto, n->ai_family)) {
-			pick = n;
-			break;
-		}
+		if (!first)
+			first = n;
+		if (can_send(a->j->proto, n->ai_family))
+			add_dest(a->j, n, a->port);
 	}
-	if (pick)
-		memcpy(&a->addr, pick->ai_addr, pick->ai_addrlen);
-	else if (status == ARES_SUCCESS)
+	if (a->j->ndest == before && first)
+		add_dest(a->j, first, a->port);
+	else if (a->j->ndest == before && status == ARES_SUCCESS)
 		a->status = ARES_ENODATA;
 	if (res)
 		ares_freeaddrinfo(res);
 }
 
+/* RFC 3263 4.3: the addresses of each SRV target in turn; the first failure is the answer if none has one. */
 static void resolve_job(struct job *j)
 {
 	struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC};
-	struct addr_answer aa = {.status = ARES_ENOTFOUND};
+	int first_err = 0;
 
 	if ((j->err = find_target(j)))
 		return;
-	aa.proto = j->proto;
-	ares_getaddrinfo(channel, j->host, NULL, &hints, on_addr, &aa);
-	wait_channel();
-	if (aa.status != ARES_SUCCESS) {
-		j->err = status_errno(aa.status);
-		return;
+	j->ndest = 0;
+	for (unsigned i = 0; i < j->nsrv && j->ndest < TM_MAX_TARGETS; i++) {
+		struct addr_answer aa = {.status = ARES_ENOTFOUND, .j = j, .port = j->srvs[i].port};
+
+		ares_getaddrinfo(channel, j->srvs[i].host, NULL, &hints, on_addr, &aa);
+		wait_channel();
+		if (aa.status != ARES_SUCCESS && !first_err)
+			first_err = status_errno(aa.status);
+		/* A DNS server that fails would fail the next target as slowly. */
+		if (aa.status != ARES_SUCCESS && status_errno(aa.status) != ENOENT)
+			break;
 	}
-	memset(&j->dest, 0, sizeof(j->dest));
-	j->dest.proto = j->proto;
-	j->dest.addr = aa.addr;
-	if (aa.addr.sa.sa_family == AF_INET)
-		j->dest.addr.sin.sin_port = htons(j->port);
-	else
-		j->dest.addr.sin6.sin6_port = htons(j->port);
-	j->dest.from = tm_listen_for(j->proto, aa.addr.sa.sa_family);
-	j->err = 0;
+	j->err = j->ndest ? 0 : (first_err ? first_err : ENOENT);
 }
 
 static void deliver(void *arg)
 {
 	struct job *j = arg;
 
-	j->fn(j->arg, j->err, j->err ? NULL : &j->dest);
+	j->fn(j->arg, j->err, j->err ? NULL : j->dests, j->err ? 0 : j->ndest);
 	free(j);
 }
 
@@ -380,12 +435,13 @@ static void *resolver_main(void *arg)
 
 			snprintf(e->key, sizeof(e->key), "%s", key);
 			e->expires = sipd_now_ms() + CACHE_TTL_MS;
-			e->dest = j->dest;
+			e->ndest = j->ndest;
+			memcpy(e->dests, j->dests, sizeof(e->dests));
 		}
 		pthread_mutex_unlock(&lock);
 		/* No loop to answer on (shutting down): the caller's reference comes back all the same. */
 		if (sipd_loop_post(j->loop, deliver, j)) {
-			j->fn(j->arg, ECANCELED, NULL);
+			j->fn(j->arg, ECANCELED, NULL, 0);
 			free(j);
 		}
 		pthread_mutex_lock(&lock);
@@ -498,7 +554,7 @@ void tm_resolver_stop(void)
 	while (queue) {
 		struct job *j = queue;
 		queue = j->next;
-		j->fn(j->arg, ECANCELED, NULL);
+		j->fn(j->arg, ECANCELED, NULL, 0);
 		free(j);
 	}
 	ares_destroy(channel);
@@ -534,7 +590,8 @@ int tm_resolve(struct sipd_str uri, struct sipd_loop *loop, tm_resolve_fn fn, vo
 	pthread_mutex_lock(&lock);
 	e = cache_slot(key);
 	if (!strcmp(e->key, key) && e->expires > sipd_now_ms()) {
-		j->dest = e->dest;
+		j->ndest = e->ndest;
+		memcpy(j->dests, e->dests, sizeof(j->dests));
 		pthread_mutex_unlock(&lock);
 		/* Posted even on a hit: the caller holds its cell lock and expects the answer later. */
 		if ((err = sipd_loop_post(j->loop, deliver, j)))

@@ -35,15 +35,15 @@ static enum sipd_result fn_t_reply(struct sipd_ctx *ctx, const union sipd_arg *a
 			*p = ' ';
 	if (c) {
 		/* A failure route: the cell is ours, unlocked while the script runs. */
-		pthread_mutex_lock(&c->lock);
+		tm_cell_lock(c);
 		err = tm_uas_reply(c, code, reason, NULL, NULL, NULL);
-		pthread_mutex_unlock(&c->lock);
+		tm_cell_unlock(c);
 	} else {
 		if ((err = tm_uas_create(&c, ctx)))
 			goto out;
 		err = tm_uas_reply(c, code, reason, NULL, NULL, NULL);
 		tm_cell_check_done(c);
-		pthread_mutex_unlock(&c->lock);
+		tm_cell_unlock(c);
 		tm_cell_unref(c);
 	}
 out:

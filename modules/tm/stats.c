@@ -33,6 +33,11 @@ int tm_stats_init(void)
 	    sipd_stat_register("tm", "transport_errors", "client transactions failed by the transport");
 	tm_st.cancels = sipd_stat_register("tm", "cancels", "CANCEL requests sent downstream");
 	tm_st.loops = sipd_stat_register("tm", "loops", "requests answered 482 Loop Detected");
+	tm_st.stateless_forwarded = sipd_stat_register(
+	    "tm", "stateless_forwarded", "responses without a transaction forwarded per their next Via");
+	tm_st.stateless_dropped =
+	    sipd_stat_register("tm", "stateless_dropped",
+			       "responses without a transaction dropped (not our Via, or no next hop)");
 	for (int s = 0; s < TM_STATE_COUNT; s++) {
 		snprintf(name, sizeof(name), "state_%s", tm_state_name((enum tm_state)s));
 		if (!(tm_st.by_state[s] = sipd_stat_register("tm", name, state_help[s])))
@@ -40,7 +45,7 @@ int tm_stats_init(void)
 	}
 	if (!tm_st.current || !tm_st.total || !tm_st.uac_total || !tm_st.retrans_sent ||
 	    !tm_st.retrans_absorbed || !tm_st.timeouts || !tm_st.transport_errors || !tm_st.cancels ||
-	    !tm_st.loops)
+	    !tm_st.loops || !tm_st.stateless_forwarded || !tm_st.stateless_dropped)
 		return ENOMEM;
 	return 0;
 }

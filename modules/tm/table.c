@@ -44,9 +44,9 @@ void tm_table_destroy(void)
 		while ((c = buckets[i].head)) {
 			/* The timers' references go first, so the table's is the last one. */
 			tm_cell_ref(c);
-			pthread_mutex_lock(&c->lock);
+			tm_cell_lock(c);
 			tm_cell_disarm(c);
-			pthread_mutex_unlock(&c->lock);
+			tm_cell_unlock(c);
 			tm_cell_unlink(c);
 			tm_cell_unref(c);
 		}
@@ -97,12 +97,14 @@ static void cell_free(struct tm_cell *c)
 {
 	for (unsigned i = 0; i < c->nuac; i++)
 		tm_uac_free(c->uac[i]);
+	free(c->uac);
 	if (c->has_uas) {
 		tm_state_set(&c->uas.state, TM_TERMINATED);
 		sipd_stat_add(tm_st.current, -1);
 		if (c->uas.req)
 			c->uas.req->ops->free(c->uas.req);
 		free(c->uas.resp);
+		free(c->uas.key);
 	}
 	pthread_mutex_destroy(&c->lock);
 	__atomic_sub_fetch(&cells_live, 1, __ATOMIC_RELAXED);
@@ -195,6 +197,16 @@ struct tm_cell *tm_cell_find(uint32_t key_hash, tm_cell_pred pred, void *arg)
 		}
 	pthread_mutex_unlock(&b->lock);
 	return c;
+}
+
+void tm_bucket_lock(const struct tm_cell *c)
+{
+	pthread_mutex_lock(&buckets[c->bucket].lock);
+}
+
+void tm_bucket_unlock(const struct tm_cell *c)
+{
+	pthread_mutex_unlock(&buckets[c->bucket].lock);
 }
 
 void tm_cell_foreach(void (*fn)(struct tm_cell *c, void *arg), void *arg)

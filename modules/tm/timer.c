@@ -30,7 +30,7 @@ static void timer_fired(void *arg)
 	struct tm_timer *t = arg;
 	struct tm_cell *c = t->cell;
 
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	/*
 	 * Stale when disarmed meanwhile, or re-armed while this callback was
 	 * already on its way (the timer is pending again and fires later).
@@ -43,7 +43,7 @@ static void timer_fired(void *arg)
 			tm_uac_timer(t);
 		tm_cell_check_done(c);
 	}
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	tm_cell_unref(c);
 }
 

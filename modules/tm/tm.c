@@ -18,10 +18,10 @@ static bool on_request(struct sipd_ctx *ctx)
 	bool absorbed;
 
 	if ((c = tm_match_request(m, false))) {
-		pthread_mutex_lock(&c->lock);
+		tm_cell_lock(c);
 		absorbed = tm_uas_on_request(c, m);
 		tm_cell_check_done(c);
-		pthread_mutex_unlock(&c->lock);
+		tm_cell_unlock(c);
 		tm_cell_unref(c);
 		return absorbed;
 	}
@@ -31,16 +31,16 @@ static bool on_request(struct sipd_ctx *ctx)
 	if (tm_uas_create(&c, ctx) == 0) {
 		tm_uas_reply(c, 200, "Canceling", NULL, NULL, NULL);
 		tm_cell_check_done(c);
-		pthread_mutex_unlock(&c->lock);
+		tm_cell_unlock(c);
 		tm_cell_unref(c);
 	}
-	pthread_mutex_lock(&inv->lock);
+	tm_cell_lock(inv);
 	if (inv->proxy)
 		tm_proxy_cancel(inv);
 	else if (inv->uas.status < 200)
 		tm_uas_reply(inv, 487, "Request Terminated", NULL, NULL, NULL);
 	tm_cell_check_done(inv);
-	pthread_mutex_unlock(&inv->lock);
+	tm_cell_unlock(inv);
 	tm_cell_unref(inv);
 	return true;
 }
@@ -51,11 +51,11 @@ static bool on_reply(struct sipd_ctx *ctx)
 	struct tm_cell *c = tm_match_response(ctx->msg, &u);
 
 	if (!c)
-		return false;
-	pthread_mutex_lock(&c->lock);
+		return tm_stateless_response(ctx);
+	tm_cell_lock(c);
 	tm_uac_on_response(u, ctx->msg);
 	tm_cell_check_done(c);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	tm_cell_unref(c);
 	return true;
 }

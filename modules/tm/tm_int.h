@@ -21,6 +21,8 @@
 /* Our branch parameters: the RFC 3261 magic cookie, then "sd" so we recognise our own. */
 #define TM_BRANCH_PREFIX "z9hG4bKsd"
 #define TM_MAX_UAC       (SIPD_MAX_BRANCHES * 2)
+/* Next-hop addresses one lookup gives (RFC 3263 4.3: tried in turn on a transport error or 503). */
+#define TM_MAX_TARGETS 8
 
 enum tm_state {
 	TM_TRYING = 0,
@@ -59,7 +61,7 @@ struct tm_cell;
 enum tm_timer_kind {
 	TM_TMR_RETR,    /* A, E (client), G (server) */
 	TM_TMR_TIMEOUT, /* B, F (client), H, J, I, L (server) */
-	TM_TMR_WAIT,    /* D, K, M (client) */
+	TM_TMR_WAIT,    /* D, K, M (client), on the client's timeout timer once B/F are over */
 	TM_TMR_C,       /* proxy Timer C (client INVITE) */
 };
 
@@ -87,6 +89,10 @@ struct tm_uas {
 	bool rfc2543;
 	struct sipd_str branch, sent_host;
 	uint16_t sent_port;
+	enum sipd_method method_id;
+	struct sipd_str method;
+	/* Once compacted (compact.c): req is gone, branch, sent_host and method point here (malloc). */
+	char *key;
 };
 
 /* One client transaction (RFC 3261 17.1), a proxy branch or a request of the C API. */
@@ -95,12 +101,12 @@ struct tm_uac {
 	unsigned idx;
 	enum tm_state state;
 	bool invite, reliable, is_cancel;
-	char branch[64];
-	char *req; /* the request as sent (malloc) */
+	char branch[40]; /* "z9hG4bKsd" loop.bucket.label.idx: at most 37 */
+	char *req;       /* the request as sent (malloc); after a non-2xx final of an INVITE, its ACK */
 	size_t req_len;
 	struct sipd_dest dst;
 	unsigned retr_ms;
-	struct tm_timer retr, timeout, wait, timer_c;
+	struct tm_timer retr, timeout, timer_c;
 	int status;             /* highest status received (or generated locally), 0 none */
 	struct sipd_msg *final; /* the final response kept for selection (proxy), NULL when local */
 	bool local_final;       /* status was generated here (408, 503, 480) */
@@ -109,8 +115,12 @@ struct tm_uac {
 	bool resolving;         /* waiting for the resolver */
 	struct sipd_msg *tmpl;  /* the request for this branch, until it is sent (after resolving) */
 	bool timed_out;         /* Timer C fired: the branch counts as 408 whatever it answers (16.8) */
-	char *uri;              /* target URI (Request-URI of this branch), NUL-terminated */
+	char *uri;       /* target URI (Request-URI of this branch), NUL-terminated; NULL once compacted */
 	char *tls_name; /* the next hop's host name, for TLS (SNI, certificate check); NULL for an IP */
+	bool req_is_ack; /* req now holds the ACK of the non-2xx final (17.1.1.3) */
+	struct sipd_dest *alt; /* the lookup's further targets (malloc), tried on a transport error or 503 */
+	unsigned nalt;
+	bool replaced; /* failed over to a later branch: it no longer counts in the answer */
 };
 
 struct tm_cell {
@@ -124,8 +134,8 @@ struct tm_cell {
 
 	bool has_uas, proxy;
 	struct tm_uas uas;
-	unsigned nuac;
-	struct tm_uac *uac[TM_MAX_UAC];
+	unsigned nuac, uac_cap;
+	struct tm_uac **uac; /* malloc, grown as branches are added (most cells have one) */
 
 	/* proxy state (16.7) */
 	bool forwarded_2xx, final_sent, cancelled, relaying;
@@ -143,6 +153,17 @@ struct tm_cell {
 	unsigned routes_running;
 	bool final_deferred;
 };
+
+/* ---- outbox.c ---- */
+/* A cell's lock, counted per thread: sends made with tm_send() while any is held wait for the last unlock. */
+void tm_cell_lock(struct tm_cell *c);
+void tm_cell_unlock(struct tm_cell *c);
+/*
+ * Sends now, or after the calling thread's last cell unlock when it holds
+ * one (buf copied); 0 then, whatever the transport says later. For sends
+ * whose error nobody acts on: responses, retransmissions, ACKs.
+ */
+int tm_send(const struct sipd_dest *d, const char *buf, size_t len);
 
 /* ---- table.c ---- */
 int tm_table_init(unsigned buckets);
@@ -165,6 +186,12 @@ void tm_cell_unlink(struct tm_cell *c);
 struct tm_cell *tm_cell_by_label(unsigned bucket, uint32_t label);
 /* The first cell of key_hash's bucket that pred accepts (called with the bucket locked), referenced. */
 struct tm_cell *tm_cell_find(uint32_t key_hash, tm_cell_pred pred, void *arg);
+/*
+ * Locks the bucket of the linked cell c (the cell lock may be held: cell
+ * before bucket): tm_cell_find() reads a cell's matching key under it.
+ */
+void tm_bucket_lock(const struct tm_cell *c);
+void tm_bucket_unlock(const struct tm_cell *c);
 /* Calls fn on every cell (referenced, unlocked), for transport errors and shutdown. */
 void tm_cell_foreach(void (*fn)(struct tm_cell *c, void *arg), void *arg);
 uint32_t tm_hash(struct sipd_str s, uint32_t seed);
@@ -191,8 +218,19 @@ void tm_uas_timer(struct tm_timer *t);
 bool tm_cell_done(struct tm_cell *c);
 /* Stops every timer of the locked cell, dropping the references they held. */
 void tm_cell_disarm(struct tm_cell *c);
-/* Unlinks the cell when done (locked). */
+/* Unlinks the cell when done, else compacts it once its answer is final (locked). */
 void tm_cell_check_done(struct tm_cell *c);
+
+/* ---- compact.c ---- */
+/*
+ * Once the locked cell's final answer went and no branch is pending, drops
+ * what absorbing retransmissions does not need: the cloned request (its
+ * matching key is copied), the branches' requests, responses and URIs, the
+ * last response when nothing resends it (Accepted, Confirmed). Idempotent.
+ */
+void tm_cell_compact(struct tm_cell *c);
+/* A branch that still waits for a final response (or for the resolver, or its CANCEL does). */
+bool tm_uac_busy(const struct tm_uac *u);
 
 /* ---- match.c ---- */
 /*
@@ -219,6 +257,12 @@ void tm_uac_on_response(struct tm_uac *u, struct sipd_msg *resp);
 void tm_uac_timer(struct tm_timer *t);
 /* Fails the branch with a locally generated status (408, 503, 480). */
 void tm_uac_fail(struct tm_uac *u, int status);
+/*
+ * RFC 3263 4.3: after a transport error or a 503, the same request goes to
+ * the lookup's next target as a new branch (relay.c); true when one was
+ * started, and u then no longer counts (replaced).
+ */
+bool tm_uac_failover(struct tm_uac *u);
 /* Sends (or schedules) a CANCEL on an INVITE branch (9.1). */
 void tm_uac_cancel(struct tm_uac *u);
 void tm_uac_free(struct tm_uac *u);
@@ -261,6 +305,8 @@ int tm_dest_from_uri(struct sipd_dest *out, struct sipd_str uri, bool *need_dns)
  * (malloc). */
 char *tm_uri_tls_name(struct sipd_str uri);
 
+/* An IPv4 or IPv6 literal (without brackets) into out (port 0). */
+bool tm_ip_literal(struct sipd_str host, union sipd_sockaddr *out);
 /* A listen socket of proto, preferring the address family. */
 const struct sipd_listen *tm_listen_for(enum sipd_proto proto, int family);
 /* Parses uri and gives its transport and port (RFC 3263 4.1/4.2 defaults). */
@@ -270,7 +316,8 @@ int tm_local_addr(const struct sipd_dest *d, char *host, size_t size, uint16_t *
 void tm_hostport(char *buf, size_t size, const char *host, uint16_t port);
 
 /* ---- resolve.c ---- */
-typedef void (*tm_resolve_fn)(void *arg, int err, const struct sipd_dest *d);
+/* d: the targets in the order to try them (n >= 1), NULL on error. */
+typedef void (*tm_resolve_fn)(void *arg, int err, const struct sipd_dest *d, unsigned n);
 /* Checks a dns_servers value ("ip[:port][,ip[:port]...]", IPv6 as [addr]:port); logs the bad entry. */
 int tm_dns_servers_check(const char *csv);
 int tm_resolver_start(void);
@@ -285,6 +332,8 @@ int tm_resolve(struct sipd_str uri, struct sipd_loop *loop, tm_resolve_fn fn, vo
  */
 struct ares_srv_reply;
 struct ares_srv_reply *tm_srv_pick(struct ares_srv_reply *r);
+/* RFC 2782's order of a whole SRV answer: up to max usable records into out; r is left as it was. */
+unsigned tm_srv_order(struct ares_srv_reply **out, unsigned max, struct ares_srv_reply *r);
 /* The status a branch fails with when tm_resolve() gave err (relay.c). */
 int tm_resolve_status(int err);
 
@@ -299,10 +348,15 @@ int tm_hdr_prepend(struct sipd_msg *m, struct sipd_hdr *first, struct sipd_str n
 int tm_hdr_frame(struct sipd_msg *m, enum sipd_proto proto);
 char *tm_strndup(struct sipd_str s);
 
+/* ---- stateless.c ---- */
+/* A response no client transaction matched: reply_route, then forwarded per the next Via or dropped. */
+bool tm_stateless_response(struct sipd_ctx *ctx);
+
 /* ---- stats ---- */
 struct tm_stats {
 	struct sipd_stat *current, *total, *by_state[TM_STATE_COUNT], *retrans_sent, *retrans_absorbed,
-	    *uac_total, *timeouts, *transport_errors, *cancels, *loops;
+	    *uac_total, *timeouts, *transport_errors, *cancels, *loops, *stateless_forwarded,
+	    *stateless_dropped;
 };
 extern struct tm_stats tm_st;
 int tm_stats_init(void);

@@ -14,6 +14,15 @@ int tm_uac_add(struct tm_uac **out, struct tm_cell *c, bool invite, const char *
 
 	if (c->nuac >= TM_MAX_UAC)
 		return ENOSPC;
+	if (c->nuac == c->uac_cap) {
+		unsigned cap = c->uac_cap ? c->uac_cap * 2 : 1;
+		struct tm_uac **a = realloc(c->uac, cap * sizeof(*a));
+
+		if (!a)
+			return ENOMEM;
+		c->uac = a;
+		c->uac_cap = cap;
+	}
 	if (!(u = calloc(1, sizeof(*u))) || !(u->uri = strdup(uri ? uri : ""))) {
 		free(u);
 		return ENOMEM;
@@ -24,7 +33,6 @@ int tm_uac_add(struct tm_uac **out, struct tm_cell *c, bool invite, const char *
 	tm_branch_make(u->branch, sizeof(u->branch), c, u->idx);
 	tm_timer_init(&u->retr, c, u, TM_TMR_RETR);
 	tm_timer_init(&u->timeout, c, u, TM_TMR_TIMEOUT);
-	tm_timer_init(&u->wait, c, u, TM_TMR_WAIT);
 	tm_timer_init(&u->timer_c, c, u, TM_TMR_C);
 	u->state = TM_TERMINATED;
 	tm_state_set(&u->state, invite ? TM_CALLING : TM_TRYING);
@@ -43,6 +51,7 @@ void tm_uac_free(struct tm_uac *u)
 	if (u->tmpl)
 		u->tmpl->ops->free(u->tmpl);
 	tm_uac_free(u->cancel);
+	free(u->alt);
 	free(u->req);
 	free(u->uri);
 	free(u->tls_name);
@@ -53,8 +62,14 @@ void tm_uac_disarm(struct tm_uac *u)
 {
 	tm_timer_disarm(&u->retr);
 	tm_timer_disarm(&u->timeout);
-	tm_timer_disarm(&u->wait);
 	tm_timer_disarm(&u->timer_c);
+}
+
+/* D, K, M run on the timeout timer's slot: B and F are over once a final arrived. */
+static void wait_arm(struct tm_uac *u, uint64_t ms)
+{
+	u->timeout.kind = TM_TMR_WAIT;
+	tm_timer_arm(&u->timeout, ms);
 }
 
 /* The transaction user: the proxy core, the C API, or nobody for a CANCEL. */
@@ -77,7 +92,7 @@ int tm_uac_start(struct tm_uac *u)
 	sipd_stat_inc(tm_st.uac_total);
 	u->reliable = u->dst.proto != SIPD_PROTO_UDP;
 	if ((err = tm_sys->send(&u->dst, u->req, u->req_len))) {
-		SIPD_DBG("sending to %s failed: %s", u->uri, strerror(err));
+		SIPD_DBG("sending to %s failed: %s", u->uri ? u->uri : "?", strerror(err));
 		sipd_stat_inc(tm_st.transport_errors);
 		/* RFC 5626 5.3: a WebSocket that is gone cannot be reconnected to: 430 Flow Failed. */
 		tm_uac_fail(u, err == ENOTCONN && tm_flow_proto(u->dst.proto) ? 430 : 503);
@@ -165,15 +180,21 @@ out:
 	return err;
 }
 
+/* The request is not sent again after a final: the ACK takes its place and answers retransmitted finals. */
 static void send_ack(struct tm_uac *u, struct sipd_msg *resp)
 {
 	char *ack;
 	size_t len;
 
-	if (derive(u, resp, "ACK", &ack, &len))
-		return;
-	tm_sys->send(&u->dst, ack, len);
-	free(ack);
+	if (!u->req_is_ack) {
+		if (!u->req || derive(u, resp, "ACK", &ack, &len))
+			return;
+		free(u->req);
+		u->req = ack;
+		u->req_len = len;
+		u->req_is_ack = true;
+	}
+	tm_send(&u->dst, u->req, u->req_len);
 }
 
 static void send_cancel(struct tm_uac *u)
@@ -196,7 +217,6 @@ static void send_cancel(struct tm_uac *u)
 	memcpy(cn->branch, u->branch, sizeof(cn->branch));
 	tm_timer_init(&cn->retr, u->cell, cn, TM_TMR_RETR);
 	tm_timer_init(&cn->timeout, u->cell, cn, TM_TMR_TIMEOUT);
-	tm_timer_init(&cn->wait, u->cell, cn, TM_TMR_WAIT);
 	tm_timer_init(&cn->timer_c, u->cell, cn, TM_TMR_C);
 	cn->state = TM_TERMINATED;
 	tm_state_set(&cn->state, TM_TRYING);
@@ -223,6 +243,9 @@ void tm_uac_fail(struct tm_uac *u, int status)
 	tm_state_set(&u->state, TM_TERMINATED);
 	u->status = status;
 	u->local_final = true;
+	/* A transport error (503) tries the lookup's next target first. */
+	if (status == 503 && tm_uac_failover(u))
+		return;
 	to_tu(u, NULL);
 }
 
@@ -247,13 +270,15 @@ static void on_invite_response(struct tm_uac *u, struct sipd_msg *resp)
 		tm_uac_disarm(u);
 		if (s < 300) {
 			tm_state_set(&u->state, TM_ACCEPTED);
-			tm_timer_arm(&u->wait, 64u * (unsigned)tm_cfg.t1); /* Timer M */
+			wait_arm(u, 64u * (unsigned)tm_cfg.t1); /* Timer M */
 		} else {
+			/* Before the ACK takes the request's place: the next target needs the request. */
+			if (s == 503)
+				tm_uac_failover(u);
 			send_ack(u, resp);
 			tm_state_set(&u->state, u->reliable ? TM_TERMINATED : TM_COMPLETED);
 			if (!u->reliable)
-				tm_timer_arm(&u->wait,
-					     64u * (unsigned)tm_cfg.t1); /* Timer D (>= 32 s at T1 500) */
+				wait_arm(u, 64u * (unsigned)tm_cfg.t1); /* Timer D (>= 32 s at T1 500) */
 		}
 		break;
 	case TM_ACCEPTED:
@@ -269,7 +294,8 @@ static void on_invite_response(struct tm_uac *u, struct sipd_msg *resp)
 	}
 	if (s > u->status || s / 100 == 2)
 		u->status = s;
-	to_tu(u, resp);
+	if (!u->replaced)
+		to_tu(u, resp);
 }
 
 static void on_other_response(struct tm_uac *u, struct sipd_msg *resp)
@@ -286,10 +312,12 @@ static void on_other_response(struct tm_uac *u, struct sipd_msg *resp)
 			tm_state_set(&u->state, TM_TERMINATED);
 		} else {
 			tm_state_set(&u->state, TM_COMPLETED);
-			tm_timer_arm(&u->wait, (unsigned)tm_cfg.t4); /* Timer K */
+			wait_arm(u, (unsigned)tm_cfg.t4); /* Timer K */
 		}
 	}
 	u->status = s;
+	if (s == 503 && tm_uac_failover(u))
+		return;
 	to_tu(u, resp);
 }
 
@@ -311,7 +339,7 @@ void tm_uac_timer(struct tm_timer *t)
 			return;
 		if (u->invite && !u->is_cancel && u->state != TM_CALLING)
 			return;
-		if (tm_sys->send(&u->dst, u->req, u->req_len) == 0)
+		if (tm_send(&u->dst, u->req, u->req_len) == 0)
 			sipd_stat_inc(tm_st.retrans_sent);
 		/* A doubles without bound; E doubles up to T2, and stays at T2 in Proceeding. */
 		if (u->invite && !u->is_cancel)

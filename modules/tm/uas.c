@@ -40,6 +40,8 @@ int tm_uas_create(struct tm_cell **out, struct sipd_ctx *ctx)
 	    (err = sipd_response_dest(&u->resp_dst, u->req)))
 		goto out;
 	c->has_uas = true;
+	u->method_id = u->req->method_id;
+	u->method = u->req->method;
 	u->invite = m->method_id == SIPD_METHOD_INVITE;
 	u->reliable = ctx->rcv && ctx->rcv->proto != SIPD_PROTO_UDP;
 	u->state = TM_TERMINATED;
@@ -48,13 +50,13 @@ int tm_uas_create(struct tm_cell **out, struct sipd_ctx *ctx)
 	sipd_stat_inc(tm_st.current);
 	tm_timer_init(&u->retr, c, u, TM_TMR_RETR);
 	tm_timer_init(&u->timeout, c, u, TM_TMR_TIMEOUT);
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	if ((other = tm_match_link(c, u->req))) {
 		/* A retransmission raced us from another worker: use its transaction. */
-		pthread_mutex_unlock(&c->lock);
+		tm_cell_unlock(c);
 		tm_cell_unref(c);
 		c = other;
-		pthread_mutex_lock(&c->lock);
+		tm_cell_lock(c);
 	}
 	*out = c;
 	c = NULL;
@@ -68,7 +70,7 @@ out:
 
 static void resend(struct tm_uas *u)
 {
-	if (u->resp && tm_sys->send(&u->resp_dst, u->resp, u->resp_len) == 0)
+	if (u->resp && tm_send(&u->resp_dst, u->resp, u->resp_len) == 0)
 		sipd_stat_inc(tm_st.retrans_sent);
 }
 
@@ -91,10 +93,9 @@ int tm_uas_send(struct tm_cell *c, int status, const char *buf, size_t len)
 	free(u->resp);
 	u->resp = copy;
 	u->resp_len = len;
-	err = tm_sys->send(&u->resp_dst, buf, len);
+	err = tm_send(&u->resp_dst, buf, len);
 	if (err)
-		SIPD_DBG("sending %d for %.*s failed: %s", status, SIPD_STR_FMT(u->req->method),
-			 strerror(err));
+		SIPD_DBG("sending %d for %.*s failed: %s", status, SIPD_STR_FMT(u->method), strerror(err));
 	if (status > u->status)
 		u->status = status;
 	if (status < 200) {
@@ -183,7 +184,7 @@ void tm_uas_timer(struct tm_timer *t)
 	/* H (no ACK came), I, J, L: the transaction ends. */
 	if (u->state == TM_COMPLETED && u->invite) {
 		sipd_stat_inc(tm_st.timeouts);
-		SIPD_DBG("no ACK for %d to INVITE %.*s (Timer H)", u->status, SIPD_STR_FMT(u->req->call_id));
+		SIPD_DBG("no ACK for %d to INVITE (Timer H)", u->status);
 	}
 	tm_timer_disarm(&u->retr);
 	tm_state_set(&u->state, TM_TERMINATED);
@@ -218,8 +219,12 @@ void tm_cell_disarm(struct tm_cell *c)
 
 void tm_cell_check_done(struct tm_cell *c)
 {
-	if (!c->linked || !tm_cell_done(c))
+	if (!c->linked)
 		return;
+	if (!tm_cell_done(c)) {
+		tm_cell_compact(c);
+		return;
+	}
 	tm_cell_disarm(c);
 	tm_cell_unlink(c);
 }

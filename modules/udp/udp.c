@@ -11,6 +11,7 @@ struct udp_module udp_mod = {
     .sndbuf = 4 * 1024 * 1024,
     .max_message_size = 65536,
     .batch = 32,
+    .drop_log_interval = 10,
 };
 
 static const struct sipd_param_def udp_params[] = {
@@ -38,6 +39,12 @@ static const struct sipd_param_def udp_params[] = {
      .min = 1,
      .max = 256,
      .help = "datagrams read per recvmmsg call"},
+    {.name = "drop_log_interval",
+     .type = SIPD_PARAM_INT,
+     .var = &udp_mod.drop_log_interval,
+     .min = 1,
+     .max = 86400,
+     .help = "seconds between two warnings about datagrams the kernel dropped (full receive buffer)"},
     {.name = NULL},
 };
 
@@ -50,11 +57,14 @@ static int register_stats(void)
 	udp_mod.rx_dropped_empty =
 	    sipd_stat_register("udp", "rx_dropped_empty", "datagrams dropped: empty or CRLF keep-alive");
 	udp_mod.rx_errors = sipd_stat_register("udp", "rx_errors", "receive errors (ICMP reports)");
+	udp_mod.rx_dropped_kernel = sipd_stat_register(
+	    "udp", "rx_dropped_kernel", "datagrams the kernel dropped: receive buffer full (overload)");
 	udp_mod.tx_packets = sipd_stat_register("udp", "tx_packets", "datagrams sent");
 	udp_mod.tx_errors =
 	    sipd_stat_register("udp", "tx_errors", "datagrams not sent (EMSGSIZE, EAGAIN, ...)");
 	if (!udp_mod.rx_packets || !udp_mod.rx_bytes || !udp_mod.rx_dropped_oversized ||
-	    !udp_mod.rx_dropped_empty || !udp_mod.rx_errors || !udp_mod.tx_packets || !udp_mod.tx_errors)
+	    !udp_mod.rx_dropped_empty || !udp_mod.rx_errors || !udp_mod.rx_dropped_kernel ||
+	    !udp_mod.tx_packets || !udp_mod.tx_errors)
 		return ENOMEM;
 	return 0;
 }

@@ -3,6 +3,8 @@
 #define UDP_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
 
 #include <sipd/stats.h>
 #include <sipd/transport.h>
@@ -12,6 +14,9 @@ struct udp_socket {
 	unsigned listen_idx;
 	const struct sipd_listen *listen;
 	int fd;
+	/* udp_drops.c, atomic: the kernel's drop total last seen, when and at what total it was logged */
+	uint32_t drops_seen, drops_at_log;
+	uint64_t drops_logged_ms;
 };
 
 struct udp_module {
@@ -20,11 +25,13 @@ struct udp_module {
 	int sndbuf;
 	int max_message_size;
 	int batch;
+	int drop_log_interval; /* seconds between two reports of kernel drops */
 
 	struct udp_socket *socks;
 	unsigned sock_count;
 
-	struct sipd_stat *rx_packets, *rx_bytes, *rx_dropped_oversized, *rx_dropped_empty, *rx_errors;
+	struct sipd_stat *rx_packets, *rx_bytes, *rx_dropped_oversized, *rx_dropped_empty, *rx_errors,
+	    *rx_dropped_kernel;
 	struct sipd_stat *tx_packets, *tx_errors;
 };
 
@@ -37,6 +44,13 @@ void udp_sockets_close(void);
 /* udp_recv.c: watches every socket on every worker loop (start); undoes it (stop). */
 int udp_recv_start(void);
 void udp_recv_stop(void);
+
+/* udp_drops.c: asks the kernel for its drop counter on fd (SO_RXQ_OVFL); 0 or errno (logged). */
+int udp_drops_enable(int fd, const char *name);
+/* The drop total a received datagram carries (0 when none was attached). */
+uint32_t udp_drops_cmsg(const struct msghdr *h);
+/* Accounts for a drop total read on s: counts the increase, logs once per drop_log_interval. */
+void udp_drops_seen(struct udp_socket *s, uint32_t total);
 
 /* udp_send.c: the transport registered for SIPD_PROTO_UDP. */
 extern const struct sipd_transport udp_transport;

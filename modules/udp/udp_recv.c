@@ -21,7 +21,7 @@ struct udp_worker;
 /* One (worker, socket) pair: the argument of an io callback. */
 struct udp_watch {
 	struct udp_worker *w;
-	const struct udp_socket *sock;
+	struct udp_socket *sock;
 	struct sipd_io *io;
 };
 
@@ -35,7 +35,10 @@ struct udp_worker {
 	struct iovec *iov;
 	union sipd_sockaddr *from;
 	char *bufs;
+	char *ctl; /* per message: room for the SO_RXQ_OVFL counter */
 };
+
+#define UDP_CTL_SIZE CMSG_SPACE(sizeof(uint32_t))
 
 static struct udp_worker *workers;
 static unsigned worker_count;
@@ -49,7 +52,7 @@ static bool is_keepalive(const char *p, size_t len)
 	return true;
 }
 
-static void handle_batch(struct udp_worker *w, const struct udp_socket *sock, unsigned n)
+static void handle_batch(struct udp_worker *w, struct udp_socket *sock, unsigned n)
 {
 	struct sipd_rcvinfo ri = {
 	    .proto = SIPD_PROTO_UDP,
@@ -58,12 +61,15 @@ static void handle_batch(struct udp_worker *w, const struct udp_socket *sock, un
 	};
 	int64_t bytes = 0, oversized = 0, empty = 0;
 	size_t max = (size_t)udp_mod.max_message_size;
+	uint32_t drops = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		const char *buf = w->bufs + (size_t)i * max;
 		size_t len = w->msgs[i].msg_len;
 
 		bytes += (int64_t)len;
+		if (w->msgs[i].msg_hdr.msg_controllen)
+			drops = udp_drops_cmsg(&w->msgs[i].msg_hdr);
 		if (w->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			oversized++;
 			continue;
@@ -82,6 +88,8 @@ static void handle_batch(struct udp_worker *w, const struct udp_socket *sock, un
 		sipd_stat_add(udp_mod.rx_dropped_oversized, oversized);
 	if (empty)
 		sipd_stat_add(udp_mod.rx_dropped_empty, empty);
+	if (drops)
+		udp_drops_seen(sock, drops);
 }
 
 /*
@@ -102,6 +110,7 @@ static void on_readable(int fd, uint32_t events, void *arg)
 		for (unsigned i = 0; i < batch; i++) {
 			w->msgs[i].msg_hdr.msg_namelen = sizeof(w->from[i]);
 			w->msgs[i].msg_hdr.msg_flags = 0;
+			w->msgs[i].msg_hdr.msg_controllen = UDP_CTL_SIZE;
 			w->msgs[i].msg_len = 0;
 		}
 		n = recvmmsg(fd, w->msgs, batch, MSG_DONTWAIT, NULL);
@@ -133,7 +142,8 @@ static int worker_init(struct udp_worker *w, unsigned index)
 	w->iov = calloc(batch, sizeof(*w->iov));
 	w->from = calloc(batch, sizeof(*w->from));
 	w->bufs = malloc(batch * max);
-	if (!w->rx || !w->watches || !w->msgs || !w->iov || !w->from || !w->bufs)
+	w->ctl = calloc(batch, UDP_CTL_SIZE);
+	if (!w->rx || !w->watches || !w->msgs || !w->iov || !w->from || !w->bufs || !w->ctl)
 		return ENOMEM;
 	for (size_t i = 0; i < batch; i++) {
 		w->iov[i].iov_base = w->bufs + i * max;
@@ -141,6 +151,7 @@ static int worker_init(struct udp_worker *w, unsigned index)
 		w->msgs[i].msg_hdr.msg_iov = &w->iov[i];
 		w->msgs[i].msg_hdr.msg_iovlen = 1;
 		w->msgs[i].msg_hdr.msg_name = &w->from[i];
+		w->msgs[i].msg_hdr.msg_control = w->ctl + i * UDP_CTL_SIZE;
 	}
 	return 0;
 }
@@ -157,6 +168,7 @@ static void worker_free(struct udp_worker *w)
 	free(w->iov);
 	free(w->from);
 	free(w->bufs);
+	free(w->ctl);
 }
 
 int udp_recv_start(void)

@@ -81,6 +81,7 @@ static int socket_open(int *out, const struct sipd_listen *l)
 	}
 	buffer_size(fd, name, "receive buffer", SO_RCVBUF, SO_RCVBUFFORCE, udp_mod.rcvbuf);
 	buffer_size(fd, name, "send buffer", SO_SNDBUF, SO_SNDBUFFORCE, udp_mod.sndbuf);
+	udp_drops_enable(fd, name);
 	*out = fd;
 	fd = -1;
 out:

@@ -115,7 +115,7 @@ EOF
 }
 
 # bench_start_sipd PORT ROUTING MODULE...: sipd with BENCH_WORKERS workers; sets SIPD_PID. A MODULE is a
-# name or a libconfig group with parameters.
+# name, a name with parameters ("tcp:spread = false"), or a libconfig group with parameters.
 # BENCH_SIPD_LISTEN overrides the listen list ({port} is replaced), e.g. '"tcp:127.0.0.1:{port}"'.
 bench_start_sipd() {
 	local port=$1 routing=$2 dir="$BENCH_TMP/sipd-$1" mods="" m listen
@@ -125,6 +125,8 @@ bench_start_sipd() {
 	for m in "$@"; do
 		case "$m" in
 		"{"*) mods="$mods${mods:+, }$m" ;;
+		# "name:key=value;key=value" passes module parameters (values as libconfig writes them).
+		*:*) mods="$mods${mods:+, }{ name = \"${m%%:*}\"; ${m#*:}; }" ;;
 		*) mods="$mods${mods:+, }{ name = \"$m\"; }" ;;
 		esac
 	done

@@ -39,11 +39,13 @@ def credentials(user, password, realm, nonce, method, uri, algo="SHA-256", nc=1,
 class Client:
     """A UDP or TCP SIP client bound to loopback, one socket for all its requests."""
 
-    def __init__(self, port, proto="udp", host="127.0.0.1"):
+    def __init__(self, port, proto="udp", host="127.0.0.1", source=None):
+        """source: the loopback address to send from (UDP), e.g. 127.0.0.2 to act as another host."""
         self.host, self.port, self.proto = host, port, proto
+        self.source = source or host
         if proto == "udp":
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.sock.bind((host, 0))
+            self.sock.bind((self.source, 0))
         else:
             self.sock = tcp_connect(host, port)
         self.lport = self.sock.getsockname()[1]
@@ -83,7 +85,7 @@ class Client:
         call_id = call_id or self.call_id
         to = to or f"<sip:{from_user}@{self.host}>"
         lines = [f"{method} {ruri} SIP/2.0",
-                 f"Via: SIP/2.0/{self.proto.upper()} {self.host}:{self.lport};branch={new_branch()};rport",
+                 f"Via: SIP/2.0/{self.proto.upper()} {self.source}:{self.lport};branch={new_branch()};rport",
                  "Max-Forwards: 70",
                  f"From: <sip:{from_user}@{self.host}>;tag=t{random.getrandbits(32):08x}",
                  f"To: {to}",
@@ -105,14 +107,15 @@ class Client:
                             to=f"<sip:{user}@{self.host}>", from_user=user, cseq=cseq, call_id=call_id)
 
     def register_auth(self, user, password, contact=None, expires=None, algo="SHA-256", headers=(),
-                      auth_user=None, realm=None):
-        """REGISTER, answer the 401 with digest credentials; returns (final response, challenge)."""
-        first = self.register(user, contact, expires, headers)
+                      auth_user=None, realm=None, ruri=None, digest_uri=None):
+        """REGISTER (to ruri, default sip:HOST:PORT), answer the 401 with digest credentials for digest_uri
+        (default: the Request-URI); returns (final response, challenge)."""
+        first = self.register(user, contact, expires, headers, ruri=ruri)
         if first is None or first.status != 401:
             return first, None
         chals = [c for c in challenges(first) if c.get("algorithm") == algo]
         chal = chals[0]
-        uri = f"sip:{self.host}:{self.port}"
+        uri = digest_uri or ruri or f"sip:{self.host}:{self.port}"
         cred = credentials(auth_user or user, password, realm or chal["realm"], chal["nonce"], "REGISTER",
                            uri, algo)
-        return self.register(user, contact, expires, list(headers) + [cred]), chal
+        return self.register(user, contact, expires, list(headers) + [cred], ruri=ruri), chal

@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipdtest import new_branch, parse_sip, sip_request, tcp_read_message  # noqa: E402
+from regtest import challenges, credentials  # noqa: E402
 
 # What a response copies from its request (RFC 3261 8.2.6.2), by full and compact name.
 _ECHOED = ("via", "v", "from", "f", "call-id", "i", "cseq", "record-route")
@@ -191,6 +192,26 @@ class UA(threading.Thread):
                 self.sock.sendto(data, addr)
         except OSError:
             pass
+
+    def register(self, sipd_port, password=None, ruri=None, expires=600, algo="MD5", digest_uri=None):
+        """REGISTERs this UA's Contact from its own socket (so the binding's source is this UA) for
+        name@127.0.0.1, answering a 401 with credentials when password is given; the final response."""
+        ruri = ruri or f"sip:127.0.0.1:{sipd_port}"
+        call_id = "%016x@reg" % random.getrandbits(64)
+        creds = []
+        for cseq in (1, 2):
+            lines = [f"REGISTER {ruri} SIP/2.0", f"Via: {self.via()}", "Max-Forwards: 70",
+                     f"From: <sip:{self.name_}@127.0.0.1>;tag={self.tag}", f"To: <sip:{self.name_}@127.0.0.1>",
+                     f"Call-ID: {call_id}", f"CSeq: {cseq} REGISTER", f"Contact: {self.contact()}",
+                     f"Expires: {expires}"] + creds + ["Content-Length: 0"]
+            self.send(("\r\n".join(lines) + "\r\n\r\n").encode(), sipd_port)
+            r = self.final()
+            if not r or r.status != 401 or password is None or creds:
+                return r
+            chal = next(c for c in challenges(r) if c.get("algorithm", "MD5") == algo)
+            creds = [credentials(self.name_, password, chal["realm"], chal["nonce"], "REGISTER",
+                                 digest_uri or ruri, algo)]
+        return r
 
     # ---- receiving ----
     def handle(self, m, addr):

@@ -17,26 +17,8 @@ run = TestRun("interop_baresip")
 T = 10
 HOLD = 3  # seconds each call stays up before the caller hangs up
 
-<<<<<<< HEAD
-with open(os.path.join(ROOT, "routing.cfg")) as f:
-    ROUTING = f.read()
-
-
-def modules(policy, algorithms):
-    """The default module list with the settings this test varies."""
-    return [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "sanity"}, {"name": "maxfwd"},
-            {"name": "tm"}, {"name": "auth_db", "realm": "sipd", "algorithms": algorithms},
-            {"name": "registrar", "min_expires": 60, "max_expires": 7200},
-            {"name": "session_timer", "policy": policy},
-            # The default routing.cfg calls rtc_player's functions.
-            {"name": "rtc_player", "bind_address": "127.0.0.1"}]
-
-
-LISTEN = ["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"]
-=======
 ROUTING = default_routing()
 modules = default_modules
->>>>>>> webadmin
 # libre 1.1 aborts on a challenge whose algorithm it does not know (SHA-256), even when an MD5 one follows.
 MD5 = ["MD5"]
 CLIENTS = Clients()

@@ -21,27 +21,9 @@ run = TestRun("interop_linphone")
 T = 15  # generous for the ASan build; linphonec registers in about 0.3 s otherwise
 HOLD = 3
 
-<<<<<<< HEAD
-with open(os.path.join(ROOT, "routing.cfg")) as f:
-    ROUTING = f.read()
-LISTEN = ["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"]
-
-
-def modules(policy, algorithms):
-    return [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "sanity"}, {"name": "maxfwd"},
-            {"name": "tm"}, {"name": "auth_db", "realm": "sipd", "algorithms": algorithms},
-            {"name": "registrar", "min_expires": 60, "max_expires": 7200},
-            {"name": "session_timer", "policy": policy},
-            # The default routing.cfg calls rtc_player's functions.
-            {"name": "rtc_player", "bind_address": "127.0.0.1"}]
-
-
-UAS = []
-=======
 ROUTING = default_routing()
 modules = default_modules
 CLIENTS = Clients()
->>>>>>> webadmin
 WAV = sine_wav(os.path.join(tempfile.mkdtemp(prefix="interop-wav-"), "tone16k.wav"), 2, 16000)
 
 

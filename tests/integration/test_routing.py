@@ -36,9 +36,17 @@ with Sipd(run.build, modules="default", routing=DEFAULT) as s:
                 to=f"<sip:alice@127.0.0.1:{s.port}>")
         run.expect(r and r.status == 401 and r.get("WWW-Authenticate"), f"REGISTER: got {r and r.start}")
         timer = ["Supported: timer", "Session-Expires: 1800"]
-        for m in ("INVITE", "MESSAGE", "FROBNICATE"):
+        for m in ("INVITE", "MESSAGE"):
             r = ask(s, m, f"sip:bob@127.0.0.1:{s.port}", headers=timer if m == "INVITE" else [])
             run.expect(r and r.status == 407 and r.get("Proxy-Authenticate"), f"{m}: got {r and r.start}")
+
+    @run.case
+    def methods_nobody_serves_are_answered_before_the_challenge():
+        # check_method(): credentials would not change the answer (issue 13, finding 2).
+        r = ask(s, "FROBNICATE", f"sip:bob@127.0.0.1:{s.port}")
+        run.expect(r and r.status == 501 and not r.get("Proxy-Authenticate"), f"FROBNICATE: got {r and r.start}")
+        r = ask(s, "PUBLISH", f"sip:bob@127.0.0.1:{s.port}")
+        run.expect(r and r.status == 405 and "INVITE" in (r.get("Allow") or ""), f"PUBLISH: got {r and r.start}")
 
     @run.case
     def cancel_and_in_dialog_are_481():

@@ -23,6 +23,10 @@ SRV_PORT = free_port()      # (b) the priority-10 SRV target
 SRV_HI_PORT = free_port()   # (b) the priority-20 SRV target: never used while 10 is there
 NAPTR_TCP = free_port()     # (c) SIP+D2T (order 10) -> _sip._tcp SRV
 NAPTR_UDP = free_port()     # (c) SIP+D2U (order 20) -> _sip._udp SRV: loses
+FO_503 = free_port()        # (e) priority 10: answers 503
+FO_OK = free_port()         # (e) priority 20: answers 200
+FO_DEAD = free_port()       # (f) priority 10 over TCP: nobody listens (connection refused)
+FO_TCP = free_port()        # (f) priority 20 over TCP: answers 200
 BLACKHOLE = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a DNS server that never answers
 BLACKHOLE.bind(("127.0.0.1", 0))
 
@@ -36,6 +40,10 @@ RECORDS = [
     "--naptr-record=naptr.example.test,20,10,S,SIP+D2U,,_sip._udp.naptr.example.test",
     f"--srv-host=_sip._tcp.naptr.example.test,t.example.test,{NAPTR_TCP},0,0",
     f"--srv-host=_sip._udp.naptr.example.test,t.example.test,{NAPTR_UDP},0,0",
+    f"--srv-host=_sip._udp.fo.example.test,t.example.test,{FO_503},10,5",
+    f"--srv-host=_sip._udp.fo.example.test,t.example.test,{FO_OK},20,5",
+    f"--srv-host=_sip._tcp.fotcp.example.test,t.example.test,{FO_DEAD},10,5",
+    f"--srv-host=_sip._tcp.fotcp.example.test,t.example.test,{FO_TCP},20,5",
     f"--server=/slow.example.test/127.0.0.1#{BLACKHOLE.getsockname()[1]}",
 ]
 
@@ -186,6 +194,48 @@ def run_with_dnsmasq(log_path):
                                                              ("SRV", "_sip._udp.srv.example.test"),
                                                              ("A", "t.example.test"))}
             run.expect(before == after and before["SRV"] == 1, f"queries before {before}, after {after}")
+
+        @run.case
+        def a_503_fails_over_to_the_next_srv_target():
+            first, second = udp_callee(FO_503), udp_callee(FO_OK)
+            c = Caller(s.port, ["X-Target: sip:bob@fo.example.test"])
+            try:
+                first.settimeout(3)
+                data, addr = first.recvfrom(65535)
+                req = parse_sip(data)
+                first.sendto(answer(req, 503, "Service Unavailable"), addr)
+                again = udp_receive(second, 3)
+                run.expect(again is not None, "the priority-20 target got nothing after the 503")
+                run.expect(again.get("Via").split("branch=")[1] != req.get("Via").split("branch=")[1],
+                           "a new branch for the new target")
+                fin = c.final(3)
+                run.expect(fin is not None and fin.status == 200, f"caller got {fin and fin.start}")
+            finally:
+                c.close()
+                first.close()
+                second.close()
+
+        @run.case
+        def a_refused_connection_fails_over_to_the_next_srv_target():
+            lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            lsock.bind(("127.0.0.1", FO_TCP))
+            lsock.listen(4)
+            lsock.settimeout(3)
+            c = Caller(s.port, ["X-Target: sip:bob@fotcp.example.test;transport=tcp"])
+            conn = None
+            try:
+                conn, _ = lsock.accept()
+                req = parse_sip(tcp_read_message(conn, 3))
+                run.expect(req is not None and req.start.startswith("OPTIONS "), "nothing on the second target")
+                conn.sendall(answer(req))
+                fin = c.final(3)
+                run.expect(fin is not None and fin.status == 200, f"caller got {fin and fin.start}")
+            finally:
+                c.close()
+                if conn:
+                    conn.close()
+                lsock.close()
 
         @run.case
         def naptr_selects_tcp():

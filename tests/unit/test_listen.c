@@ -100,7 +100,7 @@ Test(listen, myself_matches_listen_hosts_aliases_and_ports)
 	cr_assert_eq(listen_set(specs, 2, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(aliases_set(names, 2), 0);
 	cr_assert(sipd_is_myself(SIPD_STR("127.0.0.1"), 5060));
-	cr_assert(sipd_is_myself(SIPD_STR("127.0.0.1"), 0), "port 0 means 5060");
+	cr_assert(sipd_is_myself(SIPD_STR("127.0.0.1"), 0), "no port: any listen port");
 	cr_assert_not(sipd_is_myself(SIPD_STR("127.0.0.1"), 5070), "not a port of that address");
 	cr_assert(sipd_is_myself(SIPD_STR("[::1]"), 5070));
 	cr_assert(sipd_is_myself(SIPD_STR("0:0::1"), 5070), "addresses compare in binary");
@@ -112,6 +112,21 @@ Test(listen, myself_matches_listen_hosts_aliases_and_ports)
 	cr_assert_not(sipd_is_myself(SIPD_STR("10.1.2.3"), 5060));
 	cr_assert_not(sipd_is_myself(SIPD_STR(""), 5060));
 	cr_assert_not(sipd_is_myself(SIPD_STR("[]"), 5060));
+}
+
+Test(listen, portless_host_of_ours_matches_any_listen_port)
+{
+	char *specs[] = {"udp:127.0.0.1:5400", "tcp:127.0.0.1:5400"};
+	char *names[] = {"example.test"};
+
+	cr_assert_eq(listen_set(specs, 2, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(aliases_set(names, 1), 0);
+	cr_assert(sipd_is_myself(SIPD_STR("example.test"), 0), "a port-less alias names us on 5400");
+	cr_assert(sipd_is_myself(SIPD_STR("127.0.0.1"), 0), "so does our port-less address");
+	cr_assert(sipd_is_myself(SIPD_STR("example.test"), 5400));
+	cr_assert_not(sipd_is_myself(SIPD_STR("example.test"), 5060), "an explicit port must be ours");
+	cr_assert_not(sipd_is_myself(SIPD_STR("127.0.0.1"), 5060), "an explicit port must be ours");
+	cr_assert_not(sipd_is_myself(SIPD_STR("example.org"), 0), "other hosts stay other");
 }
 
 Test(listen, wildcard_listener_means_every_local_address)

@@ -31,7 +31,8 @@ SIPD_API bool sipd_node_is_peer(const union sipd_sockaddr *src);
 
 /*
  * True if host[:port] names this server: one of the listen addresses or a
- * name in core.aliases (port 0 = any/default port 5060).
+ * name in core.aliases. Port 0 (the URI has none) matches any listen port;
+ * an explicit port must be one the host listens on.
  */
 SIPD_API bool sipd_is_myself(struct sipd_str host, uint16_t port);
 

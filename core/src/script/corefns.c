@@ -1,5 +1,5 @@
-/* The core's own script functions: reply, drop, uri_is_myself, from_cluster_node, has_to_tag, is_method, log,
- * append_hf, remove_hf. */
+/* The core's own script functions: reply, drop, uri_is_myself, from_cluster_node, check_method, has_to_tag,
+ * is_method, log, append_hf, remove_hf. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -268,6 +268,26 @@ static enum sipd_result fn_remove_hf(struct sipd_ctx *ctx, const union sipd_arg 
 	return any ? SIPD_TRUE : SIPD_FALSE;
 }
 
+/* A request for us that nobody here handles learns that before any challenge (RFC 3261 8.2.1): credentials
+ * would not change the answer. Unknown to SIP and to every module: 501; a SIP method no module serves: 405,
+ * which sipd_reply() gives the Allow header (21.4.6). */
+static enum sipd_result fn_check_method(struct sipd_ctx *ctx, const union sipd_arg *args)
+{
+	struct sipd_msg *m = ctx->msg;
+	int status;
+	int err;
+
+	(void)args;
+	if (!m->is_request || m->method_id == SIPD_METHOD_ACK || caps_method_allowed(m->method))
+		return SIPD_TRUE;
+	status = m->method_id == SIPD_METHOD_OTHER ? 501 : 405;
+	if ((err = sipd_reply(ctx, status, status == 501 ? "Not Implemented" : "Method Not Allowed", NULL))) {
+		SIPD_WARN("check_method(): cannot send %d: %s", status, strerror(err));
+		return SIPD_ERROR;
+	}
+	return SIPD_STOP;
+}
+
 static const struct sipd_script_fn core_fns[] = {
     {
 	.name = "reply",
@@ -293,6 +313,13 @@ static const struct sipd_script_fn core_fns[] = {
 	.fn = fn_from_cluster_node,
 	.routes = SIPD_ROUTE_REQUEST,
 	.help = "from_cluster_node(): the request came from another live node sharing the database",
+    },
+    {
+	.name = "check_method",
+	.fn = fn_check_method,
+	.routes = SIPD_ROUTE_REQUEST,
+	.help =
+	    "check_method(): 501 for an unknown method, 405 with Allow for one no module serves; else true",
     },
     {
 	.name = "has_to_tag",

@@ -71,6 +71,27 @@ Test(srv_pick, zero_weights_and_no_usable_record)
 	cr_expect_null(tm_srv_pick(none));
 }
 
+Test(srv_pick, order_is_every_usable_record_by_priority_and_the_chain_stays)
+{
+	struct ares_srv_reply r[] = {rec("hi.example", 20, 5, 5), rec("a.example", 10, 50, 1),
+				     rec(".", 5, 100, 4), rec("b.example", 10, 50, 2),
+				     rec("c.example", 30, 1, 3)};
+	struct ares_srv_reply *out[8];
+	unsigned n;
+
+	chain(r, 5);
+	n = tm_srv_order(out, 8, r);
+	cr_assert_eq(n, 4, "the \".\" record is never a target");
+	cr_expect(out[0]->priority == 10 && out[1]->priority == 10 && out[0] != out[1]);
+	cr_expect_eq(out[2]->port, 5);
+	cr_expect_eq(out[3]->port, 3);
+	for (int i = 0; i < 4; i++)
+		cr_expect_eq(r[i].next, &r[i + 1],
+			     "the answer's chain is as it came (ares_free_data walks it)");
+	cr_expect_null(r[4].next);
+	cr_expect_eq(tm_srv_order(out, 2, r), 2, "at most max");
+}
+
 Test(resolve_status, nxdomain_is_404_server_trouble_504)
 {
 	cr_expect_eq(tm_resolve_status(ENOENT), 404);

@@ -53,15 +53,14 @@ static void sent_branch(char *buf, size_t size)
 	snprintf(buf, size, "%.*s", (int)n, b);
 }
 
-/* Feeds a response to the request tm sent, as the reply handler would. */
-static void respond(int status, const char *method)
+/* Feeds a response to the request with branch, as the reply handler would. */
+static void respond_on(const char *branch, int status, const char *method)
 {
-	char branch[64], *text;
+	char *text;
 	struct sipd_msg *m;
 	struct tm_uac *u;
 	struct tm_cell *c;
 
-	sent_branch(branch, sizeof(branch));
 	asprintf(&text,
 		 "SIP/2.0 %d X\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=%s\r\nFrom: <sip:a@x>;tag=f1\r\n"
 		 "To: <sip:bob@x>;tag=t9\r\nCall-ID: uac-1\r\nCSeq: 5 %s\r\nContent-Length: 0\r\n\r\n",
@@ -70,13 +69,22 @@ static void respond(int status, const char *method)
 	cr_assert_not_null(m);
 	c = tm_match_response(m, &u);
 	cr_assert_not_null(c, "response not matched");
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	tm_uac_on_response(u, m);
 	tm_cell_check_done(c);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	tm_cell_unref(c);
 	parser_free(m);
 	free(text);
+}
+
+/* Feeds a response to the first request tm sent. */
+static void respond(int status, const char *method)
+{
+	char branch[64];
+
+	sent_branch(branch, sizeof(branch));
+	respond_on(branch, status, method);
 }
 
 TestSuite(uac, .init = setup);
@@ -113,6 +121,8 @@ Test(uac, invite_provisional_stops_retransmissions_final_gets_ack_and_timer_d)
 	cr_assert_not_null(strstr(fake_sent[fake_nsent - 1], "tag=t9"), "the ACK carries the response's To");
 	respond(486, "INVITE");
 	cr_assert_eq(fake_count("ACK"), 2, "a retransmitted final is acknowledged again");
+	cr_assert_str_eq(fake_sent[fake_nsent - 1], fake_sent[fake_nsent - 2],
+			 "from the ACK kept in place of the request (compacted)");
 	cr_assert_eq(tm_cell_count(), 1);
 	fake_advance(64 * 500);
 	cr_assert_eq(tm_cell_count(), 0, "Timer D");
@@ -201,9 +211,9 @@ Test(uac, cancel_waits_for_a_provisional)
 	c = tm_cell_by_label(bucket, label);
 	cr_assert_not_null(c);
 	u = c->uac[idx];
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	tm_uac_cancel(u);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	cr_assert_eq(fake_count("CANCEL"), 0, "9.1: no CANCEL before a provisional");
 	respond(180, "INVITE");
 	cr_assert_eq(fake_count("CANCEL"), 1);
@@ -230,4 +240,92 @@ Test(uac, branch_roundtrip_and_foreign_branches)
 	cr_assert_not(tm_branch_parse(SIPD_STR("z9hG4bK776asdhds"), &bucket, &label, &idx, &loop));
 	cr_assert_not(tm_branch_parse(SIPD_STR(TM_BRANCH_PREFIX "zz.1.2.3"), &bucket, &label, &idx, &loop));
 	cr_assert_not(tm_branch_parse(SIPD_STR(TM_BRANCH_PREFIX "1.2.3."), &bucket, &label, &idx, &loop));
+}
+
+/* RFC 3263 4.3: the lookup's next target gets the request as a new branch after a 503 or a transport error.
+ */
+
+static struct tm_uac *first_uac(struct tm_cell **cell)
+{
+	char branch[64], *text;
+	struct sipd_msg *m;
+	struct tm_uac *u;
+
+	sent_branch(branch, sizeof(branch));
+	asprintf(
+	    &text,
+	    "SIP/2.0 100 Trying\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=%s\r\nFrom: <sip:a@x>;tag=f1\r\n"
+	    "To: <sip:bob@x>\r\nCall-ID: uac-1\r\nCSeq: 5 INVITE\r\nContent-Length: 0\r\n\r\n",
+	    branch);
+	m = fake_msg(text, NULL);
+	*cell = tm_match_response(m, &u);
+	cr_assert_not_null(*cell);
+	parser_free(m);
+	free(text);
+	return u;
+}
+
+static void give_alternative(uint16_t port)
+{
+	struct tm_cell *c;
+	struct tm_uac *u = first_uac(&c);
+
+	tm_cell_lock(c);
+	u->alt = malloc(sizeof(*u->alt));
+	*u->alt = dst;
+	u->alt->addr.sin.sin_port = htons(port);
+	u->nalt = 1;
+	tm_cell_unlock(c);
+	tm_cell_unref(c);
+}
+
+/* The index of the last INVITE sent, with its branch. */
+static unsigned last_invite(char *branch, size_t size)
+{
+	for (unsigned i = fake_nsent; i-- > 0;)
+		if (!strncmp(fake_sent[i], "INVITE ", 7)) {
+			const char *b = strstr(fake_sent[i], "branch=") + 7;
+
+			snprintf(branch, size, "%.*s", (int)strcspn(b, ";\r\n"), b);
+			return i;
+		}
+	cr_assert_fail("no INVITE sent");
+	return 0;
+}
+
+Test(uac, a_503_goes_to_the_next_target_as_a_new_branch)
+{
+	char first[64], second[64];
+	unsigned i;
+
+	cr_assert_eq(tm_api_table.request(OUT("INVITE"), strlen(OUT("INVITE")), &dst, &cbs, NULL), 0);
+	sent_branch(first, sizeof(first));
+	give_alternative(5071);
+	respond(503, "INVITE");
+	cr_assert_eq(got_final, 0, "the 503 does not reach the transaction user");
+	cr_assert_eq(fake_count("ACK"), 1, "the 503 is acknowledged all the same");
+	i = last_invite(second, sizeof(second));
+	cr_assert_eq(ntohs(fake_sent_dst[i].addr.sin.sin_port), 5071, "sent to the next target");
+	cr_assert_str_neq(first, second, "as a new transaction (new branch)");
+	cr_assert_not_null(strstr(fake_sent[i], "CSeq: 5 INVITE"), "the same request");
+	cr_assert_null(strstr(fake_sent[i], first), "the old Via is gone");
+	/* The new branch answers: that is what the transaction user sees. */
+	respond_on(second, 200, "INVITE");
+	cr_assert_eq(got_final, 200);
+}
+
+Test(uac, a_transport_error_goes_to_the_next_target_and_the_last_failure_counts)
+{
+	char branch[64];
+	struct sipd_dest next = dst;
+
+	cr_assert_eq(tm_api_table.request(OUT("INVITE"), strlen(OUT("INVITE")), &dst, &cbs, NULL), 0);
+	give_alternative(5072);
+	tm_fail_dest(&dst, ECONNREFUSED);
+	cr_assert_eq(got_failure, 0, "not reported while a target is left");
+	cr_assert_eq(ntohs(fake_sent_dst[last_invite(branch, sizeof(branch))].addr.sin.sin_port), 5072);
+	next.addr.sin.sin_port = htons(5072);
+	tm_fail_dest(&next, ECONNREFUSED);
+	cr_assert_eq(got_failure, 1, "no target left: 503");
+	cr_assert_eq(fail_status, 503);
 }

@@ -14,17 +14,17 @@ static struct tm_cell *server(const char *text, enum sipd_proto proto, struct si
 	cr_assert_not_null(m);
 	struct sipd_ctx ctx = {.msg = m, .rcv = &rcv};
 	cr_assert_eq(tm_uas_create(&c, &ctx), 0);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 	*out = m;
 	return c;
 }
 
 static void reply(struct tm_cell *c, int code, const char *reason)
 {
-	pthread_mutex_lock(&c->lock);
+	tm_cell_lock(c);
 	cr_assert_eq(tm_uas_reply(c, code, reason, NULL, NULL, NULL), 0);
 	tm_cell_check_done(c);
-	pthread_mutex_unlock(&c->lock);
+	tm_cell_unlock(c);
 }
 
 static bool absorb(const char *text)
@@ -35,10 +35,10 @@ static bool absorb(const char *text)
 	bool r = false;
 
 	if (c) {
-		pthread_mutex_lock(&c->lock);
+		tm_cell_lock(c);
 		r = tm_uas_on_request(c, m);
 		tm_cell_check_done(c);
-		pthread_mutex_unlock(&c->lock);
+		tm_cell_unlock(c);
 		tm_cell_unref(c);
 	}
 	parser_free(m);
@@ -120,13 +120,15 @@ Test(uas, invite_2xx_goes_to_accepted_then_timer_l)
 	struct sipd_msg *m;
 	struct tm_cell *c = server(REQ("INVITE", "z9hG4bK5", "INVITE"), SIPD_PROTO_UDP, &m);
 
+	static const char ok2[] = "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+
 	reply(c, 200, "OK");
 	cr_assert_eq(c->uas.state, TM_ACCEPTED);
-	/* A second 2xx (another fork branch) still passes; a 486 does not. */
-	pthread_mutex_lock(&c->lock);
-	cr_assert_eq(tm_uas_reply(c, 200, "OK", NULL, NULL, NULL), 0);
-	cr_assert_eq(tm_uas_reply(c, 486, "Busy", NULL, NULL, NULL), EINVAL);
-	pthread_mutex_unlock(&c->lock);
+	/* A second 2xx (another fork branch, forwarded as built) still passes; a 486 does not. */
+	tm_cell_lock(c);
+	cr_assert_eq(tm_uas_send(c, 200, ok2, sizeof(ok2) - 1), 0);
+	cr_assert_eq(tm_uas_send(c, 486, ok2, sizeof(ok2) - 1), EINVAL);
+	tm_cell_unlock(c);
 	fake_advance(1000);
 	cr_assert_eq(fake_count("SIP/2.0 200"), 2, "the 2xx is not retransmitted by the transaction");
 	cr_assert(absorb(REQ("INVITE", "z9hG4bK5", "INVITE")), "the INVITE retransmission is absorbed");
@@ -194,5 +196,80 @@ Test(uas, cancel_matches_its_invite_and_its_own_transaction)
 	parser_free(cm);
 	parser_free(m);
 	tm_cell_unref(cc);
+	tm_cell_unref(c);
+}
+
+/* Compaction (compact.c): once answered, the clone and the kept copies go; matching and answers stay. */
+
+Test(uas, completed_non_invite_keeps_key_and_last_response_only)
+{
+	struct sipd_msg *m;
+	struct tm_cell *c = server(REQ("OPTIONS", "z9hG4bK21", "OPTIONS"), SIPD_PROTO_UDP, &m);
+
+	cr_assert_not_null(c->uas.req);
+	reply(c, 200, "OK");
+	cr_assert_null(c->uas.req, "the cloned request is dropped once answered");
+	cr_assert_not_null(c->uas.key);
+	cr_assert_not_null(c->uas.resp, "the last response stays for retransmissions");
+	cr_assert(absorb(REQ("OPTIONS", "z9hG4bK21", "OPTIONS")));
+	cr_assert_eq(fake_count("SIP/2.0 200"), 2, "a retransmission still gets the last response");
+	cr_assert_eq(fake_sent[1][0], 'S');
+	cr_assert_str_eq(fake_sent[0], fake_sent[1]);
+	/* Another method, or another branch, is another transaction. */
+	cr_assert_not(absorb(REQ("INFO", "z9hG4bK21", "INFO")));
+	cr_assert_not(absorb(REQ("OPTIONS", "z9hG4bK22", "OPTIONS")));
+	fake_advance(64 * 500);
+	cr_assert_eq(c->uas.state, TM_TERMINATED, "Timer J");
+	cr_assert_not(c->linked);
+	parser_free(m);
+	tm_cell_unref(c);
+}
+
+Test(uas, compacted_invite_non2xx_is_retransmitted_and_ack_matches)
+{
+	struct sipd_msg *m;
+	struct tm_cell *c = server(REQ("INVITE", "z9hG4bK23", "INVITE"), SIPD_PROTO_UDP, &m);
+
+	reply(c, 486, "Busy Here");
+	cr_assert_null(c->uas.req);
+	cr_assert(absorb(REQ("INVITE", "z9hG4bK23", "INVITE")));
+	cr_assert_eq(fake_count("SIP/2.0 486"), 2, "the retransmitted INVITE gets the 486 again");
+	fake_advance(500);
+	cr_assert_eq(fake_count("SIP/2.0 486"), 3, "Timer G resends from the kept response");
+	cr_assert(absorb(REQ("ACK", "z9hG4bK23", "ACK")),
+		  "the ACK of the non-2xx matches the compacted cell");
+	cr_assert_eq(c->uas.state, TM_CONFIRMED);
+	cr_assert_null(c->uas.resp, "Confirmed answers nothing: the response goes too");
+	fake_advance(5000);
+	cr_assert_not(c->linked, "Timer I");
+	parser_free(m);
+	tm_cell_unref(c);
+}
+
+Test(uas, compacted_invite_2xx_drops_the_response)
+{
+	struct sipd_msg *m;
+	struct tm_cell *c = server(REQ("INVITE", "z9hG4bK24", "INVITE"), SIPD_PROTO_UDP, &m);
+
+	reply(c, 200, "OK");
+	cr_assert_null(c->uas.req);
+	cr_assert_null(c->uas.resp, "Accepted absorbs the INVITE without answering");
+	cr_assert(absorb(REQ("INVITE", "z9hG4bK24", "INVITE")));
+	cr_assert_eq(fake_count("SIP/2.0 200"), 1);
+	parser_free(m);
+	tm_cell_unref(c);
+}
+
+Test(uas, responses_leave_after_the_cell_lock_is_released)
+{
+	struct sipd_msg *m;
+	struct tm_cell *c = server(REQ("OPTIONS", "z9hG4bK25", "OPTIONS"), SIPD_PROTO_UDP, &m);
+
+	tm_cell_lock(c);
+	cr_assert_eq(tm_uas_reply(c, 200, "OK", NULL, NULL, NULL), 0);
+	cr_assert_eq(fake_nsent, 0, "nothing is sent while the cell is locked");
+	tm_cell_unlock(c);
+	cr_assert_eq(fake_count("SIP/2.0 200"), 1, "sent once the lock is gone");
+	parser_free(m);
 	tm_cell_unref(c);
 }

@@ -83,7 +83,9 @@ def default_modules(policy, algorithms):
     return [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "sanity"}, {"name": "maxfwd"},
             {"name": "tm"}, {"name": "auth_db", "realm": "sipd", "algorithms": algorithms},
             {"name": "registrar", "min_expires": 60, "max_expires": 7200},
-            {"name": "session_timer", "policy": policy}]
+            {"name": "session_timer", "policy": policy},
+            # The default routing.cfg calls rtc_player's functions.
+            {"name": "rtc_player", "bind_address": "127.0.0.1"}]
 
 
 def bindings(sipd, user):
