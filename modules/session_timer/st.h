@@ -123,6 +123,7 @@ int st_dialog_refresh(struct sipd_str call_id, struct sipd_str from_tag, struct 
  * Returns 0, ENOENT, or ENOMEM.
  */
 int st_dialog_end(struct sipd_str call_id);
+/*
  * A dialog loaded from the database at start: expires in expires_in_ms (UINT64_MAX: untimed), started
  * at started_wall (seconds). Not written back. Returns 0, ENOMEM.
  */

@@ -74,7 +74,7 @@ char *tm_uri_tls_name(struct sipd_str uri)
 	if (tm_parser->uri_parse(&u, uri) || u.scheme == SIPD_URI_TEL)
 		return NULL;
 	host = u.maddr.len ? u.maddr : u.host;
-	if (!host.len || ip_literal(host, &ip))
+	if (!host.len || tm_ip_literal(host, &ip))
 		return NULL;
 	return strndup(host.p, host.len);
 }
