@@ -71,6 +71,21 @@ build_fuzzer() {
 	CC=clang TARGET=fuzz_parser build_variant build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_FUZZ=ON -DSIPD_WERROR=OFF
 }
 
+# A PostgreSQL cluster for the storage tests on the second engine and the
+# multi-node tests (SIPD_TEST_PG: its conninfo); skipped with a message when
+# PostgreSQL cannot start here.
+pg_dir=$(mktemp -d /tmp/sipd-pg-XXXXXX)
+chmod 755 "$pg_dir"
+if SIPD_TEST_PG=$(tests/pg/pg_cluster.sh start "$pg_dir" 2>"$pg_dir.err"); then
+	export SIPD_TEST_PG SIPD_TEST_PG_DIR=$pg_dir
+	echo "test.sh: PostgreSQL for the tests at $SIPD_TEST_PG"
+else
+	echo "test.sh: PostgreSQL tests will be skipped: $(tail -n 1 "$pg_dir.err")"
+	unset SIPD_TEST_PG
+fi
+stop_pg() { tests/pg/pg_cluster.sh stop "$pg_dir" >/dev/null 2>&1 || true; rm -rf "$pg_dir" "$pg_dir.err"; }
+trap stop_pg EXIT
+
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}

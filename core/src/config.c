@@ -12,11 +12,12 @@
 #include <sipd/log.h>
 #include <sipd/module.h>
 
+#include "db_backend.h"
 #include "internal.h"
 
 static const char *const core_keys[] = {
-    "listen",    "aliases",    "workers",        "database",    "routing",
-    "log_level", "log_target", "control_socket", "module_path", NULL,
+    "listen",         "aliases",     "workers", "database",     "routing",         "log_level", "log_target",
+    "control_socket", "module_path", "node_id", "node_address", "node_dead_after", NULL,
 };
 static const char *const default_listen[] = {"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"};
 
@@ -79,8 +80,9 @@ static char *resolve_path(const char *conf_path, const char *path)
 	const char *slash = strrchr(conf_path, '/');
 	char *out;
 
-	/* ":memory:" and "file:..." are SQLite names, not paths. */
-	if (path[0] == '/' || path[0] == ':' || strncmp(path, "file:", 5) == 0 || !slash)
+	/* ":memory:" and "file:..." are SQLite names, and a PostgreSQL conninfo is no path either. */
+	if (path[0] == '/' || path[0] == ':' || strncmp(path, "file:", 5) == 0 || !slash ||
+	    db_target_is_pg(path))
 		return strdup(path);
 	if (asprintf(&out, "%.*s/%s", (int)(slash - conf_path), conf_path, path) < 0)
 		return NULL;
@@ -171,7 +173,8 @@ static int check_core_keys(const struct core_config *c, const config_setting_t *
 			return fail_at(
 			    err, errlen, src_file(c, s), src_line(s, 0),
 			    "unknown setting '%s' in core; expected one of listen, aliases, workers, "
-			    "database, routing, log_level, log_target, control_socket, module_path",
+			    "database, routing, log_level, log_target, control_socket, module_path, node_id, "
+			    "node_address, node_dead_after",
 			    name);
 	}
 	return 0;
@@ -223,6 +226,13 @@ static int check_core_values(const struct core_config *c, const config_setting_t
 			       "core.log_target '%s' is unknown; expected \"stderr\" or \"syslog\"",
 			       c->log_target);
 	}
+	if (c->node_address && strncmp(c->node_address, "sip:", 4) != 0 &&
+	    strncmp(c->node_address, "sips:", 5) != 0) {
+		s = config_setting_get_member(core, "node_address");
+		return fail_at(err, errlen, src_file(c, s), src_line(s, 0),
+			       "core.node_address '%s' is not a SIP URI; expected e.g. \"sip:10.0.0.2:5060\"",
+			       c->node_address);
+	}
 	s = core ? config_setting_get_member(core, "listen") : NULL;
 	for (unsigned i = 0; i < c->listen_count; i++) {
 		const config_setting_t *e = NULL;
@@ -234,6 +244,21 @@ static int check_core_values(const struct core_config *c, const config_setting_t
 		return fail_at(err, errlen, s ? src_file(c, e ? e : s) : c->path,
 			       s ? src_line(e ? e : s, src_line(s, 0)) : 0, "core.%s", why);
 	}
+	return 0;
+}
+
+static int read_node_dead_after(struct core_config *c, const config_setting_t *core, char *err, size_t errlen)
+{
+	const config_setting_t *s = core ? config_setting_get_member(core, "node_dead_after") : NULL;
+
+	c->node_dead_after = 10;
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT || config_setting_get_int(s) < 3 ||
+	    config_setting_get_int(s) > 3600)
+		return fail_at(err, errlen, src_file(c, s), src_line(s, 0),
+			       "core.node_dead_after expects whole seconds from 3 to 3600");
+	c->node_dead_after = config_setting_get_int(s);
 	return 0;
 }
 
@@ -258,7 +283,10 @@ static int read_core(struct core_config *c, const config_setting_t *core, char *
 	    (ret = read_string(c, core, "log_target", "stderr", &c->log_target, err, errlen)) ||
 	    (ret = read_string(c, core, "control_socket", "/run/sipd/sipd.ctl", &c->control_socket, err,
 			       errlen)) ||
-	    (ret = read_string(c, core, "module_path", NULL, &module_path, err, errlen)))
+	    (ret = read_string(c, core, "module_path", NULL, &module_path, err, errlen)) ||
+	    (ret = read_string(c, core, "node_id", NULL, &c->node_id, err, errlen)) ||
+	    (ret = read_string(c, core, "node_address", NULL, &c->node_address, err, errlen)) ||
+	    (ret = read_node_dead_after(c, core, err, errlen)))
 		goto out;
 	ret = ENOMEM;
 	if (!(c->routing = resolve_path(c->path, routing)) ||
@@ -413,6 +441,8 @@ void config_free(struct core_config *c)
 	free_strings(c->aliases, c->alias_count);
 	free(c->path);
 	free(c->database);
+	free(c->node_id);
+	free(c->node_address);
 	free(c->routing);
 	free(c->log_level);
 	free(c->log_target);

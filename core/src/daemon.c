@@ -59,7 +59,8 @@ static const char usage_text[] =
     "  -V, --version      print version, module ABI and build details\n"
     "  -l LEVEL           log level: error, warn, notice, info, debug\n"
     "  -L PROTO:ADDR:PORT listen address, repeatable; replaces core.listen\n"
-    "  --db PATH          SQLite database; replaces core.database\n"
+    "  --db TARGET        database: an SQLite file path, or postgresql://user@host:port/db\n"
+    "                     (or a key=value conninfo); replaces core.database\n"
     "  -S PATH            control socket; replaces core.control_socket\n"
     "  -M DIR             module directory, searched first; replaces core.module_path\n"
     "  -h, --help         this text\n"
@@ -340,6 +341,10 @@ static int start(const struct options *o, struct core_config *c, struct progress
 		report(c, "out of memory");
 		return EXIT_RUNTIME;
 	}
+	if (node_configure(c->node_id, c->node_address, c->node_dead_after, err, sizeof(err)) != 0) {
+		report(c, err);
+		return EXIT_CONFIG;
+	}
 	/* A check must work beside a running server: with no listen entries, transports bind nothing. */
 	if (o->check && listen_set(NULL, 0, err, sizeof(err)) != 0) {
 		report(c, err);
@@ -351,7 +356,8 @@ static int start(const struct options *o, struct core_config *c, struct progress
 		return EXIT_RUNTIME;
 	}
 	p->loops = true;
-	if ((ret = rpc_core_register()) || (ret = rpc_admin_register()) || (ret = script_core_register())) {
+	if ((ret = rpc_core_register()) || (ret = rpc_admin_register()) || (ret = node_rpc_register()) ||
+	    (ret = script_core_register())) {
 		snprintf(err, sizeof(err), "cannot register the core's RPC methods and script functions: %s",
 			 strerror(ret));
 		report(c, err);
@@ -364,6 +370,10 @@ static int start(const struct options *o, struct core_config *c, struct progress
 		return EXIT_RUNTIME;
 	}
 	p->db = true;
+	if (!o->check && node_register() != 0) {
+		report(c, "cannot register this node in the database (see the log above)");
+		return EXIT_RUNTIME;
+	}
 	if (loader_load_all(c, err, sizeof(err)) != 0) {
 		report(c, err);
 		return loader_init_failed() ? EXIT_RUNTIME : EXIT_MODULE;
@@ -426,8 +436,10 @@ static void stop(const struct progress *p)
 		loops_stop();
 	loader_stop_all();
 	event_stop();
-	if (p->db)
+	if (p->db) {
+		node_leave();
 		db_close();
+	}
 	if (p->script)
 		script_unload();
 	loader_unload_all();

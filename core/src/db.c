@@ -1,4 +1,4 @@
-/* The database connection: open/close, prepared statements, transactions, and migrations. */
+/* The database: the engine chosen by core.database, prepared statements, transactions, and migrations. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,69 +8,51 @@
 #include <sipd/db.h>
 #include <sipd/log.h>
 
+#include "db_backend.h"
 #include "db_priv.h"
 #include "internal.h"
 
 struct sipd_db_stmt {
-	sqlite3_stmt *st;
+	void *impl; /* the engine's statement */
 	struct sipd_db_stmt *next;
 };
 
-sqlite3 *db_conn;
+const struct db_backend *db_be;
 pthread_mutex_t db_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sipd_db_stmt *stmts; /* every prepared statement, finalized at close */
-static char *db_path;
-
-int db_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return EBUSY;
-	case SQLITE_NOMEM:
-		return ENOMEM;
-	case SQLITE_CONSTRAINT:
-		return EEXIST;
-	case SQLITE_READONLY:
-	case SQLITE_PERM:
-		return EROFS;
-	case SQLITE_FULL:
-		return ENOSPC;
-	default:
-		return EIO;
-	}
-}
+static char *db_target;
 
 int64_t sipd_db_now(void)
 {
 	return (int64_t)time(NULL);
 }
 
+const char *sipd_db_engine(void)
+{
+	return db_be ? db_be->name : NULL;
+}
+
 int sipd_db_prepare(struct sipd_db_stmt **out, const char *sql)
 {
 	struct sipd_db_stmt *s;
-	int rc;
+	int err;
 
-	if (!db_conn)
+	if (!db_be)
 		return ENODEV;
 	if (!(s = calloc(1, sizeof(*s))))
 		return ENOMEM;
 	pthread_mutex_lock(&db_lock);
-	rc = sqlite3_prepare_v3(db_conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st, NULL);
-	if (rc == SQLITE_OK) {
+	err = db_be->prepare(&s->impl, sql);
+	if (!err) {
 		s->next = stmts;
 		stmts = s;
 	} else {
-		SIPD_ERR("database: cannot prepare \"%s\": %s", sql, sqlite3_errmsg(db_conn));
+		SIPD_ERR("database: cannot prepare \"%s\": %s", sql, db_be->errmsg());
 	}
 	pthread_mutex_unlock(&db_lock);
-	if (rc != SQLITE_OK) {
+	if (err) {
 		free(s);
-		return EINVAL;
+		return err == ENOMEM ? ENOMEM : EINVAL;
 	}
 	*out = s;
 	return 0;
@@ -78,86 +60,48 @@ int sipd_db_prepare(struct sipd_db_stmt **out, const char *sql)
 
 int sipd_db_bind_int(struct sipd_db_stmt *s, int idx, int64_t v)
 {
-	return sqlite3_bind_int64(s->st, idx, v) == SQLITE_OK ? 0 : EINVAL;
+	return db_be->bind_int(s->impl, idx, v);
 }
 
 int sipd_db_bind_str(struct sipd_db_stmt *s, int idx, struct sipd_str v)
 {
-	int rc = sqlite3_bind_text(s->st, idx, v.p ? v.p : "", (int)v.len, SQLITE_TRANSIENT);
-
-	return rc == SQLITE_OK ? 0 : db_errno(rc) == ENOMEM ? ENOMEM : EINVAL;
+	return db_be->bind_str(s->impl, idx, v);
 }
 
 int sipd_db_bind_null(struct sipd_db_stmt *s, int idx)
 {
-	return sqlite3_bind_null(s->st, idx) == SQLITE_OK ? 0 : EINVAL;
+	return db_be->bind_null(s->impl, idx);
 }
 
 int sipd_db_step(struct sipd_db_stmt *s, bool *row)
 {
-	int rc = sqlite3_step(s->st);
-
-	if (row)
-		*row = rc == SQLITE_ROW;
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		return 0;
-	SIPD_ERR("database: \"%s\" failed: %s", sqlite3_sql(s->st), sqlite3_errmsg(db_conn));
-	return db_errno(rc) ? db_errno(rc) : EIO;
+	return db_be->step(s->impl, row);
 }
 
 void sipd_db_reset(struct sipd_db_stmt *s)
 {
-	sqlite3_reset(s->st);
-	sqlite3_clear_bindings(s->st);
+	db_be->reset(s->impl);
 }
 
 int64_t sipd_db_column_int(struct sipd_db_stmt *s, int idx)
 {
-	return sqlite3_column_int64(s->st, idx);
+	return db_be->column_int(s->impl, idx);
 }
 
 struct sipd_str sipd_db_column_str(struct sipd_db_stmt *s, int idx)
 {
-	const char *p = (const char *)sqlite3_column_text(s->st, idx);
-
-	return (struct sipd_str){p ? p : "", p ? (size_t)sqlite3_column_bytes(s->st, idx) : 0};
+	return db_be->column_str(s->impl, idx);
 }
 
 bool sipd_db_column_null(struct sipd_db_stmt *s, int idx)
 {
-	return sqlite3_column_type(s->st, idx) == SQLITE_NULL;
-}
-
-/* Runs every statement of a constant SQL text (no parameters), one prepared statement at a time. */
-static int run_script(const char *sql, char *why, size_t whylen)
-{
-	const char *tail = sql;
-	int rc = SQLITE_OK;
-
-	while (tail && *tail) {
-		sqlite3_stmt *st = NULL;
-
-		rc = sqlite3_prepare_v2(db_conn, tail, -1, &st, &tail);
-		if (rc != SQLITE_OK)
-			break;
-		if (!st) /* only whitespace or a comment was left */
-			break;
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			;
-		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE)
-			break;
-		rc = SQLITE_OK;
-	}
-	if (rc != SQLITE_OK)
-		snprintf(why, whylen, "%s", sqlite3_errmsg(db_conn));
-	return db_errno(rc);
+	return db_be->column_null(s->impl, idx);
 }
 
 int db_simple(const char *sql)
 {
 	char why[256];
-	int err = run_script(sql, why, sizeof(why));
+	int err = db_be->exec(sql, why, sizeof(why));
 
 	if (err)
 		SIPD_ERR("database: %s failed: %s", sql, why);
@@ -168,59 +112,51 @@ int sipd_db_transaction(int (*fn)(void *arg), void *arg)
 {
 	int err;
 
-	if (!db_conn)
+	if (!db_be)
 		return ENODEV;
 	pthread_mutex_lock(&db_lock);
-	err = db_simple("BEGIN IMMEDIATE");
+	if ((err = db_simple(db_be->begin)) != 0 && db_be->reconnect && !db_be->connected() &&
+	    db_be->reconnect() == 0)
+		err = db_simple(db_be->begin);
 	if (err)
 		goto out;
 	err = fn(arg);
 	if (err) {
 		db_simple("ROLLBACK");
+		db_notify_discard();
 		goto out;
 	}
 	if (db_simple("COMMIT") != 0) {
 		db_simple("ROLLBACK");
+		db_notify_discard();
 		err = EIO;
+		goto out;
 	}
+	db_notify_committed();
 out:
 	pthread_mutex_unlock(&db_lock);
 	return err;
 }
 
-/* -1 when owner has no row yet. */
-static int stored_version(const char *owner, int *out)
+/* A one-off statement (migrations): prepared, run to the end, finalized. *version gets column 0 of a row. */
+static int run_once(const char *sql, const char *owner, int version, int *out)
 {
-	sqlite3_stmt *st;
-	int rc;
+	void *st;
+	bool row = false;
+	int err;
 
-	rc =
-	    sqlite3_prepare_v2(db_conn, "SELECT version FROM schema_version WHERE module = ?", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return db_errno(rc);
-	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	*out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_errno(rc);
-}
-
-static int set_version(const char *owner, int version)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = sqlite3_prepare_v2(db_conn,
-				"INSERT INTO schema_version(module, version) VALUES(?, ?) "
-				"ON CONFLICT(module) DO UPDATE SET version = excluded.version",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return db_errno(rc);
-	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, version);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_errno(rc);
+	if ((err = db_be->prepare(&st, sql)) != 0)
+		return err;
+	err = db_be->bind_str(st, 1, sipd_str_c(owner));
+	if (!err && version >= 0)
+		err = db_be->bind_int(st, 2, version);
+	if (!err)
+		err = db_be->step(st, &row);
+	if (!err && out)
+		*out = row ? (int)db_be->column_int(st, 0) : -1;
+	db_be->reset(st);
+	db_be->finalize(st);
+	return err;
 }
 
 int sipd_db_migrate(const char *owner, const struct sipd_db_migration *steps, unsigned n)
@@ -228,23 +164,23 @@ int sipd_db_migrate(const char *owner, const struct sipd_db_migration *steps, un
 	char why[256];
 	int have = -1, err = 0;
 
-	if (!db_conn) {
+	if (!db_be) {
 		SIPD_ERR("database: %s needs a database (core.database is empty)", owner);
 		return ENODEV;
 	}
 	if (!owner || (n && !steps))
 		return EINVAL;
 	pthread_mutex_lock(&db_lock);
-	if ((err = stored_version(owner, &have)) != 0) {
-		SIPD_ERR("database %s: cannot read the schema version of %s: %s", db_path, owner,
-			 sqlite3_errmsg(db_conn));
+	if ((err = run_once("SELECT version FROM schema_version WHERE module = ?", owner, -1, &have)) != 0) {
+		SIPD_ERR("database %s: cannot read the schema version of %s: %s", db_target, owner,
+			 db_be->errmsg());
 		goto out;
 	}
 	if (have > (int)n) {
 		SIPD_ERR("database %s: the tables of %s are at schema version %d, but this sipd knows only "
 			 "up to %u: the database was written by a newer sipd; refusing to start (use that "
-			 "version, or another database file)",
-			 db_path, owner, have, n);
+			 "version, or another database)",
+			 db_target, owner, have, n);
 		err = EPROTO;
 		goto out;
 	}
@@ -254,16 +190,20 @@ int sipd_db_migrate(const char *owner, const struct sipd_db_migration *steps, un
 			err = EINVAL;
 			goto out;
 		}
-		if ((err = db_simple("BEGIN IMMEDIATE")) != 0)
+		if ((err = db_simple(db_be->begin)) != 0)
 			goto out;
-		if ((err = run_script(steps[i].sql, why, sizeof(why))) == 0 &&
-		    (err = set_version(owner, steps[i].version)) == 0 && (err = db_simple("COMMIT")) == 0) {
-			SIPD_INFO("database %s: %s schema migrated to version %d", db_path, owner,
+		why[0] = '\0';
+		if ((err = db_be->exec(steps[i].sql, why, sizeof(why))) == 0 &&
+		    (err = run_once("INSERT INTO schema_version(module, version) VALUES(?, ?) "
+				    "ON CONFLICT(module) DO UPDATE SET version = excluded.version",
+				    owner, steps[i].version, NULL)) == 0 &&
+		    (err = db_simple("COMMIT")) == 0) {
+			SIPD_INFO("database %s: %s schema migrated to version %d", db_target, owner,
 				  steps[i].version);
 			continue;
 		}
-		SIPD_ERR("database %s: %s migration to version %d failed: %s", db_path, owner,
-			 steps[i].version, sqlite3_errmsg(db_conn));
+		SIPD_ERR("database %s: %s migration to version %d failed: %s", db_target, owner,
+			 steps[i].version, why[0] ? why : db_be->errmsg());
 		db_simple("ROLLBACK");
 		err = EIO;
 		goto out;
@@ -273,132 +213,70 @@ out:
 	return err;
 }
 
-/* The PRAGMA's first column as text into buf. */
-static int pragma_text(const char *sql, char *buf, size_t size, int *rc_out)
+int db_open(const char *target, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db_conn, sql, -1, &st, NULL);
+	const struct db_backend *be;
+	char why[256];
+	int ret;
 
-	buf[0] = '\0';
-	if (rc == SQLITE_OK) {
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			snprintf(buf, size, "%s", (const char *)sqlite3_column_text(st, 0));
-			rc = SQLITE_OK;
-		} else if (rc == SQLITE_DONE) {
-			rc = SQLITE_OK;
-		}
-		sqlite3_finalize(st);
-	}
-	*rc_out = rc;
-	return rc == SQLITE_OK ? 0 : db_errno(rc);
-}
-
-static void describe_failure(char *err, size_t errlen, const char *what, int rc)
-{
-	int prim = rc & 0xff;
-
-	if (prim == SQLITE_NOTADB || prim == SQLITE_CORRUPT)
-		snprintf(err, errlen, "database %s is corrupt or not an SQLite database (%s: %s)", db_path,
-			 what, sqlite3_errstr(rc));
-	else if (prim == SQLITE_READONLY || prim == SQLITE_PERM || prim == SQLITE_CANTOPEN ||
-		 prim == SQLITE_IOERR)
-		snprintf(err, errlen,
-			 "database %s cannot be opened for writing (%s: %s); check the path "
-			 "and the permissions of the file and its directory",
-			 db_path, what, db_conn ? sqlite3_errmsg(db_conn) : sqlite3_errstr(rc));
-	else
-		snprintf(err, errlen, "database %s: %s failed: %s", db_path, what,
-			 db_conn ? sqlite3_errmsg(db_conn) : sqlite3_errstr(rc));
-}
-
-int db_open(const char *path, char *err, size_t errlen)
-{
-	char text[64], why[256];
-	int rc, ret;
-
-	if (!path || !*path) {
+	if (!target || !*target) {
 		SIPD_INFO("no database configured (core.database is empty)");
 		return 0;
 	}
-	if (!(db_path = strdup(path)))
+	be = db_target_is_pg(target) ? &db_pg_backend : &db_sqlite_backend;
+	if ((ret = be->open(target, err, errlen)) != 0)
+		return ret;
+	/* Names the database in messages without a password a conninfo may hold. */
+	if (!(db_target = strdup(be->describe()))) {
+		be->close();
 		return ENOMEM;
-	rc = sqlite3_open_v2(path, &db_conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		describe_failure(err, errlen, "open", rc);
-		ret = EIO;
+	}
+	if ((ret = be->exec("CREATE TABLE IF NOT EXISTS schema_version("
+			    " module TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+			    why, sizeof(why))) != 0) {
+		snprintf(err, errlen, "database %s: creating the schema_version table failed: %s",
+			 be->describe(), why);
+		be->close();
 		goto fail;
 	}
-	sqlite3_extended_result_codes(db_conn, 1);
-	/* Writers (the DB thread, RPC) wait for each other instead of failing with "database is locked". */
-	sqlite3_busy_timeout(db_conn, 5000);
-	if (pragma_text("PRAGMA journal_mode=WAL", text, sizeof(text), &rc) != 0) {
-		describe_failure(err, errlen, "switching to WAL", rc);
-		ret = EIO;
-		goto fail;
-	}
-	if (strcmp(text, "wal") != 0) {
-		snprintf(err, errlen,
-			 "database %s cannot use WAL mode (journal mode stays '%s'); is the file "
-			 "or its directory read-only?",
-			 path, text);
-		ret = EIO;
-		goto fail;
-	}
-	if (pragma_text("PRAGMA quick_check", text, sizeof(text), &rc) != 0 || strcmp(text, "ok") != 0) {
-		if (rc == SQLITE_OK)
-			snprintf(err, errlen, "database %s is corrupt (quick_check: %s)", path, text);
-		else
-			describe_failure(err, errlen, "integrity check", rc);
-		ret = EIO;
-		goto fail;
-	}
-	/* FULL: a commit is on disk before a 200 OK says so, even across a power cut. */
-	if ((ret = run_script("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-			      "CREATE TABLE IF NOT EXISTS schema_version("
-			      " module TEXT PRIMARY KEY, version INTEGER NOT NULL)",
-			      why, sizeof(why))) != 0) {
-		describe_failure(err, errlen, "creating the schema_version table",
-				 sqlite3_extended_errcode(db_conn));
-		goto fail;
-	}
+	db_be = be;
+	SIPD_INFO("database %s opened (%s)", db_target, be->version());
 	if ((ret = db_thread_start()) != 0) {
 		snprintf(err, errlen, "cannot start the database thread: %s", strerror(ret));
+		be->close();
+		db_be = NULL;
 		goto fail;
 	}
-	SIPD_INFO("database %s opened (SQLite %s, WAL)", path, sqlite3_libversion());
 	return 0;
 fail:
-	sqlite3_close(db_conn);
-	db_conn = NULL;
-	free(db_path);
-	db_path = NULL;
+	free(db_target);
+	db_target = NULL;
 	return ret;
 }
 
 void db_drain(void)
 {
-	if (db_conn)
-		db_thread_drain();
+	if (!db_be)
+		return;
+	db_notify_stop();
+	db_thread_drain();
 }
 
 void db_close(void)
 {
-	if (!db_conn)
+	if (!db_be)
 		return;
 	db_thread_stop();
 	while (stmts) {
 		struct sipd_db_stmt *next = stmts->next;
 
-		sqlite3_finalize(stmts->st);
+		db_be->finalize(stmts->impl);
 		free(stmts);
 		stmts = next;
 	}
-	/* Folds the WAL back into the main file so a copied .db file is complete. */
-	sqlite3_wal_checkpoint_v2(db_conn, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-	sqlite3_close(db_conn);
-	db_conn = NULL;
-	free(db_path);
-	db_path = NULL;
+	db_notify_reset();
+	db_be->close();
+	db_be = NULL;
+	free(db_target);
+	db_target = NULL;
 }

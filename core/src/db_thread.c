@@ -10,18 +10,39 @@
 #include <sipd/loop.h>
 #include <sipd/stats.h>
 
+#include "db_backend.h"
 #include "db_priv.h"
+#include "internal.h"
+
+/* While a server engine is down: how often the DB thread tries again, and polls for notifications. */
+#define RECONNECT_EVERY_MS 1000
+#define POLL_EVERY_MS      100
+/* This node's heartbeat in the nodes table (node.c); idle SQLite wakes this often too. */
+#define HEARTBEAT_EVERY_MS 2000
 
 static pthread_t thread;
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t qwake = PTHREAD_COND_INITIALIZER; /* jobs queued or stop asked */
 static pthread_cond_t qidle = PTHREAD_COND_INITIALIZER; /* queue empty and no batch running */
 static struct sipd_db_job *head, *tail;
-static bool started, stopping, busy;
+static bool started, stopping, busy, wake_asked;
 /* Set once the worker loops are gone: completions then run on the DB thread itself. */
 static atomic_bool complete_here;
 static atomic_uint pending;
-static struct sipd_stat *st_jobs, *st_batches, *st_failed;
+/* False while a server engine is unreachable: submit then fails at once. */
+static atomic_bool available = true;
+static uint64_t last_attempt_ms, last_beat_ms;
+static struct sipd_stat *st_jobs, *st_batches, *st_failed, *st_unavailable, *st_reconnects;
+
+bool db_thread_available(void)
+{
+	return atomic_load_explicit(&available, memory_order_relaxed);
+}
+
+bool sipd_db_available(void)
+{
+	return db_be && db_thread_available();
+}
 
 int sipd_db_submit(struct sipd_db_job *job)
 {
@@ -29,8 +50,12 @@ int sipd_db_submit(struct sipd_db_job *job)
 
 	if (!job || !job->run || !job->done)
 		return EINVAL;
-	if (!db_conn)
+	if (!db_be)
 		return ENODEV;
+	if (!db_thread_available()) {
+		sipd_stat_inc(st_unavailable);
+		return ENOTCONN;
+	}
 	job->next = NULL;
 	job->err = 0;
 	job->loop = sipd_loop_self();
@@ -70,8 +95,16 @@ static void run_batch(struct sipd_db_job *batch)
 	int err;
 
 	pthread_mutex_lock(&db_lock);
-	err = db_simple("BEGIN IMMEDIATE");
+	err = db_simple(db_be->begin);
+	if (err && db_be->connected && !db_be->connected()) {
+		/* The server went away since the last batch: one attempt now, then fail fast. */
+		err = db_be->reconnect() == 0 ? db_simple(db_be->begin) : ENOTCONN;
+		atomic_store(&available, err != ENOTCONN);
+		last_attempt_ms = sipd_now_ms();
+	}
 	for (struct sipd_db_job *j = batch; j; j = j->next) {
+		unsigned mark;
+
 		n++;
 		if (err) {
 			j->err = err;
@@ -79,14 +112,26 @@ static void run_batch(struct sipd_db_job *batch)
 		}
 		if ((j->err = db_simple("SAVEPOINT job")) != 0)
 			continue;
+		mark = db_notify_mark();
 		j->err = j->run(j);
-		if (j->err)
+		if (j->err) {
 			db_simple("ROLLBACK TO job");
+			db_notify_rollback_to(mark);
+		}
 		db_simple("RELEASE job");
 	}
 	if (!err && db_simple("COMMIT") != 0) {
 		db_simple("ROLLBACK");
 		err = EIO;
+	}
+	if (err)
+		db_notify_discard();
+	else
+		db_notify_committed();
+	if (err && db_be->connected && !db_be->connected()) {
+		err = ENOTCONN;
+		atomic_store(&available, false);
+		last_attempt_ms = sipd_now_ms();
 	}
 	pthread_mutex_unlock(&db_lock);
 	if (err) {
@@ -109,6 +154,59 @@ static void run_batch(struct sipd_db_job *batch)
 	}
 }
 
+/*
+ * Server engines: tries to reconnect once a second while down, and takes
+ * the notifications that arrived. Runs on the DB thread without qlock.
+ */
+static void look_after_server(void)
+{
+	if (!db_be->connected)
+		return;
+	pthread_mutex_lock(&db_lock);
+	if (!db_be->connected() && sipd_now_ms() - last_attempt_ms >= RECONNECT_EVERY_MS) {
+		last_attempt_ms = sipd_now_ms();
+		sipd_stat_inc(st_reconnects);
+		atomic_store(&available, db_be->reconnect() == 0);
+	} else if (db_be->connected() && !db_thread_available()) {
+		atomic_store(&available, true);
+	}
+	db_be->poll();
+	pthread_mutex_unlock(&db_lock);
+}
+
+static void heartbeat_when_due(void)
+{
+	uint64_t now = sipd_now_ms();
+
+	if (now - last_beat_ms < HEARTBEAT_EVERY_MS || !db_thread_available())
+		return;
+	last_beat_ms = now;
+	node_heartbeat();
+}
+
+static void wait_for_work(void)
+{
+	struct timespec until;
+	long ms = db_be->connected ? POLL_EVERY_MS : HEARTBEAT_EVERY_MS;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&qwake, &qlock, &until);
+}
+
+void db_thread_wake(void)
+{
+	pthread_mutex_lock(&qlock);
+	wake_asked = true;
+	pthread_cond_signal(&qwake);
+	pthread_mutex_unlock(&qlock);
+}
+
 static void *db_main(void *arg)
 {
 	(void)arg;
@@ -119,7 +217,14 @@ static void *db_main(void *arg)
 		while (!head && !stopping) {
 			busy = false;
 			pthread_cond_broadcast(&qidle);
-			pthread_cond_wait(&qwake, &qlock);
+			if (!wake_asked)
+				wait_for_work();
+			wake_asked = false;
+			pthread_mutex_unlock(&qlock);
+			look_after_server();
+			heartbeat_when_due();
+			db_notify_run_arrived();
+			pthread_mutex_lock(&qlock);
 		}
 		if (!head)
 			break;
@@ -128,6 +233,9 @@ static void *db_main(void *arg)
 		busy = true;
 		pthread_mutex_unlock(&qlock);
 		run_batch(batch);
+		look_after_server();
+		heartbeat_when_due();
+		db_notify_run_arrived();
 		pthread_mutex_lock(&qlock);
 	}
 	busy = false;
@@ -143,8 +251,13 @@ int db_thread_start(void)
 	st_jobs = sipd_stat_register("db", "jobs", "database writes run by the DB thread");
 	st_batches = sipd_stat_register("db", "batches", "transactions (group commits) of the DB thread");
 	st_failed = sipd_stat_register("db", "failed_jobs", "database writes that failed");
-	if (!st_jobs || !st_batches || !st_failed)
+	st_unavailable = sipd_stat_register(
+	    "db", "refused_unavailable", "writes refused at once while the database server was unreachable");
+	st_reconnects =
+	    sipd_stat_register("db", "reconnect_attempts", "attempts to reach the database server again");
+	if (!st_jobs || !st_batches || !st_failed || !st_unavailable || !st_reconnects)
 		return ENOMEM;
+	atomic_store(&available, true);
 	stopping = false;
 	atomic_store(&complete_here, false);
 	if ((err = pthread_create(&thread, NULL, db_main, NULL)) != 0)

@@ -38,6 +38,8 @@ struct core_config {
 	char *log_target; /* "stderr" or "syslog" */
 	char *control_socket;
 	char *module_path;
+	char *node_id, *node_address; /* NULL: defaults (host name; first listen entry) */
+	int node_dead_after;          /* seconds */
 	struct core_module_entry *modules;
 	unsigned module_count;
 	void *cfg; /* libconfig config_t * */
@@ -144,6 +146,17 @@ int db_open(const char *path, char *err, size_t errlen);
 void db_drain(void);
 /* Commits what is left, stops the DB thread, closes the file (after the modules stopped). */
 void db_close(void);
+
+/* ---- node.c: this node in the nodes table ------------------------------ */
+/* Sets the id (NULL/"": the host name) and address (NULL/"": from core.listen; call after listen_set). */
+int node_configure(const char *id, const char *address, int dead_after, char *err, size_t errlen);
+/* Migrates the nodes table and marks this node up (after db_open; nothing without a database). */
+int node_register(void);
+/* Refreshes last_seen (the DB thread calls it every few seconds). */
+void node_heartbeat(void);
+/* Marks this node stopped (clean shutdown, before db_close). */
+void node_leave(void);
+int node_rpc_register(void);
 
 /* ---- receive.c: sipd_receive() needs the parser service --------------- */
 int receive_start(void);

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sipd/log.h>
@@ -128,5 +129,68 @@ uint16_t sipd_sockaddr_port(const union sipd_sockaddr *a)
 		return ntohs(a->sin.sin_port);
 	if (a->sa.sa_family == AF_INET6)
 		return ntohs(a->sin6.sin6_port);
+	return 0;
+}
+
+/* "udp:1.2.3.4:5060" and back: how bindings store where they came from. */
+void sipd_peer_format(char *buf, size_t size, enum sipd_proto proto, const union sipd_sockaddr *a)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (a->sa.sa_family != AF_INET && a->sa.sa_family != AF_INET6) {
+		snprintf(buf, size, "%s", "");
+		return;
+	}
+	sipd_sockaddr_ip(a, ip, sizeof(ip));
+	snprintf(buf, size, a->sa.sa_family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u", sipd_proto_name(proto),
+		 ip, sipd_sockaddr_port(a));
+}
+
+int sipd_peer_parse(struct sipd_str text, enum sipd_proto *proto, union sipd_sockaddr *a)
+{
+	char copy[96], ip[INET6_ADDRSTRLEN];
+	const char *s = copy, *colon, *port;
+	size_t n;
+	long p;
+
+	if (!text.p || text.len >= sizeof(copy))
+		return EINVAL;
+	memcpy(copy, text.p, text.len);
+	copy[text.len] = '\0';
+	if (!(colon = strchr(s, ':')))
+		return EINVAL;
+	*proto = sipd_proto_parse((struct sipd_str){s, (size_t)(colon - s)});
+	s = colon + 1;
+	memset(a, 0, sizeof(*a));
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end[1] != ':' || (n = (size_t)(end - s - 1)) >= sizeof(ip))
+			return EINVAL;
+		memcpy(ip, s + 1, n);
+		ip[n] = '\0';
+		port = end + 2;
+		a->sin6.sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, ip, &a->sin6.sin6_addr) != 1)
+			return EINVAL;
+	} else {
+		const char *c = strrchr(s, ':');
+
+		if (!c || (n = (size_t)(c - s)) >= sizeof(ip))
+			return EINVAL;
+		memcpy(ip, s, n);
+		ip[n] = '\0';
+		port = c + 1;
+		a->sin.sin_family = AF_INET;
+		if (inet_pton(AF_INET, ip, &a->sin.sin_addr) != 1)
+			return EINVAL;
+	}
+	p = strtol(port, NULL, 10);
+	if (p <= 0 || p > 65535 || *proto == SIPD_PROTO_NONE)
+		return EINVAL;
+	if (a->sa.sa_family == AF_INET)
+		a->sin.sin_port = htons((uint16_t)p);
+	else
+		a->sin6.sin6_port = htons((uint16_t)p);
 	return 0;
 }

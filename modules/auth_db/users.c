@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include <sipd/core.h>
 #include <sipd/db.h>
 #include <sipd/log.h>
 
@@ -41,8 +42,11 @@ static pthread_rwlock_t cache_lock = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_mutex_t change_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct user *buckets[USER_BUCKETS];
 static unsigned user_count;
-static struct sipd_db_stmt *st_load, *st_insert, *st_passwd, *st_enable, *st_delete, *st_secret_get,
-    *st_secret_put;
+static struct sipd_db_stmt *st_load, *st_load_one, *st_insert, *st_passwd, *st_enable, *st_delete,
+    *st_secret_get, *st_secret_put;
+
+/* Nodes sharing a PostgreSQL database tell each other of changed users on this channel. */
+#define CHANNEL "sipd_users"
 
 static unsigned hash(struct sipd_str user, struct sipd_str realm)
 {
@@ -107,6 +111,30 @@ bool auth_name_valid(const char *s, size_t max)
 	return true;
 }
 
+/* The user in the current row of st (columns as st_load), or NULL: skipped (malformed) or *err set. */
+static struct user *row_user(struct sipd_db_stmt *st, int *err)
+{
+	struct sipd_str name = sipd_db_column_str(st, 0), realm = sipd_db_column_str(st, 1);
+	struct sipd_str md5 = sipd_db_column_str(st, 2), sha = sipd_db_column_str(st, 3);
+	struct user *u;
+
+	if (md5.len != 32 || sha.len != 64) {
+		SIPD_WARN("user %.*s@%.*s has a malformed HA1 in the database: skipped", SIPD_STR_FMT(name),
+			  SIPD_STR_FMT(realm));
+		return NULL;
+	}
+	if (!(u = user_new(name, realm))) {
+		*err = ENOMEM;
+		return NULL;
+	}
+	memcpy(u->ha1[AUTH_MD5], md5.p, 32);
+	memcpy(u->ha1[AUTH_SHA256], sha.p, 64);
+	u->enabled = sipd_db_column_int(st, 4) != 0;
+	u->created = sipd_db_column_int(st, 5);
+	u->updated = sipd_db_column_int(st, 6);
+	return u;
+}
+
 static int load_rows(void *arg)
 {
 	bool row;
@@ -114,30 +142,99 @@ static int load_rows(void *arg)
 
 	(void)arg;
 	while ((err = sipd_db_step(st_load, &row)) == 0 && row) {
-		struct sipd_str name = sipd_db_column_str(st_load, 0), realm = sipd_db_column_str(st_load, 1);
-		struct sipd_str md5 = sipd_db_column_str(st_load, 2), sha = sipd_db_column_str(st_load, 3);
-		struct user *u;
+		struct user *u = row_user(st_load, &err);
+		unsigned h;
 
-		if (md5.len != 32 || sha.len != 64) {
-			SIPD_WARN("user %.*s@%.*s has a malformed HA1 in the database: skipped",
-				  SIPD_STR_FMT(name), SIPD_STR_FMT(realm));
+		if (!u) {
+			if (err)
+				break;
 			continue;
 		}
-		if (!(u = user_new(name, realm))) {
-			err = ENOMEM;
-			break;
-		}
-		memcpy(u->ha1[AUTH_MD5], md5.p, 32);
-		memcpy(u->ha1[AUTH_SHA256], sha.p, 64);
-		u->enabled = sipd_db_column_int(st_load, 4) != 0;
-		u->created = sipd_db_column_int(st_load, 5);
-		u->updated = sipd_db_column_int(st_load, 6);
-		u->next = buckets[hash(name, realm)];
-		buckets[hash(name, realm)] = u;
+		h = hash(sipd_str_c(u->name), sipd_str_c(u->realm));
+		u->next = buckets[h];
+		buckets[h] = u;
 		user_count++;
 	}
 	sipd_db_reset(st_load);
 	return err;
+}
+
+struct reload {
+	const char *user, *realm;
+	struct user *found; /* the row as it is now; NULL: deleted */
+};
+
+/* Another node changed user@realm: reads its row (DB lock held; the cache is swapped after). */
+static int read_one(void *arg)
+{
+	struct reload *r = arg;
+	bool row;
+	int err;
+
+	if ((err = sipd_db_bind_str(st_load_one, 1, sipd_str_c(r->user))) ||
+	    (err = sipd_db_bind_str(st_load_one, 2, sipd_str_c(r->realm)))) {
+		sipd_db_reset(st_load_one);
+		return err;
+	}
+	if ((err = sipd_db_step(st_load_one, &row)) == 0 && row)
+		r->found = row_user(st_load_one, &err);
+	sipd_db_reset(st_load_one);
+	return err;
+}
+
+/* The cache takes r->found in place of the cached user (or drops it). Not under the DB lock: apply() takes
+ * change_lock before the DB lock. */
+static void swap_in(struct reload *r)
+{
+	struct user **pp, *old;
+
+	pthread_mutex_lock(&change_lock);
+	pthread_rwlock_wrlock(&cache_lock);
+	pp = find(sipd_str_c(r->user), sipd_str_c(r->realm));
+	old = *pp;
+	if (r->found) {
+		r->found->next = old ? old->next : NULL;
+		*pp = r->found;
+		user_count += old ? 0 : 1;
+	} else if (old) {
+		*pp = old->next;
+		user_count--;
+	}
+	pthread_rwlock_unlock(&cache_lock);
+	pthread_mutex_unlock(&change_lock);
+	user_free(old);
+}
+
+static bool shared_database(void)
+{
+	return sipd_db_engine() && strcmp(sipd_db_engine(), "postgresql") == 0;
+}
+
+/* DB thread: "node\nuser\nrealm" from a node that changed a user. */
+static void on_user_changed(void *arg, const char *channel, const char *payload)
+{
+	char copy[600], *user, *realm;
+	struct reload r = {0};
+	int err;
+
+	(void)arg;
+	(void)channel;
+	if (snprintf(copy, sizeof(copy), "%s", payload) >= (int)sizeof(copy) || !(user = strchr(copy, '\n')))
+		return;
+	*user++ = '\0';
+	if (strcmp(copy, sipd_node_id()) == 0 || !(realm = strchr(user, '\n')))
+		return;
+	*realm++ = '\0';
+	r.user = user;
+	r.realm = realm;
+	if ((err = sipd_db_transaction(read_one, &r)) != 0) {
+		user_free(r.found);
+		SIPD_WARN("user %s@%s changed on node %s, not read again: %s", user, realm, copy,
+			  strerror(err));
+		return;
+	}
+	swap_in(&r);
+	SIPD_INFO("user %s@%s changed on node %s: read again", user, realm, copy);
 }
 
 int auth_users_init(void)
@@ -148,6 +245,9 @@ int auth_users_init(void)
 		return err;
 	if ((err = sipd_db_prepare(&st_load, "SELECT username, realm, ha1_md5, ha1_sha256, enabled, created, "
 					     "updated FROM users")) ||
+	    (err = sipd_db_prepare(&st_load_one,
+				   "SELECT username, realm, ha1_md5, ha1_sha256, enabled, "
+				   "created, updated FROM users WHERE username = ? AND realm = ?")) ||
 	    (err = sipd_db_prepare(&st_insert, "INSERT INTO users(username, realm, ha1_md5, ha1_sha256, "
 					       "enabled, created, updated) VALUES(?, ?, ?, ?, 1, ?, ?)")) ||
 	    (err = sipd_db_prepare(&st_passwd, "UPDATE users SET ha1_md5 = ?, ha1_sha256 = ?, updated = ? "
@@ -159,6 +259,8 @@ int auth_users_init(void)
 	    (err = sipd_db_prepare(&st_secret_put, "INSERT INTO auth_secret(id, secret) VALUES(1, ?)")))
 		return err;
 	if ((err = sipd_db_transaction(load_rows, NULL)))
+		return err;
+	if (shared_database() && (err = sipd_db_listen(CHANNEL, on_user_changed, NULL)))
 		return err;
 	SIPD_INFO("%u users loaded", user_count);
 	return 0;
@@ -329,6 +431,12 @@ static int change_rows(void *arg)
 	else
 		err = sipd_db_step(s, NULL);
 	sipd_db_reset(s);
+	if (!err && shared_database()) {
+		char payload[600];
+
+		snprintf(payload, sizeof(payload), "%s\n%s\n%s", sipd_node_id(), c->user, c->realm);
+		err = sipd_db_notify(CHANNEL, payload);
+	}
 	return err;
 }
 

@@ -21,7 +21,7 @@ static json_t *added(const struct reg_aor *aor, const struct reg_contact *c, int
 {
 	char rcv[96];
 
-	reg_received_format(rcv, sizeof(rcv), c->proto, &c->src);
+	sipd_peer_format(rcv, sizeof(rcv), c->proto, &c->src);
 	return json_pack("[s, {s:s, s:s, s:I, s:s, s:s, s:s, s:b}]", "registration.added", "aor", aor->aor,
 			 "contact", c->uri, "expires_in", (json_int_t)(c->expires - now), "transport",
 			 sipd_proto_name(c->proto), "received", rcv, "user_agent",

@@ -117,14 +117,21 @@ enum sipd_result reg_lookup(struct sipd_ctx *ctx, const union sipd_arg *args)
 		memset(x, 0, sizeof(*x));
 		/* Copies into the arena: the binding may change once the bucket is unlocked. */
 		x->b.uri = sipd_str_c(arena_dup(m, c->uri));
-		x->b.path = c->path ? sipd_str_c(arena_dup(m, c->path)) : SIPD_STR_NULL;
-		if (!x->b.uri.p || (c->path && !x->b.path.p))
+		if (!x->b.uri.p)
 			break;
-		x->b.dst_uri = nat_hop(m, c);
 		x->b.q = c->q;
-		x->b.proto = c->proto;
-		x->b.received = c->src;
-		x->b.conn_id = c->conn_id;
+		x->b.path = reg_cluster_hop(m, c);
+		if (x->b.path.len) {
+			/* A connection another node holds: through that node, which sends over it. */
+		} else {
+			x->b.path = c->path ? sipd_str_c(arena_dup(m, c->path)) : SIPD_STR_NULL;
+			if (c->path && !x->b.path.p)
+				break;
+			x->b.dst_uri = nat_hop(m, c);
+			x->b.proto = c->proto;
+			x->b.received = c->src;
+			x->b.conn_id = c->conn_id;
+		}
 		x->updated = c->updated;
 		n++;
 	}

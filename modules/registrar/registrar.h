@@ -27,6 +27,8 @@ struct reg_contact {
 	enum sipd_proto proto; /* where the REGISTER came from */
 	union sipd_sockaddr src;
 	uint64_t conn_id; /* stream connection it came over (0 for UDP, and after a restart) */
+	/* Another node that took the REGISTER (sharing the database), and its SIP URI; NULL: this node. */
+	char *node, *node_uri;
 	struct reg_contact *next;
 };
 
@@ -120,17 +122,43 @@ struct reg_row {
 };
 struct reg_snapshot {
 	char *aor;
-	struct reg_row *rows;
+	struct reg_row *rows; /* the bindings this REGISTER created or refreshed */
 	unsigned n;
+	char **removed; /* contact URIs it removed (or that had expired) */
+	unsigned n_removed;
 	bool write; /* false: nothing changed, the job only waits for earlier commits */
 };
-int reg_snapshot_take(struct reg_snapshot *out, const struct reg_aor *aor, bool write);
+/*
+ * The rows to write after r was applied to aor: r's contacts as they are
+ * now, and the URIs of before[0..n_before-1] that are gone. Writes touch only
+ * these rows, so bindings other nodes made meanwhile are kept.
+ */
+int reg_snapshot_take(struct reg_snapshot *out, const struct reg_aor *aor, bool write, const struct reg_request *r,
+		      char *const *before, unsigned n_before);
 void reg_snapshot_free(struct reg_snapshot *s);
 int reg_store_write(const struct reg_snapshot *s); /* on the DB thread */
+/* Deletes one binding (RPC, lock held). */
+int reg_store_delete_one(const char *aor, const char *contact);
+/*
+ * Replaces the bindings of aor in memory with the database's (DB thread or
+ * control thread, inside a transaction): another node changed them.
+ */
+int reg_store_reload_aor(const char *aor);
 int reg_store_delete_expired(int64_t now);         /* on the DB thread */
-/* "udp:1.2.3.4:5060" / "tcp:[::1]:5061" and back. */
-void reg_received_format(char *buf, size_t size, enum sipd_proto proto, const union sipd_sockaddr *a);
-int reg_received_parse(const char *s, enum sipd_proto *proto, union sipd_sockaddr *a);
+
+/* ---- cluster.c: bindings shared by the nodes of one database ---- */
+/* Listens for other nodes' changes (init, after reg_store_init). */
+int reg_cluster_init(void);
+/* Tells the other nodes that aor changed (inside the write's transaction). */
+int reg_cluster_changed(const char *aor);
+/* True while a server database is shared by nodes: each write re-reads its AOR. */
+bool reg_cluster_shared(void);
+/*
+ * The Route value that reaches contact c through the node holding its
+ * connection ("<sip:node;lr;sipd-flow=...>", in m's arena), or an empty
+ * string when c is reached directly.
+ */
+struct sipd_str reg_cluster_hop(struct sipd_msg *m, const struct reg_contact *c);
 
 /* ---- events.c: registration.added/removed (sipd/event.h) ---- */
 /* The contact URIs of aor before a change, or NULL when nobody listens for events. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sipd/core.h>
 #include <sipd/db.h>
 #include <sipd/rpc.h>
 #include <sipd/stats.h>
@@ -27,14 +28,15 @@ static void add_aor(struct reg_aor *a, void *arg)
 	for (const struct reg_contact *c = a->contacts; c; c = c->next) {
 		if (c->expires <= l->now)
 			continue;
-		reg_received_format(rcv, sizeof(rcv), c->proto, &c->src);
+		sipd_peer_format(rcv, sizeof(rcv), c->proto, &c->src);
 		json_array_append_new(
-		    l->arr, json_pack("{s:s, s:s, s:I, s:f, s:s, s:s, s:s, s:I, s:s, s:I, s:s?}", "aor",
+		    l->arr, json_pack("{s:s, s:s, s:I, s:f, s:s, s:s, s:s, s:I, s:s, s:I, s:s?, s:s}", "aor",
 				      a->aor, "contact", c->uri, "expires_in",
 				      (json_int_t)(c->expires - l->now), "q", c->q < 0 ? 1.0 : c->q / 1000.0,
 				      "received", rcv, "transport", sipd_proto_name(c->proto), "user_agent",
 				      c->user_agent ? c->user_agent : "", "conn_id", (json_int_t)c->conn_id,
-				      "call_id", c->call_id, "cseq", (json_int_t)c->cseq, "path", c->path));
+				      "call_id", c->call_id, "cseq", (json_int_t)c->cseq, "path", c->path,
+				      "node", c->node ? c->node : sipd_node_id()));
 	}
 }
 
@@ -98,6 +100,21 @@ static bool unlink_contact(struct reg_aor *a, const char *contact)
 	return false;
 }
 
+/* A write that deletes one binding's row (and tells the other nodes, as any write does). */
+static int removal_snapshot(struct reg_snapshot *snap, const char *aor, const char *contact)
+{
+	*snap = (struct reg_snapshot){.write = true, .n_removed = 1};
+	snap->aor = strdup(aor);
+	snap->removed = calloc(1, sizeof(*snap->removed));
+	if (snap->removed)
+		snap->removed[0] = strdup(contact);
+	if (!snap->aor || !snap->removed || !snap->removed[0]) {
+		reg_snapshot_free(snap);
+		return ENOMEM;
+	}
+	return 0;
+}
+
 static int rpc_remove(json_t *params, json_t **result)
 {
 	json_t *va = json_is_array(params) ? json_array_get(params, 0) : json_object_get(params, "aor");
@@ -115,7 +132,7 @@ static int rpc_remove(json_t *params, json_t **result)
 		return sipd_rpc_fail(result, ENOENT, "no binding %s of %s", contact, aor);
 	}
 	/* Under the bucket lock, as save() does: the DB thread writes an AOR's snapshots in order. */
-	err = reg_snapshot_take(&rj.snap, a, true);
+	err = removal_snapshot(&rj.snap, aor, contact);
 	if (!err) {
 		rj.job.run = remove_run;
 		rj.job.done = remove_done;

@@ -13,6 +13,8 @@ void reg_contact_free(struct reg_contact *c)
 	free(c->path);
 	free(c->call_id);
 	free(c->user_agent);
+	free(c->node);
+	free(c->node_uri);
 	free(c);
 }
 
@@ -101,6 +103,10 @@ static int fill(struct reg_contact *c, const struct reg_new_contact *nc, const s
 	c->proto = r->proto;
 	c->src = r->src;
 	c->conn_id = r->conn_id;
+	/* Registered here now, whichever node held it before. */
+	free(c->node);
+	free(c->node_uri);
+	c->node = c->node_uri = NULL;
 	return 0;
 }
 

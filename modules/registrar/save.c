@@ -16,6 +16,8 @@
 
 #define MAX_CONTACTS_PER_REQUEST 32
 #define MAX_URI                  1024
+/* Bindings of one AOR considered when working out removals (max_contacts is far lower in practice). */
+#define MAX_BEFORE 256
 
 struct save_job {
 	struct sipd_db_job job; /* first: the DB thread hands it back */
@@ -25,7 +27,7 @@ struct save_job {
 	json_t *events; /* published once the change is durable; NULL when nobody listens */
 };
 
-static struct sipd_stat *st_saved, *st_rejected, *st_not_stored, *st_busy;
+static struct sipd_stat *st_saved, *st_rejected, *st_not_stored, *st_busy, *st_unavailable;
 
 int reg_save_init(void)
 {
@@ -36,8 +38,12 @@ int reg_save_init(void)
 	    sipd_stat_register("registrar", "not_stored", "REGISTERs answered 500: the commit failed");
 	st_busy = sipd_stat_register("registrar", "overload_503",
 				     "REGISTERs answered 503: too many writes waiting for the disk");
+	st_unavailable = sipd_stat_register("registrar", "db_unavailable_503",
+					    "REGISTERs answered 503: the database server was unreachable");
 	reg_st_bindings = sipd_stat_register("registrar", "bindings", "bindings in memory");
-	return st_saved && st_rejected && st_not_stored && st_busy && reg_st_bindings ? 0 : ENOMEM;
+	return st_saved && st_rejected && st_not_stored && st_busy && st_unavailable && reg_st_bindings
+		   ? 0
+		   : ENOMEM;
 }
 
 static void job_free(struct save_job *sj)
@@ -244,6 +250,28 @@ static int read_request(struct sipd_ctx *ctx, struct reg_request *r, struct reg_
 	return 0;
 }
 
+/* The contact URIs of aor, copied into one buffer (*buf, freed by the caller). */
+static int copy_uris(const struct reg_aor *aor, char **uris, char **buf, unsigned *n)
+{
+	size_t total = 0, used = 0;
+
+	*n = 0;
+	*buf = NULL;
+	for (const struct reg_contact *c = aor->contacts; c; c = c->next)
+		total += strlen(c->uri) + 1;
+	if (!total)
+		return 0;
+	if (!(*buf = malloc(total)))
+		return ENOMEM;
+	for (const struct reg_contact *c = aor->contacts; c && *n < MAX_BEFORE; c = c->next) {
+		size_t len = strlen(c->uri) + 1;
+
+		uris[(*n)++] = memcpy(*buf + used, c->uri, len);
+		used += len;
+	}
+	return 0;
+}
+
 enum sipd_result reg_save(struct sipd_ctx *ctx, const union sipd_arg *args)
 {
 	struct reg_new_contact contacts[MAX_CONTACTS_PER_REQUEST];
@@ -253,7 +281,8 @@ enum sipd_result reg_save(struct sipd_ctx *ctx, const union sipd_arg *args)
 	struct reg_aor *aor;
 	const char *reason = NULL;
 	char key[512], extra[64];
-	unsigned before;
+	unsigned before, n_before;
+	char *before_uris[MAX_BEFORE], *before_buf = NULL;
 	int code, err;
 
 	(void)args;
@@ -271,6 +300,13 @@ enum sipd_result reg_save(struct sipd_ctx *ctx, const union sipd_arg *args)
 			SIPD_DBG("503 not sent: %s", strerror(err));
 		return SIPD_STOP;
 	}
+	/* The database server is unreachable (it reconnects by itself): say so now rather than hang. */
+	if (!sipd_db_available()) {
+		sipd_stat_inc(st_unavailable);
+		if ((err = sipd_reply(ctx, 503, "Registrar Database Unavailable", "Retry-After: 5\r\n")))
+			SIPD_DBG("503 not sent: %s", strerror(err));
+		return SIPD_STOP;
+	}
 	if (read_request(ctx, &r, contacts, key, sizeof(key), &code, &reason) != 0)
 		return refuse(ctx, code, reason, NULL);
 	if (!(sj = calloc(1, sizeof(*sj))) || ctx->msg->ops->clone(&sj->msg, ctx->msg) != 0) {
@@ -283,6 +319,12 @@ enum sipd_result reg_save(struct sipd_ctx *ctx, const union sipd_arg *args)
 		return SIPD_ERROR;
 	}
 	before = aor->count;
+	/* Copies of the URIs before (the rules free and replace them), to tell which bindings went. */
+	if ((err = copy_uris(aor, before_uris, &before_buf, &n_before)) != 0) {
+		reg_table_unlock(key);
+		job_free(sj);
+		return SIPD_ERROR;
+	}
 	json_t *old = reg_events_before(aor);
 	err = reg_rules_apply(aor, &r, &reg_cfg, &v);
 	sipd_stat_add(reg_st_bindings, (int64_t)aor->count - (int64_t)before);
@@ -294,6 +336,7 @@ enum sipd_result reg_save(struct sipd_ctx *ctx, const union sipd_arg *args)
 	json_decref(old);
 	if (err || v.code != 200) {
 		reg_table_unlock(key);
+		free(before_buf);
 		job_free(sj);
 		if (err)
 			return SIPD_ERROR;
@@ -307,7 +350,8 @@ enum sipd_result reg_save(struct sipd_ctx *ctx, const union sipd_arg *args)
 	 * the last snapshot of an AOR written is always the newest one.
 	 */
 	sj->extra = reply_headers(aor, r.now, supports_path(ctx->msg) ? r.path : SIPD_STR_NULL);
-	err = sj->extra ? reg_snapshot_take(&sj->snap, aor, v.changed) : ENOMEM;
+	err = sj->extra ? reg_snapshot_take(&sj->snap, aor, v.changed, &r, before_uris, n_before) : ENOMEM;
+	free(before_buf);
 	if (!err) {
 		sj->job.run = save_run;
 		sj->job.done = save_done;

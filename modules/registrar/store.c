@@ -5,11 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sipd/core.h>
 #include <sipd/db.h>
 #include <sipd/log.h>
 #include <sipd/stats.h>
 
 #include "registrar.h"
+
+#define CONTACT_COLUMNS                                                                                      \
+	"aor, contact, expires, q, call_id, cseq, path, received, user_agent, updated, flow, node, node_uri"
 
 static const struct sipd_db_migration migrations[] = {
     {1, "CREATE TABLE contacts("
@@ -20,9 +24,17 @@ static const struct sipd_db_migration migrations[] = {
 	" user_agent TEXT, updated INTEGER NOT NULL,"
 	" PRIMARY KEY (aor, contact));"
 	"CREATE INDEX contacts_expires ON contacts(expires);"},
+    /*
+     * The node that took each binding and how other nodes reach it (docs/deploy.md). The flow
+     * (connection id) moves to a BIGINT column: version 1's conn_id is a 32-bit INTEGER on
+     * PostgreSQL, and stays unused.
+     */
+    {2, "ALTER TABLE contacts ADD COLUMN node TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE contacts ADD COLUMN node_uri TEXT;"
+	"ALTER TABLE contacts ADD COLUMN flow BIGINT NOT NULL DEFAULT 0"},
 };
 
-static struct sipd_db_stmt *st_load, *st_delete_aor, *st_insert, *st_delete_expired;
+static struct sipd_db_stmt *st_load, *st_load_aor, *st_delete_one, *st_upsert, *st_delete_expired;
 
 int reg_store_init(void)
 {
@@ -30,74 +42,20 @@ int reg_store_init(void)
 
 	if ((err = sipd_db_migrate("registrar", migrations, sizeof(migrations) / sizeof(migrations[0]))))
 		return err;
-	if ((err =
-		 sipd_db_prepare(&st_load, "SELECT aor, contact, expires, q, call_id, cseq, path, received, "
-					   "user_agent, updated FROM contacts WHERE expires > ?")) ||
-	    (err = sipd_db_prepare(&st_delete_aor, "DELETE FROM contacts WHERE aor = ?")) ||
-	    (err =
-		 sipd_db_prepare(&st_insert, "INSERT INTO contacts(aor, contact, expires, q, call_id, cseq, "
-					     "path, received, conn_id, user_agent, updated) "
-					     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) ||
+	if ((err = sipd_db_prepare(&st_load, "SELECT " CONTACT_COLUMNS " FROM contacts WHERE expires > ?")) ||
+	    (err = sipd_db_prepare(&st_load_aor, "SELECT " CONTACT_COLUMNS
+						 " FROM contacts WHERE aor = ? AND expires > ?")) ||
+	    (err = sipd_db_prepare(&st_delete_one, "DELETE FROM contacts WHERE aor = ? AND contact = ?")) ||
+	    (err = sipd_db_prepare(
+		 &st_upsert,
+		 "INSERT INTO contacts(" CONTACT_COLUMNS ") "
+		 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(aor, contact) DO UPDATE "
+		 "SET expires = excluded.expires, q = excluded.q, call_id = excluded.call_id, "
+		 "cseq = excluded.cseq, path = excluded.path, received = excluded.received, "
+		 "user_agent = excluded.user_agent, updated = excluded.updated, "
+		 "flow = excluded.flow, node = excluded.node, node_uri = excluded.node_uri")) ||
 	    (err = sipd_db_prepare(&st_delete_expired, "DELETE FROM contacts WHERE expires <= ?")))
 		return err;
-	return 0;
-}
-
-void reg_received_format(char *buf, size_t size, enum sipd_proto proto, const union sipd_sockaddr *a)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (a->sa.sa_family != AF_INET && a->sa.sa_family != AF_INET6) {
-		snprintf(buf, size, "%s", "");
-		return;
-	}
-	sipd_sockaddr_ip(a, ip, sizeof(ip));
-	snprintf(buf, size, a->sa.sa_family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u", sipd_proto_name(proto),
-		 ip, sipd_sockaddr_port(a));
-}
-
-int reg_received_parse(const char *s, enum sipd_proto *proto, union sipd_sockaddr *a)
-{
-	const char *colon = strchr(s, ':'), *port;
-	char ip[INET6_ADDRSTRLEN];
-	size_t n;
-	long p;
-
-	if (!colon)
-		return EINVAL;
-	*proto = sipd_proto_parse((struct sipd_str){s, (size_t)(colon - s)});
-	s = colon + 1;
-	memset(a, 0, sizeof(*a));
-	if (*s == '[') {
-		const char *end = strchr(s, ']');
-
-		if (!end || end[1] != ':' || (n = (size_t)(end - s - 1)) >= sizeof(ip))
-			return EINVAL;
-		memcpy(ip, s + 1, n);
-		ip[n] = '\0';
-		port = end + 2;
-		a->sin6.sin6_family = AF_INET6;
-		if (inet_pton(AF_INET6, ip, &a->sin6.sin6_addr) != 1)
-			return EINVAL;
-	} else {
-		const char *c = strrchr(s, ':');
-
-		if (!c || (n = (size_t)(c - s)) >= sizeof(ip))
-			return EINVAL;
-		memcpy(ip, s, n);
-		ip[n] = '\0';
-		port = c + 1;
-		a->sin.sin_family = AF_INET;
-		if (inet_pton(AF_INET, ip, &a->sin.sin_addr) != 1)
-			return EINVAL;
-	}
-	p = strtol(port, NULL, 10);
-	if (p <= 0 || p > 65535 || *proto == SIPD_PROTO_NONE)
-		return EINVAL;
-	if (a->sa.sa_family == AF_INET)
-		a->sin.sin_port = htons((uint16_t)p);
-	else
-		a->sin6.sin6_port = htons((uint16_t)p);
 	return 0;
 }
 
@@ -106,6 +64,47 @@ static char *col_dup(struct sipd_db_stmt *s, int idx)
 	struct sipd_str v = sipd_db_column_str(s, idx);
 
 	return sipd_db_column_null(s, idx) || !v.len ? NULL : strndup(v.p, v.len);
+}
+
+/*
+ * The binding in the current row of st (CONTACT_COLUMNS order), or NULL
+ * (ENOMEM in *err, or an unusable row). At start-up (restart true) this
+ * node's connections are gone: their ids no longer mean anything.
+ */
+static struct reg_contact *row_contact(struct sipd_db_stmt *st, bool restart, int *err)
+{
+	struct reg_contact *c = calloc(1, sizeof(*c));
+	struct sipd_str node = sipd_db_column_str(st, 11);
+	char *received;
+	bool mine = sipd_str_eq(node, sipd_str_c(sipd_node_id())) || node.len == 0;
+
+	if (!c) {
+		*err = ENOMEM;
+		return NULL;
+	}
+	c->uri = col_dup(st, 1);
+	c->expires = sipd_db_column_int(st, 2);
+	c->q = (int)sipd_db_column_int(st, 3);
+	c->call_id = col_dup(st, 4);
+	c->cseq = (uint32_t)sipd_db_column_int(st, 5);
+	c->path = col_dup(st, 6);
+	received = col_dup(st, 7);
+	c->user_agent = col_dup(st, 8);
+	c->updated = sipd_db_column_int(st, 9);
+	c->conn_id = mine && restart ? 0 : (uint64_t)sipd_db_column_int(st, 10);
+	if (!mine) {
+		c->node = col_dup(st, 11);
+		c->node_uri = col_dup(st, 12);
+	}
+	if (received && sipd_peer_parse(sipd_str_c(received), &c->proto, &c->src) != 0)
+		memset(&c->src, 0, sizeof(c->src));
+	free(received);
+	/* A row without its URI or Call-ID (or a foreign one without its node) is skipped. */
+	if (!c->uri || !c->call_id || (!mine && !c->node)) {
+		reg_contact_free(c);
+		return NULL;
+	}
+	return c;
 }
 
 static int load_rows(void *arg)
@@ -119,7 +118,7 @@ static int load_rows(void *arg)
 		return err;
 	while ((err = sipd_db_step(st_load, &row)) == 0 && row) {
 		struct sipd_str aor = sipd_db_column_str(st_load, 0);
-		char key[512], *received;
+		char key[512];
 		struct reg_contact *c;
 		struct reg_aor *a;
 
@@ -127,26 +126,9 @@ static int load_rows(void *arg)
 			continue;
 		memcpy(key, aor.p, aor.len);
 		key[aor.len] = '\0';
-		if (!(c = calloc(1, sizeof(*c)))) {
-			err = ENOMEM;
-			break;
-		}
-		c->uri = col_dup(st_load, 1);
-		c->expires = sipd_db_column_int(st_load, 2);
-		c->q = (int)sipd_db_column_int(st_load, 3);
-		c->call_id = col_dup(st_load, 4);
-		c->cseq = (uint32_t)sipd_db_column_int(st_load, 5);
-		c->path = col_dup(st_load, 6);
-		received = col_dup(st_load, 7);
-		c->user_agent = col_dup(st_load, 8);
-		c->updated = sipd_db_column_int(st_load, 9);
-		/* The connection died with the previous process: the next request opens a new one. */
-		c->conn_id = 0;
-		if (received && reg_received_parse(received, &c->proto, &c->src) != 0)
-			memset(&c->src, 0, sizeof(c->src));
-		free(received);
-		if (!c->uri || !c->call_id) {
-			reg_contact_free(c);
+		if (!(c = row_contact(st_load, true, &err))) {
+			if (err)
+				break;
 			continue;
 		}
 		if (!(a = reg_table_lock(key, true))) {
@@ -174,48 +156,133 @@ int reg_store_load(int64_t now)
 	return sipd_db_transaction(load_rows, &now);
 }
 
+int reg_store_reload_aor(const char *key)
+{
+	struct reg_contact *list = NULL, *old;
+	struct reg_aor *a;
+	unsigned n = 0, before;
+	bool row;
+	int err;
+
+	if ((err = sipd_db_bind_str(st_load_aor, 1, sipd_str_c(key))) ||
+	    (err = sipd_db_bind_int(st_load_aor, 2, sipd_db_now()))) {
+		sipd_db_reset(st_load_aor);
+		return err;
+	}
+	while ((err = sipd_db_step(st_load_aor, &row)) == 0 && row) {
+		struct reg_contact *c = row_contact(st_load_aor, false, &err);
+
+		if (!c) {
+			if (err)
+				break;
+			continue;
+		}
+		c->next = list;
+		list = c;
+		n++;
+	}
+	sipd_db_reset(st_load_aor);
+	if (!err && !(a = reg_table_lock(key, n > 0)) && n > 0)
+		err = ENOMEM;
+	if (err) {
+		reg_table_unlock(key);
+		while (list) {
+			struct reg_contact *next = list->next;
+
+			reg_contact_free(list);
+			list = next;
+		}
+		return err;
+	}
+	before = a ? a->count : 0;
+	old = a ? a->contacts : NULL;
+	if (a) {
+		a->contacts = list;
+		a->count = n;
+	}
+	reg_table_unlock(key);
+	sipd_stat_add(reg_st_bindings, (int64_t)n - (int64_t)before);
+	while (old) {
+		struct reg_contact *next = old->next;
+
+		reg_contact_free(old);
+		old = next;
+	}
+	return 0;
+}
+
 static char *maybe_dup(const char *s)
 {
 	return s ? strdup(s) : NULL;
 }
 
-int reg_snapshot_take(struct reg_snapshot *out, const struct reg_aor *aor, bool write)
+/* True if uri is one of r's contacts (compared as RFC 3261 19.1.4 says, when the parser offers it). */
+static bool in_request(const struct reg_request *r, const char *uri)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		if (reg_cfg.uri_equal ? reg_cfg.uri_equal(sipd_str_c(uri), r->contacts[i].uri)
+				      : sipd_str_eq(sipd_str_c(uri), r->contacts[i].uri))
+			return true;
+	return false;
+}
+
+static bool in_aor(const struct reg_aor *aor, const char *uri)
+{
+	for (const struct reg_contact *c = aor->contacts; c; c = c->next)
+		if (strcmp(c->uri, uri) == 0)
+			return true;
+	return false;
+}
+
+static int row_take(struct reg_row *r, const struct reg_contact *c)
+{
+	char rcv[96];
+
+	sipd_peer_format(rcv, sizeof(rcv), c->proto, &c->src);
+	r->uri = strdup(c->uri);
+	r->call_id = strdup(c->call_id);
+	r->path = maybe_dup(c->path);
+	r->user_agent = maybe_dup(c->user_agent);
+	r->received = rcv[0] ? strdup(rcv) : NULL;
+	r->cseq = c->cseq;
+	r->q = c->q;
+	r->expires = c->expires;
+	r->updated = c->updated;
+	r->conn_id = c->conn_id;
+	if (!r->uri || !r->call_id || (c->path && !r->path) || (c->user_agent && !r->user_agent) ||
+	    (rcv[0] && !r->received))
+		return ENOMEM;
+	return 0;
+}
+
+int reg_snapshot_take(struct reg_snapshot *out, const struct reg_aor *aor, bool write,
+		      const struct reg_request *r, char *const *before, unsigned n_before)
 {
 	struct reg_snapshot s = {.write = write};
-	char rcv[96];
-	unsigned i = 0;
 
 	if (!(s.aor = strdup(aor->aor)))
 		return ENOMEM;
-	if (write && aor->count) {
-		if (!(s.rows = calloc(aor->count, sizeof(*s.rows)))) {
-			free(s.aor);
-			return ENOMEM;
-		}
-		for (const struct reg_contact *c = aor->contacts; c && i < aor->count; c = c->next, i++) {
-			struct reg_row *r = &s.rows[i];
-
-			reg_received_format(rcv, sizeof(rcv), c->proto, &c->src);
-			r->uri = strdup(c->uri);
-			r->call_id = strdup(c->call_id);
-			r->path = maybe_dup(c->path);
-			r->user_agent = maybe_dup(c->user_agent);
-			r->received = rcv[0] ? strdup(rcv) : NULL;
-			r->cseq = c->cseq;
-			r->q = c->q;
-			r->expires = c->expires;
-			r->updated = c->updated;
-			r->conn_id = c->conn_id;
-			s.n = i + 1;
-			if (!r->uri || !r->call_id || (c->path && !r->path) ||
-			    (c->user_agent && !r->user_agent) || (rcv[0] && !r->received)) {
-				reg_snapshot_free(&s);
-				return ENOMEM;
-			}
-		}
+	if (write && aor->count && !(s.rows = calloc(aor->count, sizeof(*s.rows))))
+		goto nomem;
+	if (write && n_before && !(s.removed = calloc(n_before, sizeof(*s.removed))))
+		goto nomem;
+	for (const struct reg_contact *c = write ? aor->contacts : NULL; c; c = c->next) {
+		if (c->node || !in_request(r, c->uri))
+			continue;
+		if (row_take(&s.rows[s.n++], c))
+			goto nomem;
+	}
+	for (unsigned i = 0; write && i < n_before; i++) {
+		if (in_aor(aor, before[i]))
+			continue;
+		if (!(s.removed[s.n_removed++] = strdup(before[i])))
+			goto nomem;
 	}
 	*out = s;
 	return 0;
+nomem:
+	reg_snapshot_free(&s);
+	return ENOMEM;
 }
 
 void reg_snapshot_free(struct reg_snapshot *s)
@@ -227,6 +294,9 @@ void reg_snapshot_free(struct reg_snapshot *s)
 		free(s->rows[i].user_agent);
 		free(s->rows[i].received);
 	}
+	for (unsigned i = 0; i < s->n_removed; i++)
+		free(s->removed[i]);
+	free(s->removed);
 	free(s->rows);
 	free(s->aor);
 	memset(s, 0, sizeof(*s));
@@ -237,32 +307,53 @@ static int bind_opt(struct sipd_db_stmt *st, int idx, const char *v)
 	return v ? sipd_db_bind_str(st, idx, sipd_str_c(v)) : sipd_db_bind_null(st, idx);
 }
 
+int reg_store_delete_one(const char *aor, const char *contact)
+{
+	int err;
+
+	if (!(err = sipd_db_bind_str(st_delete_one, 1, sipd_str_c(aor))) &&
+	    !(err = sipd_db_bind_str(st_delete_one, 2, sipd_str_c(contact))))
+		err = sipd_db_step(st_delete_one, NULL);
+	sipd_db_reset(st_delete_one);
+	return err;
+}
+
+static int upsert(struct sipd_str aor, const struct reg_row *r)
+{
+	const char *node_uri = sipd_node_address();
+	int err;
+
+	if (sipd_db_bind_str(st_upsert, 1, aor) || sipd_db_bind_str(st_upsert, 2, sipd_str_c(r->uri)) ||
+	    sipd_db_bind_int(st_upsert, 3, r->expires) || sipd_db_bind_int(st_upsert, 4, r->q) ||
+	    sipd_db_bind_str(st_upsert, 5, sipd_str_c(r->call_id)) ||
+	    sipd_db_bind_int(st_upsert, 6, r->cseq) || bind_opt(st_upsert, 7, r->path) ||
+	    bind_opt(st_upsert, 8, r->received) || bind_opt(st_upsert, 9, r->user_agent) ||
+	    sipd_db_bind_int(st_upsert, 10, r->updated) ||
+	    sipd_db_bind_int(st_upsert, 11, (int64_t)r->conn_id) ||
+	    sipd_db_bind_str(st_upsert, 12, sipd_str_c(sipd_node_id())) ||
+	    bind_opt(st_upsert, 13, node_uri[0] ? node_uri : NULL))
+		err = ENOMEM;
+	else
+		err = sipd_db_step(st_upsert, NULL);
+	sipd_db_reset(st_upsert);
+	return err;
+}
+
 int reg_store_write(const struct reg_snapshot *s)
 {
-	struct sipd_str aor = sipd_str_c(s->aor);
-	int err;
+	int err = 0;
 
 	if (!s->write)
 		return 0;
-	if (!(err = sipd_db_bind_str(st_delete_aor, 1, aor)))
-		err = sipd_db_step(st_delete_aor, NULL);
-	sipd_db_reset(st_delete_aor);
-	for (unsigned i = 0; !err && i < s->n; i++) {
-		const struct reg_row *r = &s->rows[i];
-
-		if (sipd_db_bind_str(st_insert, 1, aor) ||
-		    sipd_db_bind_str(st_insert, 2, sipd_str_c(r->uri)) ||
-		    sipd_db_bind_int(st_insert, 3, r->expires) || sipd_db_bind_int(st_insert, 4, r->q) ||
-		    sipd_db_bind_str(st_insert, 5, sipd_str_c(r->call_id)) ||
-		    sipd_db_bind_int(st_insert, 6, r->cseq) || bind_opt(st_insert, 7, r->path) ||
-		    bind_opt(st_insert, 8, r->received) ||
-		    sipd_db_bind_int(st_insert, 9, (int64_t)r->conn_id) ||
-		    bind_opt(st_insert, 10, r->user_agent) || sipd_db_bind_int(st_insert, 11, r->updated))
-			err = ENOMEM;
-		else
-			err = sipd_db_step(st_insert, NULL);
-		sipd_db_reset(st_insert);
-	}
+	for (unsigned i = 0; !err && i < s->n_removed; i++)
+		err = reg_store_delete_one(s->aor, s->removed[i]);
+	for (unsigned i = 0; !err && i < s->n; i++)
+		err = upsert(sipd_str_c(s->aor), &s->rows[i]);
+	if (!err)
+		err = reg_cluster_changed(s->aor);
+	/* Other nodes may have changed this AOR meanwhile: memory takes the merged rows. */
+	if (!err && reg_cluster_shared())
+		err = reg_store_reload_aor(s->aor);
 	return err;
 }
 

@@ -1,9 +1,12 @@
 /* record_route() and loose_route(): Record-Route with ;lr (RFC 3261 16.6 step 4) and Route processing
  * (16.4, 16.12). */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <sipd/branch.h>
 #include <sipd/core.h>
 #include <sipd/log.h>
 
@@ -88,6 +91,36 @@ static int strict_fix(struct sipd_msg *m)
 	return prev.len ? m->ops->hdr_replace(m, last, prev) : m->ops->hdr_remove(m, last);
 }
 
+/*
+ * Our Route entry naming a flow (";sipd-flow=tcp:192.0.2.7:5062~17"): another
+ * node sharing the database found a binding whose connection this node
+ * holds (registrar cluster.c), so the request goes on over that connection.
+ * 0 also when the entry names none (or a malformed one: it is ignored).
+ */
+static int flow_branch(struct sipd_ctx *ctx, struct sipd_str entry)
+{
+	static const char key[] = ";sipd-flow=";
+	const char *p = memmem(entry.p, entry.len, key, sizeof(key) - 1), *end, *tilde;
+	struct sipd_branch b = {.q = -1};
+	char *stop;
+
+	/* Only another node of the cluster may ask for one of our connections. */
+	if (!p || !ctx->rcv || !sipd_node_is_peer(&ctx->rcv->src))
+		return 0;
+	p += sizeof(key) - 1;
+	for (end = p; end < entry.p + entry.len && *end != ';' && *end != '>'; end++)
+		;
+	if (!(tilde = memchr(p, '~', (size_t)(end - p))) ||
+	    sipd_peer_parse((struct sipd_str){p, (size_t)(tilde - p)}, &b.proto, &b.received) != 0)
+		return 0;
+	b.conn_id = strtoull(tilde + 1, &stop, 10);
+	if (stop != end || !b.conn_id)
+		return 0;
+	b.uri = ctx->msg->ops->current_ruri(ctx->msg);
+	sipd_branch_clear(ctx);
+	return sipd_branch_add(ctx, &b) == 0 ? 0 : ENOMEM;
+}
+
 enum sipd_result tm_loose_route(struct sipd_ctx *ctx)
 {
 	struct sipd_msg *m = ctx->msg;
@@ -115,6 +148,8 @@ enum sipd_result tm_loose_route(struct sipd_ctx *ctx)
 				break;
 			}
 			removed = true;
+			if (flow_branch(ctx, first) != 0)
+				return SIPD_ERROR;
 		}
 		if (rest.len == h->value.len)
 			break;

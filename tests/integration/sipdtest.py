@@ -227,10 +227,13 @@ class SipMessage:
         self.start = lines[0]
         self.status = None
         self.reason = ""
+        self.method = None
         m = re.match(r"SIP/2\.0 (\d{3}) ?(.*)", self.start)
         if m:
             self.status = int(m.group(1))
             self.reason = m.group(2)
+        else:
+            self.method = self.start.split(" ", 1)[0] or None
         self.headers = []
         for line in lines[1:]:
             if line[:1] in (" ", "\t") and self.headers:

@@ -1,4 +1,5 @@
-/* The storage interface: opening, migrations, refusing newer or corrupt files, transactions, group commit. */
+/* The storage interface on both engines: migrations, refusing newer or corrupt databases, transactions, group
+ * commit, notifications. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
@@ -7,18 +8,27 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include <sipd/db.h>
 #include <sipd/stats.h>
 
 #include "internal.h"
 
-static char dir[64], path[128];
+/*
+ * Every DB_TEST runs twice: suite db on an SQLite file, suite db_pg on a
+ * fresh PostgreSQL database of the cluster named by SIPD_TEST_PG (a conninfo;
+ * scripts/test.sh starts one with tests/pg/pg_cluster.sh). Without it the
+ * db_pg tests are skipped, saying why.
+ */
+static char dir[64], path[128], target[512], pg_db[64];
 
 static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/sipd-dbtest-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/t.db", dir);
+	snprintf(target, sizeof(target), "%s", path);
 }
 
 static void teardown(void)
@@ -30,7 +40,70 @@ static void teardown(void)
 	cr_assert_eq(system(cmd), 0);
 }
 
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* Runs one statement on the cluster's maintenance database. */
+static void pg_admin(const char *sql)
+{
+	PGconn *c = PQconnectdb(getenv("SIPD_TEST_PG"));
+	PGresult *r;
+
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "PostgreSQL at SIPD_TEST_PG: %s", PQerrorMessage(c));
+	PQsetNoticeProcessor(c, quiet, NULL);
+	r = PQexec(c, sql);
+	cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s",
+		  sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+}
+
+static void pg_setup(void)
+{
+	char sql[128];
+
+	setup();
+	if (!getenv("SIPD_TEST_PG") || !*getenv("SIPD_TEST_PG"))
+		cr_skip_test(
+		    "PostgreSQL tests skipped: SIPD_TEST_PG (a conninfo) is not set; scripts/test.sh starts "
+		    "a cluster with tests/pg/pg_cluster.sh");
+	snprintf(pg_db, sizeof(pg_db), "sipd_test_%d", (int)getpid());
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", pg_db);
+	pg_admin(sql);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", pg_db);
+	pg_admin(sql);
+	/* In a conninfo string the last dbname wins. */
+	snprintf(target, sizeof(target), "%s dbname=%s", getenv("SIPD_TEST_PG"), pg_db);
+}
+
+static void pg_teardown(void)
+{
+	char sql[128];
+
+	teardown();
+	if (pg_db[0]) {
+		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", pg_db);
+		pg_admin(sql);
+	}
+}
+
 TestSuite(db, .init = setup, .fini = teardown);
+TestSuite(db_pg, .init = pg_setup, .fini = pg_teardown);
+
+#define DB_TEST(name)                                                                                        \
+	static void name(void);                                                                              \
+	Test(db, name)                                                                                       \
+	{                                                                                                    \
+		name();                                                                                      \
+	}                                                                                                    \
+	Test(db_pg, name)                                                                                    \
+	{                                                                                                    \
+		name();                                                                                      \
+	}                                                                                                    \
+	static void name(void)
 
 static const struct sipd_db_migration v1[] = {
     {1, "CREATE TABLE t(k TEXT PRIMARY KEY, v INTEGER NOT NULL)"},
@@ -44,10 +117,10 @@ static void open_db(void)
 {
 	char err[512] = "";
 
-	cr_assert_eq(db_open(path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(db_open(target, err, sizeof(err)), 0, "%s", err);
 }
 
-Test(db, migrates_once_and_in_steps)
+DB_TEST(migrates_once_and_in_steps)
 {
 	open_db();
 	cr_assert_eq(sipd_db_migrate("m", v1, 1), 0);
@@ -55,14 +128,14 @@ Test(db, migrates_once_and_in_steps)
 	cr_assert_eq(sipd_db_migrate("m", v2, 2), 0, "only step 2 runs");
 }
 
-Test(db, refuses_a_newer_schema)
+DB_TEST(refuses_a_newer_schema)
 {
 	open_db();
 	cr_assert_eq(sipd_db_migrate("m", v2, 2), 0);
 	cr_assert_eq(sipd_db_migrate("m", v1, 1), EPROTO);
 }
 
-Test(db, a_bad_migration_rolls_back)
+DB_TEST(a_bad_migration_rolls_back)
 {
 	static const struct sipd_db_migration bad[] = {
 	    {1, "CREATE TABLE x(a INTEGER); CREATE TABLE x(a INTEGER)"},
@@ -143,7 +216,7 @@ static int check(void *arg)
 	return 0;
 }
 
-Test(db, transactions_commit_or_roll_back)
+DB_TEST(transactions_commit_or_roll_back)
 {
 	int64_t seen[2];
 
@@ -191,7 +264,7 @@ static void tjob_done(struct sipd_db_job *j, int err)
 	pthread_mutex_unlock(&done_lock);
 }
 
-Test(db, jobs_are_batched_ordered_and_undone_alone)
+DB_TEST(jobs_are_batched_ordered_and_undone_alone)
 {
 	static struct tjob jobs[200];
 	int64_t b0;
@@ -226,7 +299,7 @@ Test(db, jobs_are_batched_ordered_and_undone_alone)
 	cr_assert_eq(sipd_db_transaction(put, "k199"), EEXIST, "the others were committed");
 }
 
-Test(db, data_survives_a_reopen)
+DB_TEST(data_survives_a_reopen)
 {
 	int64_t seen[2];
 
@@ -238,6 +311,160 @@ Test(db, data_survives_a_reopen)
 	open_db();
 	cr_assert_eq(sipd_db_migrate("m", v1, 1), 0);
 	cr_assert_eq(sipd_db_prepare(&st_get, "SELECT v FROM t WHERE k = ?"), 0);
+	cr_assert_eq(sipd_db_transaction(check, seen), 0);
+	cr_assert_eq(seen[0], 7);
+}
+
+/* ---- notifications ---------------------------------------------------- */
+
+static pthread_mutex_t note_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t note_cond = PTHREAD_COND_INITIALIZER;
+static char notes[256];
+
+static void on_note(void *arg, const char *channel, const char *payload)
+{
+	cr_assert_str_eq(arg, "ctx");
+	cr_assert_str_eq(channel, "t_changes");
+	pthread_mutex_lock(&note_lock);
+	strncat(notes, payload, sizeof(notes) - strlen(notes) - 1);
+	pthread_cond_broadcast(&note_cond);
+	pthread_mutex_unlock(&note_lock);
+}
+
+static int notify_ok(void *arg)
+{
+	return sipd_db_notify("t_changes", arg);
+}
+
+static int notify_then_fail(void *arg)
+{
+	cr_assert_eq(sipd_db_notify("t_changes", arg), 0);
+	return ECANCELED;
+}
+
+static int njob_run(struct sipd_db_job *j)
+{
+	struct tjob *t = (struct tjob *)j;
+
+	cr_assert_eq(sipd_db_notify("t_changes", t->key), 0);
+	return t->fail ? ECANCELED : 0;
+}
+
+/* Waits until notes holds want (or 5 s), then checks it is exactly that. */
+static void expect_notes(const char *want)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&note_lock);
+	while (strlen(notes) < strlen(want) && pthread_cond_timedwait(&note_cond, &note_lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&note_lock);
+	usleep(300 * 1000); /* anything wrongly delivered would come now */
+	pthread_mutex_lock(&note_lock);
+	cr_assert_str_eq(notes, want);
+	pthread_mutex_unlock(&note_lock);
+}
+
+DB_TEST(notifications_are_delivered_after_commit_only)
+{
+	static struct tjob jobs[2];
+
+	open_db();
+	notes[0] = '\0';
+	cr_assert_eq(sipd_db_listen("t_changes", on_note, "ctx"), 0);
+	cr_assert_eq(sipd_db_notify("", "x"), EINVAL);
+	cr_assert_eq(sipd_db_transaction(notify_ok, "a"), 0);
+	cr_assert_eq(sipd_db_transaction(notify_then_fail, "b"), ECANCELED);
+	completed = 0;
+	for (int i = 0; i < 2; i++) {
+		snprintf(jobs[i].key, sizeof(jobs[i].key), i ? "d" : "c");
+		jobs[i].fail = i == 1;
+		jobs[i].job.run = njob_run;
+		jobs[i].job.done = tjob_done;
+		cr_assert_eq(sipd_db_submit(&jobs[i].job), 0);
+	}
+	expect_notes("ac");
+}
+
+/* ---- PostgreSQL only -------------------------------------------------- */
+
+Test(db_pg, an_unreachable_server_is_refused_with_a_reason)
+{
+	char err[512] = "";
+
+	/* Port 1 on loopback: nothing listens there. */
+	cr_assert_neq(db_open("host=127.0.0.1 port=1 dbname=x connect_timeout=2", err, sizeof(err)), 0);
+	cr_assert(strstr(err, "cannot connect to the PostgreSQL database") != NULL, "message: %s", err);
+	cr_assert(!sipd_db_available());
+}
+
+static struct sipd_db_stmt *st_big_put, *st_big_get;
+
+static int big_roundtrip(void *arg)
+{
+	bool row;
+	int err;
+
+	(void)arg;
+	if ((err = sipd_db_bind_str(st_big_put, 1, sipd_str_c("it's ? here")) ||
+		   sipd_db_bind_int(st_big_put, 2, INT64_C(5000000000)) || sipd_db_step(st_big_put, NULL)))
+		return err;
+	sipd_db_reset(st_big_put);
+	cr_assert_eq(sipd_db_bind_int(st_big_get, 1, INT64_C(5000000000)), 0);
+	cr_assert_eq(sipd_db_step(st_big_get, &row), 0);
+	cr_assert(row);
+	cr_assert_eq(sipd_db_column_str(st_big_get, 0).len, strlen("it's ? here"));
+	cr_assert_eq(strncmp(sipd_db_column_str(st_big_get, 0).p, "it's ? here", 11), 0);
+	cr_assert(sipd_db_column_null(st_big_get, 1));
+	cr_assert_eq(sipd_db_step(st_big_get, &row), 0);
+	cr_assert(!row, "one row only");
+	sipd_db_reset(st_big_get);
+	return 0;
+}
+
+Test(db_pg, big_integers_quotes_and_question_marks_survive)
+{
+	static const struct sipd_db_migration m[] = {
+	    {1, "CREATE TABLE b(k TEXT NOT NULL, v BIGINT NOT NULL, note TEXT)"},
+	};
+
+	open_db();
+	cr_assert_eq(sipd_db_migrate("b", m, 1), 0);
+	cr_assert_eq(sipd_db_prepare(&st_big_put, "INSERT INTO b(k, v) VALUES(?, ?)"), 0);
+	cr_assert_eq(sipd_db_prepare(&st_big_get, "SELECT k, note FROM b WHERE v = ? AND k <> 'why?'"), 0);
+	cr_assert_eq(sipd_db_transaction(big_roundtrip, NULL), 0);
+	cr_assert_str_eq(sipd_db_engine(), "postgresql");
+}
+
+Test(db_pg, a_lost_connection_is_made_again_and_statements_prepared_again)
+{
+	static struct tjob jobs[1];
+	char sql[256];
+	int64_t seen[2];
+
+	open_db();
+	cr_assert_eq(sipd_db_migrate("m", v1, 1), 0);
+	cr_assert_eq(sipd_db_prepare(&st_put, "INSERT INTO t(k, v) VALUES(?, ?)"), 0);
+	cr_assert_eq(sipd_db_prepare(&st_get, "SELECT v FROM t WHERE k = ?"), 0);
+	/* The server ends our session, as a restart or a network cut would. */
+	snprintf(sql, sizeof(sql),
+		 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' AND pid <> "
+		 "pg_backend_pid()",
+		 pg_db);
+	pg_admin(sql);
+	completed = 0;
+	snprintf(jobs[0].key, sizeof(jobs[0].key), "kept");
+	jobs[0].job.run = tjob_run;
+	jobs[0].job.done = tjob_done;
+	cr_assert_eq(sipd_db_submit(&jobs[0].job), 0);
+	pthread_mutex_lock(&done_lock);
+	while (completed < 1)
+		pthread_cond_wait(&done_cond, &done_lock);
+	pthread_mutex_unlock(&done_lock);
+	cr_assert_eq(jobs[0].err, 0, "the DB thread connected again: %s", strerror(jobs[0].err));
+	cr_assert(sipd_db_available());
 	cr_assert_eq(sipd_db_transaction(check, seen), 0);
 	cr_assert_eq(seen[0], 7);
 }

@@ -18,7 +18,7 @@
  * 1.0: first stable ABI.
  */
 #define SIPD_ABI_MAJOR 1
-#define SIPD_ABI_MINOR 0
+#define SIPD_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define SIPD_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))

@@ -17,6 +17,19 @@ SIPD_API const char *sipd_core_database(void);
 SIPD_API const char *sipd_server_name(void);
 
 /*
+ * Since ABI 1.1. This node among the nodes sharing one database
+ * (docs/deploy.md): core.node_id (default: the host name), and the SIP URI
+ * other nodes relay to it through (core.node_address; default: the first
+ * listen entry that is not a wildcard, "" when there is none).
+ */
+SIPD_API const char *sipd_node_id(void);
+SIPD_API const char *sipd_node_address(void);
+/* Seconds without a heartbeat after which a node counts as dead (core.node_dead_after). */
+SIPD_API int sipd_node_dead_after(void);
+/* True if src is the IP address of another live node sharing the database. */
+SIPD_API bool sipd_node_is_peer(const union sipd_sockaddr *src);
+
+/*
  * True if host[:port] names this server: one of the listen addresses or a
  * name in core.aliases (port 0 = any/default port 5060).
  */

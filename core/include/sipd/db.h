@@ -10,9 +10,12 @@
 
 /*
  * The core opens the database (core.database) before any module's init and
- * closes it after every module stopped. The interface hides SQLite so that
- * another engine can serve it later: SQL text is plain SQL-92 with ?
- * placeholders, values go only through the bind functions.
+ * closes it after every module stopped. Two engines serve it: SQLite (a file
+ * path) and PostgreSQL (postgresql://user@host:port/dbname or a key=value
+ * conninfo), so SQL text must be what both accept: plain SQL with ?
+ * placeholders (the PostgreSQL engine numbers them), INTEGER/BIGINT/TEXT
+ * columns, ON CONFLICT upserts; values go only through the bind functions.
+ * Integers that may pass 2^31 need BIGINT columns.
  *
  * Threads: one connection serves everything, guarded by one lock. A
  * statement may be used only while the caller holds the lock: inside
@@ -98,6 +101,34 @@ SIPD_API int sipd_db_submit(struct sipd_db_job *job);
  * load (e.g. 503) when it grows, so answers stay faster than clients resend.
  */
 SIPD_API unsigned sipd_db_pending(void);
+
+/*
+ * Since ABI 1.1. False while the database server is unreachable (a server
+ * engine that lost its connection; the DB thread reconnects by itself once a
+ * second): sipd_db_submit then fails at once with ENOTCONN, so callers answer
+ * 503 with Retry-After instead of waiting. Always true for SQLite.
+ */
+SIPD_API bool sipd_db_available(void);
+
+/* Since ABI 1.1. "sqlite" or "postgresql"; NULL without a database. */
+SIPD_API const char *sipd_db_engine(void);
+
+/*
+ * Since ABI 1.1. Notifications tell every node sharing the database about
+ * a committed change (PostgreSQL LISTEN/NOTIFY; with SQLite, this process's
+ * own listeners), so that caches read through again.
+ *
+ * sipd_db_listen: fn(arg, channel, payload) runs on the DB thread, without
+ * the lock (it may call sipd_db_transaction), for each notification on
+ * channel (at most 63 characters), from this node too. Call from init.
+ *
+ * sipd_db_notify: inside a transaction (a job's run, a transaction fn);
+ * delivered once that transaction commits, never if it rolls back. payload
+ * under 8000 bytes. 0, EINVAL, ENODEV, or the engine's error.
+ */
+typedef void (*sipd_db_notify_fn)(void *arg, const char *channel, const char *payload);
+SIPD_API int sipd_db_listen(const char *channel, sipd_db_notify_fn fn, void *arg);
+SIPD_API int sipd_db_notify(const char *channel, const char *payload);
 
 /* Wall-clock seconds since the epoch (stored expiry times survive restarts). */
 SIPD_API int64_t sipd_db_now(void);

@@ -116,6 +116,14 @@ struct sipd_request_handler_api {
 SIPD_API const char *sipd_proto_name(enum sipd_proto p);
 SIPD_API enum sipd_proto sipd_proto_parse(struct sipd_str name);
 
+/*
+ * Since ABI 1.1. A transport and an address as one string: "udp:1.2.3.4:5060",
+ * "tcp:[::1]:5061" ("" for an address of no IP family), and back: 0, or
+ * EINVAL for anything else (IP literals only, a port from 1 to 65535).
+ */
+SIPD_API void sipd_peer_format(char *buf, size_t size, enum sipd_proto proto, const union sipd_sockaddr *a);
+SIPD_API int sipd_peer_parse(struct sipd_str text, enum sipd_proto *proto, union sipd_sockaddr *a);
+
 /* Formats "1.2.3.4" or "::1" (no port) into buf; returns buf. */
 SIPD_API const char *sipd_sockaddr_ip(const union sipd_sockaddr *a, char *buf, size_t size);
 SIPD_API uint16_t sipd_sockaddr_port(const union sipd_sockaddr *a);

@@ -1,5 +1,5 @@
-/* The core's own script functions: reply, drop, uri_is_myself, has_to_tag, is_method, log, append_hf,
- * remove_hf. */
+/* The core's own script functions: reply, drop, uri_is_myself, from_cluster_node, has_to_tag, is_method, log,
+ * append_hf, remove_hf. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -68,6 +68,12 @@ static enum sipd_result fn_uri_is_myself(struct sipd_ctx *ctx, const union sipd_
 	if (port > 65535)
 		return SIPD_FALSE;
 	return sipd_is_myself(host, (uint16_t)port) ? SIPD_TRUE : SIPD_FALSE;
+}
+
+static enum sipd_result fn_from_cluster_node(struct sipd_ctx *ctx, const union sipd_arg *args)
+{
+	(void)args;
+	return ctx->rcv && sipd_node_is_peer(&ctx->rcv->src) ? SIPD_TRUE : SIPD_FALSE;
 }
 
 static enum sipd_result fn_has_to_tag(struct sipd_ctx *ctx, const union sipd_arg *args)
@@ -281,6 +287,12 @@ static const struct sipd_script_fn core_fns[] = {
 	.fn = fn_uri_is_myself,
 	.routes = SIPD_ROUTE_REQUEST | SIPD_ROUTE_FAILURE,
 	.help = "uri_is_myself(): the Request-URI host/port is one of ours",
+    },
+    {
+	.name = "from_cluster_node",
+	.fn = fn_from_cluster_node,
+	.routes = SIPD_ROUTE_REQUEST,
+	.help = "from_cluster_node(): the request came from another live node sharing the database",
     },
     {
 	.name = "has_to_tag",

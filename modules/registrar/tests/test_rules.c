@@ -252,24 +252,3 @@ Test(rules, source_and_user_agent_are_stored)
 	cr_assert_str_eq(binding("sip:a@10.0.0.1")->user_agent, "ua/1");
 	cr_assert_str_eq(binding("sip:a@10.0.0.1")->path, "<sip:edge.example.com;lr>");
 }
-
-Test(rules, received_address_round_trips)
-{
-	union sipd_sockaddr a, b;
-	enum sipd_proto p;
-	char buf[96];
-
-	memset(&a, 0, sizeof(a));
-	a.sin6.sin6_family = AF_INET6;
-	a.sin6.sin6_addr.s6_addr[15] = 1;
-	a.sin6.sin6_port = htons(5062);
-	reg_received_format(buf, sizeof(buf), SIPD_PROTO_TCP, &a);
-	cr_assert_str_eq(buf, "tcp:[::1]:5062");
-	cr_assert_eq(reg_received_parse(buf, &p, &b), 0);
-	cr_assert_eq(p, SIPD_PROTO_TCP);
-	cr_assert_eq(memcmp(&a.sin6.sin6_addr, &b.sin6.sin6_addr, 16), 0);
-	cr_assert_eq(reg_received_parse("udp:1.2.3.4:5060", &p, &b), 0);
-	cr_assert_eq(ntohs(b.sin.sin_port), 5060);
-	cr_assert_neq(reg_received_parse("udp:1.2.3.4", &p, &b), 0);
-	cr_assert_neq(reg_received_parse("bogus", &p, &b), 0);
-}

@@ -1,0 +1,287 @@
+"""Two sipd nodes on one PostgreSQL database: shared users and bindings, calls across nodes, a flow
+held by the other node, the nodes list, and the database going away and coming back.
+
+Runs its own PostgreSQL cluster (tests/pg/pg_cluster.sh) in a temporary directory; without the
+PostgreSQL server binaries it says so and counts as skipped."""
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from regtest import Client, challenges, credentials
+from sipdtest import ROOT, Sipd, TestRun, free_port, new_branch, parse_sip, tcp_read_message
+
+CLUSTER = os.path.join(ROOT, "tests", "pg", "pg_cluster.sh")
+ROUTING = open(os.path.join(ROOT, "routing.cfg")).read()
+
+
+def psql(conninfo, sql):
+    subprocess.run(["psql", "-qAt", conninfo, "-c", sql], check=True, capture_output=True, timeout=30)
+
+
+def node(build, conninfo, name, host):
+    port = free_port(host=host)
+    s = Sipd(build, modules="default", routing=ROUTING, port=port, workers=2, log_level=os.environ.get("LOG", "info"),
+             listen=[f"udp:{host}:{port}", f"tcp:{host}:{port}"],
+             core={"node_id": name, "node_address": f"sip:{host}:{port}", "node_dead_after": 5})
+    s.db = conninfo
+    s.host = host
+    return s
+
+
+def wait_until(pred, timeout, step=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+class Callee:
+    """A user agent on UDP or TCP that registers through one node and answers INVITE and BYE with 200."""
+
+    def __init__(self, node, user, password, proto="udp"):
+        self.node, self.user, self.proto = node, user, proto
+        self.client = Client(node.port, proto, host=node.host)
+        self.requests = []
+
+    def register(self):
+        host, port = self.client.sock.getsockname()
+        contact = f"<sip:{self.user}@{host}:{port}" + (";transport=tcp>" if self.proto == "tcp" else ">")
+        resp, _ = self.client.register_auth(self.user, "secret", contact=contact, expires=300, algo="MD5")
+        return resp
+
+    def recv_request(self, timeout=5.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proto == "udp":
+                self.client.sock.settimeout(max(0.05, deadline - time.time()))
+                try:
+                    data, addr = self.client.sock.recvfrom(65535)
+                except socket.timeout:
+                    return None, None
+            else:
+                data, addr = tcp_read_message(self.client.sock, max(0.05, deadline - time.time())), None
+                if not data:
+                    return None, None
+            m = parse_sip(data)
+            if m and m.method:
+                self.requests.append(m)
+                return m, addr
+        return None, None
+
+    def answer(self, req, addr, status=200, reason="OK", extra=()):
+        host, port = self.client.sock.getsockname()
+        lines = [f"SIP/2.0 {status} {reason}"] + [f"Via: {v}" for v in req.all("Via")]
+        for name in ("Record-Route",):
+            lines += [f"{name}: {v}" for v in req.all(name)]
+        to = req.get("To")
+        if req.method == "INVITE" and ";tag=" not in to:
+            to += ";tag=callee%04x" % random.getrandbits(16)
+        lines += [f"From: {req.get('From')}", f"To: {to}", f"Call-ID: {req.get('Call-ID')}",
+                  f"CSeq: {req.get('CSeq')}", f"Contact: <sip:{self.user}@{host}:{port}"
+                  + (";transport=tcp>" if self.proto == "tcp" else ">")]
+        lines += list(extra) + ["Content-Length: 0", "", ""]
+        data = "\r\n".join(lines).encode()
+        if self.proto == "udp":
+            self.client.sock.sendto(data, addr)
+        else:
+            self.client.sock.sendall(data)
+
+    def close(self):
+        self.client.close()
+
+
+def call(caller_node, callee_user, caller_user="alice"):
+    """alice calls callee_user through caller_node (digest answered); returns (final response, caller sock)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((caller_node.host, 0))
+    lport = sock.getsockname()[1]
+    target = (caller_node.host, caller_node.port)
+    call_id = "%016x@cluster" % random.getrandbits(64)
+    ruri = f"sip:{callee_user}@{caller_node.host}:{caller_node.port}"
+
+    def invite(cseq, extra=()):
+        lines = [f"INVITE {ruri} SIP/2.0",
+                 f"Via: SIP/2.0/UDP {caller_node.host}:{lport};branch={new_branch()};rport",
+                 "Max-Forwards: 70", f"From: <sip:{caller_user}@{caller_node.host}>;tag=caller1",
+                 f"To: <sip:{callee_user}@{caller_node.host}>", f"Call-ID: {call_id}", f"CSeq: {cseq} INVITE",
+                 f"Contact: <sip:{caller_user}@{caller_node.host}:{lport}>", "Supported: timer",
+                 "Session-Expires: 1800", "Min-SE: 90"] + list(extra) + ["Content-Length: 0", "", ""]
+        sock.sendto("\r\n".join(lines).encode(), target)
+
+    def final(timeout=5.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            sock.settimeout(max(0.05, deadline - time.time()))
+            try:
+                data, _ = sock.recvfrom(65535)
+            except socket.timeout:
+                return None
+            m = parse_sip(data)
+            if m and m.status and m.status >= 200:
+                return m
+        return None
+
+    invite(1)
+    first = final()
+    if first is None or first.status != 407:
+        return first, sock
+    ack = [f"ACK {ruri} SIP/2.0", f"Via: SIP/2.0/UDP {caller_node.host}:{lport};branch=x", "Max-Forwards: 70",
+           f"From: <sip:{caller_user}@{caller_node.host}>;tag=caller1", f"To: {first.get('To')}",
+           f"Call-ID: {call_id}", "CSeq: 1 ACK", "Content-Length: 0", "", ""]
+    sock.sendto("\r\n".join(ack).encode(), target)
+    chal = [c for c in challenges(first, "Proxy-Authenticate") if c.get("algorithm") == "MD5"][0]
+    invite(2, [credentials(caller_user, "secret", chal["realm"], chal["nonce"], "INVITE", ruri, "MD5",
+                           header="Proxy-Authorization")])
+    return final(), sock
+
+
+def main():
+    run = TestRun("cluster")
+    if not os.path.exists("/usr/lib/postgresql"):
+        print("cluster: skipped: PostgreSQL server binaries are not installed (Debian package postgresql)")
+        print("cluster: 0 passed, 0 failed, 1 skipped")
+        return
+    pgdir = tempfile.mkdtemp(prefix="sipd-cluster-pg-")
+    os.chmod(pgdir, 0o755)
+    p = subprocess.run(["bash", CLUSTER, "start", pgdir], capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"cluster: skipped: PostgreSQL did not start here: {p.stderr.strip()}")
+        print("cluster: 0 passed, 0 failed, 1 skipped")
+        return
+    admin = p.stdout.strip()
+    conninfo = admin.replace("dbname=postgres", "dbname=sipd_cluster")
+    psql(admin, "CREATE DATABASE sipd_cluster")
+    a = node(run.build, conninfo, "node-a", "127.0.0.1")
+    b = node(run.build, conninfo, "node-b", "127.0.0.2")
+    try:
+        with a, b:
+            @run.case
+            def both_nodes_are_listed_alive():
+                nodes = wait_until(lambda: [n for n in a.ctl("nodes") if n["state"] == "alive"], 3)
+                run.expect(sorted(n["node_id"] for n in nodes) == ["node-a", "node-b"], f"nodes: {nodes}")
+                run.expect([n["address"] for n in nodes if n["node_id"] == "node-b"] == [f"sip:127.0.0.2:{b.port}"],
+                           "node-b's address")
+
+            @run.case
+            def a_user_added_on_one_node_works_on_the_other_within_a_second():
+                a.ctl("users", "add", "alice", "secret")
+                a.ctl("users", "add", "bob", "secret")
+                a.ctl("users", "add", "carol", "secret")
+                t0 = time.time()
+                seen = wait_until(lambda: any(u.get("username") == "bob" for u in b.ctl("users", "list")), 1.0)
+                run.expect(seen, "bob appears in node-b's users within 1 s")
+                c = Client(b.port, "udp", host="127.0.0.2")
+                resp, _ = c.register_auth("bob", "secret", contact=f"<sip:bob@127.0.0.2:{c.lport}>",
+                                          expires=60, algo="MD5")
+                c.close()
+                run.expect(resp is not None and resp.status == 200,
+                           f"REGISTER of bob on node-b: {resp and resp.status} after {time.time() - t0:.2f}s")
+                # and disabled again from node-b, refused on node-a
+                b.ctl("users", "disable", "carol")
+                gone = wait_until(lambda: any(u.get("username") == "carol" and not u.get("enabled")
+                                              for u in a.ctl("users", "list")), 1.0)
+                run.expect(gone, "carol disabled on node-b is disabled on node-a within 1 s")
+
+            @run.case
+            def registered_on_a_called_through_b_over_udp():
+                bob = Callee(a, "bob", "secret", "udp")
+                r = bob.register()
+                run.expect(r is not None and r.status == 200, f"bob registers on node-a: {r and r.status}")
+                seen = wait_until(lambda: [x for x in b.ctl("registrations") if x["aor"].startswith("bob")
+                                           and x["node"] == "node-a"], 2)
+                run.expect(seen, f"node-b lists bob's binding as node-a's: {b.ctl('registrations')}")
+                result = {}
+
+                def callee():
+                    req, addr = bob.recv_request()
+                    result["req"] = req
+                    if req is not None and req.method == "INVITE":
+                        bob.answer(req, addr, 180, "Ringing")
+                        bob.answer(req, addr, 200, "OK")
+
+                import threading
+                t = threading.Thread(target=callee)
+                t.start()
+                resp, sock = call(b, "bob")
+                t.join()
+                sock.close()
+                bob.close()
+                req = result.get("req")
+                run.expect(req is not None and req.method == "INVITE", "the INVITE reached bob")
+                run.expect(resp is not None and resp.status == 200, f"the caller got {resp and resp.status}")
+
+            @run.case
+            def a_tcp_flow_held_by_a_is_reached_through_b():
+                carol = Callee(a, "alice", "secret", "tcp")  # alice's own TCP phone, on node-a
+                r = carol.register()
+                run.expect(r is not None and r.status == 200, f"alice registers over TCP on node-a: {r and r.status}")
+                b.ctl("users", "enable", "carol")
+                wait_until(lambda: [x for x in b.ctl("registrations") if x["aor"].startswith("alice")
+                                    and x["transport"] == "tcp"], 2)
+                result = {}
+
+                def callee():
+                    req, _ = carol.recv_request()
+                    result["req"] = req
+                    if req is not None and req.method == "INVITE":
+                        carol.answer(req, None, 200, "OK")
+
+                import threading
+                t = threading.Thread(target=callee)
+                t.start()
+                resp, sock = call(b, "alice", caller_user="bob")
+                t.join()
+                sock.close()
+                carol.close()
+                req = result.get("req")
+                run.expect(req is not None and req.method == "INVITE",
+                           f"the INVITE arrived on the TCP connection node-a holds (caller got "
+                           f"{resp and resp.status}; node-b has {b.ctl('registrations')})")
+                if req is not None:
+                    vias = req.all("Via")
+                    run.expect(len(vias) >= 3 and f"127.0.0.1:{a.port}" in vias[0]
+                               and f"127.0.0.2:{b.port}" in vias[1],
+                               f"through node-b then node-a: {vias}")
+                    run.expect(not any("sipd-flow" in v for v in req.all("Route")), "the flow Route was taken off")
+                run.expect(resp is not None and resp.status == 200, f"the caller got {resp and resp.status}")
+
+            @run.case
+            def the_database_going_away_gives_503_at_once_and_comes_back():
+                subprocess.run(["bash", CLUSTER, "stop", pgdir], check=True, capture_output=True)
+                c = Client(a.port, "udp", host="127.0.0.1")
+                statuses = []
+                t0 = time.time()
+                for _ in range(3):
+                    resp, _ = c.register_auth("bob", "secret", contact=f"<sip:bob@127.0.0.1:{c.lport}>",
+                                              expires=60, algo="MD5")
+                    statuses.append(resp and resp.status)
+                took = time.time() - t0
+                run.expect(503 in statuses, f"REGISTERs while PostgreSQL is down: {statuses}")
+                run.expect(took < 12, f"answered without hanging: {took:.1f}s for 3")
+                last = resp
+                run.expect(last is not None and last.status == 503 and last.get("Retry-After"),
+                           "503 with Retry-After")
+                subprocess.run(["bash", CLUSTER, "start", pgdir], check=True, capture_output=True)
+
+                def registers():
+                    r, _ = c.register_auth("bob", "secret", contact=f"<sip:bob@127.0.0.1:{c.lport}>",
+                                           expires=60, algo="MD5")
+                    return r is not None and r.status == 200
+                run.expect(wait_until(registers, 15, 0.5), "REGISTER works again once PostgreSQL is back")
+                c.close()
+    finally:
+        subprocess.run(["bash", CLUSTER, "stop", pgdir], capture_output=True)
+        subprocess.run(["rm", "-rf", pgdir])
+    run.finish()
+
+
+if __name__ == "__main__":
+    main()
