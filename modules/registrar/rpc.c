@@ -100,6 +100,21 @@ static bool unlink_contact(struct reg_aor *a, const char *contact)
 	return false;
 }
 
+/* A write that deletes one binding's row (and tells the other nodes, as any write does). */
+static int removal_snapshot(struct reg_snapshot *snap, const char *aor, const char *contact)
+{
+	*snap = (struct reg_snapshot){.write = true, .n_removed = 1};
+	snap->aor = strdup(aor);
+	snap->removed = calloc(1, sizeof(*snap->removed));
+	if (snap->removed)
+		snap->removed[0] = strdup(contact);
+	if (!snap->aor || !snap->removed || !snap->removed[0]) {
+		reg_snapshot_free(snap);
+		return ENOMEM;
+	}
+	return 0;
+}
+
 static int rpc_remove(json_t *params, json_t **result)
 {
 	json_t *va = json_is_array(params) ? json_array_get(params, 0) : json_object_get(params, "aor");
@@ -116,9 +131,8 @@ static int rpc_remove(json_t *params, json_t **result)
 		reg_table_unlock(aor);
 		return sipd_rpc_fail(result, ENOENT, "no binding %s of %s", contact, aor);
 	}
-	/* Under the bucket lock, as save() does: the DB thread writes an AOR's snapshots in order. A
-	 * request naming no contact: the snapshot only deletes the one that went. */
-	err = reg_snapshot_take(&rj.snap, a, true, &(struct reg_request){0}, (char *[]){(char *)contact}, 1);
+	/* Under the bucket lock, as save() does: the DB thread writes an AOR's snapshots in order. */
+	err = removal_snapshot(&rj.snap, aor, contact);
 	if (!err) {
 		rj.job.run = remove_run;
 		rj.job.done = remove_done;
