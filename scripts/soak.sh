@@ -11,6 +11,7 @@
 #                    half the maxima scripts/bench.sh measures on your machine (calls_udp, register_auth)
 #   SOAK_SAMPLE      seconds between samples (default 10); SOAK_WARMUP seconds not judged (default 120)
 #   SOAK_USERS       users registering (default 2000)
+#   SOAK_PERSIST     session_timer's persist parameter (default true: sessions written to the database)
 set -u
 . "$(dirname "$0")/../tests/bench/lib.sh"
 
@@ -20,6 +21,7 @@ REG_RATE=${SOAK_REG_RATE:-1000}
 SAMPLE=${SOAK_SAMPLE:-10}
 WARMUP=${SOAK_WARMUP:-120}
 USERS=${SOAK_USERS:-2000}
+PERSIST=${SOAK_PERSIST:-true}
 
 bench_build sipd sipctl parser udp sanity maxfwd tm auth_db registrar session_timer || exit 1
 
@@ -36,7 +38,7 @@ core = { listen = [ "udp:127.0.0.1:$port" ]; workers = $BENCH_WORKERS; routing =
 	 database = "$dir/sipd.db"; log_level = "warn"; control_socket = "$dir/sipd.ctl"; };
 modules = ( { name = "parser"; }, { name = "udp"; }, { name = "sanity"; }, { name = "maxfwd"; },
 	    { name = "tm"; }, { name = "auth_db"; realm = "sipd"; algorithms = [ "MD5" ]; },
-	    { name = "registrar"; max_expires = 7200; }, { name = "session_timer"; policy = "supported"; } );
+	    { name = "registrar"; max_expires = 7200; }, { name = "session_timer"; policy = "supported"; persist = $PERSIST; } );
 EOF
 # Registrations are authenticated; calls go to the SIPp UAS unauthenticated (the load is the proxy's).
 cat >"$dir/routing.cfg" <<EOF
@@ -115,4 +117,13 @@ for k in ("rss_kib", "fds", "dialogs", "transactions"):
     print(f"soak: {k}: after warm-up {first}, peak {peak}, last {last} ({(last - first) * 100 / max(first, 1):+.1f} %)")
 PY
 echo "soak: calls ok ${ok_calls:-?} failed ${failed_calls:-?}; registrations ok ${ok_regs:-?} failed ${failed_regs:-?}"
+# Where failures come from on sipd's side: load shedding, DB jobs, retransmissions, transport errors.
+ctl -j stats | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+keys = ("registrar.overload_503", "registrar.accepted", "db.jobs", "db.batches", "db.failed_jobs",
+        "tm.retransmissions", "tm.timeouts", "auth_db.stale", "auth_db.replays", "auth_db.forbidden",
+        "auth_db.guard_refused", "udp.rx_errors", "udp.tx_errors")
+print("soak: sipd " + ", ".join(f"{k} {s[k]}" for k in keys if k in s))'
+
 echo "soak: samples in $out"

@@ -18,7 +18,7 @@ static const struct sipd_db_migration migrations[] = {
 	" route_caller TEXT NOT NULL, route_callee TEXT NOT NULL,"
 	" caller_proto INTEGER NOT NULL, caller_ip TEXT NOT NULL, caller_port INTEGER NOT NULL,"
 	" callee_proto INTEGER NOT NULL, callee_ip TEXT NOT NULL, callee_port INTEGER NOT NULL,"
-	" caller_cseq INTEGER NOT NULL, callee_cseq INTEGER NOT NULL, interval INTEGER NOT NULL,"
+	" caller_cseq INTEGER NOT NULL, callee_cseq INTEGER NOT NULL, interval_s INTEGER NOT NULL,"
 	" refresher INTEGER NOT NULL, expires_ms INTEGER NOT NULL, started INTEGER NOT NULL,"
 	" PRIMARY KEY (call_id, caller_tag, callee_tag))"},
 };
@@ -26,7 +26,7 @@ static const struct sipd_db_migration migrations[] = {
 #define COLUMNS                                                                                              \
 	"call_id, caller_tag, callee_tag, caller, callee, caller_contact, callee_contact, route_caller, "    \
 	"route_callee, caller_proto, caller_ip, caller_port, callee_proto, callee_ip, callee_port, "         \
-	"caller_cseq, callee_cseq, interval, refresher, expires_ms, started"
+	"caller_cseq, callee_cseq, interval_s, refresher, expires_ms, started"
 
 static struct sipd_db_stmt *st_load, *st_delete, *st_insert;
 static bool enabled;
