@@ -48,7 +48,7 @@ pg_top() { # pg_top CONNINFO LABEL
 			rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements
 			WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 			ORDER BY total_exec_time DESC LIMIT 8"
-		psql_do "$1" -F ' | ' -c "SELECT 'commits', xact_commit, 'wal_sync', (SELECT wal_sync FROM pg_stat_wal)
+		psql_do "$1" -F ' | ' -c "SELECT 'commits', xact_commit, 'wal_sync_cluster_total', (SELECT wal_sync FROM pg_stat_wal)
 			FROM pg_stat_database WHERE datname = current_database()"
 	} 2>&1 | tee -a "$LOG" >&2
 	pg_reset "$1"
