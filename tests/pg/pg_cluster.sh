@@ -3,6 +3,8 @@
 #   pg_cluster.sh start DIR [PORT]   initdb into DIR (if empty) and start; prints the conninfo
 #   pg_cluster.sh stop DIR           fast shutdown
 #   pg_cluster.sh restart DIR        stop and start again (same port)
+# Environment: PG_FSYNC=on makes commits durable (default off: throw-away test data);
+#   PG_OPTS adds server options, e.g. "-c shared_preload_libraries=pg_stat_statements".
 # As root the server runs as the 'postgres' user (PostgreSQL refuses to run as root).
 # Exit status 2 with a message when PostgreSQL is not installed or cannot start.
 set -euo pipefail
@@ -40,7 +42,7 @@ start() {
 	echo "$port" >"$dir/port"
 	[ "$(id -u)" = 0 ] && chown postgres: "$dir/port"
 	as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-		-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null ||
+		-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c max_connections=200 ${PG_OPTS:-}" start >/dev/null ||
 		{ tail -n 20 "$dir/server.log" >&2; echo "pg_cluster: the server did not start" >&2; exit 2; }
 	echo "host=127.0.0.1 port=$port user=postgres dbname=postgres"
 }
