@@ -36,7 +36,8 @@ CFG
 "$BUILD/core/sipd" -D -f "$dir/modules.conf" -M "$BUILD/modules" -S "$dir/sipd.ctl" >"$dir/sipd.log" 2>&1 &
 sipd_pid=$!
 ctl() { "$BUILD/core/sipctl" -S "$dir/sipd.ctl" -j "$@"; }
-for _ in $(seq 100); do ctl version >/dev/null 2>&1 && break; sleep 0.1; done
+# rtc.stats answers once rtc_player has started (EAGAIN before).
+for _ in $(seq 300); do ctl rtc stats >/dev/null 2>&1 && break; sleep 0.1; done
 cpu() { awk '{print $14 + $15}' "/proc/$sipd_pid/stat"; }
 
 printf '%-6s %6s %6s %9s %8s %12s %10s %10s %10s\n' kind calls held packets cpu% "us/call/s" late_p50 late_p99 late_max
