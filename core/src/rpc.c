@@ -282,7 +282,7 @@ static int stats_filter(const char **prefix, json_t *params, json_t **result)
 
 static int rpc_stats(json_t *params, json_t **result)
 {
-	const char *prefix;
+	const char *prefix = NULL;
 	int err = stats_filter(&prefix, params, result);
 	if (err)
 		return err;
@@ -312,7 +312,7 @@ static int rpc_stats(json_t *params, json_t **result)
 
 static int rpc_stats_list(json_t *params, json_t **result)
 {
-	const char *prefix;
+	const char *prefix = NULL;
 	int err = stats_filter(&prefix, params, result);
 	if (err)
 		return err;
@@ -378,7 +378,7 @@ static int rpc_reload(json_t *params, json_t **result)
 
 static int rpc_log_level(json_t *params, json_t **result)
 {
-	const char *name;
+	const char *name = NULL;
 	int err = too_many(params, 1, result);
 	if (!err)
 		err = param_str(&name, params, 0, "level", result);

@@ -124,8 +124,9 @@ int rp_assign_init(void)
 	if ((err = sipd_db_prepare(&tab.load,
 				   "SELECT username, audio, mode, created FROM audio_assignments")) ||
 	    (err = sipd_db_prepare(&tab.upsert,
-				   "INSERT OR REPLACE INTO audio_assignments(username, audio, mode, "
-				   "created) VALUES(?, ?, ?, ?)")) ||
+				   "INSERT INTO audio_assignments(username, audio, mode, created) VALUES(?, ?, ?, ?) "
+				   "ON CONFLICT(username) DO UPDATE SET audio = excluded.audio, mode = excluded.mode, "
+				   "created = excluded.created")) ||
 	    (err = sipd_db_prepare(&tab.remove, "DELETE FROM audio_assignments WHERE username = ?")))
 		return err;
 	if ((err = sipd_db_transaction(load_rows, NULL)))

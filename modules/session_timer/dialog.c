@@ -309,8 +309,8 @@ int st_dialog_create(const struct st_dialog_info *info)
 	}
 	link_locked(b, d);
 	sipd_stat_inc(st_st.created);
+	st_event_started(&d->info, d->started_wall, info->interval ? st_expiry_ms(info->interval) : UINT64_MAX);
 	schedule_locked(d, info->interval);
-	st_event_started(&d->info, d->started_wall, d->deadline ? d->deadline - st_sys->now() : UINT64_MAX);
 	persist_locked(d, true);
 	pthread_mutex_unlock(&b->lock);
 	return 0;

@@ -18,8 +18,8 @@ static const struct sipd_db_migration migrations[] = {
 	" route_caller TEXT NOT NULL, route_callee TEXT NOT NULL,"
 	" caller_proto INTEGER NOT NULL, caller_ip TEXT NOT NULL, caller_port INTEGER NOT NULL,"
 	" callee_proto INTEGER NOT NULL, callee_ip TEXT NOT NULL, callee_port INTEGER NOT NULL,"
-	" caller_cseq INTEGER NOT NULL, callee_cseq INTEGER NOT NULL, interval_s INTEGER NOT NULL,"
-	" refresher INTEGER NOT NULL, expires_ms INTEGER NOT NULL, started INTEGER NOT NULL,"
+	" caller_cseq BIGINT NOT NULL, callee_cseq BIGINT NOT NULL, interval_s INTEGER NOT NULL,"
+	" refresher INTEGER NOT NULL, expires_ms BIGINT NOT NULL, started BIGINT NOT NULL,"
 	" PRIMARY KEY (call_id, caller_tag, callee_tag))"},
 };
 

@@ -183,16 +183,24 @@ out:
 /* The request is not sent again after a final: the ACK takes its place and answers retransmitted finals. */
 static void send_ack(struct tm_uac *u, struct sipd_msg *resp)
 {
-	char *ack;
-	size_t len;
+	struct {
+		char *buf;
+		size_t len;
+	} *ack;
 
 	if (!u->req_is_ack) {
-		if (!u->req || derive(u, resp, "ACK", &ack, &len))
+		/* On the heap: GCC 12 at -O3 wrongly sees the address of a local ACK escape through derive(). */
+		if (!u->req || !(ack = calloc(1, sizeof(*ack))))
 			return;
+		if (derive(u, resp, "ACK", &ack->buf, &ack->len)) {
+			free(ack);
+			return;
+		}
 		free(u->req);
-		u->req = ack;
-		u->req_len = len;
+		u->req = ack->buf;
+		u->req_len = ack->len;
 		u->req_is_ack = true;
+		free(ack);
 	}
 	tm_send(&u->dst, u->req, u->req_len);
 }

@@ -26,7 +26,9 @@ def modules(**auth):
     return [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "sanity"}, {"name": "maxfwd"},
             {"name": "tm", "t1": 100, "t2": 400, "t4": 500}, a,
             {"name": "registrar", "min_expires": 60, "max_expires": 3600},
-            {"name": "session_timer", "policy": "supported"}]
+            {"name": "session_timer", "policy": "supported"},
+            # The default routing.cfg calls rtc_player's functions.
+            {"name": "rtc_player", "bind_address": "127.0.0.1"}]
 
 
 def request(port, method, ruri, headers=(), frm="alice", call_id=None, cseq=1, timeout=3.0):

@@ -443,7 +443,9 @@ else:
     BS_MODULES = [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, tls_module(), {"name": "sanity"},
                   {"name": "maxfwd"}, {"name": "tm"}, {"name": "auth_db", "realm": "sipd", "algorithms": ["MD5"]},
                   {"name": "registrar", "min_expires": 60, "max_expires": 7200},
-                  {"name": "session_timer", "policy": "supported"}]
+                  {"name": "session_timer", "policy": "supported"},
+            # The default routing.cfg calls rtc_player's functions.
+            {"name": "rtc_player", "bind_address": "127.0.0.1"}]
     UDP2, TCP2, TLS2 = free_port(), free_port("tcp"), free_port("tcp")
     try:
         with Sipd(run.build, modules=BS_MODULES, routing=DEFAULT_ROUTING, port=UDP2,

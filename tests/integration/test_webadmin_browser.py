@@ -27,7 +27,9 @@ LISTEN = ["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}"]
 MODULES = [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "sanity"}, {"name": "maxfwd"},
            {"name": "tm"}, {"name": "auth_db", "realm": "sipd", "algorithms": ["MD5"]},
            {"name": "registrar", "min_expires": 60, "max_expires": 7200},
-           {"name": "session_timer", "policy": "supported"}]
+           {"name": "session_timer", "policy": "supported"},
+            # The default routing.cfg calls rtc_player's functions.
+            {"name": "rtc_player", "bind_address": "127.0.0.1"}]
 
 
 def missing_tools():

@@ -139,7 +139,9 @@ MODULES = [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"},
            {"name": "auth_db", "realm": "sipd", "algorithms": ["MD5"]},
            {"name": "registrar", "min_expires": 60, "max_expires": 7200},
            # baresip has no RFC 4028 support: "required" would answer its INVITEs 421.
-           {"name": "session_timer", "policy": "supported"}]
+           {"name": "session_timer", "policy": "supported"},
+            # The default routing.cfg calls rtc_player's functions.
+            {"name": "rtc_player", "bind_address": "127.0.0.1"}]
 # No wss here: Debian 12's civetweb cannot serve TLS with OpenSSL 3 (test_ws.py checks that sipd says so).
 LISTEN = ["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}", f"ws:127.0.0.1:{wsport}"]
 BROWSER = None
