@@ -8,9 +8,9 @@
 #   HOLD=20 tests/bench/janus_compare.sh build-bench 10 25 50
 # Janus never offers loopback candidates (libnice skips loopback interfaces; ice_enforce_list = "lo"
 # does not help), so it runs in a private network namespace (unshare -n) holding only lo and a veth
-# carrying 127.0.0.2: Janus offers 127.0.0.2 and its peers use 127.0.0.2 too (Janus answers checks from
-# a wildcard socket, so the peers must share its address for the responses to come from where the
-# checks went). Needs root for unshare. Nothing leaves 127.0.0.0/8.
+# carrying 127.0.0.2: Janus offers 127.0.0.2 and its peers use 127.0.0.2 too (with peers on 127.0.0.1,
+# libnice answered every check but aiortc never saw a success and ICE failed). Needs root for unshare.
+# Nothing leaves 127.0.0.0/8.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build-bench}

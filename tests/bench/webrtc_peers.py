@@ -12,7 +12,6 @@ and the RTP packets each peer received during the hold (aiortc inbound-rtp stats
 import asyncio
 import json
 import os
-import re
 import sys
 import time
 import urllib.request
