@@ -26,6 +26,12 @@ static pthread_cond_t qwake = PTHREAD_COND_INITIALIZER; /* jobs queued or stop a
 static pthread_cond_t qidle = PTHREAD_COND_INITIALIZER; /* queue empty and no batch running */
 static struct sipd_db_job *head, *tail;
 static bool started, stopping, busy, wake_asked;
+/*
+ * Set by the drain at shutdown: the worker loops stop next, so a job taken
+ * now would post its completion to a loop that no longer runs it (and its
+ * owner's memory would be lost). Later submissions get ESHUTDOWN.
+ */
+static bool closing;
 /* Set once the worker loops are gone: completions then run on the DB thread itself. */
 static atomic_bool complete_here;
 static atomic_uint pending;
@@ -60,7 +66,7 @@ int sipd_db_submit(struct sipd_db_job *job)
 	job->err = 0;
 	job->loop = sipd_loop_self();
 	pthread_mutex_lock(&qlock);
-	if (stopping) {
+	if (stopping || closing) {
 		err = ESHUTDOWN;
 	} else {
 		if (tail)
@@ -259,6 +265,7 @@ int db_thread_start(void)
 		return ENOMEM;
 	atomic_store(&available, true);
 	stopping = false;
+	closing = false;
 	atomic_store(&complete_here, false);
 	if ((err = pthread_create(&thread, NULL, db_main, NULL)) != 0)
 		return err;
@@ -273,6 +280,7 @@ void db_thread_drain(void)
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 10;
 	pthread_mutex_lock(&qlock);
+	closing = true;
 	while ((head || busy) && started)
 		if (pthread_cond_timedwait(&qidle, &qlock, &until) == ETIMEDOUT) {
 			SIPD_WARN("database: writes still queued after 10 s at shutdown");

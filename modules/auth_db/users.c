@@ -593,7 +593,8 @@ json_t *auth_users_find(const char *realm, const char *q, size_t offset, size_t 
 			match[n++] = u;
 		}
 	/* Only the page becomes JSON: a list of many users costs a sort of pointers, not n objects. */
-	qsort(match, n, sizeof(*match), cmp_user);
+	if (n) /* qsort takes no NULL array, even empty */
+		qsort(match, n, sizeof(*match), cmp_user);
 	for (size_t i = offset; i < n && i - offset < limit; i++)
 		json_array_append_new(items, user_json(match[i]));
 	out = json_pack("{s:O, s:I, s:I, s:I}", "items", items, "total", (json_int_t)n, "offset",
