@@ -117,6 +117,7 @@ int node_register(void)
 
 	if (!sipd_db_engine())
 		return 0;
+	left = false;
 	/* Prepared here: a statement cannot be prepared inside a transaction (the lock is held). */
 	if ((err = sipd_db_migrate("core_nodes", migrations, 1)) ||
 	    (err =
@@ -138,10 +139,16 @@ int node_register(void)
 	return 0;
 }
 
+/* Set (under the database lock) once this node said it stopped: later heartbeats must not say "up". */
+static bool left;
+
 static int beat(void *arg)
 {
 	int err;
 
+	if (left)
+		return 0;
+	left = strcmp(arg, "stopped") == 0;
 	if (!(err = sipd_db_bind_int(st_beat, 1, sipd_db_now())) &&
 	    !(err = sipd_db_bind_str(st_beat, 2, sipd_str_c(arg))) &&
 	    !(err = sipd_db_bind_str(st_beat, 3, sipd_str_c(node_id))))
@@ -230,9 +237,9 @@ void node_heartbeat(void)
 
 void node_leave(void)
 {
+	/* The DB thread may be in a heartbeat now: beat() serializes on the database lock and sees left. */
 	if (st_beat && sipd_db_transaction(beat, "stopped") == 0)
 		SIPD_INFO("node %s marked stopped in the database", node_id);
-	st_beat = NULL;
 }
 
 struct listing {
