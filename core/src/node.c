@@ -23,6 +23,8 @@
 static char node_id[128], node_address[256];
 static int dead_after_s = 10;
 static struct sipd_db_stmt *st_beat, *st_upsert, *st_list, *st_peers;
+/* Set (under the database lock) once this node said it stopped: later heartbeats must not say "up". */
+static bool left;
 /* The IP addresses of the other live nodes, refreshed with each heartbeat. */
 static pthread_rwlock_t peers_lock = PTHREAD_RWLOCK_INITIALIZER;
 static union sipd_sockaddr peers[MAX_PEERS];
@@ -138,9 +140,6 @@ int node_register(void)
 		  node_address[0] ? node_address : "no fixed address");
 	return 0;
 }
-
-/* Set (under the database lock) once this node said it stopped: later heartbeats must not say "up". */
-static bool left;
 
 static int beat(void *arg)
 {
