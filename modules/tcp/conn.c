@@ -18,17 +18,22 @@ struct bucket {
 	struct tcp_conn *head;
 };
 
-/* Inbound connections per source IP, for max_connections_per_ip. */
+/* Inbound connections per source IP, for max_connections_per_ip (and per protocol, for a framer's own). */
 struct ip_count {
 	struct ip_count *next;
 	union sipd_sockaddr ip; /* port zeroed */
 	int count;
+	int per_proto[TCP_PROTO_SLOTS];
 };
+
+/* Connections over the limits kept only for their framer to say so (each until its handshake timeout). */
+#define MAX_REFUSING 64
 
 static struct bucket *by_id, *by_peer;
 static struct ip_count *ip_counts[IP_BUCKETS];
 static pthread_mutex_t ip_lock = PTHREAD_MUTEX_INITIALIZER;
-static int total; /* atomic; live connections, both directions */
+static int total;    /* atomic; live connections, both directions */
+static int refusing; /* atomic; connections not admitted, being told so */
 static bool shutting_down;
 
 static uint32_t hash_bytes(const void *p, size_t n, uint32_t h)
@@ -97,17 +102,25 @@ int tcp_conns_init(void)
 	return 0;
 }
 
-/* Takes one slot of max_connections and, for inbound ones, of max_connections_per_ip. */
-int tcp_admit(const union sipd_sockaddr *peer, bool inbound)
+/* Takes one slot of max_connections and, for inbound ones, of max_connections_per_ip; p's own when it has
+ * them. */
+int tcp_admit(struct tcp_proto *p, const union sipd_sockaddr *peer, bool inbound)
 {
+	const struct stream_framer *fr = p->framer;
+	int err = 0;
+
 	if (__atomic_add_fetch(&total, 1, __ATOMIC_RELAXED) > tcp_cfg.max_connections) {
 		__atomic_sub_fetch(&total, 1, __ATOMIC_RELAXED);
 		return EMFILE;
 	}
+	if (__atomic_add_fetch(&p->count, 1, __ATOMIC_RELAXED) >
+	    (fr && fr->max_connections ? fr->max_connections : INT32_MAX)) {
+		err = EMFILE;
+		goto undo_total;
+	}
 	if (!inbound)
 		return 0;
 
-	int err = 0;
 	struct ip_count **slot = &ip_counts[hash_ip(peer) % IP_BUCKETS], *e;
 	pthread_mutex_lock(&ip_lock);
 	for (e = *slot; e && !ip_eq(&e->ip, peer); e = e->next)
@@ -122,21 +135,27 @@ int tcp_admit(const union sipd_sockaddr *peer, bool inbound)
 		e->next = *slot;
 		*slot = e;
 	}
-	if (e->count >= tcp_cfg.max_connections_per_ip) {
+	if (e->count >= tcp_cfg.max_connections_per_ip ||
+	    (fr && fr->max_connections_per_ip && e->per_proto[p->proto] >= fr->max_connections_per_ip)) {
 		err = EAGAIN;
 		goto out;
 	}
 	e->count++;
+	e->per_proto[p->proto]++;
 out:
 	pthread_mutex_unlock(&ip_lock);
-	if (err)
-		__atomic_sub_fetch(&total, 1, __ATOMIC_RELAXED);
+	if (!err)
+		return 0;
+	__atomic_sub_fetch(&p->count, 1, __ATOMIC_RELAXED);
+undo_total:
+	__atomic_sub_fetch(&total, 1, __ATOMIC_RELAXED);
 	return err;
 }
 
-void tcp_release(const union sipd_sockaddr *peer, bool inbound)
+void tcp_release(struct tcp_proto *p, const union sipd_sockaddr *peer, bool inbound)
 {
 	__atomic_sub_fetch(&total, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&p->count, 1, __ATOMIC_RELAXED);
 	if (!inbound)
 		return;
 	struct ip_count **pp = &ip_counts[hash_ip(peer) % IP_BUCKETS];
@@ -145,6 +164,7 @@ void tcp_release(const union sipd_sockaddr *peer, bool inbound)
 		struct ip_count *e = *pp;
 		if (!ip_eq(&e->ip, peer))
 			continue;
+		e->per_proto[p->proto]--;
 		if (--e->count == 0) {
 			*pp = e->next;
 			free(e);
@@ -154,19 +174,26 @@ void tcp_release(const union sipd_sockaddr *peer, bool inbound)
 	pthread_mutex_unlock(&ip_lock);
 }
 
-/* A new connection on fd, with its layer's state when the protocol has one. */
+/* A new connection on fd, with its layer's and framer's state when the protocol has them. */
 static int conn_new(struct tcp_conn **out, struct tcp_proto *p, int fd, const union sipd_sockaddr *peer,
-		    struct sipd_loop *loop, bool outbound, const char *server_name)
+		    struct sipd_loop *loop, bool outbound, const char *server_name, int refused)
 {
 	struct tcp_conn *c = calloc(1, sizeof(*c));
 	int err;
 
 	if (!c)
 		return ENOMEM;
-	if (p->layer && (err = p->layer->open(&c->io, fd, outbound, server_name))) {
+	if (p->framer && (err = p->framer->open(&c->fstate, refused))) {
 		free(c);
 		return err;
 	}
+	if (p->layer && (err = p->layer->open(&c->io, fd, outbound, server_name))) {
+		if (p->framer)
+			p->framer->close(c->fstate);
+		free(c);
+		return err;
+	}
+	c->admitted = !refused;
 	c->id = sipd_conn_id_next();
 	c->proto = p;
 	c->st = &p->st;
@@ -179,7 +206,7 @@ static int conn_new(struct tcp_conn **out, struct tcp_proto *p, int fd, const un
 	pthread_mutex_init(&c->lock, NULL);
 	tcp_writeq_init(&c->wq);
 	tcp_timer_init(c);
-	c->created_ms = c->active_ms = c->wprogress_ms = sipd_now_ms();
+	c->created_ms = c->active_ms = c->wprogress_ms = c->rx_ms = sipd_now_ms();
 	if (c->state == TCP_ST_HANDSHAKE)
 		c->hs_start_ms = c->created_ms;
 	sipd_stat_inc(c->st->open);
@@ -228,14 +255,23 @@ int tcp_conn_accepted(struct tcp_conn **out, struct tcp_proto *p, int fd, const 
 		      struct sipd_loop *loop, const struct sipd_listen *ls)
 {
 	struct tcp_conn *c;
-	int err = tcp_admit(peer, true);
-	if (err)
-		return err;
-	if ((err = conn_new(&c, p, fd, peer, loop, false, NULL))) {
-		tcp_release(peer, true);
+	int refused = tcp_admit(p, peer, true), err;
+	/* A framed protocol answers the refusal in its own terms (HTTP 503), a few at a time. */
+	if (refused && (!p->framer || __atomic_add_fetch(&refusing, 1, __ATOMIC_RELAXED) > MAX_REFUSING)) {
+		if (p->framer)
+			__atomic_sub_fetch(&refusing, 1, __ATOMIC_RELAXED);
+		return refused;
+	}
+	if ((err = conn_new(&c, p, fd, peer, loop, false, NULL, refused))) {
+		if (refused)
+			__atomic_sub_fetch(&refusing, 1, __ATOMIC_RELAXED);
+		else
+			tcp_release(p, peer, true);
 		return err;
 	}
 	c->listen = ls;
+	if (refused)
+		sipd_stat_inc(p->st.rejected_limit);
 	socklen_t sl = sizeof(c->local);
 	if (getsockname(fd, &c->local.sa, &sl) != 0)
 		memset(&c->local, 0, sizeof(c->local));
@@ -301,22 +337,27 @@ int tcp_conn_by_peer_or_new(struct tcp_conn **out, bool *created, struct tcp_pro
 		*created = false;
 		goto out;
 	}
-	err = tcp_admit(peer, false);
+	/* Nothing connects out with a framer (a browser cannot be called): its connection is gone. */
+	if (p->framer) {
+		err = ENOTCONN;
+		goto out;
+	}
+	err = tcp_admit(p, peer, false);
 	if (err)
 		goto out;
 	int fd = socket(peer->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		err = errno;
-		tcp_release(peer, false);
+		tcp_release(p, peer, false);
 		goto out;
 	}
 	/* Without a name the layer checks the certificate against the address itself. */
 	char ip[INET6_ADDRSTRLEN];
 	if (!server_name && p->layer)
 		server_name = sipd_sockaddr_ip(peer, ip, sizeof(ip));
-	if ((err = conn_new(&c, p, fd, peer, loop, true, server_name))) {
+	if ((err = conn_new(&c, p, fd, peer, loop, true, server_name, 0))) {
 		close(fd);
-		tcp_release(peer, false);
+		tcp_release(p, peer, false);
 		goto out;
 	}
 	c->listen = tcp_listener_for(p->proto, peer->sa.sa_family);
@@ -387,9 +428,15 @@ void tcp_conn_close(struct tcp_conn *c, struct sipd_stat *counter, int err, cons
 	tcp_io_close(c);
 	close(c->fd);
 	c->fd = -1;
+	if (c->fstate)
+		c->proto->framer->close(c->fstate);
+	c->fstate = NULL;
 	pthread_mutex_unlock(&c->lock);
 	tcp_timer_stop(c);
-	tcp_release(&c->peer, !c->outbound);
+	if (c->admitted)
+		tcp_release(c->proto, &c->peer, !c->outbound);
+	else
+		__atomic_sub_fetch(&refusing, 1, __ATOMIC_RELAXED);
 
 	sipd_stat_add(c->st->open, -1);
 	if (counter)
@@ -406,8 +453,11 @@ void tcp_conn_close(struct tcp_conn *c, struct sipd_stat *counter, int err, cons
 		SIPD_DBG("%s connection %llu %s %s closed: %s, %zu bytes unsent", c->proto->name,
 			 (unsigned long long)c->id, c->outbound ? "to" : "from", peer, why, dropped);
 
-	/* Let tm fail the transactions whose messages died here. */
-	if (!shutting_down && (dropped || was_connecting)) {
+	/*
+	 * Let tm fail the transactions whose messages died here; over a framed
+	 * protocol also those waiting for an answer: nothing can reach that peer again.
+	 */
+	if (!shutting_down && (dropped || was_connecting || (c->proto->framer && TCP_LOAD(c->ready)))) {
 		struct sipd_dest dst = {
 		    .proto = c->proto->proto, .addr = c->peer, .from = c->listen, .conn_id = c->id};
 		sipd_transport_error(&dst, err ? err : ECONNRESET);

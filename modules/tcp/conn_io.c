@@ -94,11 +94,16 @@ static void posted_flush(void *arg)
 	tcp_conn_unref(c);
 }
 
-int tcp_conn_write(struct tcp_conn *c, const char *buf, size_t len)
+/*
+ * Writes the pieces of iov as one unit (nothing else in between): straight
+ * to the socket when nothing waits, the rest queued. With framed, iov[0] is
+ * filled with the framer's header for iov[1] under the lock.
+ */
+static int conn_writev(struct tcp_conn *c, struct iovec *iov, int n, bool framed)
 {
 	bool on_loop = sipd_loop_self() == c->loop;
 	bool post = false;
-	size_t done = 0;
+	size_t done = 0, len = 0, queued = 0;
 	int err = 0;
 
 	pthread_mutex_lock(&c->lock);
@@ -106,16 +111,22 @@ int tcp_conn_write(struct tcp_conn *c, const char *buf, size_t len)
 		err = ENOTCONN;
 		goto out;
 	}
+	if (framed && !(iov[0].iov_len = c->proto->framer->frame(c->fstate, iov[1].iov_base, iov[1].iov_len,
+								 iov[0].iov_base))) {
+		err = ENOTCONN;
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		len += iov[i].iov_len;
 	/* Straight to the socket when nothing waits before us: the common case. */
 	if (!tcp_conn_pending(c) && c->wq.bytes == 0) {
-		struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-		ssize_t n = tcp_io_writev(c, &iov, 1);
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		ssize_t w = tcp_io_writev(c, iov, n);
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			err = errno;
 			goto out;
 		}
-		if (n > 0) {
-			done = (size_t)n;
+		if (w > 0) {
+			done = (size_t)w;
 			TCP_STORE(c->tx_bytes, c->tx_bytes + done);
 			TCP_STORE(c->active_ms, sipd_now_ms());
 		}
@@ -124,10 +135,19 @@ int tcp_conn_write(struct tcp_conn *c, const char *buf, size_t len)
 		goto out;
 	if (c->wq.bytes == 0)
 		c->wprogress_ms = sipd_now_ms(); /* the write timeout counts from the first byte waiting */
-	err = tcp_writeq_push(&c->wq, buf + done, len - done, (size_t)tcp_cfg.max_write_queue);
+	for (int i = 0; i < n && !err; i++) {
+		size_t skip = done > iov[i].iov_len ? iov[i].iov_len : done;
+		done -= skip;
+		if (iov[i].iov_len > skip) {
+			err = tcp_writeq_push(&c->wq, (const char *)iov[i].iov_base + skip,
+					      iov[i].iov_len - skip, (size_t)tcp_cfg.max_write_queue);
+			queued += err ? 0 : iov[i].iov_len - skip;
+		}
+	}
+	if (queued)
+		sipd_stat_add(c->st->bytes_queued, (int64_t)queued);
 	if (err)
 		goto out;
-	sipd_stat_add(c->st->bytes_queued, (int64_t)(len - done));
 	if (!on_loop && !tcp_conn_pending(c) && !c->flush_posted) {
 		c->flush_posted = true;
 		tcp_conn_ref(c);
@@ -146,7 +166,7 @@ out:
 		c->flush_posted = false;
 		pthread_mutex_unlock(&c->lock);
 		tcp_conn_unref(c);
-	} else if (!err && on_loop && done < len && !tcp_conn_pending(c)) {
+	} else if (!err && on_loop && queued && !tcp_conn_pending(c)) {
 		if (!c->out_watched)
 			watch(c, c->state == TCP_ST_OPEN && !c->peer_eof, true);
 		tcp_timer_update(c);
@@ -154,7 +174,42 @@ out:
 	return err;
 }
 
-static void deliver(struct tcp_conn *c, const char *p, size_t len)
+int tcp_conn_write(struct tcp_conn *c, const char *buf, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+
+	return conn_writev(c, &iov, 1, false);
+}
+
+int tcp_conn_send_msg(struct tcp_conn *c, const char *buf, size_t len)
+{
+	char hdr[STREAM_FRAME_HDR];
+	struct iovec iov[2] = {{.iov_base = hdr}, {.iov_base = (void *)buf, .iov_len = len}};
+
+	if (!c->proto->framer)
+		return tcp_conn_write(c, buf, len);
+	return conn_writev(c, iov, 2, true);
+}
+
+void tcp_conn_end(struct tcp_conn *c, enum stream_end why, const char *text)
+{
+	struct tcp_counters *st = c->st;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->state == TCP_ST_OPEN || c->state == TCP_ST_HANDSHAKE) {
+		__atomic_store_n(&c->state, TCP_ST_CLOSING, __ATOMIC_RELEASE);
+		c->close_counter = why == STREAM_END_PEER    ? st->closed_peer
+				   : why == STREAM_END_IDLE  ? st->closed_idle
+				   : why == STREAM_END_LIMIT ? st->closed_limit
+							     : st->closed_error;
+		c->close_why = text;
+	}
+	pthread_mutex_unlock(&c->lock);
+	/* Closed by after_flush once the queue is empty: never under the framer's feet. */
+	watch(c, false, true);
+}
+
+void tcp_conn_deliver(struct tcp_conn *c, const char *p, size_t len)
 {
 	struct sipd_rcvinfo ri = {
 	    .proto = c->proto->proto,
@@ -221,11 +276,30 @@ static void reject(struct tcp_conn *c, const char *p, size_t avail, const struct
 		watch(c, false, true);
 }
 
+/* A framer's input: it frames, answers and delivers itself. */
+static size_t process_framed(struct tcp_conn *c, char *buf, size_t len, bool *got_msg)
+{
+	size_t off = 0;
+
+	while (off < len && c->state == TCP_ST_OPEN && !TCP_LOAD(c->close_posted)) {
+		size_t n = c->proto->framer->input((struct stream_conn *)c, c->fstate, buf + off, len - off);
+		if (!n)
+			break;
+		off += n;
+		*got_msg = true;
+	}
+	/* Ended: what is left is never read. */
+	return c->state == TCP_ST_OPEN ? off : len;
+}
+
 /* Frames and dispatches buf[len]; returns the bytes used. Stops when c stops being open. */
-static size_t process(struct tcp_conn *c, const char *buf, size_t len, bool *got_msg)
+static size_t process(struct tcp_conn *c, char *buf, size_t len, bool *got_msg)
 {
 	size_t off = 0;
 	size_t max = (size_t)tcp_cfg.max_message_size;
+
+	if (c->proto->framer)
+		return process_framed(c, buf, len, got_msg);
 
 	while (off < len && c->state == TCP_ST_OPEN && !TCP_LOAD(c->close_posted)) {
 		struct tcp_frame fr;
@@ -242,7 +316,7 @@ static size_t process(struct tcp_conn *c, const char *buf, size_t len, bool *got
 			tcp_conn_write(c, "\r\n", 2);
 			break;
 		case TCP_FRAME_MSG:
-			deliver(c, buf + off, fr.len);
+			tcp_conn_deliver(c, buf + off, fr.len);
 			off += fr.len;
 			*got_msg = true;
 			break;
@@ -301,7 +375,7 @@ static void on_readable(struct tcp_conn *c)
 		int err;
 
 		if (pending) {
-			err = tcp_framer_reserve(f, (size_t)tcp_cfg.max_message_size);
+			err = tcp_framer_reserve(f, c->proto->max_input);
 			if (err) {
 				tcp_conn_close(c, c->st->closed_error, err, "no memory for the read buffer");
 				return;
@@ -335,6 +409,7 @@ static void on_readable(struct tcp_conn *c)
 		uint64_t now = sipd_now_ms();
 		TCP_STORE(c->rx_bytes, c->rx_bytes + (uint64_t)n);
 		TCP_STORE(c->active_ms, now);
+		c->rx_ms = now;
 
 		if (pending) {
 			f->len += (size_t)n;
@@ -348,8 +423,10 @@ static void on_readable(struct tcp_conn *c)
 				return;
 			}
 		}
-		if (c->state != TCP_ST_OPEN)
+		if (c->state != TCP_ST_OPEN) {
+			tcp_framer_free(f);
 			return;
+		}
 		/* The read timeout runs from the first byte of the message still incomplete. */
 		if (f->len == 0 || tcp_framer_blank(f))
 			f->started_ms = 0;

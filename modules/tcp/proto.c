@@ -1,4 +1,5 @@
-/* The stream protocols served: plain tcp and the layers other modules register (tls), with their counters. */
+/* The stream protocols served: plain tcp, the layers (tls) and framers (ws, wss) other modules register, with
+ * their counters. */
 #include <errno.h>
 #include <string.h>
 
@@ -6,7 +7,7 @@
 
 #include "tcp.h"
 
-#define PROTO_SLOTS (SIPD_PROTO_WSS + 1)
+#define PROTO_SLOTS TCP_PROTO_SLOTS
 
 /* Filled by init hooks on the main thread before any worker runs, read-only afterwards. */
 static struct tcp_proto *protos[PROTO_SLOTS];
@@ -53,7 +54,7 @@ static int register_stats(struct tcp_proto *p)
 		if (!*slot)
 			return ENOMEM;
 	}
-	if (p->layer) {
+	if (p->layer || (p->framer && p->framer->layer_proto != SIPD_PROTO_NONE)) {
 		p->st.handshake_failed =
 		    sipd_stat_register(p->name, "handshake_failed",
 				       "handshakes that failed or timed out (also in closed_error)");
@@ -68,6 +69,10 @@ static int serve(struct tcp_proto *p)
 	int err;
 
 	p->transport = (struct sipd_transport){.proto = p->proto, .name = p->name, .send = tcp_send};
+	if (!p->framer) {
+		p->idle_ms = (uint64_t)tcp_cfg.idle_timeout * 1000;
+		p->max_input = (size_t)tcp_cfg.max_message_size;
+	}
 	if ((err = register_stats(p)))
 		return err;
 	if ((err = sipd_transport_register(&p->transport))) {
@@ -104,4 +109,49 @@ int tcp_layer_register(const struct stream_layer *layer)
 	p = &layered[layer->proto];
 	*p = (struct tcp_proto){.proto = layer->proto, .name = layer->name, .layer = layer};
 	return serve(p);
+}
+
+int tcp_framer_register(const struct stream_framer *fr)
+{
+	struct tcp_proto *p;
+
+	if (!fr || !fr->name || !fr->open || !fr->input || !fr->frame || !fr->close ||
+	    (fr->keepalive_ms && !fr->keepalive) || (fr->idle_timeout_ms && !fr->idle) ||
+	    fr->proto <= SIPD_PROTO_NONE || fr->proto >= PROTO_SLOTS || fr->max_input < 1024)
+		return EINVAL;
+	if (protos[fr->proto])
+		return EEXIST;
+	p = &layered[fr->proto];
+	*p = (struct tcp_proto){.proto = fr->proto,
+				.name = fr->name,
+				.framer = fr,
+				.idle_ms = fr->idle_timeout_ms,
+				.max_input = fr->max_input};
+	return serve(p);
+}
+
+static bool has_listen(enum sipd_proto proto)
+{
+	for (unsigned i = 0; i < sipd_listen_count(); i++)
+		if (sipd_listen_get(i)->proto == proto)
+			return true;
+	return false;
+}
+
+int tcp_protos_resolve(void)
+{
+	for (unsigned i = 0; i < PROTO_SLOTS; i++) {
+		struct tcp_proto *p = protos[i], *under;
+
+		if (!p || !p->framer || p->framer->layer_proto == SIPD_PROTO_NONE)
+			continue;
+		under = tcp_proto_get(p->framer->layer_proto);
+		p->layer = under ? under->layer : NULL;
+		if (!p->layer && has_listen(p->proto)) {
+			SIPD_ERR("%s: listen entries need the %s module loaded (its certificate serves them)",
+				 p->name, sipd_proto_name(p->framer->layer_proto));
+			return ENOTSUP;
+		}
+	}
+	return 0;
 }

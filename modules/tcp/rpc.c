@@ -14,6 +14,7 @@ struct list_ctx {
 	json_t *arr;
 	uint64_t now;
 	size_t limit;
+	enum sipd_proto only; /* SIPD_PROTO_NONE: all */
 };
 
 static void add_conn(struct tcp_conn *c, void *arg)
@@ -21,35 +22,50 @@ static void add_conn(struct tcp_conn *c, void *arg)
 	struct list_ctx *ctx = arg;
 	char peer[INET6_ADDRSTRLEN + 8], local[INET6_ADDRSTRLEN + 8];
 
-	if (json_array_size(ctx->arr) >= ctx->limit)
+	if (json_array_size(ctx->arr) >= ctx->limit || (ctx->only && c->proto->proto != ctx->only))
 		return;
 	char detail[128] = "";
+	json_t *extra = NULL;
 
 	pthread_mutex_lock(&c->lock);
 	size_t queued = c->wq.bytes;
 	const char *state = tcp_conn_state_name(c);
 	if (c->io && c->proto->layer->describe && c->state == TCP_ST_OPEN)
 		c->proto->layer->describe(c->io, detail, sizeof(detail));
+	if (c->fstate && c->proto->framer->list && (extra = json_object()))
+		c->proto->framer->list(c->fstate, extra);
 	pthread_mutex_unlock(&c->lock);
 	uint64_t active = TCP_LOAD(c->active_ms);
 
-	json_array_append_new(
-	    ctx->arr,
-	    json_pack(
-		"{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:s}", "id", (json_int_t)c->id,
-		"proto", c->proto->name, "peer", tcp_addr_str(&c->peer, peer, sizeof(peer)), "local",
-		tcp_addr_str(&c->local, local, sizeof(local)), "direction", c->outbound ? "out" : "in",
-		"age_s", (json_int_t)((ctx->now - c->created_ms) / 1000), "idle_s",
-		(json_int_t)(ctx->now > active ? (ctx->now - active) / 1000 : 0), "rx_bytes",
-		(json_int_t)TCP_LOAD(c->rx_bytes), "tx_bytes", (json_int_t)TCP_LOAD(c->tx_bytes), "queued",
-		(json_int_t)queued, "state", state, "kept", TCP_LOAD(c->kept), "detail", detail));
+	json_t *o = json_pack(
+	    "{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:s}", "id", (json_int_t)c->id,
+	    "proto", c->proto->name, "peer", tcp_addr_str(&c->peer, peer, sizeof(peer)), "local",
+	    tcp_addr_str(&c->local, local, sizeof(local)), "direction", c->outbound ? "out" : "in", "age_s",
+	    (json_int_t)((ctx->now - c->created_ms) / 1000), "idle_s",
+	    (json_int_t)(ctx->now > active ? (ctx->now - active) / 1000 : 0), "rx_bytes",
+	    (json_int_t)TCP_LOAD(c->rx_bytes), "tx_bytes", (json_int_t)TCP_LOAD(c->tx_bytes), "queued",
+	    (json_int_t)queued, "state", state, "kept", TCP_LOAD(c->kept), "detail", detail);
+	if (o && extra)
+		json_object_update(o, extra);
+	json_decref(extra);
+	if (o)
+		json_array_append_new(ctx->arr, o);
+}
+
+json_t *tcp_conns_list(enum sipd_proto proto, size_t limit)
+{
+	struct list_ctx ctx = {.now = sipd_now_ms(), .limit = limit, .only = proto};
+
+	if ((ctx.arr = json_array()))
+		tcp_conn_foreach(add_conn, &ctx);
+	return ctx.arr;
 }
 
 /* params: [] or [LIMIT] or {"limit": N}; the newest connections of a bucket come first. */
 static int rpc_list(json_t *params, json_t **result)
 {
 	json_t *lim = json_is_array(params) ? json_array_get(params, 0) : json_object_get(params, "limit");
-	struct list_ctx ctx = {.now = sipd_now_ms(), .limit = SIZE_MAX};
+	size_t limit = SIZE_MAX;
 
 	if (lim) {
 		json_int_t v = json_is_integer(lim)  ? json_integer_value(lim)
@@ -57,15 +73,10 @@ static int rpc_list(json_t *params, json_t **result)
 						     : -1;
 		if (v <= 0)
 			return sipd_rpc_fail(result, EINVAL, "limit must be a positive number");
-		ctx.limit = (size_t)v;
+		limit = (size_t)v;
 	}
-	ctx.arr = json_array();
-	if (!ctx.arr)
-		return ENOMEM;
-	tcp_conn_foreach(add_conn, &ctx);
-	tcp_foreign_list(ctx.arr, ctx.limit, ctx.now);
-	*result = ctx.arr;
-	return 0;
+	*result = tcp_conns_list(SIPD_PROTO_NONE, limit);
+	return *result ? 0 : ENOMEM;
 }
 
 /* "1.2.3.4:5060" or "[::1]:5060" into a socket address. */

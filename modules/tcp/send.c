@@ -56,7 +56,7 @@ int tcp_send_peer(uint64_t *conn_id, struct tcp_proto *p, const union sipd_socka
 				sipd_stat_inc(p->st.rejected_limit);
 			return err;
 		}
-		err = tcp_conn_write(c, buf, len);
+		err = tcp_conn_send_msg(c, buf, len);
 		if (created)
 			start_connect(c);
 		if (!err && conn_id)
@@ -72,8 +72,8 @@ int tcp_send_conn(uint64_t id, const char *buf, size_t len)
 	int err;
 
 	if (!c)
-		return tcp_foreign_send(id, buf, len);
-	err = tcp_conn_write(c, buf, len);
+		return ENOTCONN;
+	err = tcp_conn_send_msg(c, buf, len);
 	tcp_conn_unref(c);
 	return err;
 }
@@ -89,7 +89,7 @@ int tcp_send(const struct sipd_dest *dst, const char *buf, size_t len)
 		return EMSGSIZE;
 	/* The asked connection, if it is still open and of the protocol asked for. */
 	if (dst->conn_id && (c = tcp_conn_by_id(dst->conn_id))) {
-		int err = c->proto == p ? tcp_conn_write(c, buf, len) : ENOTCONN;
+		int err = c->proto == p ? tcp_conn_send_msg(c, buf, len) : ENOTCONN;
 		tcp_conn_unref(c);
 		if (err != ENOTCONN)
 			return err;

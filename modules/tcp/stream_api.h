@@ -7,10 +7,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include <sipd/transport.h>
 
 #define STREAM_SERVICE         "stream"
-#define STREAM_SERVICE_VERSION 1
+#define STREAM_SERVICE_VERSION 2
 
 /*
  * A protocol layered on a TCP socket that the tcp module runs for another
@@ -49,19 +51,62 @@ struct stream_layer {
 	void (*close)(void *io);
 };
 
-/*
- * A connection another module owns the socket of (ws: civetweb's threads).
- * It is listed with the others and counts against max_connections and
- * max_connections_per_ip.
- */
-struct stream_foreign_ops {
-	/* Sends one whole message over the connection. 0 or an errno. Any thread. */
-	int (*send)(void *arg, const char *buf, size_t len);
-	/* Asks the owner to close it (optional). Any thread; the owner then calls foreign_remove. */
-	void (*close)(void *arg);
-	/* Protocol details for the listing (optional), like stream_layer.describe. */
-	void (*describe)(void *arg, char *buf, size_t size);
+/* A connection of a framed protocol, as its framer sees it (the tcp module's object, opaque). */
+struct stream_conn;
+
+/* Why a framer ends a connection: the counter it goes to ("ws.closed_peer" ...). */
+enum stream_end {
+	STREAM_END_PEER = 1, /* the peer said goodbye */
+	STREAM_END_ERROR,    /* it broke the protocol */
+	STREAM_END_LIMIT,    /* a size limit, or refused at admission */
+	STREAM_END_IDLE,     /* idle_timeout */
 };
+
+/*
+ * A message protocol in place of SIP's Content-Length framing (ws: an HTTP
+ * upgrade, then WebSocket frames), over the plain socket or over a layer
+ * (wss: tls). The tcp module keeps the connection table, limits, timeouts and
+ * write queues and accepts the connections; the framer turns bytes into SIP
+ * messages and SIP messages into frames. Inbound only: nothing connects out.
+ */
+struct stream_framer {
+	enum sipd_proto proto; /* SIPD_PROTO_WS, SIPD_PROTO_WSS */
+	const char *name;      /* "ws": listen entries, counters ("ws.accepted"), logs */
+	enum sipd_proto
+	    layer_proto; /* SIPD_PROTO_NONE: the plain socket; SIPD_PROTO_TLS: the tls module's layer */
+	unsigned handshake_timeout_ms; /* from accept until ready(); 0 = none */
+	/* Silence from the peer after which keepalive() runs (0 = never); idle_timeout_ms then counts
+	 * silence from the peer, and applies to connections a binding keeps too (live peers answer). */
+	unsigned keepalive_ms;
+	unsigned idle_timeout_ms;                    /* 0 = never */
+	int max_connections, max_connections_per_ip; /* this protocol's own limits, besides tcp's */
+	size_t max_input; /* bytes input() may need at once (one frame, one request head) */
+	/*
+	 * State for a new accepted connection. refused: 0, or EMFILE/EAGAIN when
+	 * the connection is over the limits and is kept only to be told so (it
+	 * counts against no limit; the framer answers and ends it).
+	 */
+	int (*open)(void **state, int refused);
+	/*
+	 * Bytes read (buf may be changed in place). Returns how many it used; 0:
+	 * wait for more (the rest is given again with what follows). Loop thread.
+	 */
+	size_t (*input)(struct stream_conn *c, void *state, char *buf, size_t len);
+	/*
+	 * The header to send before msg (into hdr, at most STREAM_FRAME_HDR
+	 * bytes); 0 when the connection cannot carry messages (not ready,
+	 * closing). Any thread, with the connection's lock held.
+	 */
+	size_t (*frame)(void *state, const char *msg, size_t len, char *hdr);
+	void (*keepalive)(struct stream_conn *c, void *state); /* loop thread */
+	/* idle_timeout passed: say goodbye and end() (loop thread). */
+	void (*idle)(struct stream_conn *c, void *state);
+	/* Adds the framer's fields to a listing object (origin ...); optional. */
+	void (*list)(void *state, json_t *obj);
+	void (*close)(void *state);
+};
+
+#define STREAM_FRAME_HDR 16
 
 struct stream_api {
 	/*
@@ -70,22 +115,22 @@ struct stream_api {
 	 * that protocol. Call from init; layer must live until stop.
 	 */
 	int (*layer_register)(const struct stream_layer *layer);
-	/*
-	 * Adds a foreign connection: *id gets a conn_id from sipd_conn_id_next().
-	 * EMFILE (max_connections) or EAGAIN (max_connections_per_ip, inbound)
-	 * when over the limits: refuse the connection then.
-	 */
-	int (*foreign_add)(uint64_t *id, enum sipd_proto proto, bool inbound, const union sipd_sockaddr *peer,
-			   const union sipd_sockaddr *local, const struct stream_foreign_ops *ops, void *arg);
-	/* Counts traffic on a foreign connection (for idle_s and the byte counters of the listing). */
-	void (*foreign_activity)(uint64_t id, size_t rx_bytes, size_t tx_bytes);
-	/*
-	 * Removes it. Returns once no call into its ops is running; after that
-	 * its ops are never called with arg again.
-	 */
-	void (*foreign_remove)(uint64_t id);
-	/* Sends buf on connection id, whatever its protocol. ENOTCONN when it is gone. Any thread. */
-	int (*conn_send)(uint64_t id, const char *buf, size_t len);
+	/* Serves framer->proto the same way (inbound only). Call from init; the layer under it is found at
+	 * start. */
+	int (*framer_register)(const struct stream_framer *framer);
+	/* For framers, inside their callbacks (loop thread): */
+	/* Writes raw bytes (a handshake answer, a control frame) after what is queued. 0 or an errno. */
+	int (*write)(struct stream_conn *c, const char *buf, size_t len);
+	/* Hands one SIP message to the core (copied). */
+	void (*deliver)(struct stream_conn *c, const char *msg, size_t len);
+	/* The protocol's handshake is done: messages may be sent now. */
+	void (*ready)(struct stream_conn *c);
+	/* Closes once what is queued is written; no more input. */
+	void (*end)(struct stream_conn *c, enum stream_end why, const char *text);
+	/* "connection 12 from 192.0.2.1:5060", for log lines. */
+	const char *(*name)(struct stream_conn *c, char *buf, size_t size);
+	/* The connections of protocol proto, as conns.list shows them (a new array). */
+	json_t *(*list)(enum sipd_proto proto);
 	/* The tcp service's conn_keep and conn_alive, for any connection id. */
 	int (*conn_keep)(uint64_t id, bool keep);
 	bool (*conn_alive)(uint64_t id);

@@ -1,6 +1,9 @@
 /* The tcp transport module: SIP over TCP (RFC 3261 18) with limits, timeouts and reuse, and the stream
  * service. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sipd/log.h>
@@ -30,7 +33,7 @@ static int conn_keep(uint64_t conn_id, bool keep)
 	struct tcp_conn *c = tcp_conn_by_id(conn_id);
 
 	if (!c)
-		return tcp_foreign_keep(conn_id, keep);
+		return ENOENT;
 	TCP_STORE(c->kept, keep);
 	tcp_conn_unref(c);
 	return 0;
@@ -39,8 +42,7 @@ static int conn_keep(uint64_t conn_id, bool keep)
 static bool conn_alive(uint64_t conn_id)
 {
 	struct tcp_conn *c = tcp_conn_by_id(conn_id);
-	bool alive =
-	    c ? __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != TCP_ST_CLOSED : tcp_foreign_alive(conn_id);
+	bool alive = c && __atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != TCP_ST_CLOSED;
 
 	tcp_conn_unref(c);
 	return alive;
@@ -51,12 +53,54 @@ static const struct tcp_api api = {
     .conn_alive = conn_alive,
 };
 
+/* What a framer may do with its connection (stream_api.h); a stream_conn is a tcp_conn. */
+static int fr_write(struct stream_conn *sc, const char *buf, size_t len)
+{
+	return tcp_conn_write((struct tcp_conn *)sc, buf, len);
+}
+
+static void fr_deliver(struct stream_conn *sc, const char *msg, size_t len)
+{
+	tcp_conn_deliver((struct tcp_conn *)sc, msg, len);
+}
+
+static void fr_ready(struct stream_conn *sc)
+{
+	struct tcp_conn *c = (struct tcp_conn *)sc;
+
+	TCP_STORE(c->ready, true);
+	tcp_timer_update(c);
+}
+
+static void fr_end(struct stream_conn *sc, enum stream_end why, const char *text)
+{
+	tcp_conn_end((struct tcp_conn *)sc, why, text);
+}
+
+static const char *fr_name(struct stream_conn *sc, char *buf, size_t size)
+{
+	struct tcp_conn *c = (struct tcp_conn *)sc;
+	char peer[INET6_ADDRSTRLEN + 8];
+
+	snprintf(buf, size, "%s connection %llu from %s", c->proto->name, (unsigned long long)c->id,
+		 tcp_addr_str(&c->peer, peer, sizeof(peer)));
+	return buf;
+}
+
+static json_t *fr_list(enum sipd_proto proto)
+{
+	return tcp_conns_list(proto, SIZE_MAX);
+}
+
 static const struct stream_api stream = {
     .layer_register = tcp_layer_register,
-    .foreign_add = tcp_foreign_add,
-    .foreign_activity = tcp_foreign_activity,
-    .foreign_remove = tcp_foreign_remove,
-    .conn_send = tcp_send_conn,
+    .framer_register = tcp_framer_register,
+    .write = fr_write,
+    .deliver = fr_deliver,
+    .ready = fr_ready,
+    .end = fr_end,
+    .name = fr_name,
+    .list = fr_list,
     .conn_keep = conn_keep,
     .conn_alive = conn_alive,
 };
@@ -86,6 +130,8 @@ static int tcp_start(void)
 		SIPD_ERR("the parser service is missing: %s", strerror(err));
 		return err;
 	}
+	if ((err = tcp_protos_resolve()))
+		return err;
 	return tcp_listeners_start();
 }
 

@@ -40,14 +40,21 @@ struct tcp_counters {
 	struct sipd_stat *handshake_failed; /* layered protocols only (NULL for tcp) */
 };
 
+#define TCP_PROTO_SLOTS (SIPD_PROTO_WSS + 1)
+
 /*
- * A stream protocol served here: plain tcp, or one with a layer (tls) whose
- * module registered it through the stream service.
+ * A stream protocol served here: plain tcp, one with a layer (tls), or one
+ * with a framer (ws; wss also with the tls layer) whose module registered it
+ * through the stream service.
  */
 struct tcp_proto {
 	enum sipd_proto proto;
 	const char *name;
-	const struct stream_layer *layer; /* NULL: plain TCP */
+	const struct stream_layer *layer;   /* NULL: plain TCP */
+	const struct stream_framer *framer; /* NULL: SIP's own framing */
+	uint64_t idle_ms;                   /* idle timeout, 0 = never */
+	size_t max_input;                   /* bytes a pending input may grow to */
+	int count;                          /* atomic: connections admitted (framers' own limit) */
 	struct tcp_counters st;
 	struct sipd_transport transport;
 };
@@ -57,6 +64,9 @@ int tcp_protos_init(void);
 /* The protocol served for p, or NULL. */
 struct tcp_proto *tcp_proto_get(enum sipd_proto p);
 int tcp_layer_register(const struct stream_layer *layer);
+int tcp_framer_register(const struct stream_framer *framer);
+/* At start: puts the tls layer under wss. ENOTSUP when a framer's listen entries need a missing layer. */
+int tcp_protos_resolve(void);
 
 /* The parser service, set in start. */
 extern const struct sipd_parser_api *tcp_parser;
@@ -77,9 +87,10 @@ enum tcp_state {
 struct tcp_conn {
 	struct tcp_conn *next_id, *next_peer; /* hash chains (guarded by the bucket locks) */
 	uint64_t id;
-	const struct tcp_proto *proto;
+	struct tcp_proto *proto;
 	struct tcp_counters *st; /* &proto->st */
 	void *io;                /* the layer's state (under lock), NULL for plain TCP */
+	void *fstate;            /* the framer's state (frame() under lock, the rest loop thread) */
 	int refs;                /* atomic */
 	int fd;
 	uint8_t state; /* enum tcp_state; changes under lock, with atomic stores (read unlocked by lookups) */
@@ -89,6 +100,8 @@ struct tcp_conn {
 	bool flush_posted; /* a flush is queued on the loop (under lock) */
 	bool close_posted; /* a close is queued on the loop (under lock) */
 	bool peer_eof;     /* the peer half-closed: close once wq is written */
+	bool admitted;     /* counted in the limits (false: a framer answers "too many" and ends it) */
+	bool ready;        /* atomic: a framer's handshake is done */
 	int close_err;     /* why a posted close happens (under lock) */
 	struct sipd_stat *close_counter;
 	const char *close_why;
@@ -104,6 +117,7 @@ struct tcp_conn {
 	uint64_t created_ms;
 	uint64_t hs_start_ms;        /* when the handshake began (0: none running) */
 	uint64_t active_ms;          /* last byte read or written (atomic: read by the rpc) */
+	uint64_t rx_ms, ping_ms;     /* last byte read, last keepalive() (framers; loop thread) */
 	uint64_t wprogress_ms;       /* last time the queue shrank (or got its first bytes) */
 	uint64_t rx_bytes, tx_bytes; /* atomic: read by the rpc */
 };
@@ -124,7 +138,9 @@ void tcp_conns_shutdown(void);
 /*
  * Admits (limits), creates and links an accepted connection on fd. The
  * caller (the loop's thread) borrows the result; the connection owns fd.
- * EMFILE (max_connections) or EAGAIN (max_connections_per_ip) when refused.
+ * EMFILE (max_connections) or EAGAIN (max_connections_per_ip) when refused;
+ * a framed protocol gets a connection anyway, not admitted, so that its
+ * framer tells the peer (a few at a time).
  */
 int tcp_conn_accepted(struct tcp_conn **out, struct tcp_proto *p, int fd, const union sipd_sockaddr *peer,
 		      struct sipd_loop *loop, const struct sipd_listen *ls);
@@ -140,9 +156,12 @@ struct tcp_conn *tcp_conn_by_id(uint64_t id);
  */
 int tcp_conn_by_peer_or_new(struct tcp_conn **out, bool *created, struct tcp_proto *p,
 			    const union sipd_sockaddr *peer, const char *server_name, struct sipd_loop *loop);
-/* Admission against max_connections (and max_connections_per_ip when inbound): 0, EMFILE, EAGAIN. */
-int tcp_admit(const union sipd_sockaddr *peer, bool inbound);
-void tcp_release(const union sipd_sockaddr *peer, bool inbound);
+/*
+ * Admission against max_connections (and max_connections_per_ip when
+ * inbound), and p's own limits when its framer has some: 0, EMFILE, EAGAIN.
+ */
+int tcp_admit(struct tcp_proto *p, const union sipd_sockaddr *peer, bool inbound);
+void tcp_release(struct tcp_proto *p, const union sipd_sockaddr *peer, bool inbound);
 /* Closes c now (loop thread): unlinks, reports unsent data, counts counter. */
 void tcp_conn_close(struct tcp_conn *c, struct sipd_stat *counter, int err, const char *why);
 /* Asks c's loop to close it (any thread). */
@@ -159,6 +178,12 @@ bool tcp_addr_eq(const union sipd_sockaddr *a, const union sipd_sockaddr *b);
 int tcp_conn_attach(struct tcp_conn *c);
 /* Queues or writes buf for c from any thread. Returns 0, ENOBUFS (queue full), ENOTCONN (closed). */
 int tcp_conn_write(struct tcp_conn *c, const char *buf, size_t len);
+/* Sends one SIP message: as is, or in its framer's frame (ENOTCONN when it cannot carry one now). */
+int tcp_conn_send_msg(struct tcp_conn *c, const char *buf, size_t len);
+/* The framer's end(): close once written (loop thread). */
+void tcp_conn_end(struct tcp_conn *c, enum stream_end why, const char *text);
+/* Handing a framed message to the core. */
+void tcp_conn_deliver(struct tcp_conn *c, const char *p, size_t len);
 /* True before the connection can carry data (connecting, handshake). */
 bool tcp_conn_pending(const struct tcp_conn *c);
 
@@ -189,24 +214,13 @@ int tcp_send(const struct sipd_dest *dst, const char *buf, size_t len);
 /* Writes buf on a connection to peer (existing or new); *conn_id (optional) gets its id. */
 int tcp_send_peer(uint64_t *conn_id, struct tcp_proto *p, const union sipd_sockaddr *peer,
 		  const char *server_name, const char *buf, size_t len);
-/* Sends on connection id (a stream connection of any protocol, or a foreign one). */
+/* Sends on connection id (a stream connection of any protocol). */
 int tcp_send_conn(uint64_t id, const char *buf, size_t len);
-
-/* foreign.c: connections whose sockets other modules own (ws), listed and limited here. */
-int tcp_foreign_add(uint64_t *id, enum sipd_proto proto, bool inbound, const union sipd_sockaddr *peer,
-		    const union sipd_sockaddr *local, const struct stream_foreign_ops *ops, void *arg);
-void tcp_foreign_activity(uint64_t id, size_t rx, size_t tx);
-void tcp_foreign_remove(uint64_t id);
-/* ENOTCONN when no foreign connection has that id. */
-int tcp_foreign_send(uint64_t id, const char *buf, size_t len);
-/* ENOENT when no foreign connection has that id. */
-int tcp_foreign_keep(uint64_t id, bool keep);
-bool tcp_foreign_alive(uint64_t id);
-/* Appends one listing object per foreign connection while arr has fewer than limit. */
-void tcp_foreign_list(json_t *arr, size_t limit, uint64_t now);
 
 /* rpc.c */
 extern const struct sipd_rpc_method tcp_rpc_methods[];
+/* The listing of protocol proto's connections (SIPD_PROTO_NONE: all), at most limit. */
+json_t *tcp_conns_list(enum sipd_proto proto, size_t limit);
 
 /* Relaxed atomics for fields the rpc reads while the loop writes them. */
 #define TCP_LOAD(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)

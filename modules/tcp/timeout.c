@@ -30,10 +30,45 @@ static struct wstate write_state(struct tcp_conn *c)
 	return w;
 }
 
+/* A framer that pings: silence is counted from the peer's last byte, and a kept connection is no exception.
+ */
+static bool pinging(const struct tcp_conn *c)
+{
+	return c->proto->framer && c->proto->framer->keepalive_ms;
+}
+
+static uint64_t idle_since(struct tcp_conn *c, uint64_t now)
+{
+	if (pinging(c))
+		return c->rx_ms;
+	return TCP_LOAD(c->kept) ? now : TCP_LOAD(c->active_ms);
+}
+
+/* The framer's handshake deadline (0: none running). */
+static uint64_t framer_handshake_end(const struct tcp_conn *c)
+{
+	const struct stream_framer *fr = c->proto->framer;
+
+	if (!fr || !fr->handshake_timeout_ms || TCP_LOAD(c->ready) || c->state != TCP_ST_OPEN)
+		return 0;
+	return c->created_ms + fr->handshake_timeout_ms;
+}
+
+static uint64_t next_ping(const struct tcp_conn *c)
+{
+	if (!pinging(c) || !TCP_LOAD(c->ready) || c->state != TCP_ST_OPEN)
+		return NEVER;
+	return (c->rx_ms > c->ping_ms ? c->rx_ms : c->ping_ms) + c->proto->framer->keepalive_ms;
+}
+
 /* Nearest deadline of c given its state; the idle check of a kept connection just repeats. */
 static uint64_t next_deadline(struct tcp_conn *c, uint64_t now, struct wstate w)
 {
 	uint64_t d = NEVER;
+
+	if (framer_handshake_end(c))
+		d = earliest(d, framer_handshake_end(c));
+	d = earliest(d, next_ping(c));
 
 	if (c->state == TCP_ST_CONNECTING)
 		d = earliest(d, c->created_ms + secs(tcp_cfg.connect_timeout));
@@ -43,10 +78,8 @@ static uint64_t next_deadline(struct tcp_conn *c, uint64_t now, struct wstate w)
 		d = earliest(d, w.progress_ms + secs(tcp_cfg.write_timeout));
 	if (c->fr.started_ms)
 		d = earliest(d, c->fr.started_ms + secs(tcp_cfg.read_timeout));
-	if (tcp_cfg.idle_timeout > 0) {
-		uint64_t idle = TCP_LOAD(c->kept) ? now : TCP_LOAD(c->active_ms);
-		d = earliest(d, idle + secs(tcp_cfg.idle_timeout));
-	}
+	if (c->proto->idle_ms)
+		d = earliest(d, idle_since(c, now) + c->proto->idle_ms);
 	return d;
 }
 
@@ -73,6 +106,11 @@ static void on_timer(void *arg)
 		tcp_conn_close(c, c->st->closed_error, ETIMEDOUT, why);
 		return;
 	}
+	if (framer_handshake_end(c) && now >= framer_handshake_end(c)) {
+		tcp_conn_close(c, c->st->closed_read_timeout, ETIMEDOUT,
+			       "protocol handshake not done in time");
+		return;
+	}
 	if (w.queued && now >= w.progress_ms + secs(tcp_cfg.write_timeout)) {
 		tcp_conn_close(c, c->st->closed_write_timeout, ETIMEDOUT, "write timeout (peer not reading)");
 		return;
@@ -81,10 +119,18 @@ static void on_timer(void *arg)
 		tcp_conn_close(c, c->st->closed_read_timeout, ETIMEDOUT, "read timeout (message incomplete)");
 		return;
 	}
-	if (tcp_cfg.idle_timeout > 0 && !w.queued && !TCP_LOAD(c->kept) &&
-	    now >= TCP_LOAD(c->active_ms) + secs(tcp_cfg.idle_timeout)) {
-		tcp_conn_close(c, c->st->closed_idle, 0, "idle");
+	if (c->proto->idle_ms && !w.queued && (pinging(c) || !TCP_LOAD(c->kept)) &&
+	    now >= idle_since(c, now) + c->proto->idle_ms) {
+		/* A framer says goodbye in its protocol (ws: close 1001) and ends once that is written. */
+		if (c->proto->framer && TCP_LOAD(c->ready) && c->state == TCP_ST_OPEN)
+			c->proto->framer->idle((struct stream_conn *)c, c->fstate);
+		else
+			tcp_conn_close(c, c->st->closed_idle, 0, "idle");
 		return;
+	}
+	if (now >= next_ping(c)) {
+		c->ping_ms = now;
+		c->proto->framer->keepalive((struct stream_conn *)c, c->fstate);
 	}
 	tcp_timer_update(c);
 }

@@ -1,10 +1,11 @@
-/* Reassembles WebSocket messages from frames and enforces RFC 6455 5.2-5.6 and 7.4 on them. */
+/* WebSocket frame headers (RFC 6455 5.2), message reassembly, and the rules of 5.2-5.6 and 7.4. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "frames.h"
 
 #define FIN      0x80
+#define MASK_BIT 0x80
 #define RSV_BITS 0x70
 #define OPCODE   0x0f
 
@@ -167,4 +168,86 @@ void ws_asm_free(struct ws_asm *a)
 {
 	free(a->buf);
 	memset(a, 0, sizeof(*a));
+}
+
+enum ws_frame_result ws_frame_parse(const char *buf, size_t len, size_t max, struct ws_frame *f)
+{
+	const unsigned char *b = (const unsigned char *)buf;
+	size_t need = 2;
+	uint64_t n;
+
+	memset(f, 0, sizeof(*f));
+	if (len < 2)
+		return WS_FRAME_MORE;
+	f->bits = b[0];
+	/* 5.1: a server closes the connection on a frame that is not masked. */
+	if (!(b[1] & MASK_BIT)) {
+		f->code = WS_CLOSE_PROTOCOL;
+		f->reason = "unmasked client frame";
+		return WS_FRAME_BAD;
+	}
+	n = b[1] & 0x7f;
+	need += n == 126 ? 2 : n == 127 ? 8 : 0;
+	if (len < need + 4)
+		return WS_FRAME_MORE;
+	if (n == 126) {
+		n = ((uint64_t)b[2] << 8) | b[3];
+	} else if (n == 127) {
+		n = 0;
+		for (int i = 0; i < 8; i++)
+			n = (n << 8) | b[2 + i];
+	}
+	/* 5.2: the most significant bit of a 64-bit length is 0. */
+	if ((b[1] & 0x7f) == 127 && (n >> 63)) {
+		f->code = WS_CLOSE_PROTOCOL;
+		f->reason = "payload length with its top bit set";
+		return WS_FRAME_BAD;
+	}
+	if (n > max) {
+		f->code = WS_CLOSE_TOO_BIG;
+		f->reason = "message too big";
+		return WS_FRAME_BAD;
+	}
+	memcpy(f->mask, b + need, 4);
+	f->hdr_len = need + 4;
+	f->len = (size_t)n;
+	return WS_FRAME_OK;
+}
+
+void ws_unmask(char *p, size_t len, const uint8_t mask[4])
+{
+	uint32_t m;
+	size_t i = 0;
+
+	/* Four bytes at a time; the key repeats every four. */
+	memcpy(&m, mask, 4);
+	for (; i + 4 <= len; i += 4) {
+		uint32_t w;
+		memcpy(&w, p + i, 4);
+		w ^= m;
+		memcpy(p + i, &w, 4);
+	}
+	for (; i < len; i++)
+		p[i] ^= (char)mask[i & 3];
+}
+
+size_t ws_frame_header(char *out, int opcode, size_t len)
+{
+	unsigned char *o = (unsigned char *)out;
+
+	o[0] = (unsigned char)(FIN | (opcode & OPCODE));
+	if (len < 126) {
+		o[1] = (unsigned char)len;
+		return 2;
+	}
+	if (len <= 0xffff) {
+		o[1] = 126;
+		o[2] = (unsigned char)(len >> 8);
+		o[3] = (unsigned char)len;
+		return 4;
+	}
+	o[1] = 127;
+	for (int i = 0; i < 8; i++)
+		o[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	return 10;
 }

@@ -1,4 +1,4 @@
-/* WebSocket messages from civetweb's frames: reassembly and the RFC 6455 5.x checks. */
+/* WebSocket frames on the wire (RFC 6455 5.2), message reassembly and the RFC 6455 5.x checks. */
 #ifndef WS_FRAMES_H
 #define WS_FRAMES_H
 
@@ -48,8 +48,31 @@ struct ws_event {
 	const char *reason;
 };
 
+/* The header of a frame from a client. */
+struct ws_frame {
+	int bits;       /* the first byte: FIN, RSV1-3, opcode */
+	size_t hdr_len; /* 2 to 14 bytes */
+	size_t len;     /* payload bytes */
+	uint8_t mask[4];
+	uint16_t code;      /* WS_FRAME_BAD: the close code (1002, 1009) */
+	const char *reason; /* WS_FRAME_BAD: static text */
+};
+
+enum ws_frame_result {
+	WS_FRAME_MORE = 0, /* the header is not complete yet */
+	WS_FRAME_OK,
+	WS_FRAME_BAD, /* unmasked (5.1), a length over max or not minimal-sized (5.2) */
+};
+
+/* Reads the frame header at buf; max bounds the payload. */
+enum ws_frame_result ws_frame_parse(const char *buf, size_t len, size_t max, struct ws_frame *f);
+/* Unmasks (or masks) p in place with a frame's key (5.3). */
+void ws_unmask(char *p, size_t len, const uint8_t mask[4]);
+/* The header of a server frame (FIN set, no mask) for len payload bytes: 2, 4 or 10 bytes into out. */
+size_t ws_frame_header(char *out, int opcode, size_t len);
+
 /*
- * Feeds one frame as civetweb hands it over: bits is the frame's first byte
+ * Feeds one frame's payload, unmasked: bits is the frame's first byte
  * (FIN, RSV1-3, opcode), data the unmasked payload. max bounds a whole
  * message (the sum of its fragments).
  */

@@ -1,14 +1,15 @@
-"""SIP over WebSocket (RFC 7118) against the real sipd: the handshake policy (subprotocol, Origin,
-limits), hostile frames answered with the right close codes, and a browser-like client that
-registers over its connection and is called from UDP through two Record-Routes."""
+"""SIP over WebSocket (RFC 7118) against the real sipd, over ws and wss (the tls module's certificate):
+the handshake policy (subprotocol, Origin, limits), hostile frames answered with the right close codes,
+and a browser-like client that registers over its connection and is called from UDP through two
+Record-Routes."""
 
-import ctypes
 import json
 import os
 import random
 import re
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -52,9 +53,10 @@ def rand_tag():
 class WsUA:
     """A browser-like UA over a WebSocket: .invalid Via and Contact, as JsSIP sends them."""
 
-    def __init__(self, port, user, origin=ORIGIN):
-        self.ws = WsClient(port, origin=origin)
+    def __init__(self, port, user, origin=ORIGIN, tls=False):
+        self.ws = WsClient(port, origin=origin, tls=tls)
         self.user = user
+        self.via = "WSS" if tls else "WS"
         self.host = "%s.invalid" % rand_tag()
         self.contact = f"<sip:{user}-c@{self.host};transport=ws;ob>"
 
@@ -68,7 +70,7 @@ class WsUA:
     def request(self, method, ruri, cseq=1, call_id=None, extra=()):
         call_id = call_id or "%016x" % random.getrandbits(64)
         lines = [f"{method} {ruri} SIP/2.0",
-                 f"Via: SIP/2.0/WS {self.host};branch={new_branch()}",
+                 f"Via: SIP/2.0/{self.via} {self.host};branch={new_branch()}",
                  "Max-Forwards: 70", f"From: <sip:{self.user}@127.0.0.1>;tag={rand_tag()}",
                  f"To: <sip:{self.user}@127.0.0.1>", f"Call-ID: {call_id}", f"CSeq: {cseq} {method}",
                  f"Contact: {self.contact}"] + list(extra)
@@ -155,281 +157,308 @@ def record_routes(m):
     return out
 
 
-wsport = free_port("tcp")
-modules = [{"name": "parser"}, {"name": "udp"}, {"name": "sanity"}, {"name": "maxfwd"}, {"name": "tm"},
-           {"name": "registrar"},
+def make_cert():
+    """A self-signed certificate for 127.0.0.1 in a temporary directory: (dir, cert, key)."""
+    d = tempfile.mkdtemp(prefix="ws-cert-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return d, cert, key
+
+
+certdir, CERT, KEY = make_cert()
+wsport, wssport = free_port("tcp"), free_port("tcp")
+modules = [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "tls", "certificate": CERT,
+                                                                   "private_key": KEY},
+           {"name": "sanity"}, {"name": "maxfwd"}, {"name": "tm"}, {"name": "registrar"},
            {"name": "ws", "max_message_size": MAX_MSG, "max_connections_per_ip": PER_IP,
             "allowed_origins": [ORIGIN, "https://phone.example"]}]
 with Sipd(run.build, modules=modules, routing=ROUTING,
-          listen=["udp:127.0.0.1:{port}", f"ws:127.0.0.1:{wsport}"]) as s:
+          listen=["udp:127.0.0.1:{port}", f"ws:127.0.0.1:{wsport}", f"wss:127.0.0.1:{wssport}"]) as s:
+    for PROTO, PORT, TLS in (("ws", wsport, False), ("wss", wssport, True)):
 
-    def refused(**kw):
-        try:
-            WsClient(wsport, **kw).close()
-        except HandshakeRefused as e:
-            return e
-        return None
+        def case(fn):
+            """Runs fn as a case named after it and the protocol (ws cases keep their old names)."""
+            if TLS:
+                fn.__name__ += "_wss"
+            return run.case(fn)
 
-    @run.case
-    def handshake_selects_sip():
-        ws = WsClient(wsport, protocols="chat, sip", origin=ORIGIN)
-        run.expect(ws.protocol == "sip", f"Sec-WebSocket-Protocol {ws.protocol}")
-        ws.close()
+        def Ws(**kw):
+            return WsClient(PORT, tls=TLS, **kw)
 
-    @run.case
-    def handshake_without_sip_refused_400():
-        for protos in (None, "chat", "SIP, sips"):
-            e = refused(protocols=protos, origin=ORIGIN)
-            run.expect(e and e.status == 400, f"{protos}: {e}")
-            run.expect('"error"' in e.body and "sip" in e.body, e.body)
+        def refused(**kw):
+            try:
+                Ws(**kw).close()
+            except HandshakeRefused as e:
+                return e
+            return None
 
-    @run.case
-    def bad_origin_refused_403():
-        for origin in ("http://evil.example", "http://127.0.0.1:8081", "null"):
-            e = refused(origin=origin)
-            run.expect(e and e.status == 403, f"{origin}: {e}")
-            run.expect("not allowed" in e.body, e.body)
-        ws = WsClient(wsport, origin="https://phone.example")  # a configured one
-        ws.close()
+        @case
+        def handshake_selects_sip():
+            ws = Ws(protocols="chat, sip", origin=ORIGIN)
+            run.expect(ws.protocol == "sip", f"Sec-WebSocket-Protocol {ws.protocol}")
+            ws.close()
 
-    @run.case
-    def plain_http_gets_426():
-        c = socket.create_connection(("127.0.0.1", wsport), timeout=3)
-        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = b""
-        while True:
-            d = c.recv(4096)
-            if not d:
-                break
-            data += d
-        c.close()
-        run.expect(data.startswith(b"HTTP/1.1 426"), data[:80])
+        @case
+        def handshake_without_sip_refused_400():
+            for protos in (None, "chat", "SIP, sips"):
+                e = refused(protocols=protos, origin=ORIGIN)
+                run.expect(e and e.status == 400, f"{protos}: {e}")
+                run.expect('"error"' in e.body and "sip" in e.body, e.body)
 
-    def options(ws, text_frames=True):
-        msg = ("OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS x.invalid;branch=%s\r\n"
-               "Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\n"
-               "Call-ID: %s\r\nCSeq: 1 OPTIONS\r\n\r\n" % (new_branch(), rand_tag()))
-        return msg
+        @case
+        def bad_origin_refused_403():
+            for origin in ("http://evil.example", "http://127.0.0.1:8081", "null"):
+                e = refused(origin=origin)
+                run.expect(e and e.status == 403, f"{origin}: {e}")
+                run.expect("not allowed" in e.body, e.body)
+            ws = Ws(origin="https://phone.example")  # a configured one
+            ws.close()
 
-    @run.case
-    def text_binary_and_fragmented_messages_answered():
-        ws = WsClient(wsport, origin=ORIGIN)
-        ws.send(OP_TEXT, options(ws))
-        r = parse_sip(ws.recv_message().encode())
-        run.expect(r.status == 200 and "received=127.0.0.1" in r.get("Via"), r.start)
-        ws.send(OP_BINARY, options(ws))
-        run.expect(parse_sip(ws.recv_message().encode()).status == 200, "binary frame answered")
-        m = options(ws).encode()
-        ws.send(OP_TEXT, m[:30], fin=False)
-        ws.send(OP_PING, b"in-between")
-        ws.send(OP_CONT, m[30:60], fin=False)
-        ws.send(OP_CONT, m[60:])
-        op, payload = ws.recv_frame()
-        run.expect(op == OP_PONG and payload == b"in-between", f"pong {op} {payload}")
-        run.expect(parse_sip(ws.recv_message().encode()).status == 200, "fragmented message answered")
-        ws.close()
+        @case
+        def plain_http_gets_426():
+            c = socket.create_connection(("127.0.0.1", wsport), timeout=3)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while True:
+                d = c.recv(4096)
+                if not d:
+                    break
+                data += d
+            c.close()
+            run.expect(data.startswith(b"HTTP/1.1 426"), data[:80])
 
-    @run.case
-    def ping_pong_and_close_echoed():
-        ws = WsClient(wsport, origin=ORIGIN)
-        ws.send(OP_PING, b"abc")
-        op, payload = ws.recv_frame()
-        run.expect(op == OP_PONG and payload == b"abc", f"{op} {payload}")
-        ws.send(OP_CLOSE, struct.pack("!H", 1000) + b"bye")
-        run.expect(ws.close_code() == 1000, "close echoed with 1000")
-        run.expect(ws.closed(), "server closed the socket")
+        def options(ws, text_frames=True):
+            msg = ("OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS x.invalid;branch=%s\r\n"
+                   "Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\n"
+                   "Call-ID: %s\r\nCSeq: 1 OPTIONS\r\n\r\n" % (new_branch(), rand_tag()))
+            return msg
 
-    def closed_with(payload_frames, code):
-        ws = WsClient(wsport, origin=ORIGIN)
-        for f in payload_frames:
-            ws.send_raw(f)
-        got = ws.close_code()
-        closed = ws.closed()
-        ws.close()
-        run.expect(got == code, f"close code {got}, want {code}")
-        run.expect(closed, "socket closed")
+        @case
+        def text_binary_and_fragmented_messages_answered():
+            ws = Ws(origin=ORIGIN)
+            ws.send(OP_TEXT, options(ws))
+            r = parse_sip(ws.recv_message().encode())
+            run.expect(r.status == 200 and "received=127.0.0.1" in r.get("Via"), r.start)
+            ws.send(OP_BINARY, options(ws))
+            run.expect(parse_sip(ws.recv_message().encode()).status == 200, "binary frame answered")
+            m = options(ws).encode()
+            ws.send(OP_TEXT, m[:30], fin=False)
+            ws.send(OP_PING, b"in-between")
+            ws.send(OP_CONT, m[30:60], fin=False)
+            ws.send(OP_CONT, m[60:])
+            op, payload = ws.recv_frame()
+            run.expect(op == OP_PONG and payload == b"in-between", f"pong {op} {payload}")
+            run.expect(parse_sip(ws.recv_message().encode()).status == 200, "fragmented message answered")
+            ws.close()
 
-    @run.case
-    def oversize_message_closed_1009():
-        closed_with([frame(OP_TEXT, "X" * (MAX_MSG + 1))], 1009)
-        # over the limit only once fragments add up
-        closed_with([frame(OP_TEXT, "X" * 3000, fin=False), frame(OP_CONT, "X" * 3000)], 1009)
+        @case
+        def ping_pong_and_close_echoed():
+            ws = Ws(origin=ORIGIN)
+            ws.send(OP_PING, b"abc")
+            op, payload = ws.recv_frame()
+            run.expect(op == OP_PONG and payload == b"abc", f"{op} {payload}")
+            ws.send(OP_CLOSE, struct.pack("!H", 1000) + b"bye")
+            run.expect(ws.close_code() == 1000, "close echoed with 1000")
+            run.expect(ws.closed(), "server closed the socket")
 
-    @run.case
-    def protocol_errors_closed_1002():
-        closed_with([frame(0x3, "x")], 1002)                      # unknown opcode
-        closed_with([frame(OP_TEXT, "x", rsv=4)], 1002)           # RSV1 without an extension
-        closed_with([frame(OP_CONT, "x")], 1002)                  # continuation of nothing
-        closed_with([frame(OP_TEXT, "a", fin=False), frame(OP_TEXT, "b")], 1002)  # nested message
+        def closed_with(payload_frames, code):
+            ws = Ws(origin=ORIGIN)
+            for f in payload_frames:
+                ws.send_raw(f)
+            got = ws.close_code()
+            closed = ws.closed()
+            ws.close()
+            run.expect(got == code, f"close code {got}, want {code}")
+            run.expect(closed, "socket closed")
 
-    @run.case
-    def invalid_utf8_text_closed_1007():
-        closed_with([frame(OP_TEXT, b"OPTIONS \xc3\x28")], 1007)
+        @case
+        def oversize_message_closed_1009():
+            closed_with([frame(OP_TEXT, "X" * (MAX_MSG + 1))], 1009)
+            # over the limit only once fragments add up
+            closed_with([frame(OP_TEXT, "X" * 3000, fin=False), frame(OP_CONT, "X" * 3000)], 1009)
 
-    @run.case
-    def unmasked_frame_does_not_disturb_others():
-        # RFC 6455 5.1 wants 1002 here; civetweb 1.15 accepts unmasked frames and its API does not
-        # show the mask bit (docs/transports.md). What must hold: nothing breaks, others are served.
-        bad = WsClient(wsport, origin=ORIGIN)
-        bad.send_raw(frame(OP_TEXT, "garbage that is no SIP", mask=False))
-        good = WsClient(wsport, origin=ORIGIN)
-        good.send_text(options(good))
-        run.expect(parse_sip(good.recv_message().encode()).status == 200, "other client served")
-        bad.close()
-        good.close()
+        @case
+        def protocol_errors_closed_1002():
+            closed_with([frame(0x3, "x")], 1002)                      # unknown opcode
+            closed_with([frame(OP_TEXT, "x", rsv=4)], 1002)           # RSV1 without an extension
+            closed_with([frame(OP_CONT, "x")], 1002)                  # continuation of nothing
+            closed_with([frame(OP_TEXT, "a", fin=False), frame(OP_TEXT, "b")], 1002)  # nested message
 
-    @run.case
-    def server_keeps_serving_after_hostile_clients():
-        ws = WsClient(wsport, origin=ORIGIN)
-        ws.send_text(options(ws))
-        run.expect(parse_sip(ws.recv_message().encode()).status == 200, "served")
-        ws.close()
-        st = s.stats()
-        flat = json.dumps(st) if not isinstance(st, str) else st
-        run.expect("closed_too_big" in flat and "refused_origin" in flat, "ws counters in stats")
+        @case
+        def invalid_utf8_text_closed_1007():
+            closed_with([frame(OP_TEXT, b"OPTIONS \xc3\x28")], 1007)
 
-    def wait_conns(n, timeout=5.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if len(s.ctl("ws", "list")) == n:
-                return True
-            time.sleep(0.1)
-        return False
+        @case
+        def unmasked_frame_closed_1002_others_served():
+            # RFC 6455 5.1: a server closes on a frame from the client that is not masked.
+            good = Ws(origin=ORIGIN)
+            closed_with([frame(OP_TEXT, "garbage that is no SIP", mask=False)], 1002)
+            closed_with([frame(OP_PING, b"", mask=False)], 1002)
+            good.send_text(options(good))
+            run.expect(parse_sip(good.recv_message().encode()).status == 200, "other client served")
+            good.close()
 
-    @run.case
-    def per_ip_limit_503():
-        held = []
-        # Closed sockets of earlier cases leave the table once civetweb noticed.
-        run.expect(wait_conns(0), f"connections of earlier cases still open: {s.ctl('ws', 'list')}")
-        try:
+        @case
+        def lying_length_closed_1009_before_the_payload():
+            # A header announcing more than max_message_size is refused at once, not buffered.
+            closed_with([frame(OP_BINARY, b"x", length=1 << 40)], 1009)
+
+        @case
+        def server_keeps_serving_after_hostile_clients():
+            ws = Ws(origin=ORIGIN)
+            ws.send_text(options(ws))
+            run.expect(parse_sip(ws.recv_message().encode()).status == 200, "served")
+            ws.close()
+            st = s.stats()
+            flat = json.dumps(st) if not isinstance(st, str) else st
+            run.expect("closed_too_big" in flat and "refused_origin" in flat, "ws counters in stats")
+
+        def wait_conns(n, timeout=5.0):
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                if len([c for c in s.ctl("ws", "list") if c["proto"] == PROTO]) == n:
+                    return True
+                time.sleep(0.1)
+            return False
+
+        @case
+        def per_ip_limit_503():
+            held = []
+            # Closed sockets of earlier cases leave the table as soon as sipd reads their EOF.
+            run.expect(wait_conns(0), f"connections of earlier cases still open: {s.ctl('ws', 'list')}")
+            try:
+                # Admission is counted at accept: exactly PER_IP get in, the next one gets 503 with JSON.
+                for i in range(PER_IP):
+                    held.append(Ws(origin=ORIGIN))
+                e = refused(origin=ORIGIN)
+                run.expect(e and e.status == 503, f"refused with {e and e.status}")
+                run.expect(e and '"error"' in e.body and "too many" in e.body, e and e.body)
+                run.expect(e and e.headers.get("retry-after") == "5", e and e.headers)
+            finally:
+                for w in held:
+                    w.close()
+            # Room again once sipd has seen them close.
+            deadline = time.time() + 5
             while True:
                 try:
-                    held.append(WsClient(wsport, origin=ORIGIN))
-                except HandshakeRefused as e:
-                    run.expect(e.status == 503, f"refused with {e.status}")
+                    Ws(origin=ORIGIN).close()
                     break
-                run.expect(len(held) <= PER_IP, "limit not enforced")
-            run.expect(len(held) >= 1, "at least one admitted")
-        finally:
-            for w in held:
-                w.close()
-        # Room again once civetweb has seen them close.
-        deadline = time.time() + 5
-        while True:
-            try:
-                WsClient(wsport, origin=ORIGIN).close()
-                break
-            except HandshakeRefused as e:
-                run.expect(e.status == 503 and time.time() < deadline, f"no room after closing: {e}")
-                time.sleep(0.1)
+                except HandshakeRefused as e:
+                    run.expect(e.status == 503 and time.time() < deadline, f"no room after closing: {e}")
+                    time.sleep(0.1)
 
-    @run.case
-    def register_binds_flow_and_udp_call_reaches_it_with_two_record_routes():
-        ua = WsUA(wsport, "webby")
-        r = ua.register()
-        run.expect(r and r.status == 200, f"REGISTER: {r and r.start}")
-        regs = s.ctl("registrations", "webby")
-        mine = "webby" in json.dumps(regs) and "transport=ws" in json.dumps(regs)
-        run.expect(mine, f"binding listed: {regs}")
-        caller = UdpUA()
-        call_id, ftag = "ws-call-%s" % rand_tag(), rand_tag()
-        caller.send(invite(caller, s.port, "webby", call_id, ftag), s.port)
-        inv = ua.recv()
-        run.expect(inv and inv.start.startswith("INVITE sip:webby-c@"), f"INVITE over the flow: {inv and inv.start}")
-        rr = record_routes(inv)
-        run.expect(len(rr) == 2, f"two Record-Routes: {rr}")
-        run.expect("transport=ws" in rr[0] and re.search(r"<sip:[0-9a-f]{40,}@", rr[0]),
-                   f"top one is ours toward the ws peer, with a flow token: {rr[0]}")
-        run.expect("transport" not in rr[1], f"second one toward UDP: {rr[1]}")
-        run.expect(inv.all("Via")[0].startswith("SIP/2.0/WS 127.0.0.1:%d" % wsport), inv.all("Via")[0])
-        ua.reply(inv, 180, "Ringing", "callee1")
-        ua.reply(inv, 200, "OK", "callee1")
-        ok = caller.final()
-        run.expect(ok and ok.status == 200, f"caller got {ok and ok.start}")
-        route_set = list(reversed(record_routes(ok)))
-        caller.send(in_dialog(caller, "ACK", ok, route_set, 1, call_id, ftag), s.port)
-        ack = ua.recv()
-        run.expect(ack and ack.start.startswith("ACK "), f"ACK over the flow: {ack and ack.start}")
-        caller.send(in_dialog(caller, "BYE", ok, route_set, 2, call_id, ftag), s.port)
-        bye = ua.recv()
-        run.expect(bye and bye.start.startswith("BYE "), f"BYE over the flow: {bye and bye.start}")
-        ua.reply(bye, 200, "OK", "callee1")
-        fin = caller.final()
-        run.expect(fin and fin.status == 200, f"BYE answered: {fin and fin.start}")
+        @case
+        def register_binds_flow_and_udp_call_reaches_it_with_two_record_routes():
+            ua = WsUA(PORT, "webby", tls=TLS)
+            r = ua.register()
+            run.expect(r and r.status == 200, f"REGISTER: {r and r.start}")
+            regs = s.ctl("registrations", "webby")
+            mine = "webby" in json.dumps(regs) and "transport=ws" in json.dumps(regs)
+            run.expect(mine, f"binding listed: {regs}")
+            caller = UdpUA()
+            call_id, ftag = "ws-call-%s" % rand_tag(), rand_tag()
+            caller.send(invite(caller, s.port, "webby", call_id, ftag), s.port)
+            inv = ua.recv()
+            run.expect(inv and inv.start.startswith("INVITE sip:webby-c@"), f"INVITE over the flow: {inv and inv.start}")
+            rr = record_routes(inv)
+            run.expect(len(rr) == 2, f"two Record-Routes: {rr}")
+            run.expect("transport=ws" in rr[0] and re.search(r"<sip:[0-9a-f]{40,}@", rr[0]),
+                       f"top one is ours toward the ws peer, with a flow token: {rr[0]}")
+            run.expect("transport" not in rr[1], f"second one toward UDP: {rr[1]}")
+            run.expect(inv.all("Via")[0].startswith("SIP/2.0/%s 127.0.0.1:%d" % (PROTO.upper(), PORT)), inv.all("Via")[0])
+            ua.reply(inv, 180, "Ringing", "callee1")
+            ua.reply(inv, 200, "OK", "callee1")
+            ok = caller.final()
+            run.expect(ok and ok.status == 200, f"caller got {ok and ok.start}")
+            route_set = list(reversed(record_routes(ok)))
+            caller.send(in_dialog(caller, "ACK", ok, route_set, 1, call_id, ftag), s.port)
+            ack = ua.recv()
+            run.expect(ack and ack.start.startswith("ACK "), f"ACK over the flow: {ack and ack.start}")
+            caller.send(in_dialog(caller, "BYE", ok, route_set, 2, call_id, ftag), s.port)
+            bye = ua.recv()
+            run.expect(bye and bye.start.startswith("BYE "), f"BYE over the flow: {bye and bye.start}")
+            ua.reply(bye, 200, "OK", "callee1")
+            fin = caller.final()
+            run.expect(fin and fin.status == 200, f"BYE answered: {fin and fin.start}")
 
-        # The callee hangs up a second call: its BYE follows the Record-Routes back to UDP.
-        call_id, ftag = "ws-call-%s" % rand_tag(), rand_tag()
-        caller.send(invite(caller, s.port, "webby", call_id, ftag), s.port)
-        inv = ua.recv()
-        ua.reply(inv, 200, "OK", "callee2")
-        ok = caller.final()
-        caller.send(in_dialog(caller, "ACK", ok, list(reversed(record_routes(ok))), 1, call_id, ftag), s.port)
-        ua.recv()
-        rr = record_routes(inv)
-        bye = "\r\n".join([
-            f"BYE sip:caller@127.0.0.1:{caller.port} SIP/2.0",
-            f"Via: SIP/2.0/WS {ua.host};branch={new_branch()}", "Max-Forwards: 70",
-            f"From: {inv.get('To')};tag=callee2", f"To: {inv.get('From')}", f"Call-ID: {call_id}",
-            "CSeq: 5 BYE"] + [f"Route: {r}" for r in rr] + ["", ""])
-        ua.send(bye)
-        got = caller.recv()
-        run.expect(got and got.start.startswith("BYE "), f"BYE reached the UDP side: {got and got.start}")
+            # The callee hangs up a second call: its BYE follows the Record-Routes back to UDP.
+            call_id, ftag = "ws-call-%s" % rand_tag(), rand_tag()
+            caller.send(invite(caller, s.port, "webby", call_id, ftag), s.port)
+            inv = ua.recv()
+            ua.reply(inv, 200, "OK", "callee2")
+            ok = caller.final()
+            caller.send(in_dialog(caller, "ACK", ok, list(reversed(record_routes(ok))), 1, call_id, ftag), s.port)
+            ua.recv()
+            rr = record_routes(inv)
+            bye = "\r\n".join([
+                f"BYE sip:caller@127.0.0.1:{caller.port} SIP/2.0",
+                f"Via: SIP/2.0/{ua.via} {ua.host};branch={new_branch()}", "Max-Forwards: 70",
+                f"From: {inv.get('To')};tag=callee2", f"To: {inv.get('From')}", f"Call-ID: {call_id}",
+                "CSeq: 5 BYE"] + [f"Route: {r}" for r in rr] + ["", ""])
+            ua.send(bye)
+            got = caller.recv()
+            run.expect(got and got.start.startswith("BYE "), f"BYE reached the UDP side: {got and got.start}")
 
-        # The flow goes away: the binding reaches nobody, a new call gets 480 (no DNS for .invalid).
-        ua.ws.close()
-        time.sleep(0.5)
-        caller.send(invite(caller, s.port, "webby", "ws-gone", rand_tag()), s.port)
-        fin = caller.final()
-        run.expect(fin and fin.status == 480, f"call to a gone flow: {fin and fin.start}")
-        caller.close()
+            # The flow goes away: the binding reaches nobody, a new call gets 480 (no DNS for .invalid).
+            ua.ws.close()
+            time.sleep(0.5)
+            caller.send(invite(caller, s.port, "webby", "ws-gone", rand_tag()), s.port)
+            fin = caller.final()
+            run.expect(fin and fin.status == 480, f"call to a gone flow: {fin and fin.start}")
+            caller.close()
 
-    @run.case
-    def connection_lost_while_ringing_fails_the_call_at_once():
-        ua = WsUA(wsport, "dropper")
-        r = ua.register()
-        run.expect(r and r.status == 200, f"REGISTER: {r and r.start}")
-        caller = UdpUA()
-        caller.send(invite(caller, s.port, "dropper", "ws-drop-%s" % rand_tag(), rand_tag()), s.port)
-        inv = ua.recv()
-        run.expect(inv and inv.start.startswith("INVITE "), "INVITE over the flow")
-        ua.reply(inv, 180, "Ringing", "d1")
-        t0 = time.time()
-        ua.ws.close()  # the browser tab goes away without answering
-        fin = caller.final(timeout=10)
-        run.expect(fin and fin.status >= 400, f"caller got a final answer: {fin and fin.start}")
-        run.expect(time.time() - t0 < 5, f"at once, not at Timer C: {time.time() - t0:.1f}s")
-        caller.close()
+        @case
+        def connection_lost_while_ringing_fails_the_call_at_once():
+            ua = WsUA(PORT, "dropper", tls=TLS)
+            r = ua.register()
+            run.expect(r and r.status == 200, f"REGISTER: {r and r.start}")
+            caller = UdpUA()
+            caller.send(invite(caller, s.port, "dropper", "ws-drop-%s" % rand_tag(), rand_tag()), s.port)
+            inv = ua.recv()
+            run.expect(inv and inv.start.startswith("INVITE "), "INVITE over the flow")
+            ua.reply(inv, 180, "Ringing", "d1")
+            t0 = time.time()
+            ua.ws.close()  # the browser tab goes away without answering
+            fin = caller.final(timeout=10)
+            run.expect(fin and fin.status >= 400, f"caller got a final answer: {fin and fin.start}")
+            run.expect(time.time() - t0 < 5, f"at once, not at Timer C: {time.time() - t0:.1f}s")
+            caller.close()
 
-    @run.case
-    def forged_flow_token_not_followed():
-        caller = UdpUA()
-        token = "ab" * 36
-        req = "\r\n".join([
-            "BYE sip:x@y.invalid;transport=ws SIP/2.0",
-            f"Via: SIP/2.0/UDP 127.0.0.1:{caller.port};branch={new_branch()};rport", "Max-Forwards: 70",
-            "From: <sip:a@127.0.0.1>;tag=1", "To: <sip:b@127.0.0.1>;tag=2", "Call-ID: forged",
-            "CSeq: 1 BYE", f"Route: <sip:{token}@127.0.0.1:{wsport};transport=ws;lr>", "Content-Length: 0",
-            "", ""])
-        caller.send(req, s.port)
-        fin = caller.final(timeout=10)
-        # Not followed, and no DNS query for .invalid either: the flow is unknown, 430 Flow Failed.
-        run.expect(fin and fin.status == 430, f"answered with: {fin and fin.start}")
-        run.expect("cannot resolve" not in s.log_text(), "no lookup of .invalid")
-        caller.close()
+        @case
+        def forged_flow_token_not_followed():
+            caller = UdpUA()
+            token = "ab" * 36
+            req = "\r\n".join([
+                "BYE sip:x@y.invalid;transport=ws SIP/2.0",
+                f"Via: SIP/2.0/UDP 127.0.0.1:{caller.port};branch={new_branch()};rport", "Max-Forwards: 70",
+                "From: <sip:a@127.0.0.1>;tag=1", "To: <sip:b@127.0.0.1>;tag=2", "Call-ID: forged",
+                "CSeq: 1 BYE", f"Route: <sip:{token}@127.0.0.1:{PORT};transport={PROTO};lr>", "Content-Length: 0",
+                "", ""])
+            caller.send(req, s.port)
+            fin = caller.final(timeout=10)
+            # Not followed, and no DNS query for .invalid either: the flow is unknown, 430 Flow Failed.
+            run.expect(fin and fin.status == 430, f"answered with: {fin and fin.start}")
+            run.expect("cannot resolve" not in s.log_text(), "no lookup of .invalid")
+            caller.close()
 
-    @run.case
-    def sipctl_lists_connections():
-        ws = WsClient(wsport, origin=ORIGIN)
-        lst = s.ctl("ws", "list")
-        run.expect(any(c["origin"] == ORIGIN and c["proto"] == "ws" for c in lst), f"{lst}")
-        ws.close()
+        @case
+        def sipctl_lists_connections():
+            ws = Ws(origin=ORIGIN)
+            lst = s.ctl("ws", "list")
+            run.expect(any(c["origin"] == ORIGIN and c["proto"] == PROTO for c in lst), f"{lst}")
+            conns = s.ctl("conns", "list")
+            run.expect(any(c["proto"] == PROTO and c["id"] in [x["id"] for x in lst] for c in conns),
+                       f"also in conns list: {conns}")
+            ws.close()
 
 
 
 @run.case
 def idle_peer_closed_1001_live_one_kept_by_pongs():
     port = free_port("tcp")
-    with Sipd(run.build, modules=[{"name": "parser"}, {"name": "udp"},
+    with Sipd(run.build, modules=[{"name": "parser"}, {"name": "udp"}, {"name": "tcp"},
                                   {"name": "ws", "idle_timeout": 3, "keepalive_interval": 1}],
               listen=["udp:127.0.0.1:{port}", f"ws:127.0.0.1:{port}"]) as sd:
         mute, live = WsClient(port, origin=ORIGIN), WsClient(port, origin=ORIGIN)
@@ -472,44 +501,18 @@ def idle_peer_closed_1001_live_one_kept_by_pongs():
         live.close()
 
 
-def civetweb_tls_usable():
-    """The check the ws module makes: civetweb looks SSL_get_peer_certificate up in libssl.so."""
-    try:
-        lib = ctypes.CDLL("libssl.so")
-    except OSError:
-        return False
-    return hasattr(lib, "SSL_get_peer_certificate")
-
-
 @run.case
-def wss_served_or_refused_with_the_reason():
-    d = tempfile.mkdtemp(prefix="ws-cert-")
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+def wss_without_the_tls_module_refused_at_start():
     port = free_port("tcp")
-    sd = Sipd(run.build, modules=[{"name": "parser"}, {"name": "udp"},
-                                  {"name": "ws", "certificate": cert, "private_key": key}],
+    sd = Sipd(run.build, modules=[{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "ws"}],
               listen=["udp:127.0.0.1:{port}", f"wss:127.0.0.1:{port}"])
     try:
-        if civetweb_tls_usable():
-            with sd:
-                ws = WsClient(port, origin=ORIGIN, tls=True)
-                ws.send_text("OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WSS x.invalid;branch=%s\r\n"
-                             "Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\n"
-                             "Call-ID: wss1\r\nCSeq: 1 OPTIONS\r\n\r\n" % new_branch())
-                run.expect(parse_sip(ws.recv_message().encode()).status == 200, "answered over wss")
-                ws.close()
-        else:
-            try:
-                sd.start()
-                sd.stop()
-                run.expect(False, "sipd started a wss listener that would crash at the first client")
-            except RuntimeError as e:
-                run.expect("SSL_get_peer_certificate" in str(e) and "wss:127.0.0.1" in str(e),
-                           f"start-up refused with the reason: {e}")
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+        sd.start()
+        sd.stop()
+        run.expect(False, "sipd started a wss listener without a certificate")
+    except RuntimeError as e:
+        run.expect("wss: listen entries need the tls module" in str(e), f"start-up refused with the reason: {e}")
 
 
+shutil.rmtree(certdir, ignore_errors=True)
 run.finish()

@@ -1,7 +1,7 @@
 /*
  * Unit tests of the shared stream machinery on socketpairs: the connection table and aliases per protocol,
- * limits shared by tcp, layered and foreign connections, the I/O path through a layer, queueing during a
- * handshake, transport errors with the right protocol, and the foreign-connection registry.
+ * limits shared by tcp, layered and framed connections, the I/O path through a layer, queueing during a
+ * handshake, transport errors with the right protocol, and a framer's path (input, frames out, end, refusal).
  */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
@@ -208,8 +208,6 @@ Test(stream, limits_are_shared_by_every_protocol)
 	int fds[3];
 	struct tcp_conn *c[3];
 	union sipd_sockaddr a = addr("192.0.2.3", 1);
-	struct stream_foreign_ops ops = {.send = NULL};
-	uint64_t id;
 
 	c[0] = accepted(SIPD_PROTO_TCP, "192.0.2.3", 1000, &fds[0]);
 	c[1] = accepted(SIPD_PROTO_TLS, "192.0.2.3", 1001, &fds[1]);
@@ -219,73 +217,10 @@ Test(stream, limits_are_shared_by_every_protocol)
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	cr_expect_eq(tcp_conn_accepted(&x, tcp_proto_get(SIPD_PROTO_TCP), sv[0], &a, NULL, NULL), EAGAIN,
 		     "the fourth from one IP is over max_connections_per_ip (3)");
-	cr_expect_eq(tcp_foreign_add(&id, SIPD_PROTO_WS, true, &a, NULL, &ops, NULL), EINVAL,
-		     "a foreign connection needs a send function");
 	close(sv[0]);
 	close(sv[1]);
 	for (int i = 0; i < 3; i++)
 		closed(c[i], fds[i]);
-}
-
-static int sent_len;
-static char sent[256];
-
-static int foreign_send(void *arg, const char *buf, size_t len)
-{
-	(void)arg;
-	memcpy(sent, buf, len < sizeof(sent) ? len : sizeof(sent));
-	sent_len = (int)len;
-	return 0;
-}
-
-static void foreign_describe(void *arg, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s", (const char *)arg);
-}
-
-Test(stream, foreign_connections_count_are_listed_and_reachable_by_id)
-{
-	static const struct stream_foreign_ops ops = {.send = foreign_send, .describe = foreign_describe};
-	union sipd_sockaddr a = addr("192.0.2.4", 40000), b = addr("192.0.2.5", 40001);
-	uint64_t ids[4];
-	int fds[1];
-	struct tcp_conn *c = accepted(SIPD_PROTO_TCP, "192.0.2.6", 1, &fds[0]);
-
-	cr_assert_eq(tcp_foreign_add(&ids[0], SIPD_PROTO_WS, true, &a, NULL, &ops, "ws subprotocol sip"), 0);
-	cr_assert_eq(tcp_foreign_add(&ids[1], SIPD_PROTO_WSS, true, &b, NULL, &ops, "wss"), 0);
-	cr_assert_eq(tcp_foreign_add(&ids[2], SIPD_PROTO_WS, true, &b, NULL, &ops, "ws"), 0);
-	cr_expect_eq(tcp_foreign_add(&ids[3], SIPD_PROTO_WS, true, &b, NULL, &ops, "ws"), EMFILE,
-		     "one tcp and three foreign reach max_connections (4)");
-	cr_expect_neq(ids[0], c->id);
-
-	cr_expect_eq(tcp_send_conn(ids[0], "hello", 5), 0, "a send by id reaches the owner's send");
-	cr_expect_eq(sent_len, 5);
-	cr_expect_eq(memcmp(sent, "hello", 5), 0);
-	cr_expect(tcp_foreign_alive(ids[1]));
-	cr_expect_eq(tcp_foreign_keep(ids[1], true), 0);
-
-	json_t *arr = json_array();
-	tcp_foreign_list(arr, SIZE_MAX, sipd_now_ms());
-	cr_expect_eq(json_array_size(arr), 3);
-	bool saw_wss = false;
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		json_t *o = json_array_get(arr, i);
-		if (!strcmp(json_string_value(json_object_get(o, "proto")), "wss")) {
-			saw_wss = true;
-			cr_expect(json_is_true(json_object_get(o, "kept")));
-			cr_expect_str_eq(json_string_value(json_object_get(o, "detail")), "wss");
-			cr_expect_str_eq(json_string_value(json_object_get(o, "peer")), "192.0.2.5:40001");
-		}
-	}
-	cr_expect(saw_wss);
-	json_decref(arr);
-
-	for (int i = 0; i < 3; i++)
-		tcp_foreign_remove(ids[i]);
-	cr_expect(!tcp_foreign_alive(ids[0]));
-	cr_expect_eq(tcp_send_conn(ids[0], "x", 1), ENOTCONN, "a removed connection is gone");
-	cr_expect_eq(tcp_foreign_keep(ids[0], true), ENOENT);
-	closed(c, fds[0]);
 }
 
 Test(stream, writes_wait_for_the_handshake_then_go_through_the_layer)
