@@ -21,7 +21,8 @@ if [ -n "$admin_url" ]; then
 	admin_url="${admin_url/0.0.0.0/127.0.0.1}"
 	echo "sipd: web admin at $admin_url/ (first start: the password of 'admin' is printed below, once)"
 fi
-# tls enabled with the default certificate path and no certificate yet: a self-signed one for a first start.
+# tls enabled with the default certificate path and no certificate yet: a self-signed one for a first start
+# (tls: and wss: entries both use it).
 if grep -Eq '^[[:space:]]*\{[[:space:]]*name[[:space:]]*=[[:space:]]*"tls"' modules.conf &&
 	grep -q 'build/tls/sipd.pem' modules.conf && [ ! -f build/tls/sipd.pem ]; then
 	mkdir -p build/tls

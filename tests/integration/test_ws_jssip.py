@@ -1,7 +1,9 @@
-"""JsSIP in headless Chromium (playwright-core, tests/browser/driver.js) over sipd's ws transport:
+"""JsSIP in headless Chromium (playwright-core, tests/browser/driver.js) over sipd's ws and wss transports:
 digest registration over a WebSocket, calls to and from a baresip on UDP through sipd with audio both ways
 (DTLS-SRTP and ICE between the two clients; sipd only signals), hang-ups from either side, and a call
-forked to two browser registrations of one user. Needs chromium, baresip and scripts/js_setup.sh."""
+forked to two browser registrations of one user; over wss (a self-signed certificate made here, which
+Chromium is told to accept) a registration and a call with audio. Needs chromium, baresip and
+scripts/js_setup.sh."""
 
 import functools
 import http.server
@@ -41,7 +43,9 @@ T = 15  # generous for the ASan build
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
          "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required",
-         "--disable-features=WebRtcHideLocalIpsWithMdns"]
+         "--disable-features=WebRtcHideLocalIpsWithMdns",
+         # wss: the certificate is the self-signed one made below.
+         "--ignore-certificate-errors"]
 if not IN_NETNS:
     FLAGS.append("--allow-loopback-in-peer-connection")
 
@@ -129,10 +133,16 @@ if missing():
 srv, www = serve_page()
 page_origin = f"http://127.0.0.1:{srv.server_address[1]}"
 page_url = f"{page_origin}/phone.html" + ("?debug" if os.environ.get("JSSIP_DEBUG") else "")
-wsport = free_port("tcp")
+wsport, wssport = free_port("tcp"), free_port("tcp")
+certdir = tempfile.mkdtemp(prefix="ws-jssip-cert-")
+CERT, KEY = os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", KEY, "-out", CERT, "-days", "2", "-subj", "/CN=127.0.0.1",
+                "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
 with open(os.path.join(ROOT, "routing.cfg")) as f:
     ROUTING = f.read()
 MODULES = [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"},
+           {"name": "tls", "certificate": CERT, "private_key": KEY},
            {"name": "ws", "allowed_origins": [page_origin]},
            {"name": "sanity"}, {"name": "maxfwd"}, {"name": "tm"},
            # libre 1.1 (baresip) aborts on a SHA-256 challenge; JsSIP does MD5 too.
@@ -142,8 +152,7 @@ MODULES = [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"},
            {"name": "session_timer", "policy": "supported"},
             # The default routing.cfg calls rtc_player's functions.
             {"name": "rtc_player", "bind_address": "127.0.0.1"}]
-# No wss here: Debian 12's civetweb cannot serve TLS with OpenSSL 3 (test_ws.py checks that sipd says so).
-LISTEN = ["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}", f"ws:127.0.0.1:{wsport}"]
+LISTEN = ["udp:127.0.0.1:{port}", "tcp:127.0.0.1:{port}", f"ws:127.0.0.1:{wsport}", f"wss:127.0.0.1:{wssport}"]
 BROWSER = None
 SIPD = None
 BARESIPS = []
@@ -185,7 +194,7 @@ def browser_calls_baresip(b, s, page, bs, target_port):
 try:
     with Sipd(run.build, modules=MODULES, routing=ROUTING, listen=LISTEN, log_level=os.environ.get("SIPD_LOG", "info")) as s:
         SIPD = s
-        for user in ("web", "bob"):
+        for user in ("web", "bob", "webs"):
             s.ctl("users", "add", user, f"{user}-pw")
         BROWSER = b = Browser()
         bob = Baresip("bob", "bob", "bob-pw", s.port, webrtc=True)
@@ -238,6 +247,18 @@ try:
             run.expect(bob.wait_event("CALL_CLOSED", T), "BYE reached baresip")
             b.js("b", "window.phone.stop()")
 
+        @run.case
+        def jssip_over_wss_registers_and_calls_baresip_with_audio():
+            register(b, "c", "wss", wssport, "webs")
+            regs = s.ctl("registrations", "webs")
+            run.expect(len(regs) == 1 and regs[0]["transport"] == "wss",
+                       f"one wss binding: {regs}")
+            conns = [c for c in s.ctl("ws", "list") if c["proto"] == "wss"]
+            run.expect(conns and conns[0]["origin"] == page_origin and "TLSv1.3" in conns[0]["detail"],
+                       f"listed as wss over TLS 1.3 with its origin: {conns}")
+            browser_calls_baresip(b, s, "c", bob, s.port)
+            b.js("c", "window.phone.stop()")
+
 finally:
     for u in BARESIPS:
         u.close()
@@ -245,5 +266,6 @@ finally:
         BROWSER.close()
     srv.shutdown()
     shutil.rmtree(www, ignore_errors=True)
+    shutil.rmtree(certdir, ignore_errors=True)
 
 run.finish()
