@@ -106,6 +106,59 @@ static struct stream_layer fake_layer = {
     .close = fake_close,
 };
 
+/* A toy framer: a message goes out as "<len>:" and the message; refused connections are noted. */
+struct toy {
+	bool ready;
+	int refused;
+};
+static int toy_closes;
+
+static int toy_open(void **state, int refused)
+{
+	struct toy *t = calloc(1, sizeof(*t));
+	if (!t)
+		return ENOMEM;
+	t->refused = refused;
+	*state = t;
+	return 0;
+}
+
+static size_t toy_input(struct stream_conn *c, void *state, char *buf, size_t len)
+{
+	(void)c, (void)state, (void)buf;
+	return len;
+}
+
+static size_t toy_frame(void *state, const char *msg, size_t len, char *hdr)
+{
+	(void)msg;
+	return ((struct toy *)state)->ready ? (size_t)snprintf(hdr, STREAM_FRAME_HDR, "%zu:", len) : 0;
+}
+
+static void toy_list(void *state, json_t *obj)
+{
+	json_object_set_new(obj, "toy_ready", json_boolean(((struct toy *)state)->ready));
+}
+
+static void toy_close(void *state)
+{
+	toy_closes++;
+	free(state);
+}
+
+static struct stream_framer toy_framer = {
+    .proto = SIPD_PROTO_WS,
+    .name = "toyws",
+    .layer_proto = SIPD_PROTO_NONE,
+    .max_connections_per_ip = 2,
+    .max_input = 4096,
+    .open = toy_open,
+    .input = toy_input,
+    .frame = toy_frame,
+    .list = toy_list,
+    .close = toy_close,
+};
+
 static struct sipd_dest last_err_dst;
 static int last_err, errors_seen;
 
@@ -125,6 +178,8 @@ static void setup(void)
 	cr_assert_eq(tcp_conns_init(), 0);
 	cr_assert_eq(tcp_protos_init(), 0);
 	cr_assert_eq(tcp_layer_register(&fake_layer), 0);
+	cr_assert_eq(tcp_framer_register(&toy_framer), 0);
+	cr_assert_eq(tcp_protos_resolve(), 0);
 	cr_assert_eq(sipd_transport_on_error(on_error), 0);
 }
 
@@ -311,4 +366,70 @@ Test(stream, plain_tcp_writes_straight_to_the_socket)
 	closed(c, peer);
 	cr_expect_eq(tcp_conn_write(c, "x", 1), ENOTCONN, "a closed connection refuses writes");
 	tcp_conn_unref(c);
+}
+
+Test(stream, a_framer_frames_messages_once_ready)
+{
+	int peer;
+	struct tcp_conn *c = accepted(SIPD_PROTO_WS, "192.0.2.20", 3000, &peer);
+	char buf[64];
+
+	cr_expect_eq(c->state, TCP_ST_OPEN, "no layer: the framer's handshake runs on an open connection");
+	cr_expect_eq(tcp_conn_send_msg(c, "early", 5), ENOTCONN, "no message before the framer is ready");
+	((struct toy *)c->fstate)->ready = true;
+	cr_expect_eq(tcp_conn_send_msg(c, "hello", 5), 0);
+	cr_expect_eq(tcp_conn_write(c, "|raw", 4), 0, "the framer's own bytes go as they are");
+	ssize_t n = recv(peer, buf, sizeof(buf), 0);
+	cr_assert_eq(n, 11);
+	cr_expect_eq(memcmp(buf, "5:hello|raw", 11), 0, "header and message in one piece, in order");
+
+	json_t *arr = tcp_conns_list(SIPD_PROTO_WS, SIZE_MAX);
+	cr_assert_eq(json_array_size(arr), 1, "only the protocol asked for");
+	cr_expect(json_is_true(json_object_get(json_array_get(arr, 0), "toy_ready")), "the framer's fields");
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "proto")), "toyws");
+	json_decref(arr);
+
+	tcp_conn_end(c, STREAM_END_PEER, "bye");
+	cr_expect_eq(c->state, TCP_ST_CLOSING, "ended: closes once written");
+	cr_expect_eq(c->close_counter, c->st->closed_peer);
+	int before = toy_closes;
+	closed(c, peer);
+	cr_expect_eq(toy_closes, before + 1, "closing frees the framer's state");
+}
+
+Test(stream, a_framer_never_connects_out)
+{
+	union sipd_sockaddr peer = addr("192.0.2.21", 3001);
+	struct tcp_conn *got = NULL;
+	bool created;
+
+	cr_expect_eq(tcp_conn_by_peer_or_new(&got, &created, tcp_proto_get(SIPD_PROTO_WS), &peer, NULL, NULL),
+		     ENOTCONN, "a browser cannot be called: without its connection it is gone");
+	cr_expect_null(got);
+}
+
+Test(stream, over_a_framers_own_limit_the_connection_is_kept_to_be_told)
+{
+	int fds[4];
+	struct tcp_conn *c[4];
+
+	c[0] = accepted(SIPD_PROTO_WS, "192.0.2.22", 1, &fds[0]);
+	c[1] = accepted(SIPD_PROTO_WS, "192.0.2.22", 2, &fds[1]);
+	c[2] = accepted(SIPD_PROTO_WS, "192.0.2.22", 3, &fds[2]);
+	c[3] = accepted(SIPD_PROTO_TCP, "192.0.2.22", 4, &fds[3]);
+	cr_expect(c[0]->admitted && c[1]->admitted);
+	cr_expect(!c[2]->admitted, "the third ws connection is over the framer's max_connections_per_ip (2)");
+	cr_expect_eq(((struct toy *)c[2]->fstate)->refused, EAGAIN, "and its framer knows why");
+	cr_expect(c[3]->admitted, "tcp from the same address is not limited by ws's own limit");
+	/* The refused one holds no slot: closing it frees nothing, closing an admitted one frees one. */
+	closed(c[2], fds[2]);
+	c[2] = accepted(SIPD_PROTO_WS, "192.0.2.22", 5, &fds[2]);
+	cr_expect(!c[2]->admitted);
+	closed(c[2], fds[2]);
+	closed(c[0], fds[0]);
+	c[0] = accepted(SIPD_PROTO_WS, "192.0.2.22", 6, &fds[0]);
+	cr_expect(c[0]->admitted, "room again after an admitted one closed");
+	closed(c[0], fds[0]);
+	closed(c[1], fds[1]);
+	closed(c[3], fds[3]);
 }

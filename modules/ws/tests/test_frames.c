@@ -1,4 +1,5 @@
-/* Unit tests: WebSocket message reassembly and the RFC 6455 frame rules (frames.c). */
+/* Unit tests: WebSocket frame headers on the wire, message reassembly and the RFC 6455 frame rules
+ * (frames.c). */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -154,4 +155,90 @@ Test(frames, utf8_validation)
 	cr_assert_not(ws_utf8_valid("\xf4\x90\x80\x80", 4));                 /* past U+10FFFF */
 	cr_assert_not(ws_utf8_valid("\xe2\x82", 2));                         /* truncated */
 	cr_assert_not(ws_utf8_valid("\x80", 1));
+}
+
+/* The wire side: headers as a client sends them. */
+Test(wire, small_masked_frame)
+{
+	const unsigned char b[] = {0x81, 0x85, 1, 2, 3, 4, 'h' ^ 1, 'e' ^ 2, 'l' ^ 3, 'l' ^ 4, 'o' ^ 1};
+	char payload[5];
+	struct ws_frame f;
+
+	cr_assert_eq(ws_frame_parse((const char *)b, 1, MAX, &f), WS_FRAME_MORE);
+	cr_assert_eq(ws_frame_parse((const char *)b, 5, MAX, &f), WS_FRAME_MORE,
+		     "the mask key is not there yet");
+	cr_assert_eq(ws_frame_parse((const char *)b, sizeof(b), MAX, &f), WS_FRAME_OK);
+	cr_assert_eq(f.bits, FIN | WS_OP_TEXT);
+	cr_assert_eq(f.hdr_len, 6);
+	cr_assert_eq(f.len, 5);
+	memcpy(payload, b + 6, 5);
+	ws_unmask(payload, 5, f.mask);
+	cr_assert_eq(memcmp(payload, "hello", 5), 0);
+}
+
+Test(wire, extended_lengths)
+{
+	unsigned char b16[8] = {0x82, 0x80 | 126, 0x01, 0x00, 9, 9, 9, 9};
+	unsigned char b64[14] = {0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 9, 9, 9, 9};
+	struct ws_frame f;
+
+	cr_assert_eq(ws_frame_parse((const char *)b16, 4, 1024, &f), WS_FRAME_MORE);
+	cr_assert_eq(ws_frame_parse((const char *)b16, 8, 1024, &f), WS_FRAME_OK);
+	cr_assert_eq(f.len, 256);
+	cr_assert_eq(f.hdr_len, 8);
+	cr_assert_eq(ws_frame_parse((const char *)b64, 14, 1024, &f), WS_FRAME_OK);
+	cr_assert_eq(f.len, 256);
+	cr_assert_eq(f.hdr_len, 14);
+}
+
+Test(wire, unmasked_client_frame_is_1002)
+{
+	const unsigned char b[] = {0x81, 0x02, 'h', 'i'};
+	struct ws_frame f;
+
+	cr_assert_eq(ws_frame_parse((const char *)b, sizeof(b), MAX, &f), WS_FRAME_BAD);
+	cr_assert_eq(f.code, WS_CLOSE_PROTOCOL);
+	cr_assert_eq(ws_frame_parse((const char *)b, 2, MAX, &f), WS_FRAME_BAD,
+		     "known from the second byte on");
+}
+
+Test(wire, lengths_over_the_limit_or_with_the_top_bit_set)
+{
+	unsigned char big[14] = {0x82, 0x80 | 127, 0, 0, 0, 1, 0, 0, 0, 0, 9, 9, 9, 9};
+	unsigned char top[14] = {0x82, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 1, 9, 9, 9, 9};
+	struct ws_frame f;
+
+	cr_assert_eq(ws_frame_parse((const char *)big, sizeof(big), MAX, &f), WS_FRAME_BAD);
+	cr_assert_eq(f.code, WS_CLOSE_TOO_BIG, "refused from the header, before any payload");
+	cr_assert_eq(ws_frame_parse((const char *)top, sizeof(top), MAX, &f), WS_FRAME_BAD);
+	cr_assert_eq(f.code, WS_CLOSE_PROTOCOL);
+}
+
+Test(wire, server_headers_use_the_shortest_length)
+{
+	unsigned char h[10];
+
+	cr_assert_eq(ws_frame_header((char *)h, WS_OP_TEXT, 125), 2);
+	cr_assert_eq(h[0], FIN | WS_OP_TEXT);
+	cr_assert_eq(h[1], 125, "no mask bit from a server");
+	cr_assert_eq(ws_frame_header((char *)h, WS_OP_BINARY, 126), 4);
+	cr_assert_eq(h[1], 126);
+	cr_assert_eq((h[2] << 8) | h[3], 126);
+	cr_assert_eq(ws_frame_header((char *)h, WS_OP_TEXT, 70000), 10);
+	cr_assert_eq(h[1], 127);
+	cr_assert_eq(((unsigned)h[7] << 16) | (h[8] << 8) | h[9], 70000);
+}
+
+Test(wire, unmask_any_length_and_alignment)
+{
+	const uint8_t key[4] = {0xa1, 0xb2, 0xc3, 0xd4};
+	char buf[37], orig[37];
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		orig[i] = buf[i] = (char)(i * 7);
+	ws_unmask(buf + 1, 35, key);
+	for (size_t i = 0; i < 35; i++)
+		cr_assert_eq((unsigned char)buf[1 + i], (unsigned char)(orig[1 + i] ^ key[i & 3]));
+	ws_unmask(buf + 1, 35, key);
+	cr_assert_eq(memcmp(buf, orig, sizeof(buf)), 0, "masking twice gives the bytes back");
 }

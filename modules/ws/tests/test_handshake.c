@@ -1,5 +1,10 @@
-/* Unit tests: the Origin allow-list and the "sip" subprotocol offer (handshake.c). */
+/* Unit tests: the HTTP upgrade (request parsing, Sec-WebSocket-Accept, refusals), the Origin allow-list and
+ * the "sip" offer (handshake.c). */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "ws.h"
 
@@ -50,4 +55,113 @@ Test(subprotocol, no_sip)
 	cr_assert_not(ws_offers_sip("SIP"));
 	cr_assert_not(ws_offers_sip("xsip, sip2"));
 	cr_assert_not(ws_offers_sip(","));
+}
+
+static char head[1024];
+
+/* A request head in a writable buffer, as the stream layer hands it over. */
+static struct ws_request parse(const char *text)
+{
+	struct ws_request rq;
+
+	snprintf(head, sizeof(head), "%s", text);
+	cr_assert_eq(ws_request_parse(head, strlen(head), &rq), 0);
+	return rq;
+}
+
+#define GOOD_KEY "dGhlIHNhbXBsZSBub25jZQ=="
+
+Test(upgrade, accept_key_of_rfc_6455_1_3)
+{
+	char out[WS_ACCEPT_LEN + 1];
+
+	cr_assert_eq(ws_accept_key(GOOD_KEY, out), 0);
+	cr_assert_str_eq(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+	cr_assert_eq(ws_accept_key("short", out), -1);
+	cr_assert_eq(ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==x", out), -1);
+	cr_assert_eq(ws_accept_key("dGhlIHNhbXBsZSBub25jZSE=", out), -1, "17 bytes, not 16");
+}
+
+Test(upgrade, a_browser_request_gets_101_with_sip)
+{
+	struct ws_request rq = parse("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:8088\r\nUpgrade: WebSocket\r\n"
+				     "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: " GOOD_KEY "\r\n"
+				     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat, sip\r\n"
+				     "Origin: http://127.0.0.1:8080\r\n\r\n");
+	struct ws_answer v;
+	char out[512];
+
+	cr_assert_str_eq(rq.target, "/ws");
+	cr_assert_str_eq(rq.origin, "http://127.0.0.1:8080");
+	cr_assert_eq(ws_handshake_check(&rq, NULL, 0, &v), 0);
+	cr_assert_eq(v.status, 101);
+	cr_assert_gt(ws_handshake_answer(&v, out, sizeof(out)), 0);
+	cr_assert(strstr(out, "HTTP/1.1 101 Switching Protocols\r\n") == out);
+	cr_assert(strstr(out, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+	cr_assert(strstr(out, "Sec-WebSocket-Protocol: sip\r\n"));
+}
+
+static int status_of(const char *text, int refused, enum ws_refusal *r, char *answer, size_t size)
+{
+	struct ws_request rq = parse(text);
+	struct ws_answer v;
+	int st = ws_handshake_check(&rq, NULL, refused, &v);
+
+	*r = v.refusal;
+	ws_handshake_answer(&v, answer, size);
+	return st;
+}
+
+Test(upgrade, refusals_in_order_with_a_json_body)
+{
+	char out[1024];
+	enum ws_refusal r;
+
+	cr_assert_eq(status_of("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0, &r, out, sizeof(out)), 426);
+	cr_assert_eq(r, WS_REFUSED_HTTP);
+	cr_assert(strstr(out, "Upgrade: websocket\r\n") && strstr(out, "{\"error\":\""),
+		  "426 names the upgrade, and says why in JSON: %s", out);
+	cr_assert_eq(status_of("GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+			       "Sec-WebSocket-Key: " GOOD_KEY "\r\nSec-WebSocket-Version: 8\r\n\r\n",
+			       0, &r, out, sizeof(out)),
+		     426, "another version: 426 with the one we speak");
+	cr_assert(strstr(out, "Sec-WebSocket-Version: 13\r\n"));
+	cr_assert_eq(status_of("GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: close\r\n"
+			       "Sec-WebSocket-Key: " GOOD_KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n",
+			       0, &r, out, sizeof(out)),
+		     400, "no Connection: Upgrade");
+	cr_assert_eq(r, WS_REFUSED_HTTP);
+	cr_assert_eq(status_of("GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+			       "Sec-WebSocket-Key: " GOOD_KEY "\r\nSec-WebSocket-Version: 13\r\n"
+			       "Sec-WebSocket-Protocol: sip\r\nOrigin: http://evil.example\r\n\r\n",
+			       EAGAIN, &r, out, sizeof(out)),
+		     403, "the Origin is checked before the limits");
+	cr_assert_eq(r, WS_REFUSED_ORIGIN);
+	cr_assert(strstr(out, "origin http://evil.example is not allowed"), "%s", out);
+	cr_assert_eq(status_of("GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+			       "Sec-WebSocket-Key: " GOOD_KEY "\r\nSec-WebSocket-Version: 13\r\n"
+			       "Sec-WebSocket-Protocol: chat\r\n\r\n",
+			       0, &r, out, sizeof(out)),
+		     400);
+	cr_assert_eq(r, WS_REFUSED_PROTOCOL);
+	cr_assert_eq(status_of("GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+			       "Sec-WebSocket-Key: " GOOD_KEY "\r\nSec-WebSocket-Version: 13\r\n"
+			       "Sec-WebSocket-Protocol: sip\r\n\r\n",
+			       EAGAIN, &r, out, sizeof(out)),
+		     503, "a native client (no Origin) over the per-IP limit");
+	cr_assert_eq(r, WS_REFUSED_LIMIT);
+	cr_assert(strstr(out, "Retry-After: 5\r\n") && strstr(out, "too many connections from this address"));
+	/* Content-Length matches the JSON body. */
+	const char *body = strstr(out, "\r\n\r\n") + 4, *cl = strstr(out, "Content-Length: ");
+	cr_assert_eq((size_t)atoi(cl + 16), strlen(body));
+}
+
+Test(upgrade, not_http_is_refused_by_the_parser)
+{
+	struct ws_request rq;
+
+	snprintf(head, sizeof(head), "%s", "\x16\x03\x01 garbage\r\n\r\n");
+	cr_assert_eq(ws_request_parse(head, strlen(head), &rq), -1);
+	snprintf(head, sizeof(head), "%s", "GET /\r\nHost\r\n\r\n");
+	cr_assert_eq(ws_request_parse(head, strlen(head), &rq), -1);
 }
