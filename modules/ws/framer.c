@@ -242,8 +242,11 @@ static void ws_list(void *state, json_t *obj)
 	const struct ws_state *st = state;
 	static const char *const names[] = {"http", "open", "closing"};
 
-	json_object_set_new(obj, "origin", json_string(st->origin));
-	json_object_set_new(obj, "ws_state", json_string(names[phase_of(st) % 3]));
+	uint8_t ph = phase_of(st);
+
+	/* origin is written once, before the phase leaves "http" (release/acquire). */
+	json_object_set_new(obj, "origin", json_string(ph == WS_PH_HTTP ? "" : st->origin));
+	json_object_set_new(obj, "ws_state", json_string(names[ph % 3]));
 }
 
 struct stream_framer ws_framer = {
