@@ -458,11 +458,13 @@ with Sipd(run.build, modules=modules, routing=ROUTING,
 
 
 @run.case
-def idle_peer_closed_1001_live_one_kept_by_pongs():
+def idle_peer_closed_1001_live_one_kept_by_pongs_silent_socket_closed():
     port = free_port("tcp")
     with Sipd(run.build, modules=[{"name": "parser"}, {"name": "udp"}, {"name": "tcp"},
-                                  {"name": "ws", "idle_timeout": 3, "keepalive_interval": 1}],
+                                  {"name": "ws", "idle_timeout": 3, "keepalive_interval": 1,
+                                   "handshake_timeout": 1}],
               listen=["udp:127.0.0.1:{port}", f"ws:127.0.0.1:{port}"]) as sd:
+        silent = socket.create_connection(("127.0.0.1", port), timeout=4)  # never sends its upgrade
         mute, live = WsClient(port, origin=ORIGIN), WsClient(port, origin=ORIGIN)
         stop = threading.Event()
 
@@ -489,6 +491,12 @@ def idle_peer_closed_1001_live_one_kept_by_pongs():
                 code = struct.unpack("!H", payload[:2])[0]
             elif op is None:
                 break
+        try:
+            gone = silent.recv(1) == b""
+        except OSError:
+            gone = True
+        silent.close()
+        run.expect(gone, "a connection without an upgrade request is closed after handshake_timeout")
         run.expect(pings >= 1, "sipd pinged the silent peer")
         run.expect(code == 1001, f"closed with 1001 after idle_timeout: {code} after {time.time() - t0:.1f}s")
         # The other one answered every ping: still open.
