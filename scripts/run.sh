@@ -30,7 +30,7 @@ if grep -Eq '^[[:space:]]*\{[[:space:]]*name[[:space:]]*=[[:space:]]*"tls"' modu
 		-addext "subjectAltName=DNS:$(hostname),DNS:localhost,IP:127.0.0.1" \
 		-keyout build/tls/sipd.key -out build/tls/sipd.pem 2>/dev/null
 	echo "sipd: no TLS certificate yet: made a self-signed one in build/tls/sipd.pem (valid 365 days)." \
-		"Clients must be told to trust it; replace it with a CA-issued chain and run sipctl tls reload."
+		"tls: and wss: entries use it; clients (and browsers) must be told to trust it; replace it with a CA-issued chain and run sipctl tls reload."
 fi
 echo "sipd: starting with modules.conf (control socket $ctl; try: build/core/sipctl -S $ctl help)"
 exec build/core/sipd -D -f modules.conf -S "$ctl" "$@"

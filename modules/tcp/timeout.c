@@ -1,4 +1,5 @@
-/* The one timer of a connection: connect, read (slow-loris), write and idle timeouts. */
+/* The one timer of a connection: connect, handshake, read (slow-loris), write and idle timeouts, and a
+ * framer's keep-alives. */
 #include <errno.h>
 #include <stdio.h>
 
