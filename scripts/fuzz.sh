@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # fuzz.sh BUILD_DIR SECONDS [TARGET...]: run each libFuzzer target (built with -DSIPD_FUZZ=ON, clang) for
 # SECONDS, seeded with its corpus (tests/fuzz/<name>/ plus the fixtures it reads); fails on any crash or
-# sanitizer report. Targets: parser digest script config (default: all). See docs/fuzzing.md.
+# sanitizer report. Targets: parser digest script config sdp stun rtp api (default: all). See docs/fuzzing.md.
 #   FUZZ_JOBS=N   run N processes per target (libFuzzer -jobs/-workers; default 1)
 #   FUZZ_RUNS=N   stop each target after N executions instead of SECONDS (the long bench run)
+#   FUZZ_LOGS=DIR keep each target's libFuzzer log as DIR/fuzz_<target>.log (the long bench run's record)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build-fuzz}
 secs=${2:-20}
 shift $(( $# > 2 ? 2 : $# ))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(parser digest script config)
+[ ${#targets[@]} -gt 0 ] || targets=(parser digest script config sdp stun rtp api)
 jobs=${FUZZ_JOBS:-1}
 export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
@@ -40,11 +41,13 @@ for t in "${targets[@]}"; do
 	if ! (cd "$work" && "$fuzzer" "${limit[@]}" -max_len=70000 -print_final_stats=1 \
 		-artifact_prefix="$work/" "$work" >"$work/out.log" 2>&1); then
 		rc=1
+		[ -z "${FUZZ_LOGS:-}" ] || { mkdir -p "$FUZZ_LOGS" && cat "$work"/fuzz-*.log "$work/out.log" >"$FUZZ_LOGS/fuzz_$t.log" 2>/dev/null; } || true
 		echo "fuzz_$t FAILED: artifacts and log in $work" >&2
 		tail -40 "$work/out.log" "$work"/fuzz-*.log 2>/dev/null >&2 || true
 		continue
 	fi
 	cat "$work"/fuzz-*.log "$work/out.log" 2>/dev/null | grep -E "^(stat::number_of_executed_units|Done [0-9]+ runs)" || true
+	[ -z "${FUZZ_LOGS:-}" ] || { mkdir -p "$FUZZ_LOGS" && cat "$work"/fuzz-*.log "$work/out.log" >"$FUZZ_LOGS/fuzz_$t.log" 2>/dev/null; } || true
 	rm -rf "$work"
 done
 exit $rc

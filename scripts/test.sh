@@ -3,7 +3,7 @@
 #   1. unit tests (Criterion) of the -Werror build
 #   2. unit + integration tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. the threaded tests (script reload under load, loops, timers) under ThreadSanitizer
-#   4. the libFuzzer targets (parser, digest, script, config), FUZZ_SECONDS each (default 20)
+#   4. the libFuzzer targets (parser, digest, script, config, sdp, stun, rtp, api), FUZZ_SECONDS each (default 15)
 #   5. the example third-party module built out of tree against the installed package
 # Usage: scripts/test.sh [--quick]   (--quick: steps 1 and 2 only)
 set -uo pipefail
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 JOBS=$(nproc)
 
 scripts/setup.sh --test-tools || exit 1
@@ -68,7 +68,7 @@ build_tsan() {
 }
 
 build_fuzzer() {
-	CC=clang TARGET="fuzz_parser fuzz_digest fuzz_script fuzz_config" build_variant build-fuzz \
+	CC=clang TARGET="fuzz_parser fuzz_digest fuzz_script fuzz_config fuzz_sdp fuzz_stun fuzz_rtp fuzz_api" build_variant build-fuzz \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_FUZZ=ON -DSIPD_WERROR=OFF -DSIPD_SANITIZE=address,undefined
 }
 
@@ -100,7 +100,7 @@ if [ $quick = 0 ]; then
 	step "tsan build" build_tsan
 	step "threaded tests (tsan)" tsan_tests build-tsan
 	step "fuzz build (clang)" build_fuzzer
-	step "fuzzing (4 targets, ${FUZZ_SECONDS}s each)" scripts/fuzz.sh build-fuzz "$FUZZ_SECONDS"
+	step "fuzzing (8 targets, ${FUZZ_SECONDS}s each)" scripts/fuzz.sh build-fuzz "$FUZZ_SECONDS"
 	step "out-of-tree example module" tests/integration/example_module.sh "$ROOT/build"
 fi
 

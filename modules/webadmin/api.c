@@ -386,6 +386,11 @@ int wa_api_dispatch(struct wa_request *r)
 	const char *top = r->nseg >= 2 ? r->seg[1] : "";
 	bool get_only = r->nseg == 2;
 
+	/* Segments become RPC params (JSON strings): bytes that are not UTF-8 name nothing. */
+	for (int i = 0; i < r->nseg; i++)
+		if (!wa_utf8_valid(r->seg[i]))
+			return wa_send_error(r->c, 400, NULL, "the path is not valid UTF-8");
+
 	if (is(top, "users"))
 		return users(r);
 	if (is(top, "registrations"))

@@ -94,6 +94,14 @@ int wa_path_file(char *out, size_t size, const char *root, const char *raw)
 	return 0;
 }
 
+bool wa_utf8_valid(const char *s)
+{
+	json_t *j = json_string(s); /* jansson refuses invalid UTF-8 */
+
+	json_decref(j);
+	return j != NULL;
+}
+
 int wa_query_get(const char *query, const char *name, char *out, size_t size)
 {
 	size_t nlen = strlen(name);
@@ -112,7 +120,8 @@ int wa_query_get(const char *query, const char *name, char *out, size_t size)
 				return -1;
 			for (size_t i = 0; i < vlen; i++)
 				tmp[i] = v[i] == '+' ? ' ' : v[i];
-			return wa_url_decode(out, size, tmp, vlen) < 0 ? -1 : 1;
+			/* Values go into JSON (RPC params): text that is not UTF-8 is malformed. */
+			return wa_url_decode(out, size, tmp, vlen) < 0 || !wa_utf8_valid(out) ? -1 : 1;
 		}
 		p += len;
 		if (*p == '&')

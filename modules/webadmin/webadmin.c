@@ -117,100 +117,9 @@ static int64_t now_s(void)
 	return (int64_t)time(NULL);
 }
 
-/* The session cookie's value, if any. */
-static bool cookie_token(struct mg_connection *c, char *out, size_t size)
-{
-	const char *cookies = mg_get_header(c, "Cookie");
-
-	return cookies && mg_get_cookie(cookies, "sipd_session", out, size) > 0;
-}
-
 static bool state_changing(const char *m)
 {
 	return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH") || !strcmp(m, "DELETE");
-}
-
-static int login(struct wa_request *r)
-{
-	struct mg_connection *c = r->c;
-	char token[64], cookie[256];
-	json_t *body = NULL, *answer;
-	int st;
-
-	if (strcmp(r->method, "POST"))
-		return wa_method_not_allowed(c, "POST");
-	if ((st = wa_json_body(c, &body)))
-		return st;
-	json_t *ju = json_object_get(body, "username"), *jp = json_object_get(body, "password");
-	if (!json_is_string(ju) || !json_string_length(ju) || json_string_length(ju) > 64) {
-		json_decref(body);
-		return wa_send_error(c, 400, json_pack("{s:s}", "field", "username"),
-				     "username must be a string of 1-64 characters");
-	}
-	if (!json_is_string(jp) || !json_string_length(jp) || json_string_length(jp) > 1024) {
-		json_decref(body);
-		return wa_send_error(c, 400, json_pack("{s:s}", "field", "password"),
-				     "password must be a string of 1-1024 characters");
-	}
-	const char *user = json_string_value(ju);
-	char safe[80];
-	wa_log_safe(safe, sizeof(safe), user);
-	int64_t wait = wa_login_blocked(r->addr, user, now_s());
-	if (wait > 0) {
-		char extra[64];
-		json_t *e =
-		    json_pack("{s:o, s:I}", "error",
-			      json_sprintf("too many failed logins; try again in %lld s", (long long)wait),
-			      "retry_after", (json_int_t)wait);
-		snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n", (long long)wait);
-		wa_send_json(c, 429, e, extra);
-		json_decref(e);
-		json_decref(body);
-		SIPD_NOTICE("login of %s from %s refused: rate limit", safe, r->addr);
-		return 429;
-	}
-	int err = wa_admin_check(user, json_string_value(jp));
-	if (err) {
-		if (err == EACCES)
-			wa_login_failed(r->addr, user, now_s());
-		SIPD_NOTICE("audit: failed login admin=%s addr=%s", safe, r->addr);
-		json_decref(body);
-		return wa_send_error(c, err == EACCES ? 401 : 500, NULL, "%s",
-				     err == EACCES ? "wrong username or password"
-						   : "cannot check the login now");
-	}
-	wa_login_succeeded(r->addr, user);
-	struct wa_session_info info;
-	if ((err = wa_session_create(user, token, sizeof(token), &info, now_s()))) {
-		json_decref(body);
-		return wa_send_error(c, 500, NULL, "cannot create a session: %s", strerror(err));
-	}
-	snprintf(cookie, sizeof(cookie),
-		 "Set-Cookie: sipd_session=%s; Path=/; HttpOnly; SameSite=Strict%s\r\n", token,
-		 wa_https ? "; Secure" : "");
-	answer = json_pack("{s:s, s:s, s:I}", "username", info.admin, "csrf", info.csrf, "expires_in",
-			   (json_int_t)info.expires_in);
-	wa_send_json(c, 200, answer, cookie);
-	SIPD_NOTICE("audit: login admin=%s addr=%s", safe, r->addr);
-	json_decref(answer);
-	json_decref(body);
-	return 200;
-}
-
-static int logout(struct wa_request *r)
-{
-	char token[128];
-	json_t *answer;
-
-	if (strcmp(r->method, "POST"))
-		return wa_method_not_allowed(r->c, "POST");
-	if (cookie_token(r->c, token, sizeof(token)))
-		wa_session_end(token);
-	answer = json_pack("{s:b}", "logged_out", 1);
-	wa_send_json(r->c, 200, answer,
-		     "Set-Cookie: sipd_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict\r\n");
-	json_decref(answer);
-	return 200;
 }
 
 static int api(struct mg_connection *c, const char *method, const char *raw, const char *query,
@@ -224,14 +133,14 @@ static int api(struct mg_connection *c, const char *method, const char *raw, con
 	if (r.nseg < 0)
 		return wa_send_error(c, 404, NULL, "no such path");
 	if (r.nseg == 2 && !strcmp(r.seg[1], "login"))
-		return login(&r);
-	r.logged_in = cookie_token(c, token, sizeof(token)) && wa_session_get(token, &r.s, now_s()) == 0;
+		return wa_login(&r);
+	r.logged_in = wa_cookie_token(c, token, sizeof(token)) && wa_session_get(token, &r.s, now_s()) == 0;
 	if (!r.logged_in)
 		return wa_send_error(c, 401, NULL, "log in first (POST /api/login)");
 	if (state_changing(method) && !wa_csrf_ok(&r.s, mg_get_header(c, "X-CSRF-Token")))
 		return wa_send_error(c, 403, NULL, "missing or wrong X-CSRF-Token header");
 	if (r.nseg == 2 && !strcmp(r.seg[1], "logout"))
-		st = logout(&r);
+		st = wa_logout(&r);
 	else
 		st = wa_api_dispatch(&r);
 	if (state_changing(method)) {
@@ -266,7 +175,7 @@ static int handle(struct mg_connection *c, void *cbdata)
 		struct wa_request r = {.c = c, .method = ri->request_method, .addr = ri->remote_addr};
 		char token[128];
 		r.logged_in =
-		    cookie_token(c, token, sizeof(token)) && wa_session_get(token, &r.s, now_s()) == 0;
+		    wa_cookie_token(c, token, sizeof(token)) && wa_session_get(token, &r.s, now_s()) == 0;
 		return wa_metrics_serve(&r);
 	}
 	return wa_files_serve(c, ri->request_method, path);

@@ -79,8 +79,11 @@ int wa_url_decode(char *dst, size_t size, const char *src, size_t len);
  * starts with a dot or holds a backslash; ENAMETOOLONG.
  */
 int wa_path_file(char *out, size_t size, const char *root, const char *raw);
-/* Value of query parameter name in a raw query string, decoded into out; 1 found, 0 absent, -1 malformed. */
+/* Value of query parameter name in a raw query string, decoded into out; 1 found, 0 absent, -1 malformed
+ * (bad percent-encoding, too long, or not UTF-8). */
 int wa_query_get(const char *query, const char *name, char *out, size_t size);
+/* True when s is valid UTF-8 (what a JSON string may hold). */
+bool wa_utf8_valid(const char *s);
 
 /* ---- http.c: answers and bodies ---- */
 /* The HTTP status of an RPC errno. */
@@ -136,6 +139,11 @@ struct wa_request {
 };
 /* Each returns the HTTP status it sent (for the audit line). */
 int wa_api_dispatch(struct wa_request *r);
+/* login.c: POST /api/login {username, password} -> session cookie + {username, csrf, expires_in}; logout. */
+int wa_login(struct wa_request *r);
+int wa_logout(struct wa_request *r);
+/* The sipd_session cookie's value, if the request has one. */
+bool wa_cookie_token(struct mg_connection *c, char *out, size_t size);
 int wa_api_audio(struct wa_request *r);
 int wa_api_softphone(struct wa_request *r);
 int wa_events_serve(struct wa_request *r);

@@ -226,6 +226,14 @@ with Sipd(run.build, modules=MODULES, routing=DEFAULT) as s:
         expect(r.status == 415, f"no Content-Type: {r.status}")
         r = web.request("PUT", "/api/users/bob", body=b'{"password": "a", "password": "b"}')
         expect(r.status == 400, f"duplicate keys: {r.status}")
+        # Path segments and query values become JSON params: bytes that are not UTF-8 are refused, never
+        # dropped (GET /api/registrations?aor=%FF listed every binding; found by tests/fuzz/fuzz_api).
+        for method, path in (("GET", "/api/users/b%FFb"), ("DELETE", "/api/users/b%FFb"),
+                             ("GET", "/api/registrations?aor=sip%3Ab%FF%40x"),
+                             ("DELETE", "/api/registrations?aor=sip%3Ab%FF%40x&contact=sip%3Ab%40y"),
+                             ("GET", "/api/users?q=%FF")):
+            r = web.request(method, path)
+            expect(r.status == 400 and isinstance(r.json.get("error"), str), f"{method} {path}: {r}")
         expect(s.ctl("users", "list") == before, "no stored row changed")
         sql = "x');DROP_TABLE_users;--"
         r = web.request("POST", "/api/users", {"username": sql, "password": "' OR '1'='1"})

@@ -56,6 +56,8 @@ struct rtc_stun_req {
 /* Parses a Binding request (0x0001). Returns 0, EBADMSG (not STUN / broken),
  * ENOTSUP (another method or class). */
 int rtc_stun_parse(struct rtc_stun_req *out, const uint8_t *buf, size_t len);
+/* USERNAME is "<local ufrag>:<remote ufrag>" (RFC 8445 §7.2.2). */
+bool rtc_stun_username_ok(const struct rtc_stun_req *r, const char *local_ufrag, const char *remote_ufrag);
 /* Checks MESSAGE-INTEGRITY (HMAC-SHA1 with key) and, if present, FINGERPRINT.
  * Returns 0 or EACCES. */
 int rtc_stun_check(const uint8_t *buf, size_t len, const uint8_t *key, size_t key_len);
@@ -94,6 +96,10 @@ size_t rtc_rtcp_sr_write(uint8_t *buf, size_t size, const struct rtc_rtp_state *
 			 const char *cname);
 /* RFC 5761: is this an RTCP packet (PT 64..95 after the marker bit)? */
 bool rtc_rtp_is_rtcp(const uint8_t *buf, size_t len);
+
+/* What a datagram on a media port is, by its first byte (RFC 7983 §7) and, for RTP, RFC 5761. */
+enum rtc_packet_kind { RTC_PACKET_OTHER, RTC_PACKET_STUN, RTC_PACKET_DTLS, RTC_PACKET_RTP, RTC_PACKET_RTCP };
+enum rtc_packet_kind rtc_packet_kind(const uint8_t *buf, size_t len);
 
 /* ---- SRTP keying (srtp_keys.c) ---- */
 

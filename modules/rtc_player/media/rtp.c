@@ -1,4 +1,4 @@
-/* RTP packetisation and RTCP sender reports (RFC 3550), written into caller buffers. */
+/* RTP packetisation and RTCP sender reports (RFC 3550), written into caller buffers; what a datagram is. */
 #include <string.h>
 
 #include "media_int.h"
@@ -89,4 +89,17 @@ size_t rtc_rtcp_sr_write(uint8_t *buf, size_t size, const struct rtc_rtp_state *
 bool rtc_rtp_is_rtcp(const uint8_t *buf, size_t len)
 {
 	return len >= 8 && (buf[0] & 0xc0) == 0x80 && buf[1] >= 192 && buf[1] <= 223;
+}
+
+enum rtc_packet_kind rtc_packet_kind(const uint8_t *buf, size_t len)
+{
+	if (len == 0)
+		return RTC_PACKET_OTHER;
+	if (buf[0] <= 3)
+		return RTC_PACKET_STUN;
+	if (buf[0] >= 20 && buf[0] <= 63)
+		return RTC_PACKET_DTLS;
+	if (buf[0] >= 128 && buf[0] <= 191)
+		return rtc_rtp_is_rtcp(buf, len) ? RTC_PACKET_RTCP : RTC_PACKET_RTP;
+	return RTC_PACKET_OTHER;
 }

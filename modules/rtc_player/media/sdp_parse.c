@@ -126,17 +126,24 @@ static int parse_mline(struct rtc_sdp_offer *o, struct line *l)
 	o->audio_index = (int)o->mline_count - 1;
 	o->port = m->port;
 	copy_slice(o->proto, sizeof(o->proto), m->proto, strlen(m->proto));
-	const char *ft = m->fmt;
-	do {
+	/* The formats are payload types: the first one copied above, the rest copied here (the line is not
+	 * NUL-terminated, so strtoul never reads it in place). */
+	char fmt[24];
+	copy_slice(fmt, sizeof(fmt), m->fmt, strlen(m->fmt));
+	for (;;) {
 		char *e;
-		unsigned long pt = strtoul(ft, &e, 10);
+		unsigned long pt = strtoul(fmt, &e, 10);
 
-		if (e == ft || (*e != '\0' && e != l->p) || pt > 127)
+		if (e == fmt || *e != '\0' || pt > 127)
 			return EBADMSG;
 		if (o->pt_count < RTC_SDP_MAX_FORMATS)
 			o->pts[o->pt_count++] = (uint8_t)pt;
-	} while (next_token(l, &ft) > 0);
-	return 0;
+		if ((n = next_token(l, &t)) == 0)
+			return 0;
+		if (n >= sizeof(fmt))
+			return EBADMSG;
+		copy_slice(fmt, sizeof(fmt), t, n);
+	}
 }
 
 static struct rtc_sdp_format *format_for(struct rtc_sdp_offer *o, unsigned long pt)
@@ -396,6 +403,13 @@ int rtc_sdp_parse(struct rtc_sdp_offer *out, const char *sdp, size_t len, const 
 			err = EBADMSG;
 			goto out;
 		}
+		/* RFC 4566 §9: no NUL or CR inside a line (a token cut at a NUL would not be echoed whole).
+		 */
+		if (memchr(l.p, '\0', (size_t)(l.end - l.p)) || memchr(l.p, '\r', (size_t)(l.end - l.p))) {
+			*reason = "NUL or CR inside an SDP line";
+			err = EBADMSG;
+			goto out;
+		}
 		if (lineno++ == 0) {
 			if (!has_prefix(&l, "v=0", &r)) {
 				*reason = "SDP does not start with v=0";
@@ -415,10 +429,11 @@ int rtc_sdp_parse(struct rtc_sdp_offer *out, const char *sdp, size_t len, const 
 		bool in_audio = o->mline_count > 0 && o->audio_index == (int)o->mline_count - 1;
 		bool in_session = o->mline_count == 0;
 		if (has_prefix(&l, "o=", &r)) {
+			char sess_id[24];
 			const char *t;
 			next_token(&r, &t);
-			if (next_token(&r, &t) > 0)
-				o->origin_sess_id = strtoull(t, NULL, 10);
+			if (token_copy(&r, sess_id, sizeof(sess_id)))
+				o->origin_sess_id = strtoull(sess_id, NULL, 10);
 		} else if (has_prefix(&l, "c=", &r)) {
 			if (in_session)
 				err = parse_conn(&r, session_conn, sizeof(session_conn), &session_family);

@@ -21,17 +21,6 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 	return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
 }
 
-/* USERNAME must be "<our ufrag>:<their ufrag>" (RFC 8445 §7.2.2). */
-static bool username_ok(const struct rtc_media_session *s, const struct rtc_stun_req *r)
-{
-	size_t ours = strlen(s->ice_ufrag), theirs = strlen(s->remote_ufrag);
-
-	if (r->username_len != ours + 1 + theirs)
-		return false;
-	return memcmp(r->username, s->ice_ufrag, ours) == 0 && r->username[ours] == ':' &&
-	       memcmp(r->username + ours + 1, s->remote_ufrag, theirs) == 0;
-}
-
 static void on_stun(struct rtc_media_session *s, const uint8_t *buf, size_t len,
 		    const struct sockaddr_storage *from, socklen_t from_len, uint64_t now_ms)
 {
@@ -40,7 +29,7 @@ static void on_stun(struct rtc_media_session *s, const uint8_t *buf, size_t len,
 	size_t n;
 
 	if (!s->want_ice || rtc_stun_parse(&req, buf, len) != 0 || !req.has_integrity ||
-	    !username_ok(s, &req))
+	    !rtc_stun_username_ok(&req, s->ice_ufrag, s->remote_ufrag))
 		return;
 	if (rtc_stun_check(buf, len, (const uint8_t *)s->ice_pwd, strlen(s->ice_pwd)) != 0)
 		return;
@@ -102,11 +91,9 @@ static void on_dtls(struct rtc_media_session *s, const uint8_t *buf, size_t len,
 	}
 }
 
-static void on_rtp(struct rtc_media_session *s, const uint8_t *buf, size_t len,
-		   const struct sockaddr_storage *from, socklen_t from_len, uint64_t now_ms)
+static void on_rtp(struct rtc_media_session *s, bool rtcp, const struct sockaddr_storage *from,
+		   socklen_t from_len, uint64_t now_ms)
 {
-	bool rtcp = rtc_rtp_is_rtcp(buf, len);
-
 	atomic_store_explicit(&s->packets_received,
 			      atomic_load_explicit(&s->packets_received, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
@@ -142,13 +129,22 @@ void rtc_session_readable(struct rtc_media_session *s, uint64_t now_ms)
 		}
 		if (n == 0 || s->ended)
 			continue;
-		/* RFC 7983 §7: the first byte says which protocol it is */
-		if (buf[0] <= 3)
+		enum rtc_packet_kind kind = rtc_packet_kind(buf, (size_t)n); /* RFC 7983 §7 */
+
+		switch (kind) {
+		case RTC_PACKET_STUN:
 			on_stun(s, buf, (size_t)n, &from, from_len, now_ms);
-		else if (buf[0] >= 20 && buf[0] <= 63)
+			break;
+		case RTC_PACKET_DTLS:
 			on_dtls(s, buf, (size_t)n, &from, from_len, now_ms);
-		else if (buf[0] >= 128 && buf[0] <= 191)
-			on_rtp(s, buf, (size_t)n, &from, from_len, now_ms);
+			break;
+		case RTC_PACKET_RTP:
+		case RTC_PACKET_RTCP:
+			on_rtp(s, kind == RTC_PACKET_RTCP, &from, from_len, now_ms);
+			break;
+		case RTC_PACKET_OTHER:
+			break;
+		}
 	}
 }
 

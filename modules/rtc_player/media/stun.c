@@ -102,6 +102,16 @@ int rtc_stun_parse(struct rtc_stun_req *out, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+bool rtc_stun_username_ok(const struct rtc_stun_req *r, const char *local_ufrag, const char *remote_ufrag)
+{
+	size_t ours = strlen(local_ufrag), theirs = strlen(remote_ufrag);
+
+	if (r->username_len != ours + 1 + theirs)
+		return false;
+	return memcmp(r->username, local_ufrag, ours) == 0 && r->username[ours] == ':' &&
+	       memcmp(r->username + ours + 1, remote_ufrag, theirs) == 0;
+}
+
 int rtc_stun_check(const uint8_t *buf, size_t len, const uint8_t *key, size_t key_len)
 {
 	uint8_t copy[STUN_MAX_CHECKED], mac[EVP_MAX_MD_SIZE];
@@ -115,9 +125,11 @@ int rtc_stun_check(const uint8_t *buf, size_t len, const uint8_t *key, size_t ke
 
 		if (off + 4 + alen > len)
 			return EACCES;
-		if (type == ATTR_INTEGRITY && mi == 0)
+		if (type == ATTR_INTEGRITY && mi == 0) {
+			if (alen != 20)
+				return EACCES; /* the HMAC must lie inside the message */
 			mi = off;
-		else if (type == ATTR_FINGERPRINT)
+		} else if (type == ATTR_FINGERPRINT)
 			fp = off;
 		off += 4 + (((size_t)alen + 3) & ~(size_t)3);
 	}

@@ -335,3 +335,39 @@ Test(sdp, a_recvonly_phone_gets_sendonly)
 	answer(buf, sizeof(buf), &o, &c);
 	cr_assert_not_null(strstr(buf, "a=sendonly\r\n"));
 }
+
+/* A body ends where its length says, with no NUL after it: the last payload type is read only up to there
+ * (found by tests/fuzz/fuzz_sdp: strtoul ran past the end of the body). */
+Test(sdp, last_payload_type_ends_at_the_body_length)
+{
+	static const char text[] = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0 89";
+	struct rtc_sdp_offer o;
+	const char *reason = NULL;
+	size_t len = strlen(text) - 1; /* the body stops after "8"; the "9" behind it is not part of it */
+	char *body = malloc(len + 1);
+
+	cr_assert_not_null(body);
+	memcpy(body, text, len + 1);
+	cr_assert_eq(rtc_sdp_parse(&o, body, len, &reason), 0, "%s", reason);
+	cr_assert_eq(o.pt_count, 2);
+	cr_assert_eq(o.pts[0], 0);
+	cr_assert_eq(o.pts[1], 8);
+	free(body);
+}
+
+/* RFC 4566 has no NUL or bare CR inside a line: such an offer is refused with a reason, so an answer never
+ * echoes a token cut short at a NUL (found by tests/fuzz/fuzz_sdp: the answer to it did not parse). */
+Test(sdp, nul_or_cr_inside_a_line_is_refused)
+{
+	static const char nul[] =
+	    "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\nm=video 9 \0SAVPF 31\r\n";
+	static const char cr[] = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\ra=sendrecv\r\n";
+	struct rtc_sdp_offer o;
+	const char *reason = NULL;
+
+	cr_assert_eq(rtc_sdp_parse(&o, nul, sizeof(nul) - 1, &reason), EBADMSG);
+	cr_assert_str_eq(reason, "NUL or CR inside an SDP line");
+	reason = NULL;
+	cr_assert_eq(rtc_sdp_parse(&o, cr, sizeof(cr) - 1, &reason), EBADMSG);
+	cr_assert_str_eq(reason, "NUL or CR inside an SDP line");
+}

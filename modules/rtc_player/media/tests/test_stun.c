@@ -2,6 +2,8 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <string.h>
 
 #include "media_int.h"
@@ -142,4 +144,19 @@ Test(stun, request_builder_round_trip)
 	cr_assert_eq(rtc_stun_check(buf, n, (const uint8_t *)pwd, strlen(pwd)), 0);
 	cr_assert_eq(rtc_stun_request(buf, 40, txid, "abcd:efgh1", true, (const uint8_t *)pwd, strlen(pwd)),
 		     0);
+}
+
+/* A MESSAGE-INTEGRITY attribute of length 0 at the end: the 20 bytes after the message are not its HMAC, even
+ * when they hold the right one (found by tests/fuzz/fuzz_stun: the check read past the message). */
+Test(stun, integrity_must_lie_inside_the_message)
+{
+	uint8_t buf[24 + 20] = {0x00, 0x01, 0x00, 0x04, 0x21, 0x12, 0xa4, 0x42, 1,    2,    3,    4,
+				5,    6,    7,    8,    9,    10,   11,   12,   0x00, 0x08, 0x00, 0x00};
+	uint8_t hdr[20];
+	unsigned mac_len = 0;
+
+	memcpy(hdr, buf, 20);
+	hdr[3] = 24; /* the length the HMAC covers: up to the end of a 20-byte MESSAGE-INTEGRITY */
+	cr_assert_not_null(HMAC(EVP_sha1(), pwd, (int)strlen(pwd), hdr, 20, buf + 24, &mac_len));
+	cr_assert_eq(rtc_stun_check(buf, 24, (const uint8_t *)pwd, strlen(pwd)), EACCES);
 }
