@@ -175,6 +175,8 @@ void sl_conn_close(struct sl_conn *c)
 	c->ssl = NULL;
 	if (c->role == SL_ROLE_UAC)
 		sl_uac_on_close(c);
+	else if (c->role == SL_ROLE_UAS && (c->proto == SL_WS || c->proto == SL_WSS) && !sl_uas_ready)
+		sl_uas_refused = true; /* the callee could not register: nothing to measure */
 	/* Freed at the end of the loop turn: later events of this turn may still name it. */
 	c->next_dead = dead_head;
 	dead_head = c;

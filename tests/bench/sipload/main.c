@@ -250,7 +250,7 @@ int main(int argc, char **argv)
 		}
 		sl_conn_flush_all();
 		sl_conn_reap();
-		if (sl_uas_refused || (sl_cfg.uac && now > deadline))
+		if (sl_uas_refused || sl_uac.broken || (sl_cfg.uac && now > deadline))
 			break;
 	}
 	sl_uac.done = true;

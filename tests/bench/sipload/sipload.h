@@ -106,7 +106,7 @@ size_t sl_frame_sip(const char *p, size_t len); /* length of the first whole mes
 struct sl_uac_stats {
 	uint32_t run_id, started, ok, failed, timeout, final_errors;
 	uint64_t t_begin, t_last_start;
-	bool done;
+	bool done, broken; /* broken: the shared connection failed before the first call */
 };
 extern struct sl_uac_stats sl_uac;
 void sl_uac_init(void);

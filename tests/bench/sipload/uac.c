@@ -174,6 +174,8 @@ void sl_uac_on_close(struct sl_conn *c)
 {
 	if (c->call)
 		call_end(c->call - 1, CALL_FAILED, sl_now_us());
+	else if (c == shared && !t_begin)
+		sl_uac.broken = true;
 	else if (c == shared && !sl_uac.done)
 		fprintf(stderr, "sipload: the shared connection closed; remaining calls time out\n");
 }
