@@ -14,7 +14,8 @@
 
 #include "sipload.h"
 
-static struct sl_conn *dirty_head, *dead_head;
+static struct sl_conn *dirty_head, *dead_head, *all_head;
+unsigned sl_connect_errors, sl_tls_errors;
 
 void sl_buf_reserve(struct sl_buf *b, size_t n)
 {
@@ -92,6 +93,10 @@ static struct sl_conn *conn_new(int fd, enum sl_role role, enum sl_state state)
 	c->role = role;
 	c->state = state;
 	c->refs = 1; /* the epoll registration's reference, dropped when it closes */
+	c->next_all = all_head;
+	if (all_head)
+		all_head->prev_all = c;
+	all_head = c;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ev.data.ptr = c;
 	if (epoll_ctl(sl_epfd, EPOLL_CTL_ADD, fd, &ev)) {
@@ -168,6 +173,12 @@ void sl_conn_close(struct sl_conn *c)
 	if (c->ssl && c->state == SL_OPEN)
 		SSL_shutdown(c->ssl); /* one close_notify, no wait for the peer's */
 	c->state = SL_CLOSED;
+	if (c->prev_all)
+		c->prev_all->next_all = c->next_all;
+	else
+		all_head = c->next_all;
+	if (c->next_all)
+		c->next_all->prev_all = c->prev_all;
 	epoll_ctl(sl_epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->ssl)
@@ -180,6 +191,15 @@ void sl_conn_close(struct sl_conn *c)
 	/* Freed at the end of the loop turn: later events of this turn may still name it. */
 	c->next_dead = dead_head;
 	dead_head = c;
+}
+
+/* At exit: every connection still open is closed and freed. */
+void sl_conn_close_all(void)
+{
+	while (all_head)
+		sl_conn_close(all_head);
+	sl_conn_flush_all();
+	sl_conn_reap();
 }
 
 void sl_conn_reap(void)
@@ -347,7 +367,8 @@ static void handshake(struct sl_conn *c)
 		char why[160];
 
 		ERR_error_string_n(le, why, sizeof(why));
-		fprintf(stderr, "sipload: TLS handshake failed: %s\n", why);
+		if (!sl_tls_errors++)
+			fprintf(stderr, "sipload: TLS handshake failed: %s\n", why);
 		ERR_clear_error();
 		sl_conn_close(c);
 	}
@@ -366,7 +387,8 @@ void sl_conn_event(struct sl_conn *c, uint32_t events)
 	}
 	if (c->state == SL_CONNECTING) {
 		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &sl) || err) {
-			fprintf(stderr, "sipload: connect: %s\n", strerror(err ? err : errno));
+			if (!sl_connect_errors++) /* the first one says why; the rest are counted */
+				fprintf(stderr, "sipload: connect: %s\n", strerror(err ? err : errno));
 			sl_conn_close(c);
 			return;
 		}

@@ -191,13 +191,13 @@ static void report(double elapsed, double cpu)
 	sl_uac_latency(lat, sizeof(lat));
 	printf("sipload: proto=%s conn=%s rate=%.0f duration=%.1f started=%u ok=%u failed=%u timeout=%u "
 	       "unfinished=%u final_errors=%u achieved=%.0f goodput=%.0f elapsed=%.2f tool_cpu_s=%.2f "
-	       "tool_cpu_us_per_call=%.0f%s\n",
+	       "tool_cpu_us_per_call=%.0f connect_errors=%u tls_errors=%u%s\n",
 	       (const char *[]){"tcp", "tls", "ws", "wss"}[sl_cfg.proto], sl_cfg.per_call ? "call" : "one",
 	       sl_cfg.rate, sl_cfg.duration, sl_uac.started, sl_uac.ok, sl_uac.failed, sl_uac.timeout,
 	       sl_uac.started - done, sl_uac.final_errors,
 	       start_s > 0 ? sl_uac.started / (start_s > 1e-3 ? start_s : 1e-3) : 0,
 	       elapsed > 0 ? sl_uac.ok / elapsed : 0, elapsed, cpu, sl_uac.ok ? cpu * 1e6 / sl_uac.ok : 0,
-	       lat);
+	       sl_connect_errors, sl_tls_errors, lat);
 }
 
 int main(int argc, char **argv)
@@ -254,9 +254,17 @@ int main(int argc, char **argv)
 			break;
 	}
 	sl_uac.done = true;
-	if (!sl_cfg.uac)
-		return 0;
-	now = sl_now_us();
-	report(sl_uac.t_begin ? (now - sl_uac.t_begin) / 1e6 : 0, cpu_s() - c0);
-	return finished ? 0 : 1;
+	if (sl_cfg.uac) {
+		now = sl_now_us();
+		report(sl_uac.t_begin ? (now - sl_uac.t_begin) / 1e6 : 0, cpu_s() - c0);
+		fflush(stdout);
+	}
+	sl_conn_close_all();
+	sl_uas_free();
+	if (sl_cfg.uac)
+		sl_uac_free();
+	SSL_CTX_free(sl_client_ctx);
+	SSL_CTX_free(sl_server_ctx);
+	close(sl_epfd);
+	return !sl_cfg.uac || finished ? 0 : 1;
 }

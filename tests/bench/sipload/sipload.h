@@ -30,7 +30,7 @@ struct sl_conn {
 	SSL *ssl;
 	unsigned refs;
 	bool dirty; /* on the flush list */
-	struct sl_conn *next_dirty, *next_dead;
+	struct sl_conn *next_dirty, *next_dead, *next_all, *prev_all;
 	struct sl_buf in, out, ws_msg; /* received bytes, bytes to send, a fragmented WS message */
 	size_t out_off;
 	char ws_key[32];
@@ -69,6 +69,7 @@ static inline void sl_buf_adds(struct sl_buf *b, const char *s);
 size_t sl_u32toa(char *dst, uint32_t v);
 
 /* conn.c */
+extern unsigned sl_connect_errors, sl_tls_errors; /* connections that failed to connect / to handshake */
 int sl_conn_connect(struct sl_conn **out, enum sl_role role, uint32_t call);
 int sl_listen(int port);
 void sl_conn_event(struct sl_conn *c, uint32_t events);
@@ -78,6 +79,7 @@ void sl_conn_ref(struct sl_conn *c);
 void sl_conn_unref(struct sl_conn *c);
 void sl_conn_flush_all(void);
 void sl_conn_reap(void);
+void sl_conn_close_all(void);
 void sl_conn_mark_dirty(struct sl_conn *c);
 
 /* ws.c */
@@ -113,6 +115,8 @@ void sl_uac_init(void);
 int sl_uac_start(void);
 bool sl_uac_tick(uint64_t now, bool ready);
 void sl_uac_latency(char *out, size_t outlen);
+void sl_uac_free(void);
+void sl_uas_free(void);
 
 /* uas.c */
 extern bool sl_uas_ready;   /* registered (ws/wss) or listening (tcp/tls) */

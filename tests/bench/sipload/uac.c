@@ -304,3 +304,14 @@ void sl_uac_latency(char *out, size_t outlen)
 	n = strlen(out);
 	percentiles("call", offsetof(struct call, total_us), out + n, outlen - n);
 }
+
+void sl_uac_free(void)
+{
+	uint32_t i;
+
+	for (i = oldest; i < started; i++)
+		if (calls[i].conn)
+			sl_conn_unref(calls[i].conn);
+	free(calls);
+	calls = NULL;
+}

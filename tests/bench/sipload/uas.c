@@ -58,7 +58,7 @@ void sl_uas_on_open(struct sl_conn *c)
 }
 
 /* The response's copied headers: Via, From, To (with our tag), Call-ID, CSeq and Record-Route. */
-static char *copy_headers(char *p, const char *end, const struct sl_msg *m, uint32_t tag)
+static char *copy_headers(char *p, char *end, const struct sl_msg *m, uint32_t tag)
 {
 	unsigned i;
 
@@ -166,4 +166,16 @@ void sl_uas_tick(uint64_t now)
 		sl_conn_unref(q->conn);
 		free(q);
 	}
+}
+
+void sl_uas_free(void)
+{
+	struct pending *q;
+
+	while ((q = head)) {
+		head = q->next;
+		sl_conn_unref(q->conn);
+		free(q);
+	}
+	tail = NULL;
 }
