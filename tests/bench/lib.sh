@@ -84,7 +84,8 @@ bench_free_port() {
 from sipdtest import free_port; print(free_port())"
 }
 
-# bench_wait_sip HOST PORT [TRANSPORT]: waits (10 s at most) until an OPTIONS gets a final answer.
+# bench_wait_sip HOST PORT [TRANSPORT]: waits (10 s at most) until an OPTIONS gets a final answer
+# (udp, tcp), or until the port accepts a connection (port: for tls, ws and wss listeners).
 bench_wait_sip() {
 	python3 - "$1" "$2" "${3:-udp}" <<'EOF'
 import socket, sys, time
@@ -96,6 +97,9 @@ req = (f"OPTIONS sip:{host}:{port} SIP/2.0\r\nVia: SIP/2.0/{proto.upper()} {host
 deadline = time.time() + 10
 while time.time() < deadline:
     try:
+        if proto == "port":
+            socket.create_connection((host, port), timeout=0.3).close()
+            sys.exit(0)
         if proto == "udp":
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.settimeout(0.3)
@@ -181,6 +185,20 @@ bench_cpu_ticks() {
 		total=$((total + ${12} + ${13}))
 	done
 	echo "$total"
+}
+
+# bench_busiest_share PID: the busiest worker thread's share of all worker CPU so far, in percent. With every
+# message on the connection's worker it is 100; spread evenly over two, near 50. Unlike calls/s, this does
+# not depend on the load generator keeping up.
+bench_busiest_share() {
+	local f total=0 max=0 t
+	for f in /proc/"$1"/task/*; do
+		grep -q '^sipd-w' "$f/comm" 2>/dev/null || continue
+		t=$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "$f/stat")
+		total=$((total + t))
+		[ "$t" -gt "$max" ] && max=$t
+	done
+	[ "$total" -gt 0 ] && echo $((max * 100 / total)) || echo 0
 }
 
 # System-wide UDP datagrams the kernel dropped for a full receive buffer (either side's).

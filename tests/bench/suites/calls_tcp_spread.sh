@@ -15,20 +15,6 @@ BENCH_PROBE_PROTO=tcp
 BENCH_CALL_PROTO=tcp
 bench_build sipd sipctl parser udp tcp sanity maxfwd tm || exit 1
 
-# busiest_share PID: the busiest worker thread's share of all worker CPU so far, in percent. With every
-# message on the connection's worker it is 100; spread evenly over two, near 50. Unlike calls/s, this does
-# not depend on SIPp keeping up.
-busiest_share() {
-	local f total=0 max=0 t
-	for f in /proc/"$1"/task/*; do
-		grep -q '^sipd-w' "$f/comm" 2>/dev/null || continue
-		t=$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "$f/stat")
-		total=$((total + t))
-		[ "$t" -gt "$max" ] && max=$t
-	done
-	[ "$total" -gt 0 ] && echo $((max * 100 / total)) || echo 0
-}
-
 # spread_run NAME WORKERS SPREAD: sets RESULT to "rate cpu_us_per_call bound". Not in a subshell: the
 # PIDs it starts must reach BENCH_PIDS for the exit trap.
 spread_run() {
@@ -46,7 +32,7 @@ request_route {
 	relay();
 }" parser tcp:"spread = $3" sanity maxfwd tm >&2 || return 1
 	RESULT=$(bench_find_max "$suite" "$name" "$port" "$SIPD_PID" "$BENCH_DIR/uac_call.xml")
-	RESULT="$RESULT $(busiest_share "$SIPD_PID")"
+	RESULT="$RESULT $(bench_busiest_share "$SIPD_PID")"
 	kill -TERM "$SIPD_PID"
 	wait "$SIPD_PID" 2>/dev/null
 }
