@@ -108,6 +108,16 @@ int db_simple(const char *sql)
 	return err;
 }
 
+int db_defer(const char *sql)
+{
+	return db_be->defer ? db_be->defer(sql) : db_simple(sql);
+}
+
+bool db_cancel(const char *sql)
+{
+	return db_be->cancel && db_be->cancel(sql);
+}
+
 int sipd_db_transaction(int (*fn)(void *arg), void *arg)
 {
 	int err;
@@ -115,9 +125,9 @@ int sipd_db_transaction(int (*fn)(void *arg), void *arg)
 	if (!db_be)
 		return ENODEV;
 	pthread_mutex_lock(&db_lock);
-	if ((err = db_simple(db_be->begin)) != 0 && db_be->reconnect && !db_be->connected() &&
+	if ((err = db_defer(db_be->begin)) != 0 && db_be->reconnect && !db_be->connected() &&
 	    db_be->reconnect() == 0)
-		err = db_simple(db_be->begin);
+		err = db_defer(db_be->begin);
 	if (err)
 		goto out;
 	err = fn(arg);
@@ -126,7 +136,7 @@ int sipd_db_transaction(int (*fn)(void *arg), void *arg)
 		db_notify_discard();
 		goto out;
 	}
-	if (db_simple("COMMIT") != 0) {
+	if (db_notify_send() != 0 || db_simple("COMMIT") != 0) {
 		db_simple("ROLLBACK");
 		db_notify_discard();
 		err = EIO;
@@ -134,6 +144,18 @@ int sipd_db_transaction(int (*fn)(void *arg), void *arg)
 	}
 	db_notify_committed();
 out:
+	pthread_mutex_unlock(&db_lock);
+	return err;
+}
+
+int sipd_db_read(int (*fn)(void *arg), void *arg)
+{
+	int err;
+
+	if (!db_be)
+		return ENODEV;
+	pthread_mutex_lock(&db_lock);
+	err = fn(arg);
 	pthread_mutex_unlock(&db_lock);
 	return err;
 }

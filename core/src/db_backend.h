@@ -51,6 +51,15 @@ struct db_backend {
 	void (*poll)(void);
 	/* Sends a notification on channel to every node (inside a transaction: sent at commit). */
 	int (*notify)(const char *channel, const char *payload);
+	/*
+	 * Server engines (NULL for SQLite): defer holds a parameterless
+	 * statement that needs no answer (BEGIN, SAVEPOINT, RELEASE) until the
+	 * next statement, and sends both in one round trip; its error becomes
+	 * that statement's. cancel drops sql if it is the last one held and
+	 * not sent yet (true), so a savepoint nothing used costs nothing.
+	 */
+	int (*defer)(const char *sql);
+	bool (*cancel)(const char *sql);
 	/* Subscribes this connection to channel (kept across reconnects). */
 	int (*listen)(const char *channel);
 };

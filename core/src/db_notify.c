@@ -1,5 +1,6 @@
 /* Database notifications: a change committed on one node told to every node (PostgreSQL NOTIFY, or
- * in-process). */
+ * in-process); those of one transaction go out joined, one NOTIFY per channel. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -11,10 +12,16 @@
 #include "db_backend.h"
 #include "db_priv.h"
 
+/* Between the payloads of one transaction joined into one NOTIFY (ASCII record separator). */
+#define SEP '\x1e'
+/* PostgreSQL's limit: a payload is shorter than 8000 bytes. */
+#define MAX_PAYLOAD 8000
+
 struct listener {
 	struct listener *next;
 	char channel[64];
-	sipd_db_notify_fn fn;
+	sipd_db_notify_fn fn;        /* one payload at a time, or */
+	sipd_db_notify_many_fn many; /* all that arrived together */
 	void *arg;
 };
 
@@ -51,12 +58,12 @@ static struct note *note_new(const char *channel, const char *payload)
 	return n;
 }
 
-int sipd_db_listen(const char *channel, sipd_db_notify_fn fn, void *arg)
+static int add_listener(const char *channel, sipd_db_notify_fn fn, sipd_db_notify_many_fn many, void *arg)
 {
 	struct listener *l;
 	int err = 0;
 
-	if (!channel || !*channel || strlen(channel) >= sizeof(l->channel) || !fn)
+	if (!channel || !*channel || strlen(channel) >= sizeof(l->channel) || (!fn && !many))
 		return EINVAL;
 	if (!db_be)
 		return ENODEV;
@@ -64,6 +71,7 @@ int sipd_db_listen(const char *channel, sipd_db_notify_fn fn, void *arg)
 		return ENOMEM;
 	strcpy(l->channel, channel);
 	l->fn = fn;
+	l->many = many;
 	l->arg = arg;
 	pthread_mutex_lock(&db_lock);
 	if (db_be->listen) {
@@ -84,22 +92,78 @@ int sipd_db_listen(const char *channel, sipd_db_notify_fn fn, void *arg)
 	return err;
 }
 
+int sipd_db_listen(const char *channel, sipd_db_notify_fn fn, void *arg)
+{
+	return fn ? add_listener(channel, fn, NULL, arg) : EINVAL;
+}
+
+int sipd_db_listen_many(const char *channel, sipd_db_notify_many_fn fn, void *arg)
+{
+	return fn ? add_listener(channel, NULL, fn, arg) : EINVAL;
+}
+
 int sipd_db_notify(const char *channel, const char *payload)
 {
 	struct note *n;
 
 	if (!db_be)
 		return ENODEV;
-	if (!channel || !*channel || (payload && strlen(payload) >= 8000))
+	if (!channel || !*channel || (payload && (strlen(payload) >= MAX_PAYLOAD || strchr(payload, SEP))))
 		return EINVAL;
-	if (db_be->notify)
-		return db_be->notify(channel, payload ? payload : "");
 	if (!(n = note_new(channel, payload)))
 		return ENOMEM;
 	*pending_tail = n;
 	pending_tail = &n->next;
 	pending_count++;
 	return 0;
+}
+
+/* Sends the payloads raised on first's channel, joined into as few notifications as fit. */
+static int send_channel(const struct note *first, char *buf)
+{
+	size_t used = 0;
+	int err;
+
+	for (const struct note *n = first; n; n = n->next) {
+		size_t len = strlen(n->payload);
+
+		if (strcmp(n->channel, first->channel) != 0)
+			continue;
+		if (n != first && used + 1 + len >= MAX_PAYLOAD) {
+			buf[used] = '\0';
+			if ((err = db_be->notify(first->channel, buf)) != 0)
+				return err;
+			used = 0;
+		} else if (n != first) {
+			buf[used++] = SEP;
+		}
+		memcpy(buf + used, n->payload, len);
+		used += len;
+	}
+	buf[used] = '\0';
+	return db_be->notify(first->channel, buf);
+}
+
+int db_notify_send(void)
+{
+	char *buf;
+	int err = 0;
+
+	if (!db_be->notify || !pending)
+		return 0;
+	if (!(buf = malloc(MAX_PAYLOAD)))
+		return ENOMEM;
+	for (const struct note *first = pending; first && !err; first = first->next) {
+		bool sent = false;
+
+		/* Each channel once, from its first note. */
+		for (const struct note *o = pending; o != first && !sent; o = o->next)
+			sent = strcmp(o->channel, first->channel) == 0;
+		if (!sent)
+			err = send_channel(first, buf);
+	}
+	free(buf);
+	return err;
 }
 
 unsigned db_notify_mark(void)
@@ -128,17 +192,32 @@ void db_notify_discard(void)
 	db_notify_rollback_to(0);
 }
 
+/* A notification from the server: each of the payloads joined in it, queued in order. */
 void db_notify_arrived(const char *channel, const char *payload)
 {
-	struct note *n = note_new(channel, payload);
+	struct note *list = NULL, **tail = &list;
 
-	if (!n) {
-		SIPD_ERR("database: notification on %s lost: out of memory", channel);
-		return;
+	for (const char *p = payload;; p++) {
+		const char *end = strchr(p, SEP);
+		char *one = end ? strndup(p, (size_t)(end - p)) : NULL;
+		struct note *n = end && !one ? NULL : note_new(channel, end ? one : p);
+
+		free(one);
+		if (!n) {
+			SIPD_ERR("database: notification on %s lost: out of memory", channel);
+			break;
+		}
+		*tail = n;
+		tail = &n->next;
+		if (!end)
+			break;
+		p = end;
 	}
+	if (!list)
+		return;
 	pthread_mutex_lock(&arrived_lock);
-	*arrived_tail = n;
-	arrived_tail = &n->next;
+	*arrived_tail = list;
+	arrived_tail = tail;
 	pthread_mutex_unlock(&arrived_lock);
 }
 
@@ -146,6 +225,11 @@ void db_notify_committed(void)
 {
 	if (!pending)
 		return;
+	if (db_be->notify) {
+		/* A server engine sent them with the COMMIT: they come back from the server. */
+		db_notify_discard();
+		return;
+	}
 	pthread_mutex_lock(&arrived_lock);
 	*arrived_tail = pending;
 	arrived_tail = pending_tail;
@@ -154,6 +238,28 @@ void db_notify_committed(void)
 	pending_tail = &pending;
 	pending_count = 0;
 	db_thread_wake();
+}
+
+/* Hands l every payload on its channel in list, at once. */
+static void deliver_many(const struct listener *l, const struct note *list)
+{
+	const char **payloads;
+	unsigned n = 0;
+
+	for (const struct note *o = list; o; o = o->next)
+		n += strcmp(o->channel, l->channel) == 0;
+	if (!n)
+		return;
+	if (!(payloads = malloc(n * sizeof(*payloads)))) {
+		SIPD_ERR("database: %u notifications on %s lost: out of memory", n, l->channel);
+		return;
+	}
+	n = 0;
+	for (const struct note *o = list; o; o = o->next)
+		if (strcmp(o->channel, l->channel) == 0)
+			payloads[n++] = o->payload;
+	l->many(l->arg, l->channel, payloads, n);
+	free(payloads);
 }
 
 void db_notify_run_arrived(void)
@@ -165,12 +271,19 @@ void db_notify_run_arrived(void)
 	arrived = NULL;
 	arrived_tail = &arrived;
 	pthread_mutex_unlock(&arrived_lock);
+	if (!list || atomic_load(&stopped))
+		goto out;
+	for (struct listener *l = listeners; l; l = l->next)
+		if (l->many)
+			deliver_many(l, list);
+	for (struct note *n = list; n; n = n->next)
+		for (struct listener *l = listeners; l; l = l->next)
+			if (l->fn && strcmp(l->channel, n->channel) == 0)
+				l->fn(l->arg, n->channel, n->payload);
+out:
 	while (list) {
 		struct note *next = list->next;
 
-		for (struct listener *l = atomic_load(&stopped) ? NULL : listeners; l; l = l->next)
-			if (strcmp(l->channel, list->channel) == 0)
-				l->fn(l->arg, list->channel, list->payload);
 		note_free(list);
 		list = next;
 	}

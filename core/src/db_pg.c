@@ -1,4 +1,5 @@
-/* The PostgreSQL engine of sipd/db.h (libpq): prepared statements, reconnection, LISTEN/NOTIFY. */
+/* The PostgreSQL engine of sipd/db.h (libpq): prepared statements, reconnection, LISTEN/NOTIFY, and the
+ * statements deferred into the next round trip (pipeline mode). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +29,20 @@ struct pg_channel {
 	char name[64];
 };
 
+/*
+ * A statement that needs no answer of its own (BEGIN, SAVEPOINT, RELEASE,
+ * pg_notify): held until the next statement goes out, then sent with it in
+ * one round trip (libpq pipeline mode). Its error, if any, is that
+ * statement's error.
+ */
+struct pg_deferred {
+	char *sql;
+	int nparams;
+	char *values[2];
+};
+
+#define MAX_DEFERRED 32
+
 static PGconn *conn;
 static char *conninfo;
 static unsigned gen; /* counts successful connections: statements prepare again on a new one */
@@ -35,6 +50,8 @@ static unsigned next_name;
 static struct pg_stmt *stmts;
 static struct pg_channel *channels;
 static char described[256], version_text[64], last_error[512];
+static struct pg_deferred deferred[MAX_DEFERRED];
+static unsigned n_deferred;
 
 bool db_target_is_pg(const char *target)
 {
@@ -210,14 +227,176 @@ static const char *version(void)
 	return version_text;
 }
 
+static int prepare_on_server(struct pg_stmt *st);
+
+static void deferred_free(struct pg_deferred *d)
+{
+	free(d->sql);
+	for (int k = 0; k < d->nparams; k++)
+		free(d->values[k]);
+	memset(d, 0, sizeof(*d));
+}
+
+static void deferred_clear(void)
+{
+	for (unsigned i = 0; i < n_deferred; i++)
+		deferred_free(&deferred[i]);
+	n_deferred = 0;
+}
+
+/* COMMIT of a transaction that had failed answers "ROLLBACK" without an error: it is one. */
+static int commit_refused(const char *sql, const PGresult *res)
+{
+	if (strcmp(sql, "COMMIT") != 0 || strcmp(PQcmdStatus((PGresult *)res), "ROLLBACK") != 0)
+		return 0;
+	remember_error("COMMIT rolled the transaction back: it had failed");
+	return EIO;
+}
+
+/* The connection answered out of protocol or went away: drop it (the DB thread connects again). */
+static int broken(void)
+{
+	remember_error(PQerrorMessage(conn));
+	PQfinish(conn);
+	conn = NULL;
+	return ENOTCONN;
+}
+
+/*
+ * One round trip: the deferred statements, then st (prepared, with its
+ * values) or sql (parameterless) when given. Returns 0 or the first error;
+ * *res gets the last statement's result when it succeeded.
+ */
+static int pipeline_once(struct pg_stmt *st, const char *sql, PGresult **res)
+{
+	unsigned total = n_deferred + (st || sql ? 1 : 0), ends = 0;
+	int err = 0;
+
+	if (!PQenterPipelineMode(conn))
+		return broken();
+	for (unsigned i = 0; i < n_deferred; i++)
+		if (!PQsendQueryParams(conn, deferred[i].sql, deferred[i].nparams, NULL,
+				       (const char *const *)deferred[i].values, NULL, NULL, 0))
+			goto lost;
+	if (st &&
+	    !PQsendQueryPrepared(conn, st->name, st->nparams, (const char *const *)st->values, NULL, NULL, 0))
+		goto lost;
+	if (sql && !PQsendQueryParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+		goto lost;
+	if (!PQpipelineSync(conn))
+		goto lost;
+	for (;;) {
+		PGresult *r = PQgetResult(conn);
+		ExecStatusType status;
+
+		if (!r) {
+			/* The end of one statement's results; past the last one, the connection is gone. */
+			if (PQstatus(conn) != CONNECTION_OK || ++ends > total)
+				goto lost;
+			continue;
+		}
+		status = PQresultStatus(r);
+		if (status == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+			if (!err) {
+				err = status == PGRES_PIPELINE_ABORTED ? EIO : result_errno(r);
+				remember_error(PQresultErrorMessage(r));
+			}
+		} else if (!err && ends == total - 1 && sql) {
+			err = commit_refused(sql, r);
+		}
+		if (!err && ends == total - 1 && res)
+			*res = r;
+		else
+			PQclear(r);
+	}
+	if (!PQexitPipelineMode(conn))
+		goto lost;
+	return err;
+lost:
+	if (res && *res) {
+		PQclear(*res);
+		*res = NULL;
+	}
+	return broken();
+}
+
+/*
+ * Sends what is deferred, with st or sql. A connection lost before the
+ * transaction's BEGIN got through left nothing behind on the server: it is
+ * made again and everything sent once more.
+ */
+static int pipeline(struct pg_stmt *st, const char *sql, PGresult **res)
+{
+	bool fresh = n_deferred && strcmp(deferred[0].sql, "BEGIN") == 0;
+	int err = ENOTCONN;
+
+	if (connected() && (!st || st->gen == gen || (err = prepare_on_server(st)) == 0))
+		err = pipeline_once(st, sql, res);
+	if (err == ENOTCONN && fresh && connect_db() == 0) {
+		SIPD_NOTICE("database %s: connected again", described);
+		if (!st || (err = prepare_on_server(st)) == 0)
+			err = pipeline_once(st, sql, res);
+	}
+	deferred_clear();
+	return err;
+}
+
+static int defer(const char *sql)
+{
+	struct pg_deferred *d;
+	int err;
+
+	if (n_deferred == MAX_DEFERRED && (err = pipeline(NULL, NULL, NULL)) != 0)
+		return err;
+	d = &deferred[n_deferred];
+	if (!(d->sql = strdup(sql)))
+		return ENOMEM;
+	n_deferred++;
+	return 0;
+}
+
+static bool cancel(const char *sql)
+{
+	if (!n_deferred || strcmp(deferred[n_deferred - 1].sql, sql) != 0)
+		return false;
+	deferred_free(&deferred[--n_deferred]);
+	return true;
+}
+
 static int exec(const char *sql, char *why, size_t whylen)
 {
-	PGresult *res = PQexec(conn, sql);
-	ExecStatusType status = PQresultStatus(res);
-	int err = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? 0 : result_errno(res);
+	PGresult *res;
+	ExecStatusType status;
+	int err;
 
+	if (n_deferred == 1 && strcmp(deferred[0].sql, "BEGIN") == 0 &&
+	    (strcmp(sql, "ROLLBACK") == 0 || strcmp(sql, "COMMIT") == 0)) {
+		/* Nothing of the transaction went out: there is nothing to end. */
+		deferred_clear();
+		return 0;
+	}
+	if (n_deferred && strcmp(sql, "ROLLBACK") == 0) {
+		/* After an error the server would skip them, and the ROLLBACK with them. */
+		deferred_clear();
+	} else if (n_deferred) {
+		err = pipeline(NULL, strchr(sql, ';') ? NULL : sql, NULL);
+		if (err || !strchr(sql, ';')) {
+			if (err)
+				snprintf(why, whylen, "%s", last_error);
+			return err;
+		}
+	}
+	res = PQexec(conn, sql);
+	status = PQresultStatus(res);
+	err = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? commit_refused(sql, res)
+								      : result_errno(res);
 	if (err) {
-		remember_error(PQerrorMessage(conn));
+		if (status != PGRES_COMMAND_OK)
+			remember_error(PQerrorMessage(conn));
 		snprintf(why, whylen, "%s", last_error);
 	}
 	PQclear(res);
@@ -362,22 +541,9 @@ static int step(void *p, bool *row)
 	if (row)
 		*row = false;
 	if (!st->res) {
-		ExecStatusType status;
-
-		if (!connected())
-			return ENOTCONN;
-		if (st->gen != gen && (err = prepare_on_server(st)) != 0)
-			return err;
-		st->res = PQexecPrepared(conn, st->name, st->nparams, (const char *const *)st->values, NULL,
-					 NULL, 0);
-		status = PQresultStatus(st->res);
-		if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-			err = result_errno(st->res);
-			remember_error(PQerrorMessage(conn));
+		if ((err = pipeline(st, NULL, &st->res)) != 0) {
 			if (err != EEXIST)
 				SIPD_ERR("database: \"%s\" failed: %s", st->sql, last_error);
-			PQclear(st->res);
-			st->res = NULL;
 			return err;
 		}
 		st->row = 0;
@@ -431,16 +597,22 @@ static bool column_null(void *p, int idx)
 	return !st->res || st->row < 1 || idx >= PQnfields(st->res) || PQgetisnull(st->res, st->row - 1, idx);
 }
 
+/* Deferred: the notification goes out with the transaction's next statement or its COMMIT. */
 static int notify(const char *channel, const char *payload)
 {
-	const char *vals[2] = {channel, payload};
-	PGresult *res = PQexecParams(conn, "SELECT pg_notify($1, $2)", 2, NULL, vals, NULL, NULL, 0);
-	int err = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : result_errno(res);
+	struct pg_deferred *d;
+	int err;
 
-	if (err)
-		remember_error(PQerrorMessage(conn));
-	PQclear(res);
-	return err;
+	if ((err = defer("SELECT pg_notify($1, $2)")) != 0)
+		return err;
+	d = &deferred[n_deferred - 1];
+	d->nparams = 2;
+	if (!(d->values[0] = strdup(channel)) || !(d->values[1] = strdup(payload))) {
+		deferred_free(d);
+		n_deferred--;
+		return ENOMEM;
+	}
+	return 0;
 }
 
 static int listen_channel(const char *channel)
@@ -503,5 +675,7 @@ const struct db_backend db_pg_backend = {
     .reconnect = reconnect,
     .poll = poll_notifications,
     .notify = notify,
+    .defer = defer,
+    .cancel = cancel,
     .listen = listen_channel,
 };

@@ -15,6 +15,10 @@ extern pthread_mutex_t db_lock;
 /* Runs a parameterless statement (BEGIN, COMMIT, SAVEPOINT ...) with the lock held; logs failures. 0 or
  * errno. */
 int db_simple(const char *sql);
+/* As db_simple, but a server engine sends sql with the next statement (one round trip less). */
+int db_defer(const char *sql);
+/* True if sql was deferred and never sent: dropped, as if it had not been asked for. */
+bool db_cancel(const char *sql);
 
 int db_thread_start(void);
 /* Waits (bounded) until every queued job was run and its completion posted. */
@@ -31,7 +35,9 @@ bool db_thread_available(void);
  * db_notify.c. SQLite: notifications raised in the open transaction (lock
  * held) wait for its end; PostgreSQL: the server holds them until commit.
  */
-/* The transaction committed: hand its notifications to the DB thread. */
+/* The transaction is about to commit: a server engine sends its notifications with the COMMIT. */
+int db_notify_send(void);
+/* The transaction committed: hand its notifications to the DB thread (SQLite). */
 void db_notify_committed(void);
 /* The transaction rolled back: forget them. */
 void db_notify_discard(void);

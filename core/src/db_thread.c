@@ -94,39 +94,58 @@ unsigned sipd_db_pending(void)
 	return atomic_load_explicit(&pending, memory_order_relaxed);
 }
 
-/* One transaction for the whole batch; a failing job is undone alone through its savepoint. */
+/*
+ * Runs job j inside the batch's transaction, undoing it alone through a
+ * savepoint when it fails. A server engine sends the savepoint with the
+ * job's first statement and the release with the next job's (or the
+ * COMMIT), so they cost no round trip of their own.
+ */
+static void run_job(struct sipd_db_job *j)
+{
+	unsigned mark;
+
+	if ((j->err = db_defer("SAVEPOINT job")) != 0)
+		return;
+	mark = db_notify_mark();
+	j->err = j->run(j);
+	if (j->err)
+		db_notify_rollback_to(mark);
+	/* A job that ran no statement left its savepoint unsent: nothing to undo or release. */
+	if (db_cancel("SAVEPOINT job"))
+		return;
+	if (j->err)
+		db_simple("ROLLBACK TO job");
+	db_defer("RELEASE job");
+}
+
+/* One transaction for the whole batch (group commit); a batch of one job needs no savepoint. */
 static void run_batch(struct sipd_db_job *batch)
 {
 	unsigned n = 0;
 	int err;
 
 	pthread_mutex_lock(&db_lock);
-	err = db_simple(db_be->begin);
+	err = db_defer(db_be->begin);
 	if (err && db_be->connected && !db_be->connected()) {
 		/* The server went away since the last batch: one attempt now, then fail fast. */
-		err = db_be->reconnect() == 0 ? db_simple(db_be->begin) : ENOTCONN;
+		err = db_be->reconnect() == 0 ? db_defer(db_be->begin) : ENOTCONN;
 		atomic_store(&available, err != ENOTCONN);
 		last_attempt_ms = sipd_now_ms();
 	}
 	for (struct sipd_db_job *j = batch; j; j = j->next) {
-		unsigned mark;
-
 		n++;
-		if (err) {
+		if (err)
 			j->err = err;
-			continue;
-		}
-		if ((j->err = db_simple("SAVEPOINT job")) != 0)
-			continue;
-		mark = db_notify_mark();
-		j->err = j->run(j);
-		if (j->err) {
-			db_simple("ROLLBACK TO job");
-			db_notify_rollback_to(mark);
-		}
-		db_simple("RELEASE job");
+		else if (batch->next)
+			run_job(j);
+		else
+			j->err = j->run(j);
 	}
-	if (!err && db_simple("COMMIT") != 0) {
+	if (!err && !batch->next && batch->err) {
+		/* The only job failed: nothing to keep. */
+		db_simple("ROLLBACK");
+		db_notify_discard();
+	} else if (!err && (db_notify_send() != 0 || db_simple("COMMIT") != 0)) {
 		db_simple("ROLLBACK");
 		err = EIO;
 	}
@@ -134,8 +153,9 @@ static void run_batch(struct sipd_db_job *batch)
 		db_notify_discard();
 	else
 		db_notify_committed();
-	if (err && db_be->connected && !db_be->connected()) {
-		err = ENOTCONN;
+	if (db_be->connected && !db_be->connected()) {
+		if (err)
+			err = ENOTCONN;
 		atomic_store(&available, false);
 		last_attempt_ms = sipd_now_ms();
 	}

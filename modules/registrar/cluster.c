@@ -23,28 +23,38 @@ bool reg_cluster_shared(void)
 	return engine && strcmp(engine, "postgresql") == 0;
 }
 
-static int reload(void *arg)
+/*
+ * DB thread: other nodes changed AORs ("node\naor" each, all that arrived
+ * together); their bindings are read again in one statement, not one
+ * transaction each.
+ */
+static void on_changes(void *arg, const char *channel, const char *const *payloads, unsigned n)
 {
-	return reg_store_reload_aor(arg);
-}
-
-/* DB thread: another node changed an AOR ("node\naor"); read its bindings again. */
-static void on_change(void *arg, const char *channel, const char *payload)
-{
-	const char *nl = strchr(payload, '\n');
-	size_t id_len = nl ? (size_t)(nl - payload) : 0;
+	const char **keys = malloc(n * sizeof(*keys));
+	size_t id_len = strlen(sipd_node_id());
+	unsigned k = 0;
 	int err;
 
 	(void)arg;
 	(void)channel;
-	if (!nl || !nl[1])
+	if (!keys) {
+		SIPD_WARN("bindings of %u AORs changed on other nodes, not read again: out of memory", n);
 		return;
-	if (id_len == strlen(sipd_node_id()) && memcmp(payload, sipd_node_id(), id_len) == 0)
-		return;
-	sipd_stat_inc(st_reloads);
-	if ((err = sipd_db_transaction(reload, (void *)(nl + 1))) != 0)
-		SIPD_WARN("bindings of %s changed on node %.*s, not read again: %s", nl + 1, (int)id_len,
-			  payload, strerror(err));
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const char *nl = strchr(payloads[i], '\n');
+
+		/* This node's own changes come back too: memory has them already. */
+		if (!nl || !nl[1] ||
+		    ((size_t)(nl - payloads[i]) == id_len &&
+		     memcmp(payloads[i], sipd_node_id(), id_len) == 0))
+			continue;
+		keys[k++] = nl + 1;
+	}
+	sipd_stat_add(st_reloads, k);
+	if (k && (err = reg_store_reload_aors(keys, k)) != 0)
+		SIPD_WARN("bindings of %u AORs changed on other nodes, not read again: %s", k, strerror(err));
+	free(keys);
 }
 
 int reg_cluster_init(void)
@@ -53,7 +63,7 @@ int reg_cluster_init(void)
 					"AORs read again because another node changed their bindings");
 	if (!st_reloads)
 		return ENOMEM;
-	return reg_cluster_shared() ? sipd_db_listen(CHANNEL, on_change, NULL) : 0;
+	return reg_cluster_shared() ? sipd_db_listen_many(CHANNEL, on_changes, NULL) : 0;
 }
 
 int reg_cluster_changed(const char *aor)

@@ -126,15 +126,16 @@ struct reg_snapshot {
 	unsigned n;
 	char **removed; /* contact URIs it removed (or that had expired) */
 	unsigned n_removed;
-	bool write; /* false: nothing changed, the job only waits for earlier commits */
+	bool write;       /* false: nothing changed, the job only waits for earlier commits */
+	unsigned reloads; /* reg_store_reloads(aor) when taken */
 };
 /*
  * The rows to write after r was applied to aor: r's contacts as they are
  * now, and the URIs of before[0..n_before-1] that are gone. Writes touch only
  * these rows, so bindings other nodes made meanwhile are kept.
  */
-int reg_snapshot_take(struct reg_snapshot *out, const struct reg_aor *aor, bool write, const struct reg_request *r,
-		      char *const *before, unsigned n_before);
+int reg_snapshot_take(struct reg_snapshot *out, const struct reg_aor *aor, bool write,
+		      const struct reg_request *r, char *const *before, unsigned n_before);
 void reg_snapshot_free(struct reg_snapshot *s);
 int reg_store_write(const struct reg_snapshot *s); /* on the DB thread */
 /* Deletes one binding (RPC, lock held). */
@@ -144,14 +145,27 @@ int reg_store_delete_one(const char *aor, const char *contact);
  * control thread, inside a transaction): another node changed them.
  */
 int reg_store_reload_aor(const char *aor);
-int reg_store_delete_expired(int64_t now);         /* on the DB thread */
+/*
+ * The same for keys[0..n-1] (duplicates allowed; sorted in place), in one
+ * statement per few hundred AORs outside any transaction (DB thread,
+ * PostgreSQL only).
+ */
+int reg_store_reload_aors(const char **keys, unsigned n);
+/*
+ * How many times aor's bindings were replaced from the database (a counter
+ * shared by the AORs of one hash slot). A write whose AOR was not replaced
+ * since its snapshot finds memory as the snapshot left it, plus later
+ * REGISTERs: it need not read the AOR back.
+ */
+unsigned reg_store_reloads(const char *aor);
+int reg_store_delete_expired(int64_t now); /* on the DB thread */
 
 /* ---- cluster.c: bindings shared by the nodes of one database ---- */
 /* Listens for other nodes' changes (init, after reg_store_init). */
 int reg_cluster_init(void);
 /* Tells the other nodes that aor changed (inside the write's transaction). */
 int reg_cluster_changed(const char *aor);
-/* True while a server database is shared by nodes: each write re-reads its AOR. */
+/* True while a server database is shared by nodes: other nodes' changes are read on notification. */
 bool reg_cluster_shared(void);
 /*
  * The Route value that reaches contact c through the node holding its

@@ -1,6 +1,7 @@
 /* The contacts table: migrations, loading at start, and the durable writes the DB thread runs. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,14 @@ static const struct sipd_db_migration migrations[] = {
 	"ALTER TABLE contacts ADD COLUMN flow BIGINT NOT NULL DEFAULT 0"},
 };
 
-static struct sipd_db_stmt *st_load, *st_load_aor, *st_delete_one, *st_upsert, *st_delete_expired;
+/* Counters of AORs replaced from the database, by hash slot (reg_store_reloads). */
+#define RELOAD_SLOTS 4096
+/* AORs per statement when many are read again at once. */
+#define RELOAD_CHUNK 256
+
+static struct sipd_db_stmt *st_load, *st_load_aor, *st_load_aors, *st_delete_one, *st_upsert,
+    *st_delete_expired;
+static atomic_uint reloads[RELOAD_SLOTS];
 
 int reg_store_init(void)
 {
@@ -55,6 +63,12 @@ int reg_store_init(void)
 		 "user_agent = excluded.user_agent, updated = excluded.updated, "
 		 "flow = excluded.flow, node = excluded.node, node_uri = excluded.node_uri")) ||
 	    (err = sipd_db_prepare(&st_delete_expired, "DELETE FROM contacts WHERE expires <= ?")))
+		return err;
+	/* Only nodes sharing PostgreSQL read many AORs again at once; rows come in strcmp order. */
+	if (reg_cluster_shared() &&
+	    (err = sipd_db_prepare(&st_load_aors, "SELECT " CONTACT_COLUMNS " FROM contacts WHERE aor = "
+						  "ANY(string_to_array(?, chr(10))) AND expires > ? "
+						  "ORDER BY aor COLLATE \"C\"")))
 		return err;
 	return 0;
 }
@@ -156,11 +170,60 @@ int reg_store_load(int64_t now)
 	return sipd_db_transaction(load_rows, &now);
 }
 
+static unsigned slot(const char *aor)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)aor; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % RELOAD_SLOTS;
+}
+
+unsigned reg_store_reloads(const char *aor)
+{
+	return atomic_load_explicit(&reloads[slot(aor)], memory_order_relaxed);
+}
+
+static void free_list(struct reg_contact *list)
+{
+	while (list) {
+		struct reg_contact *next = list->next;
+
+		reg_contact_free(list);
+		list = next;
+	}
+}
+
+/* Puts list (n bindings read from the database) in place of key's bindings in memory; takes list. */
+static int replace_aor(const char *key, struct reg_contact *list, unsigned n)
+{
+	struct reg_aor *a = reg_table_lock(key, n > 0);
+	struct reg_contact *old = NULL;
+	unsigned before = 0;
+
+	if (!a && n > 0) {
+		reg_table_unlock(key);
+		free_list(list);
+		return ENOMEM;
+	}
+	/* Counted under the bucket lock, where save() takes its snapshot's count. */
+	atomic_fetch_add_explicit(&reloads[slot(key)], 1, memory_order_relaxed);
+	if (a) {
+		before = a->count;
+		old = a->contacts;
+		a->contacts = list;
+		a->count = n;
+	}
+	reg_table_unlock(key);
+	sipd_stat_add(reg_st_bindings, (int64_t)n - (int64_t)before);
+	free_list(old);
+	return 0;
+}
+
 int reg_store_reload_aor(const char *key)
 {
-	struct reg_contact *list = NULL, *old;
-	struct reg_aor *a;
-	unsigned n = 0, before;
+	struct reg_contact *list = NULL;
+	unsigned n = 0;
 	bool row;
 	int err;
 
@@ -182,33 +245,117 @@ int reg_store_reload_aor(const char *key)
 		n++;
 	}
 	sipd_db_reset(st_load_aor);
-	if (!err && !(a = reg_table_lock(key, n > 0)) && n > 0)
-		err = ENOMEM;
 	if (err) {
-		reg_table_unlock(key);
-		while (list) {
-			struct reg_contact *next = list->next;
-
-			reg_contact_free(list);
-			list = next;
-		}
+		free_list(list);
 		return err;
 	}
-	before = a ? a->count : 0;
-	old = a ? a->contacts : NULL;
-	if (a) {
-		a->contacts = list;
-		a->count = n;
-	}
-	reg_table_unlock(key);
-	sipd_stat_add(reg_st_bindings, (int64_t)n - (int64_t)before);
-	while (old) {
-		struct reg_contact *next = old->next;
+	return replace_aor(key, list, n);
+}
 
-		reg_contact_free(old);
-		old = next;
+struct reload_chunk {
+	const char **keys; /* sorted, distinct */
+	unsigned n;
+	struct reg_contact **lists;
+	unsigned *counts;
+};
+
+/* strcmp of key and aor (not NUL-terminated). */
+static int key_cmp(const char *key, struct sipd_str aor)
+{
+	size_t len = strlen(key);
+	int c = memcmp(key, aor.p, len < aor.len ? len : aor.len);
+
+	return c ? c : (len > aor.len) - (len < aor.len);
+}
+
+/* Reads the bindings of ch's AORs in one statement, each row to its AOR's list. */
+static int read_chunk(void *arg)
+{
+	struct reload_chunk *ch = arg;
+	size_t len = 0;
+	char *joined;
+	unsigned k = 0;
+	bool row;
+	int err;
+
+	for (unsigned i = 0; i < ch->n; i++)
+		len += strlen(ch->keys[i]) + 1;
+	if (!(joined = malloc(len)))
+		return ENOMEM;
+	len = 0;
+	for (unsigned i = 0; i < ch->n; i++) {
+		size_t l = strlen(ch->keys[i]);
+
+		memcpy(joined + len, ch->keys[i], l);
+		len += l;
+		joined[len++] = '\n';
 	}
-	return 0;
+	err = sipd_db_bind_str(st_load_aors, 1, (struct sipd_str){joined, len - 1});
+	free(joined);
+	if (!err)
+		err = sipd_db_bind_int(st_load_aors, 2, sipd_db_now());
+	while (!err && (err = sipd_db_step(st_load_aors, &row)) == 0 && row) {
+		struct sipd_str aor = sipd_db_column_str(st_load_aors, 0);
+		struct reg_contact *c;
+
+		while (k < ch->n && key_cmp(ch->keys[k], aor) < 0)
+			k++;
+		if (k == ch->n || key_cmp(ch->keys[k], aor) != 0)
+			continue;
+		if (!(c = row_contact(st_load_aors, false, &err))) {
+			if (err)
+				break;
+			continue;
+		}
+		c->next = ch->lists[k];
+		ch->lists[k] = c;
+		ch->counts[k]++;
+	}
+	sipd_db_reset(st_load_aors);
+	return err;
+}
+
+static int key_order(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int reg_store_reload_aors(const char **keys, unsigned n)
+{
+	struct reload_chunk ch;
+	unsigned distinct = 0;
+	int err = 0;
+
+	if (!st_load_aors || !n)
+		return st_load_aors ? 0 : ENODEV;
+	qsort(keys, n, sizeof(*keys), key_order);
+	for (unsigned i = 0; i < n; i++)
+		if (!distinct || strcmp(keys[distinct - 1], keys[i]) != 0)
+			keys[distinct++] = keys[i];
+	ch.lists = calloc(RELOAD_CHUNK, sizeof(*ch.lists));
+	ch.counts = calloc(RELOAD_CHUNK, sizeof(*ch.counts));
+	for (unsigned at = 0; !err && at < distinct; at += ch.n) {
+		if (!ch.lists || !ch.counts) {
+			err = ENOMEM;
+			break;
+		}
+		ch.keys = keys + at;
+		ch.n = distinct - at < RELOAD_CHUNK ? distinct - at : RELOAD_CHUNK;
+		memset(ch.lists, 0, RELOAD_CHUNK * sizeof(*ch.lists));
+		memset(ch.counts, 0, RELOAD_CHUNK * sizeof(*ch.counts));
+		err = sipd_db_read(read_chunk, &ch);
+		for (unsigned i = 0; i < ch.n; i++) {
+			int e = err ? 0 : replace_aor(ch.keys[i], ch.lists[i], ch.counts[i]);
+
+			if (err)
+				free_list(ch.lists[i]);
+			if (e)
+				err = e;
+		}
+	}
+	free(ch.lists);
+	free(ch.counts);
+	return err;
 }
 
 static char *maybe_dup(const char *s)
@@ -258,7 +405,7 @@ static int row_take(struct reg_row *r, const struct reg_contact *c)
 int reg_snapshot_take(struct reg_snapshot *out, const struct reg_aor *aor, bool write,
 		      const struct reg_request *r, char *const *before, unsigned n_before)
 {
-	struct reg_snapshot s = {.write = write};
+	struct reg_snapshot s = {.write = write, .reloads = reg_store_reloads(aor->aor)};
 
 	if (!(s.aor = strdup(aor->aor)))
 		return ENOMEM;
@@ -351,8 +498,12 @@ int reg_store_write(const struct reg_snapshot *s)
 		err = upsert(sipd_str_c(s->aor), &s->rows[i]);
 	if (!err)
 		err = reg_cluster_changed(s->aor);
-	/* Other nodes may have changed this AOR meanwhile: memory takes the merged rows. */
-	if (!err && reg_cluster_shared())
+	/*
+	 * Memory holds this write, unless another node's change to the AOR,
+	 * read before this write was committed, replaced it since the snapshot:
+	 * then memory takes the merged rows.
+	 */
+	if (!err && reg_cluster_shared() && reg_store_reloads(s->aor) != s->reloads)
 		err = reg_store_reload_aor(s->aor);
 	return err;
 }

@@ -75,6 +75,15 @@ SIPD_API bool sipd_db_column_null(struct sipd_db_stmt *s, int idx);
 SIPD_API int sipd_db_transaction(int (*fn)(void *arg), void *arg);
 
 /*
+ * Since ABI 1.2. Runs fn(arg) with the lock held but outside any
+ * transaction: each statement sees what was committed when it started (one
+ * round trip for a one-statement read on PostgreSQL, where a transaction
+ * costs two more). For reads of one statement, off the worker loops.
+ * Returns fn's error, ENODEV without a database.
+ */
+SIPD_API int sipd_db_read(int (*fn)(void *arg), void *arg);
+
+/*
  * Asynchronous work for worker loops. The DB thread takes every job queued
  * so far and runs them in ONE transaction (group commit): run executes on the
  * DB thread with the lock held (a failing run is undone alone, through a
@@ -124,10 +133,22 @@ SIPD_API const char *sipd_db_engine(void);
  *
  * sipd_db_notify: inside a transaction (a job's run, a transaction fn);
  * delivered once that transaction commits, never if it rolls back. payload
- * under 8000 bytes. 0, EINVAL, ENODEV, or the engine's error.
+ * under 8000 bytes, without the byte 0x1e (EINVAL): the payloads one
+ * transaction raised on a channel go out joined by it, in one PostgreSQL
+ * NOTIFY sent with the COMMIT, and are split again for the listeners
+ * (identical payloads of one transaction may arrive once, as PostgreSQL
+ * folds identical notifications).
+ * 0, EINVAL, ENODEV, ENOMEM.
+ *
+ * sipd_db_listen_many (since ABI 1.2): as sipd_db_listen, but fn gets at
+ * once every payload on channel that arrived together (n >= 1, in order),
+ * so that one read serves many changes.
  */
 typedef void (*sipd_db_notify_fn)(void *arg, const char *channel, const char *payload);
+typedef void (*sipd_db_notify_many_fn)(void *arg, const char *channel, const char *const *payloads,
+				       unsigned n);
 SIPD_API int sipd_db_listen(const char *channel, sipd_db_notify_fn fn, void *arg);
+SIPD_API int sipd_db_listen_many(const char *channel, sipd_db_notify_many_fn fn, void *arg);
 SIPD_API int sipd_db_notify(const char *channel, const char *payload);
 
 /* Wall-clock seconds since the epoch (stored expiry times survive restarts). */
