@@ -133,8 +133,8 @@ struct reg_snapshot {
  * now, and the URIs of before[0..n_before-1] that are gone. Writes touch only
  * these rows, so bindings other nodes made meanwhile are kept.
  */
-int reg_snapshot_take(struct reg_snapshot *out, const struct reg_aor *aor, bool write, const struct reg_request *r,
-		      char *const *before, unsigned n_before);
+int reg_snapshot_take(struct reg_snapshot *out, const struct reg_aor *aor, bool write,
+		      const struct reg_request *r, char *const *before, unsigned n_before);
 void reg_snapshot_free(struct reg_snapshot *s);
 int reg_store_write(const struct reg_snapshot *s); /* on the DB thread */
 /* Deletes one binding (RPC, lock held). */
@@ -144,11 +144,13 @@ int reg_store_delete_one(const char *aor, const char *contact);
  * control thread, inside a transaction): another node changed them.
  */
 int reg_store_reload_aor(const char *aor);
-int reg_store_delete_expired(int64_t now);         /* on the DB thread */
+int reg_store_delete_expired(int64_t now); /* on the DB thread */
 
 /* ---- cluster.c: bindings shared by the nodes of one database ---- */
 /* Listens for other nodes' changes (init, after reg_store_init). */
 int reg_cluster_init(void);
+/* resync.c: every AOR read again when the database connection comes back (shared database only). */
+int reg_resync_init(void);
 /* Tells the other nodes that aor changed (inside the write's transaction). */
 int reg_cluster_changed(const char *aor);
 /* True while a server database is shared by nodes: each write re-reads its AOR. */
