@@ -8,6 +8,7 @@
 
 #include <libpq-fe.h>
 
+#include <sipd/db.h>
 #include <sipd/log.h>
 
 #include "db_backend.h"
@@ -173,8 +174,12 @@ static int reconnect(void)
 {
 	int err = connect_db();
 
-	if (!err)
+	if (!err) {
 		SIPD_NOTICE("database %s: connected again", described);
+		/* What other nodes told meanwhile is lost: the listeners of this pseudo-channel read again.
+		 */
+		db_notify_arrived(SIPD_DB_RECONNECTED, "");
+	}
 	return err;
 }
 

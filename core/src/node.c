@@ -52,21 +52,33 @@ int sipd_node_dead_after(void)
 	return dead_after_s;
 }
 
-/* "sip:HOST:PORT[;transport=P]" of the first listen entry that is not a wildcard, or "" when none is. */
+/* How well a listen entry suits the node address: UDP first, then TCP, then any other non-wildcard one. */
+static int address_rank(const struct sipd_listen *l)
+{
+	if (strcmp(l->host, "0.0.0.0") == 0 || strcmp(l->host, "::") == 0)
+		return 0;
+	return l->proto == SIPD_PROTO_UDP ? 3 : l->proto == SIPD_PROTO_TCP ? 2 : 1;
+}
+
+/* "sip:HOST:PORT[;transport=P]" of the best listen entry that is not a wildcard, or "" when none is. */
 static void default_address(char *buf, size_t size)
 {
+	const struct sipd_listen *best = NULL;
+	bool v6;
+
 	buf[0] = '\0';
 	for (unsigned i = 0; i < sipd_listen_count(); i++) {
 		const struct sipd_listen *l = sipd_listen_get(i);
-		bool v6 = strchr(l->host, ':') != NULL;
 
-		if (strcmp(l->host, "0.0.0.0") == 0 || strcmp(l->host, "::") == 0)
-			continue;
-		snprintf(buf, size, "sip:%s%s%s:%u%s%s", v6 ? "[" : "", l->host, v6 ? "]" : "", l->port,
-			 l->proto == SIPD_PROTO_UDP ? "" : ";transport=",
-			 l->proto == SIPD_PROTO_UDP ? "" : sipd_proto_name(l->proto));
-		return;
+		if (address_rank(l) > (best ? address_rank(best) : 0))
+			best = l;
 	}
+	if (!best)
+		return;
+	v6 = strchr(best->host, ':') != NULL;
+	snprintf(buf, size, "sip:%s%s%s:%u%s%s", v6 ? "[" : "", best->host, v6 ? "]" : "", best->port,
+		 best->proto == SIPD_PROTO_UDP ? "" : ";transport=",
+		 best->proto == SIPD_PROTO_UDP ? "" : sipd_proto_name(best->proto));
 }
 
 int node_configure(const char *id, const char *address, int dead_after, char *err, size_t errlen)
@@ -273,6 +285,27 @@ static int list_nodes(void *arg)
 	return err;
 }
 
+/*
+ * Sets field of each listed node from method's {node: count} answer (0 for a node it does not name), or
+ * null when that module is not loaded.
+ */
+static void add_counts(json_t *list, const char *method, const char *field)
+{
+	json_t *counts = NULL, *params = json_array(), *node;
+	int err = params ? sipd_rpc_call(method, params, &counts) : ENOMEM;
+	size_t i;
+
+	json_decref(params);
+	json_array_foreach(list, i, node)
+	{
+		json_t *n =
+		    err ? NULL : json_object_get(counts, json_string_value(json_object_get(node, "node_id")));
+
+		json_object_set_new(node, field, err ? json_null() : json_integer(json_integer_value(n)));
+	}
+	json_decref(counts);
+}
+
 static int rpc_nodes(json_t *params, json_t **result)
 {
 	struct listing l = {json_array()};
@@ -287,6 +320,8 @@ static int rpc_nodes(json_t *params, json_t **result)
 		json_decref(l.list);
 		return sipd_rpc_fail(result, err, "cannot read the nodes table: %s", strerror(err));
 	}
+	add_counts(l.list, "registrations.by_node", "bindings");
+	add_counts(l.list, "sessions.by_node", "sessions");
 	*result = l.list;
 	return 0;
 }
@@ -295,7 +330,9 @@ static const struct sipd_rpc_method node_methods[] = {
     {.name = "nodes",
      .fn = rpc_nodes,
      .usage = "",
-     .help = "Lists the nodes sharing this database: id, address, last seen, alive/dead/stopped"},
+     .help = "Lists the nodes sharing this database: id, address, started, last seen, alive/dead/stopped, "
+	     "bindings and sessions each holds (null without registrar or session_timer)"},
+    {.name = "nodes.list", .fn = rpc_nodes, .usage = "", .help = "same as nodes"},
     {.name = NULL},
 };
 

@@ -135,12 +135,18 @@ static struct user *row_user(struct sipd_db_stmt *st, int *err)
 	return u;
 }
 
+/* A table of users being loaded: USER_BUCKETS chains and how many they hold. */
+struct user_table {
+	struct user **b;
+	unsigned count;
+};
+
 static int load_rows(void *arg)
 {
+	struct user_table *t = arg;
 	bool row;
 	int err;
 
-	(void)arg;
 	while ((err = sipd_db_step(st_load, &row)) == 0 && row) {
 		struct user *u = row_user(st_load, &err);
 		unsigned h;
@@ -151,9 +157,9 @@ static int load_rows(void *arg)
 			continue;
 		}
 		h = hash(sipd_str_c(u->name), sipd_str_c(u->realm));
-		u->next = buckets[h];
-		buckets[h] = u;
-		user_count++;
+		u->next = t->b[h];
+		t->b[h] = u;
+		t->count++;
 	}
 	sipd_db_reset(st_load);
 	return err;
@@ -237,8 +243,49 @@ static void on_user_changed(void *arg, const char *channel, const char *payload)
 	SIPD_INFO("user %s@%s changed on node %s: read again", user, realm, copy);
 }
 
+/*
+ * DB thread: the connection came back. Changes other nodes told while it was down were missed, so the
+ * whole cache is read again and swapped in (changes from here wait on change_lock meanwhile).
+ */
+static void on_reconnected(void *arg, const char *channel, const char *payload)
+{
+	struct user_table t = {calloc(USER_BUCKETS, sizeof(struct user *)), 0};
+	int err = t.b ? 0 : ENOMEM;
+
+	(void)arg;
+	(void)channel;
+	(void)payload;
+	pthread_mutex_lock(&change_lock);
+	if (!err && !(err = sipd_db_transaction(load_rows, &t))) {
+		pthread_rwlock_wrlock(&cache_lock);
+		for (unsigned i = 0; i < USER_BUCKETS; i++) {
+			struct user *old = buckets[i];
+
+			buckets[i] = t.b[i];
+			t.b[i] = old;
+		}
+		user_count = t.count;
+		pthread_rwlock_unlock(&cache_lock);
+	}
+	pthread_mutex_unlock(&change_lock);
+	/* The old cache (or a partial load) goes. */
+	for (unsigned i = 0; t.b && i < USER_BUCKETS; i++)
+		while (t.b[i]) {
+			struct user *u = t.b[i];
+
+			t.b[i] = u->next;
+			user_free(u);
+		}
+	free(t.b);
+	if (err)
+		SIPD_WARN("users not read again after the database came back: %s", strerror(err));
+	else
+		SIPD_NOTICE("database back: %u users read again", t.count);
+}
+
 int auth_users_init(void)
 {
+	struct user_table t = {buckets, 0};
 	int err;
 
 	if ((err = sipd_db_migrate("auth_db", migrations, sizeof(migrations) / sizeof(migrations[0]))))
@@ -258,9 +305,11 @@ int auth_users_init(void)
 	    (err = sipd_db_prepare(&st_secret_get, "SELECT secret FROM auth_secret WHERE id = 1")) ||
 	    (err = sipd_db_prepare(&st_secret_put, "INSERT INTO auth_secret(id, secret) VALUES(1, ?)")))
 		return err;
-	if ((err = sipd_db_transaction(load_rows, NULL)))
+	if ((err = sipd_db_transaction(load_rows, &t)))
 		return err;
-	if (shared_database() && (err = sipd_db_listen(CHANNEL, on_user_changed, NULL)))
+	user_count = t.count;
+	if (shared_database() && ((err = sipd_db_listen(CHANNEL, on_user_changed, NULL)) ||
+				  (err = sipd_db_listen(SIPD_DB_RECONNECTED, on_reconnected, NULL))))
 		return err;
 	SIPD_INFO("%u users loaded", user_count);
 	return 0;

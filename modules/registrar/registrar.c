@@ -102,7 +102,8 @@ static int registrar_init(void)
 	if ((err = reg_save_init()) || (err = reg_lookup_init()) ||
 	    (err = reg_table_init((unsigned)hash_size)))
 		return err;
-	if ((err = reg_store_init()) || (err = reg_store_load(sipd_db_now())) || (err = reg_cluster_init())) {
+	if ((err = reg_store_init()) || (err = reg_store_load(sipd_db_now())) || (err = reg_cluster_init()) ||
+	    (err = reg_resync_init())) {
 		SIPD_ERR("the registrar cannot use the database: %s", strerror(err));
 		reg_table_fini();
 		return err;

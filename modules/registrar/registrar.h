@@ -163,6 +163,8 @@ int reg_store_delete_expired(int64_t now); /* on the DB thread */
 /* ---- cluster.c: bindings shared by the nodes of one database ---- */
 /* Listens for other nodes' changes (init, after reg_store_init). */
 int reg_cluster_init(void);
+/* resync.c: every AOR read again when the database connection comes back (shared database only). */
+int reg_resync_init(void);
 /* Tells the other nodes that aor changed (inside the write's transaction). */
 int reg_cluster_changed(const char *aor);
 /* True while a server database is shared by nodes: other nodes' changes are read on notification. */

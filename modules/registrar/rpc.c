@@ -157,6 +157,38 @@ static int rpc_remove(json_t *params, json_t **result)
 	return 0;
 }
 
+struct by_node {
+	json_t *counts;
+	int64_t now;
+};
+
+static void count_aor(struct reg_aor *a, void *arg)
+{
+	struct by_node *b = arg;
+
+	for (const struct reg_contact *c = a->contacts; c; c = c->next) {
+		const char *node = c->node ? c->node : sipd_node_id();
+
+		if (c->expires > b->now)
+			json_object_set_new(
+			    b->counts, node,
+			    json_integer(json_integer_value(json_object_get(b->counts, node)) + 1));
+	}
+}
+
+/* {node: live bindings it took} (nodes.list asks this of every node's table in memory). */
+static int rpc_by_node(json_t *params, json_t **result)
+{
+	struct by_node b = {.counts = json_object(), .now = sipd_db_now()};
+
+	(void)params;
+	if (!b.counts)
+		return ENOMEM;
+	reg_table_each(count_aor, &b);
+	*result = b.counts;
+	return 0;
+}
+
 const struct sipd_rpc_method reg_rpc_methods[] = {
     {.name = "registrations",
      .fn = rpc_registrations,
@@ -170,5 +202,9 @@ const struct sipd_rpc_method reg_rpc_methods[] = {
      .fn = rpc_remove,
      .usage = "AOR CONTACT",
      .help = "removes one binding (from memory and the database) as listed by registrations"},
+    {.name = "registrations.by_node",
+     .fn = rpc_by_node,
+     .usage = "",
+     .help = "live bindings per node that took them: {node: count}"},
     {.name = NULL},
 };

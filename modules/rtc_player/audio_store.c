@@ -345,7 +345,7 @@ void rp_store_shutdown(void)
 /* Copies src to dst (created exclusively, so a name is never overwritten). */
 static int copy_file(const char *src, const char *dst)
 {
-	char buf[65536];
+	char buf[8192]; /* called on civetweb threads (audio.add from the web admin), whose stacks are small */
 	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, err = 0;
 	ssize_t n;
 

@@ -309,7 +309,8 @@ int st_dialog_create(const struct st_dialog_info *info)
 	}
 	link_locked(b, d);
 	sipd_stat_inc(st_st.created);
-	st_event_started(&d->info, d->started_wall, info->interval ? st_expiry_ms(info->interval) : UINT64_MAX);
+	st_event_started(&d->info, d->started_wall,
+			 info->interval ? st_expiry_ms(info->interval) : UINT64_MAX);
 	schedule_locked(d, info->interval);
 	persist_locked(d, true);
 	pthread_mutex_unlock(&b->lock);
@@ -449,7 +450,6 @@ void st_dialog_timer_fired(void *arg)
 	d->timed = false;
 	if (d->linked && d->deadline) {
 		unlink_locked(b, d);
-		persist_locked(d, false);
 		expired = true;
 	}
 	pthread_mutex_unlock(&b->lock);
@@ -458,8 +458,8 @@ void st_dialog_timer_fired(void *arg)
 			  SIPD_STR_FMT(d->info.call_id), d->info.interval);
 		sipd_stat_inc(st_st.expired);
 		st_event_ended(d->info.call_id, "expired");
-		if (st_sys->expire)
-			st_sys->expire(&d->info);
+		/* Its row goes, and the BYEs follow unless another node took the session over. */
+		st_persist_expire(&d->info);
 		/* The table's reference: the dialog was unlinked here. */
 		dialog_unref(d);
 	}

@@ -133,6 +133,14 @@ static void create(struct sipd_msg *req, struct sipd_msg *resp, uint32_t interva
 	struct st_dialog_info di = {0};
 	int err;
 
+	/*
+	 * The 2xx came from another node of the cluster that record-routed too (it relayed to a flow it
+	 * holds): that node, nearer the callee, tracks the session, so that one node alone runs its expiry.
+	 */
+	if (resp->rcv && sipd_node_is_peer(&resp->rcv->src)) {
+		SIPD_DBG("session %.*s is tracked by the node that answered it", SIPD_STR_FMT(req->call_id));
+		return;
+	}
 	if (!req->h_from || !resp->h_to || sipd_msg_contact(req, &cc) || sipd_msg_contact(resp, &ce) ||
 	    route_sets(resp, &di.route_caller, &di.route_callee)) {
 		/* Without our Record-Route or the contacts we could neither see refreshes nor end it. */

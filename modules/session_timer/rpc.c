@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sipd/core.h>
+
 #include "st.h"
 
 struct listing {
@@ -79,6 +81,28 @@ static int rpc_stats(json_t *params, json_t **result)
 	return *result ? 0 : ENOMEM;
 }
 
+/* {node: sessions it holds}: from the database when sessions are persisted (every node's), else this node's.
+ */
+static int rpc_by_node(json_t *params, json_t **result)
+{
+	json_t *counts = json_object();
+	int err;
+
+	(void)params;
+	if (!counts)
+		return ENOMEM;
+	if ((err = st_persist_count(counts)) == ENODEV)
+		err = json_object_set_new(counts, sipd_node_id(), json_integer((json_int_t)st_dialog_count()))
+			  ? ENOMEM
+			  : 0;
+	if (err) {
+		json_decref(counts);
+		return sipd_rpc_fail(result, err, "sessions per node not counted: %s", strerror(err));
+	}
+	*result = counts;
+	return 0;
+}
+
 const struct sipd_rpc_method st_rpc_methods[] = {
     {.name = "sessions",
      .fn = rpc_sessions,
@@ -90,6 +114,10 @@ const struct sipd_rpc_method st_rpc_methods[] = {
      .fn = rpc_end,
      .usage = "CALL_ID",
      .help = "Ends a session: BYE to both parties (as when its timer expires), then forgets it."},
+    {.name = "sessions.by_node",
+     .fn = rpc_by_node,
+     .usage = "",
+     .help = "sessions per node that holds them (runs their expiry): {node: count}"},
     {.name = "sessions.stats",
      .fn = rpc_stats,
      .usage = "",

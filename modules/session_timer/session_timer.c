@@ -204,12 +204,18 @@ static int st_start(void)
 		SIPD_ERR("cannot watch tm's responses: %s", strerror(err));
 		return err;
 	}
-	/* The sessions of the previous run, with their timers: an unrefreshed one still ends with BYEs. */
-	return st_persist_load();
+	/*
+	 * The sessions of the previous run, with their timers: an unrefreshed one still ends with BYEs. With
+	 * persistence, a dead node's sessions are taken over too.
+	 */
+	if (!param_persist)
+		return 0;
+	return st_persist_load() ?: st_takeover_start();
 }
 
 static void st_stop(void)
 {
+	st_takeover_stop();
 	st_table_destroy();
 }
 

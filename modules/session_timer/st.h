@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sipd/db.h>
 #include <sipd/loop.h>
 #include <sipd/msg.h>
 #include <sipd/rpc.h>
@@ -150,10 +151,37 @@ void st_dialog_foreach(void (*fn)(const struct st_dialog_info *d, uint64_t start
 #define ST_RESTORE_MIN_MS 500u
 /* Migrates and prepares (init); without a database, persistence is off. */
 int st_persist_init(void);
-/* Loads every stored session into the table (start, once tm is there for the BYEs). */
+/* The columns of a row, in the order st_persist_row reads them. */
+#define ST_COLUMNS                                                                                           \
+	"call_id, caller_tag, callee_tag, caller, callee, caller_contact, callee_contact, route_caller, "    \
+	"route_callee, caller_proto, caller_ip, caller_port, callee_proto, callee_ip, callee_port, "         \
+	"caller_cseq, callee_cseq, interval_s, refresher, expires_ms, started"
+/*
+ * Start, once tm is there for the BYEs: adopts the rows no live node holds and loads this node's own
+ * sessions into the table.
+ */
 int st_persist_load(void);
-/* Queues the write of a dialog's row (save) or its removal; never blocks. */
+/* Queues the write of a dialog's row (save, naming this node) or its removal; never blocks. */
 void st_persist(const struct st_dialog_info *info, bool save, uint64_t expires_in_ms, uint64_t started_wall);
+/*
+ * A dialog ran out on this node: its row goes and st_sys->expire runs (on this loop) unless the row names
+ * another node, which took it over and ends it itself. Without a database, expires at once.
+ */
+void st_persist_expire(const struct st_dialog_info *info);
+/* The current row of s (ST_COLUMNS) as a dialog (slices valid until the next step) and its two times. */
+void st_persist_row(struct sipd_db_stmt *s, struct st_dialog_info *i, int64_t *expires_ms, int64_t *started);
+/* Milliseconds from now_ms to a stored expiry (UINT64_MAX: untimed; at least ST_RESTORE_MIN_MS). */
+uint64_t st_restore_in(int64_t expires_ms, int64_t now_ms);
+int64_t st_wall_ms(void);
+/* Adds {node: rows} of every node to counts (control thread); ENODEV when sessions are not persisted. */
+int st_persist_count(json_t *counts);
+
+/* ---- takeover.c: the sessions of dead nodes (shared database only) ---- */
+/* How often a node looks for dead nodes' sessions. */
+#define ST_TAKEOVER_EVERY_MS 1000u
+/* Starts the periodic claim on loop 0 (PostgreSQL only); stopped by st_takeover_stop. */
+int st_takeover_start(void);
+void st_takeover_stop(void);
 
 /* ---- response.c: what tm forwards upstream ---- */
 void st_on_response(void *arg, struct sipd_msg *req, struct sipd_msg *resp, int status);

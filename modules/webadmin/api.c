@@ -401,8 +401,8 @@ int wa_api_dispatch(struct wa_request *r)
 		return routing(r);
 	if (is(top, "audio") || is(top, "assignments") || is(top, "rtc"))
 		return wa_api_audio(r);
-	static const char *const get_only_paths[] = {"stats",  "session", "modules",
-						     "admins", "events",  "softphone"};
+	static const char *const get_only_paths[] = {"stats",  "session", "modules",  "admins",
+						     "events", "nodes",   "softphone"};
 	bool known = false;
 	for (size_t i = 0; i < sizeof(get_only_paths) / sizeof(get_only_paths[0]); i++)
 		known = known || is(top, get_only_paths[i]);
@@ -418,6 +418,8 @@ int wa_api_dispatch(struct wa_request *r)
 		return list(r, "modules.list", NULL, NULL);
 	if (is(top, "admins"))
 		return list(r, "admin.list", NULL, NULL);
+	if (is(top, "nodes"))
+		return list(r, "nodes.list", NULL, NULL);
 	if (is(top, "events"))
 		return wa_events_serve(r);
 	if (is(top, "softphone"))

@@ -200,16 +200,16 @@ def new_branch():
 
 def sip_request(method, ruri, via_host="127.0.0.1", via_port=5999, transport="UDP", headers=None,
                 body="", rport=True, cseq=1, call_id=None, from_tag=None, to="", max_forwards=70,
-                omit=()):
+                omit=(), from_uri=None):
     """Builds a request as bytes; headers is a list of 'Name: value' lines added at the end;
-    omit names default headers to leave out (e.g. 'Call-ID')."""
+    omit names default headers to leave out (e.g. 'Call-ID'); from_uri replaces sip:tester@VIA_HOST."""
     call_id = call_id or "%016x@test" % random.getrandbits(64)
     from_tag = from_tag or "%08x" % random.getrandbits(32)
     rp = ";rport" if rport else ""
     lines = [
         ("Via", f"SIP/2.0/{transport} {via_host}:{via_port};branch={new_branch()}{rp}"),
         ("Max-Forwards", str(max_forwards)),
-        ("From", f"<sip:tester@{via_host}>;tag={from_tag}"),
+        ("From", f"<{from_uri or f'sip:tester@{via_host}'}>;tag={from_tag}"),
         ("To", to or f"<{ruri}>"),
         ("Call-ID", call_id),
         ("CSeq", f"{cseq} {method}"),

@@ -363,18 +363,32 @@ class Call:
     port, for scripts that route on it), 200, ACK; then the in-dialog requests each side can send along the
     route set. ok is the final response to the INVITE (None on timeout)."""
 
-    def __init__(self, sipd_port, caller, callee, headers=(), ruri=None, extra_route_header=True):
+    def __init__(self, sipd_port, caller, callee, headers=(), ruri=None, extra_route_header=True, password=None):
+        """password: the caller's (From is then sip:CALLER@127.0.0.1), to answer a 407 once."""
         self.port = sipd_port
         self.caller, self.callee = caller, callee
         self.call_id = "%016x@st" % random.getrandbits(64)
         self.cseq = {"caller": 1, "callee": 100}
         hdrs = ([f"X-UA: {callee.port}"] if extra_route_header else []) + [f"Contact: {caller.contact()}"]
-        self.invite = sip_request("INVITE", ruri or f"sip:{callee.name_}@127.0.0.1:{sipd_port}",
-                                  via_port=caller.port, transport=caller.transport.upper(),
-                                  call_id=self.call_id, from_tag=caller.tag, headers=hdrs + list(headers))
+        ruri = ruri or f"sip:{callee.name_}@127.0.0.1:{sipd_port}"
+        from_uri = f"sip:{caller.name_}@127.0.0.1" if password is not None else None
+
+        def invite(cseq, extra=()):
+            return sip_request("INVITE", ruri, via_port=caller.port, transport=caller.transport.upper(),
+                               call_id=self.call_id, from_tag=caller.tag, headers=hdrs + list(headers) + list(extra),
+                               cseq=cseq, from_uri=from_uri)
+        self.invite = invite(1)
         self.frm = parse_sip(self.invite).get("From")
         caller.send(self.invite, sipd_port)
         self.ok = caller.final()
+        if self.ok and self.ok.status == 407 and password is not None:
+            self.ack_failure(parse_sip(self.invite), self.ok)
+            chal = next(c for c in challenges(self.ok, "Proxy-Authenticate") if c.get("algorithm", "MD5") == "MD5")
+            self.cseq["caller"] = 2
+            self.invite = invite(2, [credentials(caller.name_, password, chal["realm"], chal["nonce"], "INVITE",
+                                                 ruri, "MD5", header="Proxy-Authorization")])
+            caller.send(self.invite, sipd_port)
+            self.ok = caller.final()
         self.rr = []
         self.to = None
         if self.ok and self.ok.status == 200:
@@ -382,6 +396,13 @@ class Call:
                 self.rr += [x.strip() for x in v.split(",")]
             self.to = self.ok.get("To")
             self.ack()
+
+    def ack_failure(self, inv, resp):
+        """The ACK of a non-2xx final response: hop by hop, with the INVITE's Via (RFC 3261 17.1.1.3)."""
+        lines = [f"ACK {inv.start.split()[1]} SIP/2.0", f"Via: {inv.get('Via')}", "Max-Forwards: 70",
+                 f"From: {inv.get('From')}", f"To: {resp.get('To')}", f"Call-ID: {self.call_id}",
+                 f"CSeq: {inv.get('CSeq').split()[0]} ACK", "Content-Length: 0"]
+        self.caller.send(("\r\n".join(lines) + "\r\n\r\n").encode(), self.port)
 
     def ack(self):
         self.caller.send(self.request("ACK", "caller", cseq=self.cseq["caller"]), self.port)

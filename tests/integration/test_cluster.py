@@ -6,6 +6,7 @@ PostgreSQL server binaries it says so and counts as skipped."""
 
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 
 from regtest import Client, challenges, credentials
 from sipdtest import ROOT, Sipd, TestRun, free_port, new_branch, parse_sip, tcp_read_message
+from sipua import UA, Call
 
 CLUSTER = os.path.join(ROOT, "tests", "pg", "pg_cluster.sh")
 ROUTING = open(os.path.join(ROOT, "routing.cfg")).read()
@@ -23,14 +25,38 @@ def psql(conninfo, sql):
     subprocess.run(["psql", "-qAt", conninfo, "-c", sql], check=True, capture_output=True, timeout=30)
 
 
+DEAD_AFTER = 4
+
+
+class Node(Sipd):
+    """A node with the default modules, session timers short enough for a test (min_se 2 s)."""
+
+    @staticmethod
+    def default_modules_block():
+        return Sipd.default_modules_block().replace("min_se = 90;", "min_se = 2; test_intervals = true;")
+
+
 def node(build, conninfo, name, host):
     port = free_port(host=host)
-    s = Sipd(build, modules="default", routing=ROUTING, port=port, workers=2, log_level=os.environ.get("LOG", "info"),
+    s = Node(build, modules="default", routing=ROUTING, port=port, workers=2, log_level=os.environ.get("LOG", "info"),
              listen=[f"udp:{host}:{port}", f"tcp:{host}:{port}"],
-             core={"node_id": name, "node_address": f"sip:{host}:{port}", "node_dead_after": 5})
-    s.db = conninfo
+             core={"node_id": name, "node_address": f"sip:{host}:{port}", "node_dead_after": DEAD_AFTER})
+    # Its own application_name, so that the test can cut this node's connection alone.
+    s.db = f"{conninfo} application_name=sipd_{name.replace('-', '_')}"
     s.host = host
     return s
+
+
+def psql_rows(conninfo, sql):
+    p = subprocess.run(["psql", "-qAt", "-F", "|", conninfo, "-c", sql], check=True, capture_output=True, text=True,
+                       timeout=30)
+    return [line.split("|") for line in p.stdout.splitlines() if line]
+
+
+def kill9(s):
+    s.proc.send_signal(signal.SIGKILL)
+    s.proc.wait()
+    s.logf.close()
 
 
 def wait_until(pred, timeout, step=0.05):
@@ -161,6 +187,7 @@ def main():
     psql(admin, "CREATE DATABASE sipd_cluster")
     a = node(run.build, conninfo, "node-a", "127.0.0.1")
     b = node(run.build, conninfo, "node-b", "127.0.0.2")
+    parties = []
     try:
         with a, b:
             @run.case
@@ -254,6 +281,95 @@ def main():
                 run.expect(resp is not None and resp.status == 200, f"the caller got {resp and resp.status}")
 
             @run.case
+            def kill_9_of_a_node_b_takes_over_its_sessions_and_ends_them_with_byes():
+                for user in ("erin", "frank", "gina", "hank"):
+                    a.ctl("users", "add", user, "secret")
+                wait_until(lambda: len([u for u in b.ctl("users", "list") if u.get("username") == "hank"]), 2)
+                # erin's session is 12 s, so over 8 s after its 2xx (12 - 12/3); frank's lasts 600 s.
+                erin = UA("erin", answer_headers=["Require: timer", "Session-Expires: 12;refresher=uac"])
+                frank = UA("frank")
+                alice, gina = UA("alice"), UA("gina")
+                parties.extend((erin, frank, alice, gina))
+                for ua in (erin, frank):
+                    r = ua.register(a.port, "secret")
+                    run.expect(r is not None and r.status == 200, f"{ua.name_} registers on node-a: {r and r.status}")
+                short = Call(a.port, alice, erin, ["Supported: timer", "Session-Expires: 12"],
+                             extra_route_header=False, password="secret")
+                long = Call(a.port, gina, frank, ["Supported: timer", "Session-Expires: 600"],
+                            extra_route_header=False, password="secret")
+                run.expect(short.ok is not None and short.ok.status == 200 and long.ok is not None
+                           and long.ok.status == 200, f"two calls through node-a: {short.ok and short.ok.status}, "
+                           f"{long.ok and long.ok.status}")
+                t_ok = time.time()
+                held = {x["call_id"]: x["node"] for x in a.ctl("sessions")["sessions"]}
+                run.expect(held.get(short.call_id) == "node-a" and held.get(long.call_id) == "node-a",
+                           f"node-a holds both: {held}")
+                rows = wait_until(lambda: {r[0]: r[1] for r in psql_rows(conninfo, "SELECT call_id, node FROM st_dialogs")
+                                           if r[1] == "node-a"}, 3) or {}
+                run.expect(short.call_id in rows and long.call_id in rows, f"st_dialogs rows name node-a: {rows}")
+                t_kill = time.time()
+                kill9(a)
+                dead = wait_until(lambda: [n for n in b.ctl("nodes", "list") if n["node_id"] == "node-a"
+                                           and n["state"] == "dead"], DEAD_AFTER + 4)
+                t_dead = time.time()
+                run.expect(dead, "node-b sees node-a dead")
+                taken = wait_until(lambda: {x["call_id"]: x for x in b.ctl("sessions")["sessions"]}.get(long.call_id),
+                                   4)
+                t_taken = time.time()
+                run.expect(taken and taken["node"] == "node-b" and taken["interval"] == 600,
+                           f"node-b holds the long session: {taken}")
+                bye_callee = erin.wait_request("BYE", 15)
+                bye_caller = alice.wait_request("BYE", 2)
+                t_bye = time.time()
+                run.expect(bye_callee is not None and bye_caller is not None,
+                           f"BYEs to both parties: erin {erin.seen}, alice {alice.seen}")
+                if bye_callee is not None:
+                    run.expect("cause=408" in (bye_callee.get("Reason") or ""), f"Reason: {bye_callee.get('Reason')}")
+                    run.expect(f"127.0.0.2:{b.port}" in bye_callee.get("Via"), f"sent by node-b: {bye_callee.get('Via')}")
+                time.sleep(1.5)
+                run.expect(erin.seen.count("BYE") == 1 and alice.seen.count("BYE") == 1,
+                           f"one BYE each: erin {erin.seen}, alice {alice.seen}")
+                rows = {r[0]: r[1] for r in psql_rows(conninfo, "SELECT call_id, node FROM st_dialogs")}
+                run.expect(short.call_id not in rows and rows.get(long.call_id) == "node-b", f"rows after: {rows}")
+                nodes = {n["node_id"]: n for n in b.ctl("nodes", "list")}
+                run.expect(nodes["node-b"]["sessions"] >= 1 and nodes["node-a"]["sessions"] == 0,
+                           f"nodes.list counts the sessions: {nodes}")
+                print(f"    node-a dead for node-b {t_dead - t_kill:.1f}s after kill -9, long session taken over after "
+                      f"{t_taken - t_kill:.1f}s, expiry BYEs {t_bye - t_kill:.1f}s after it "
+                      f"(the session was due {8 - (t_kill - t_ok):.1f}s after it)", flush=True)
+                # node-a comes back: it does not load what node-b took.
+                a.start()
+                mine = [x["call_id"] for x in a.ctl("sessions")["sessions"]]
+                run.expect(long.call_id not in mine, f"node-a restarted holds none of it: {mine}")
+                r = b.ctl("sessions.end", long.call_id)
+                run.expect(r.get("ended") and frank.wait_request("BYE", 5) is not None
+                           and gina.wait_request("BYE", 2) is not None, "node-b ends the long one on request")
+
+            @run.case
+            def a_node_cut_off_from_the_database_reads_again_what_changed_meanwhile():
+                hank = UA("hank")
+                parties.append(hank)
+                b_app = "sipd_node_b"
+                psql(admin, "ALTER DATABASE sipd_cluster ALLOW_CONNECTIONS false")
+                try:
+                    psql(admin, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{b_app}'")
+                    a.ctl("users", "disable", "gina")
+                    r = hank.register(a.port, "secret")
+                    run.expect(r is not None and r.status == 200, f"hank registers on node-a: {r and r.status}")
+                    time.sleep(1.5)
+                    stale = [u for u in b.ctl("users", "list") if u.get("username") == "gina"]
+                    run.expect(stale and stale[0].get("enabled"), f"node-b, cut off, still has gina enabled: {stale}")
+                finally:
+                    psql(admin, "ALTER DATABASE sipd_cluster ALLOW_CONNECTIONS true")
+                t0 = time.time()
+                seen = wait_until(lambda: any(u.get("username") == "gina" and not u.get("enabled")
+                                              for u in b.ctl("users", "list")), 5)
+                run.expect(seen, "node-b sees gina disabled once its connection is back")
+                bound = wait_until(lambda: [x for x in b.ctl("registrations") if x["aor"].startswith("hank")], 3)
+                run.expect(bound and bound[0]["node"] == "node-a", f"node-b sees hank's binding: {bound}")
+                print(f"    node-b caught up {time.time() - t0:.1f}s after the database let it in again", flush=True)
+
+            @run.case
             def the_database_going_away_gives_503_at_once_and_comes_back():
                 subprocess.run(["bash", CLUSTER, "stop", pgdir], check=True, capture_output=True)
                 c = Client(a.port, "udp", host="127.0.0.1")
@@ -278,6 +394,8 @@ def main():
                 run.expect(wait_until(registers, 15, 0.5), "REGISTER works again once PostgreSQL is back")
                 c.close()
     finally:
+        for ua in parties:
+            ua.close()
         subprocess.run(["bash", CLUSTER, "stop", pgdir], capture_output=True)
         subprocess.run(["rm", "-rf", pgdir])
     run.finish()

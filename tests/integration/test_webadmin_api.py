@@ -64,7 +64,7 @@ ENDPOINTS = [
     ("GET", "/api/session"), ("POST", "/api/logout"), ("GET", "/api/admins"), ("GET", "/api/softphone"),
     ("GET", "/api/audio"), ("POST", "/api/audio?name=x"), ("DELETE", "/api/audio/x"), ("GET", "/api/audio/x/file"),
     ("GET", "/api/assignments"), ("PUT", "/api/users/bob/audio"), ("DELETE", "/api/users/bob/audio"),
-    ("GET", "/api/rtc/calls"), ("GET", "/api/nosuch"),
+    ("GET", "/api/rtc/calls"), ("GET", "/api/nodes"), ("GET", "/api/nosuch"),
 ]
 CHANGES = [(m, p) for m, p in ENDPOINTS if m in ("POST", "PUT", "DELETE")]
 SECURITY_HEADERS = {
@@ -265,6 +265,9 @@ with Sipd(run.build, modules=MODULES, routing=DEFAULT) as s:
         expect(r.status == 200 and len(items) == 1 and items[0]["aor"] == "bob", f"list: {r}")
         b = items[0]
         expect(b["expires_in"] > 500 and b["received"].startswith("udp:127.0.0.1:"), f"binding {b}")
+        nodes = web.get("/api/nodes").json["items"]
+        expect(len(nodes) == 1 and b["node"] == nodes[0]["node_id"] and nodes[0]["bindings"] == 1,
+               f"the binding's node, and the node's count: {b}, {nodes}")
         expect(web.get("/api/registrations?aor=nobody").json["total"] == 0, "filter by AOR")
         expect(web.request("DELETE", "/api/registrations?aor=bob").status == 400, "contact missing")
         q = urllib.parse.urlencode({"aor": "bob", "contact": "sip:bob@127.0.0.1:1"})
@@ -285,6 +288,18 @@ with Sipd(run.build, modules=MODULES, routing=DEFAULT) as s:
         r = web.request("DELETE", "/api/sessions/" + urllib.parse.quote("no-such@call", safe=""))
         expect(r.status == 404 and "no session" in r.json["error"], f"end unknown: {r}")
         expect(web.request("POST", "/api/sessions").status == 405, "POST sessions is 405")
+
+    @run.case
+    def nodes_list_this_node():
+        r = web.get("/api/nodes")
+        expect(r.status == 200 and r.json["total"] == 1, f"nodes: {r}")
+        n = r.json["items"][0]
+        expect(n["self"] is True and n["state"] == "alive" and n["seen_ago"] <= 3, f"this node, alive: {n}")
+        expect(n["address"] == f"sip:127.0.0.1:{s.port}", f"address from the UDP listen entry: {n}")
+        expect(n["sessions"] == 0 and isinstance(n["bindings"], int), f"counts: {n}")
+        expect(isinstance(n["started"], int) and n["last_seen"] >= n["started"], f"times: {n}")
+        expect(web.request("POST", "/api/nodes", {}).status == 405, "POST nodes is 405")
+        expect(web.get("/api/nodes/x").status == 404, "no sub-path")
 
     @run.case
     def stats_modules_admins():
@@ -470,11 +485,13 @@ PROXY = """request_route {
 }
 """
 HTTP_PORT2 = free_port("tcp")
-PROXY_MODULES = MODULES[:5] + [{"name": "session_timer"},
+PROXY_MODULES = MODULES[:5] + [{"name": "tcp"}, {"name": "session_timer"},
                                {"name": "webadmin", "listen": [f"127.0.0.1:{HTTP_PORT2}"], "webroot": webroot,
                                 "pbkdf2_iterations": ITERATIONS}]
 
-with Sipd(run.build, modules=PROXY_MODULES, routing=PROXY) as s:
+# TCP listed first: the node's default address is still the UDP entry.
+with Sipd(run.build, modules=PROXY_MODULES, routing=PROXY, listen=["tcp:127.0.0.1:{port}", "udp:127.0.0.1:{port}"],
+          core={"node_id": "wa-proxy"}) as s:
     web = WebClient(HTTP_PORT2).wait_ready()
     s.ctl("admin", "add", "ops", "ops-password")
 
@@ -501,6 +518,10 @@ with Sipd(run.build, modules=PROXY_MODULES, routing=PROXY) as s:
             expect(len(items) == 1 and items[0]["call_id"] == c.call_id, f"listed: {items}")
             expect(items[0]["refresher"] in ("caller", "callee") and 0 < items[0]["expires_in"] <= 600,
                    f"session {items[0]}")
+            expect(items[0]["node"] == "wa-proxy", f"the node holding it: {items[0]}")
+            nodes = web.get("/api/nodes").json["items"]
+            expect([(n["node_id"], n["address"], n["sessions"], n["bindings"]) for n in nodes]
+                   == [("wa-proxy", f"sip:127.0.0.1:{s.port}", 1, None)], f"nodes (no registrar: null): {nodes}")
             r = web.request("DELETE", "/api/sessions/" + urllib.parse.quote(c.call_id, safe=""))
             expect(r.status == 200 and r.json == {"call_id": c.call_id, "ended": True}, f"end: {r}")
             bye_b = b.wait_request("BYE", 3)

@@ -24,6 +24,7 @@ function buildRow(entry, flash) {
 		cell('Transport', el('span', { class: 'badge info' }, (b.transport || '').toUpperCase() || '—')),
 		cell('Source', b.received || '—', { class: 'mono any' }),
 		cell('User agent', b.user_agent || '—'),
+		cell('Node', b.node || '—', { class: 'mono' }),
 		entry.expires,
 		cell('Actions', el('div', { class: 'actions' },
 			el('button', { type: 'button', class: 'small danger', 'aria-label': `Remove the binding ${b.contact} of ${b.aor}`, onclick: () => remove(entry) }, 'Remove')),
@@ -36,7 +37,7 @@ function matches(entry) {
 	if (!f)
 		return true;
 	const b = entry.b;
-	return [b.aor, b.contact, b.received, b.user_agent].some((v) => (v || '').toLowerCase().includes(f));
+	return [b.aor, b.contact, b.received, b.user_agent, b.node].some((v) => (v || '').toLowerCase().includes(f));
 }
 
 /** Puts the rows in order (by AOR, then contact) and shows the count. */
@@ -46,7 +47,7 @@ function render() {
 	const shown = entries.filter(matches);
 	const body = $('bindings');
 	if (!shown.length) {
-		body.replaceChildren(emptyRow(7, bindings.size ? 'No binding matches the filter.'
+		body.replaceChildren(emptyRow(8, bindings.size ? 'No binding matches the filter.'
 			: 'No phone is registered right now. New registrations appear here as they happen.'));
 	} else {
 		// Keep the existing row elements (and the focus inside them); only reorder.

@@ -34,6 +34,7 @@ function buildRow(entry, flash) {
 		entry.dur,
 		entry.timer,
 		cell('Call-ID', s.call_id, { class: 'mono any' }),
+		cell('Node', s.node || '—', { class: 'mono' }),
 		cell('Actions', el('div', { class: 'actions' },
 			el('button', { type: 'button', class: 'small danger', 'aria-label': `End the call from ${s.caller} to ${s.callee}`, onclick: () => end(entry) }, 'End call')),
 		{ class: 'row-actions' }));
@@ -44,7 +45,7 @@ function render() {
 	const entries = [...calls.values()].sort((a, b) => a.start - b.start);
 	const body = $('sessions');
 	if (!entries.length) {
-		body.replaceChildren(emptyRow(7, 'No call in progress. New calls appear here as soon as they are answered.'));
+		body.replaceChildren(emptyRow(8, 'No call in progress. New calls appear here as soon as they are answered.'));
 	} else {
 		if (body.querySelector('td.empty'))
 			body.replaceChildren();

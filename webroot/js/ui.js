@@ -8,6 +8,7 @@ const PAGES = [
 	['/registrations.html', 'Registrations'],
 	['/sessions.html', 'Live sessions'],
 	['/routing.html', 'Routing'],
+	['/nodes.html', 'Nodes'],
 	['/modules.html', 'Modules'],
 	['/audio.html', 'Audio library'],
 	['/softphone.html', 'Softphone'],

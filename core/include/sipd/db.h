@@ -150,6 +150,11 @@ typedef void (*sipd_db_notify_many_fn)(void *arg, const char *channel, const cha
 SIPD_API int sipd_db_listen(const char *channel, sipd_db_notify_fn fn, void *arg);
 SIPD_API int sipd_db_listen_many(const char *channel, sipd_db_notify_many_fn fn, void *arg);
 SIPD_API int sipd_db_notify(const char *channel, const char *payload);
+/*
+ * Since ABI 1.1. The pseudo-channel a server engine raises on this node alone when its connection came
+ * back after a loss: notifications sent meanwhile were missed, so listeners read their caches again.
+ */
+#define SIPD_DB_RECONNECTED "sipd_db_reconnected"
 
 /* Wall-clock seconds since the epoch (stored expiry times survive restarts). */
 SIPD_API int64_t sipd_db_now(void);
