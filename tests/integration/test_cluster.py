@@ -269,6 +269,10 @@ def main():
                 sock.close()
                 carol.close()
                 req = result.get("req")
+                cid = resp and resp.get("Call-ID")
+                run.expect(cid in [x["call_id"] for x in a.ctl("sessions")["sessions"]]
+                           and cid not in [x["call_id"] for x in b.ctl("sessions")["sessions"]],
+                           "the session is held by node-a alone (nearer the callee)")
                 run.expect(req is not None and req.method == "INVITE",
                            f"the INVITE arrived on the TCP connection node-a holds (caller got "
                            f"{resp and resp.status}; node-b has {b.ctl('registrations')})")
@@ -341,9 +345,19 @@ def main():
                 a.start()
                 mine = [x["call_id"] for x in a.ctl("sessions")["sessions"]]
                 run.expect(long.call_id not in mine, f"node-a restarted holds none of it: {mine}")
-                r = b.ctl("sessions.end", long.call_id)
+                # A refresh through node-a (the Record-Route names it, and it is back): the session moves there.
+                r = long.send("UPDATE", "caller", ["Supported: timer", "Session-Expires: 600"])
+                run.expect(r is not None and r.status == 200, f"UPDATE through node-a: {r and r.status}")
+                moved = wait_until(lambda: {x["call_id"]: x for x in a.ctl("sessions")["sessions"]}.get(long.call_id), 3)
+                run.expect(moved and moved["node"] == "node-a" and moved["expires_in"] > 550,
+                           f"node-a holds the refreshed session: {moved}")
+                run.expect(wait_until(lambda: long.call_id not in [x["call_id"] for x in b.ctl("sessions")["sessions"]],
+                                      3), "node-b let it go")
+                rows = {r[0]: r[1] for r in psql_rows(conninfo, "SELECT call_id, node FROM st_dialogs")}
+                run.expect(rows.get(long.call_id) == "node-a", f"its row names node-a: {rows}")
+                r = a.ctl("sessions.end", long.call_id)
                 run.expect(r.get("ended") and frank.wait_request("BYE", 5) is not None
-                           and gina.wait_request("BYE", 2) is not None, "node-b ends the long one on request")
+                           and gina.wait_request("BYE", 2) is not None, "node-a ends it on request")
 
             @run.case
             def a_node_cut_off_from_the_database_reads_again_what_changed_meanwhile():
