@@ -199,6 +199,17 @@ static void refresh_done(struct sipd_db_job *job, int err)
 	free(r);
 }
 
+/* A copy of v at *p (advanced past it). */
+static struct sipd_str keep(char **p, struct sipd_str v)
+{
+	struct sipd_str out = {*p, v.len};
+
+	if (v.len)
+		memcpy(*p, v.p, v.len);
+	*p += v.len;
+	return out;
+}
+
 void st_takeover_refresh(struct sipd_str call_id, struct sipd_str from_tag, struct sipd_str to_tag,
 			 uint32_t interval, enum st_ref ref, uint32_t cseq)
 {
@@ -208,11 +219,9 @@ void st_takeover_refresh(struct sipd_str call_id, struct sipd_str from_tag, stru
 	if (!st_claim_one || !(r = calloc(1, sizeof(*r) + call_id.len + from_tag.len + to_tag.len)))
 		return;
 	p = r->keys;
-	r->call_id = (struct sipd_str){memcpy(p, call_id.p, call_id.len), call_id.len};
-	p += call_id.len;
-	r->from_tag = (struct sipd_str){memcpy(p, from_tag.p, from_tag.len), from_tag.len};
-	p += from_tag.len;
-	r->to_tag = (struct sipd_str){memcpy(p, to_tag.p, to_tag.len), to_tag.len};
+	r->call_id = keep(&p, call_id);
+	r->from_tag = keep(&p, from_tag);
+	r->to_tag = keep(&p, to_tag);
 	r->interval = interval;
 	r->ref = ref;
 	r->cseq = cseq;
