@@ -34,8 +34,7 @@ static bool enabled;
 enum st_job_kind {
 	ST_JOB_SAVE,   /* the row as the dialog is now */
 	ST_JOB_DELETE, /* the row goes */
-	ST_JOB_EXPIRE, /* the dialog ran out here: the row goes, and BYEs follow, unless another node holds it
-			*/
+	ST_JOB_EXPIRE, /* ran out here: the row goes and BYEs follow, unless another node holds it */
 };
 
 /* Work queued for the DB thread about one dialog. */

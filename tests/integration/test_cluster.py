@@ -371,7 +371,8 @@ def main():
                 try:
                     failover(c)
                 finally:
-                    c.stop()
+                    code = c.stop()
+                    run.expect(code == 0, f"node-c stopped cleanly: exit {code}\n{c.log_text()[-3000:]}")
 
             @run.case
             def a_node_cut_off_from_the_database_reads_again_what_changed_meanwhile():
