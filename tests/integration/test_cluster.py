@@ -291,15 +291,15 @@ def main():
                 for user in ("erin", "frank", "gina", "hank"):
                     a.ctl("users", "add", user, "secret")
                 wait_until(lambda: len([u for u in b.ctl("users", "list") if u.get("username") == "hank"]), 2)
-                # erin's session is 12 s, so over 8 s after its 2xx (12 - 12/3); frank's lasts 600 s.
-                erin = UA("erin", answer_headers=["Require: timer", "Session-Expires: 12;refresher=uac"])
+                # erin's session is 10 s, so over 6.7 s after its 2xx (10 - 10/3); frank's lasts 600 s.
+                erin = UA("erin", answer_headers=["Require: timer", "Session-Expires: 10;refresher=uac"])
                 frank = UA("frank")
                 alice, gina = UA("alice"), UA("gina")
                 parties.extend((erin, frank, alice, gina))
                 for ua in (erin, frank):
                     r = ua.register(a.port, "secret")
                     run.expect(r is not None and r.status == 200, f"{ua.name_} registers on node-a: {r and r.status}")
-                short = Call(a.port, alice, erin, ["Supported: timer", "Session-Expires: 12"],
+                short = Call(a.port, alice, erin, ["Supported: timer", "Session-Expires: 10"],
                              extra_route_header=False, password="secret")
                 long = Call(a.port, gina, frank, ["Supported: timer", "Session-Expires: 600"],
                             extra_route_header=False, password="secret")
@@ -335,7 +335,7 @@ def main():
                     run.expect("cause=408" in (bye_callee.get("Reason") or ""), f"Reason: {bye_callee.get('Reason')}")
                     run.expect(f"127.0.0.2:{b.port}" in bye_callee.get("Via") or f"127.0.0.3:{c.port}" in bye_callee.get("Via"),
                                f"sent by a survivor: {bye_callee.get('Via')}")
-                time.sleep(1.5)
+                time.sleep(1.0)
                 run.expect(erin.seen.count("BYE") == 1 and alice.seen.count("BYE") == 1,
                            f"one BYE each: erin {erin.seen}, alice {alice.seen}")
                 rows = {r[0]: r[1] for r in psql_rows(conninfo, "SELECT call_id, node FROM st_dialogs")}
@@ -345,7 +345,7 @@ def main():
                            f"nodes.list counts the sessions: {nodes}")
                 print(f"    node-a dead for node-b {t_dead - t_kill:.1f}s after kill -9, long session taken over by {name} after "
                       f"{t_taken - t_kill:.1f}s, expiry BYEs {t_bye - t_kill:.1f}s after it "
-                      f"(the session was due {8 - (t_kill - t_ok):.1f}s after it)", flush=True)
+                      f"(the session was due {6.67 - (t_kill - t_ok):.1f}s after it)", flush=True)
                 # node-a comes back: it does not load what node-b took.
                 a.start()
                 mine = [x["call_id"] for x in a.ctl("sessions")["sessions"]]
@@ -385,7 +385,7 @@ def main():
                     a.ctl("users", "disable", "gina")
                     r = hank.register(a.port, "secret")
                     run.expect(r is not None and r.status == 200, f"hank registers on node-a: {r and r.status}")
-                    time.sleep(1.5)
+                    time.sleep(1.0)
                     stale = [u for u in b.ctl("users", "list") if u.get("username") == "gina"]
                     run.expect(stale and stale[0].get("enabled"), f"node-b, cut off, still has gina enabled: {stale}")
                 finally:
