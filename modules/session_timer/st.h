@@ -175,6 +175,8 @@ void st_persist_row(struct sipd_db_stmt *s, struct st_dialog_info *i, int64_t *e
 /* Milliseconds from now_ms to a stored expiry (UINT64_MAX: untimed; at least ST_RESTORE_MIN_MS). */
 uint64_t st_restore_in(int64_t expires_ms, int64_t now_ms);
 int64_t st_wall_ms(void);
+/* The node whose row has call_id, into node[size] (control thread): 0, ENOENT, ENODEV (not persisted). */
+int st_persist_holder(struct sipd_str call_id, char *node, size_t size);
 /* Adds {node: rows} of every node to counts (control thread); ENODEV when sessions are not persisted. */
 int st_persist_count(json_t *counts);
 

@@ -350,6 +350,12 @@ def main():
                 a.start()
                 mine = [x["call_id"] for x in a.ctl("sessions")["sessions"]]
                 run.expect(long.call_id not in mine, f"node-a restarted holds none of it: {mine}")
+                try:
+                    a.ctl("sessions.end", long.call_id)
+                    refused = "ended by node-a"
+                except RuntimeError as e:
+                    refused = str(e)
+                run.expect(f"held by node {name}" in refused, f"node-a says who holds it: {refused}")
                 # A refresh through node-a (the Record-Route names it, and it is back): the session moves there.
                 r = long.send("UPDATE", "caller", ["Supported: timer", "Session-Expires: 600"])
                 run.expect(r is not None and r.status == 200, f"UPDATE through node-a: {r and r.status}")
