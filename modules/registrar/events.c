@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sipd/core.h>
 #include <sipd/event.h>
 
 #include "registrar.h"
@@ -22,10 +23,11 @@ static json_t *added(const struct reg_aor *aor, const struct reg_contact *c, int
 	char rcv[96];
 
 	sipd_peer_format(rcv, sizeof(rcv), c->proto, &c->src);
-	return json_pack("[s, {s:s, s:s, s:I, s:s, s:s, s:s, s:b}]", "registration.added", "aor", aor->aor,
-			 "contact", c->uri, "expires_in", (json_int_t)(c->expires - now), "transport",
-			 sipd_proto_name(c->proto), "received", rcv, "user_agent",
-			 c->user_agent ? c->user_agent : "", "new", fresh);
+	return json_pack("[s, {s:s, s:s, s:I, s:s, s:s, s:s, s:b, s:s}]", "registration.added", "aor",
+			 aor->aor, "contact", c->uri, "expires_in", (json_int_t)(c->expires - now),
+			 "transport", sipd_proto_name(c->proto), "received", rcv, "user_agent",
+			 c->user_agent ? c->user_agent : "", "new", fresh, "node",
+			 c->node ? c->node : sipd_node_id());
 }
 
 json_t *reg_event_removed(const char *aor, const char *contact, const char *reason)

@@ -347,7 +347,8 @@ int st_dialog_refresh(struct sipd_str call_id, struct sipd_str from_tag, struct 
 	return err;
 }
 
-int st_dialog_remove(struct sipd_str call_id, struct sipd_str tag1, struct sipd_str tag2)
+/* Unlinks a dialog and drops its timer; its row goes too when persist. 0 or ENOENT. */
+static int take_out(struct sipd_str call_id, struct sipd_str tag1, struct sipd_str tag2, bool persist)
 {
 	struct st_bucket *b = &table[hash_str(call_id) & table_mask];
 	struct st_dialog *d;
@@ -358,7 +359,8 @@ int st_dialog_remove(struct sipd_str call_id, struct sipd_str tag1, struct sipd_
 	if (d) {
 		unlink_locked(b, d);
 		timer_ref = disarm_locked(d);
-		persist_locked(d, false);
+		if (persist)
+			persist_locked(d, false);
 	}
 	pthread_mutex_unlock(&b->lock);
 	if (!d)
@@ -367,6 +369,16 @@ int st_dialog_remove(struct sipd_str call_id, struct sipd_str tag1, struct sipd_
 		dialog_unref(d);
 	dialog_unref(d);
 	return 0;
+}
+
+int st_dialog_remove(struct sipd_str call_id, struct sipd_str tag1, struct sipd_str tag2)
+{
+	return take_out(call_id, tag1, tag2, true);
+}
+
+int st_dialog_forget(struct sipd_str call_id, struct sipd_str tag1, struct sipd_str tag2)
+{
+	return table ? take_out(call_id, tag1, tag2, false) : ENOENT;
 }
 
 /* On the dialog's loop, where its expiry would have run. */

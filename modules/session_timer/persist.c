@@ -28,14 +28,13 @@ static const struct sipd_db_migration migrations[] = {
 	"CREATE INDEX st_dialogs_node ON st_dialogs(node)"},
 };
 
-static struct sipd_db_stmt *st_load, *st_adopt, *st_delete, *st_insert, *st_owner, *st_count;
+static struct sipd_db_stmt *st_load, *st_adopt, *st_delete, *st_insert, *st_owner, *st_count, *st_holder;
 static bool enabled;
 
 enum st_job_kind {
 	ST_JOB_SAVE,   /* the row as the dialog is now */
 	ST_JOB_DELETE, /* the row goes */
-	ST_JOB_EXPIRE, /* the dialog ran out here: the row goes, and BYEs follow, unless another node holds it
-			*/
+	ST_JOB_EXPIRE, /* ran out here: the row goes and BYEs follow, unless another node holds it */
 };
 
 /* Work queued for the DB thread about one dialog. */
@@ -58,6 +57,8 @@ int st_persist_init(void)
 	st_adopt = NULL;
 	if ((err = sipd_db_prepare(&st_load, "SELECT " ST_COLUMNS " FROM st_dialogs WHERE node = ?")) ||
 	    (err = sipd_db_prepare(&st_count, "SELECT node, COUNT(*) FROM st_dialogs GROUP BY node")) ||
+	    (err = sipd_db_prepare(&st_holder,
+				   "SELECT node FROM st_dialogs WHERE call_id = ? AND node <> ''")) ||
 	    (err = sipd_db_prepare(&st_owner,
 				   "SELECT node FROM st_dialogs WHERE call_id = ? AND caller_tag = ? "
 				   "AND callee_tag = ?")) ||
@@ -333,4 +334,38 @@ static int count_rows(void *arg)
 int st_persist_count(json_t *counts)
 {
 	return enabled ? sipd_db_transaction(count_rows, counts) : ENODEV;
+}
+
+struct holder {
+	struct sipd_str call_id;
+	char *node;
+	size_t size;
+};
+
+static int read_holder(void *arg)
+{
+	struct holder *h = arg;
+	bool row;
+	int err = sipd_db_bind_str(st_holder, 1, h->call_id);
+
+	if (!err && (err = sipd_db_step(st_holder, &row)) == 0 && row) {
+		struct sipd_str node = sipd_db_column_str(st_holder, 0);
+
+		snprintf(h->node, h->size, "%.*s", SIPD_STR_FMT(node));
+	}
+	sipd_db_reset(st_holder);
+	return err;
+}
+
+int st_persist_holder(struct sipd_str call_id, char *node, size_t size)
+{
+	struct holder h = {call_id, node, size};
+	int err;
+
+	node[0] = '\0';
+	if (!enabled)
+		return ENODEV;
+	if ((err = sipd_db_transaction(read_holder, &h)))
+		return err;
+	return node[0] ? 0 : ENOENT;
 }

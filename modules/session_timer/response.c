@@ -127,6 +127,12 @@ static void dest_of(struct sipd_dest *d, const struct sipd_rcvinfo *ri)
 	d->conn_id = ri->conn_id;
 }
 
+/* The message came from another node of the cluster. */
+static bool from_peer(const struct sipd_msg *m)
+{
+	return m->rcv && sipd_node_is_peer(&m->rcv->src);
+}
+
 static void create(struct sipd_msg *req, struct sipd_msg *resp, uint32_t interval, enum st_ref ref)
 {
 	const struct sipd_nameaddr *cc, *ce;
@@ -137,7 +143,7 @@ static void create(struct sipd_msg *req, struct sipd_msg *resp, uint32_t interva
 	 * The 2xx came from another node of the cluster that record-routed too (it relayed to a flow it
 	 * holds): that node, nearer the callee, tracks the session, so that one node alone runs its expiry.
 	 */
-	if (resp->rcv && sipd_node_is_peer(&resp->rcv->src)) {
+	if (from_peer(resp)) {
 		SIPD_DBG("session %.*s is tracked by the node that answered it", SIPD_STR_FMT(req->call_id));
 		return;
 	}
@@ -208,5 +214,8 @@ void st_on_response(void *arg, struct sipd_msg *req, struct sipd_msg *resp, int 
 			create(req, resp, interval, ref);
 		return;
 	}
-	st_dialog_refresh(req->call_id, ftag, ttag, interval, ref, cseq_of(req));
+	if (st_dialog_refresh(req->call_id, ftag, ttag, interval, ref, cseq_of(req)) == ENOENT &&
+	    !from_peer(req) && !from_peer(resp))
+		/* Another node may hold it (it took it over from this one, say): the session moves here. */
+		st_takeover_refresh(req->call_id, ftag, ttag, interval, ref, cseq_of(req));
 }

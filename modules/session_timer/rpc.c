@@ -53,8 +53,15 @@ static int rpc_end(json_t *params, json_t **result)
 	if (!json_is_string(v) || !json_string_length(v))
 		return sipd_rpc_fail(result, EINVAL, "a Call-ID (string) is required");
 	struct sipd_str call_id = {json_string_value(v), json_string_length(v)};
-	if ((err = st_dialog_end(call_id)) == ENOENT)
+	if ((err = st_dialog_end(call_id)) == ENOENT) {
+		char node[128];
+
+		/* Held by another node (sharing the database): that node's sipctl or web admin ends it. */
+		if (st_persist_holder(call_id, node, sizeof(node)) == 0 && strcmp(node, sipd_node_id()) != 0)
+			return sipd_rpc_fail(result, ENOENT, "session %s is held by node %s: end it there",
+					     json_string_value(v), node);
 		return sipd_rpc_fail(result, ENOENT, "no session with Call-ID %s", json_string_value(v));
+	}
 	if (err)
 		return sipd_rpc_fail(result, err, "session %s not ended: %s", json_string_value(v),
 				     strerror(err));

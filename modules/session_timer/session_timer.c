@@ -189,7 +189,7 @@ static int st_init(void)
 			return ENOMEM;
 	/* sanity() accepts Require: timer, and OPTIONS answers list it. */
 	return sipd_support_option("timer") ?: st_table_init((unsigned)param_buckets) ?:
-	       (param_persist ? st_persist_init() : 0);
+	       (param_persist ? st_persist_init() ?: st_takeover_init() : 0);
 }
 
 static int st_start(void)

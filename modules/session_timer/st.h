@@ -134,6 +134,8 @@ size_t st_info_strings_len(const struct st_dialog_info *info);
 void st_info_copy(struct st_dialog_info *out, const struct st_dialog_info *info, char *strings);
 /* Removes a dialog (BYE, failed refresh). 0 or ENOENT. */
 int st_dialog_remove(struct sipd_str call_id, struct sipd_str tag1, struct sipd_str tag2);
+/* Drops a dialog that another node holds now: no row change, no BYE. 0 or ENOENT. */
+int st_dialog_forget(struct sipd_str call_id, struct sipd_str tag1, struct sipd_str tag2);
 /* Live dialogs, and the heap bytes they hold (the table's buckets not counted). */
 uint64_t st_dialog_count(void);
 uint64_t st_dialog_bytes(void);
@@ -173,15 +175,25 @@ void st_persist_row(struct sipd_db_stmt *s, struct st_dialog_info *i, int64_t *e
 /* Milliseconds from now_ms to a stored expiry (UINT64_MAX: untimed; at least ST_RESTORE_MIN_MS). */
 uint64_t st_restore_in(int64_t expires_ms, int64_t now_ms);
 int64_t st_wall_ms(void);
+/* The node whose row has call_id, into node[size] (control thread): 0, ENOENT, ENODEV (not persisted). */
+int st_persist_holder(struct sipd_str call_id, char *node, size_t size);
 /* Adds {node: rows} of every node to counts (control thread); ENODEV when sessions are not persisted. */
 int st_persist_count(json_t *counts);
 
 /* ---- takeover.c: the sessions of dead nodes (shared database only) ---- */
 /* How often a node looks for dead nodes' sessions. */
 #define ST_TAKEOVER_EVERY_MS 1000u
+/* Listens for sessions that moved to another node (init; PostgreSQL only). */
+int st_takeover_init(void);
 /* Starts the periodic claim on loop 0 (PostgreSQL only); stopped by st_takeover_stop. */
 int st_takeover_start(void);
 void st_takeover_stop(void);
+/*
+ * A refresh (2xx) this node relayed for a session it does not hold: when another node holds it in the
+ * database, it moves here (the refreshes pass here now) and takes the refresh. Only with a shared database.
+ */
+void st_takeover_refresh(struct sipd_str call_id, struct sipd_str from_tag, struct sipd_str to_tag,
+			 uint32_t interval, enum st_ref ref, uint32_t cseq);
 
 /* ---- response.c: what tm forwards upstream ---- */
 void st_on_response(void *arg, struct sipd_msg *req, struct sipd_msg *resp, int status);

@@ -33,7 +33,7 @@ const PHONE = { width: 390, height: 844 };
 const PAGES = [
 	['login', '/login.html'], ['dashboard', '/'], ['users', '/users.html'],
 	['registrations', '/registrations.html'], ['sessions', '/sessions.html'], ['routing', '/routing.html'],
-	['modules', '/modules.html'], ['audio', '/audio.html'], ['softphone', '/softphone.html'],
+	['modules', '/modules.html'], ['nodes', '/nodes.html'], ['audio', '/audio.html'], ['softphone', '/softphone.html'],
 ];
 
 // ---- the line protocol with the Python side ----
@@ -428,6 +428,18 @@ async function main() {
 			await shot(phone, `phone-${name}`);
 		}
 		await phone.close();
+	});
+
+	await runCase('nodes_page_lists_this_node_alive', async () => {
+		await page.goto(`${BASE}/nodes.html`);
+		const row = page.locator('#nodes tr', { hasText: 'this node' });
+		await row.waitFor({ timeout: T });
+		expect(await row.locator('td[data-label="State"]').textContent() === 'alive', 'this node is alive');
+		const addr = await row.locator('td[data-label="Address"]').textContent();
+		expect(/^sip:127\.0\.0\.1:\d+$/.test(addr), `its address: ${addr}`);
+		expect(/^\d+$/.test(await row.locator('td[data-label="Bindings"]').textContent()), 'a bindings count');
+		expect(/alive/.test(await page.locator('#count').textContent()), 'the count says how many are alive');
+		await shot(page, 'desktop-nodes');
 	});
 
 	await runCase('screenshots_of_every_page', async () => {

@@ -17,7 +17,7 @@ function row(n) {
 	const [cls, word] = STATES[n.state] || ['', n.state || 'unknown'];
 	const started = new Date(Number(n.started) * 1000);
 	return el('tr', { dataset: { node: n.node_id } },
-		el('th', { scope: 'row', 'data-label': 'Node', class: 'mono any' }, n.node_id,
+		el('th', { scope: 'row', 'data-label': 'Node', class: 'mono any' }, n.node_id, ' ',
 			n.self ? el('span', { class: 'badge info' }, 'this node') : null),
 		cell('Address', n.address || '—', { class: 'mono any' }),
 		cell('State', el('span', { class: `badge ${cls}`.trim() }, word)),

@@ -22,9 +22,9 @@ function buildRow(entry, flash) {
 		el('th', { scope: 'row', 'data-label': 'Address of record', class: 'mono any' }, b.aor),
 		cell('Contact', b.contact, { class: 'mono any' }),
 		cell('Transport', el('span', { class: 'badge info' }, (b.transport || '').toUpperCase() || '—')),
-		cell('Source', b.received || '—', { class: 'mono any' }),
+		cell('Source and node', el('div', {}, b.received || '—',
+			b.node ? el('div', { class: 'hint' }, `node ${b.node}`) : null), { class: 'mono any' }),
 		cell('User agent', b.user_agent || '—'),
-		cell('Node', b.node || '—', { class: 'mono' }),
 		entry.expires,
 		cell('Actions', el('div', { class: 'actions' },
 			el('button', { type: 'button', class: 'small danger', 'aria-label': `Remove the binding ${b.contact} of ${b.aor}`, onclick: () => remove(entry) }, 'Remove')),
@@ -47,7 +47,7 @@ function render() {
 	const shown = entries.filter(matches);
 	const body = $('bindings');
 	if (!shown.length) {
-		body.replaceChildren(emptyRow(8, bindings.size ? 'No binding matches the filter.'
+		body.replaceChildren(emptyRow(7, bindings.size ? 'No binding matches the filter.'
 			: 'No phone is registered right now. New registrations appear here as they happen.'));
 	} else {
 		// Keep the existing row elements (and the focus inside them); only reorder.

@@ -19,8 +19,9 @@ SIPD_API const char *sipd_server_name(void);
 /*
  * Since ABI 1.1. This node among the nodes sharing one database
  * (docs/deploy.md): core.node_id (default: the host name), and the SIP URI
- * other nodes relay to it through (core.node_address; default: the first
- * listen entry that is not a wildcard, "" when there is none).
+ * other nodes relay to it through (core.node_address; default: a listen
+ * entry that is not a wildcard, UDP first, then TCP, then any; "" when
+ * there is none).
  */
 SIPD_API const char *sipd_node_id(void);
 SIPD_API const char *sipd_node_address(void);

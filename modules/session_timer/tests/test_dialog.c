@@ -131,6 +131,20 @@ Test(dialog, removal_cancels_the_timer)
 	cr_assert_eq(fake_expired, 0);
 }
 
+Test(dialog, a_session_another_node_took_is_forgotten_without_expiry)
+{
+	struct st_dialog_info d = info("c6b", 90);
+
+	cr_assert_eq(st_dialog_create(&d), 0);
+	cr_assert_eq(st_dialog_forget(STR("c6b"), STR("a1"), STR("zz")), ENOENT);
+	cr_assert_eq(st_dialog_forget(STR("c6b"), STR("b1"), STR("a1")), 0, "either tag order");
+	cr_assert_eq(fake_ntimers, 0);
+	cr_assert_eq(st_dialog_count(), 0);
+	fake_advance(100000);
+	cr_assert_eq(fake_expired, 0, "the node that took it ends it, not this one");
+	cr_assert_eq(st_dialog_forget(STR("c6b"), STR("a1"), STR("b1")), ENOENT);
+}
+
 Test(dialog, untimed_dialogs_never_expire_until_a_refresh_times_them)
 {
 	struct st_dialog_info d = info("c7", 0);
