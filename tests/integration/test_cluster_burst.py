@@ -1,6 +1,7 @@
 """Two sipd nodes on one PostgreSQL database under a burst of REGISTERs: group commits send their
 change notifications joined, the other node reads the changed AORs again in batches, and both
-nodes end up with every binding (and without the removed ones) within a second or so.
+nodes end up with every binding (and without the removed ones) within a second or so (the bound
+allows for the listing through sipctl under ASan and load).
 
 Runs its own PostgreSQL cluster (tests/pg/pg_cluster.sh) in a temporary directory; without the
 PostgreSQL server binaries it says so and counts as skipped."""
@@ -16,6 +17,8 @@ from sipdtest import TestRun
 from test_cluster import CLUSTER, node, psql, wait_until
 
 USERS = 40
+# Notifications are polled every 100 ms; the rest of the bound is sipctl's listing, slow under ASan and load.
+WITHIN = 3.0
 
 
 def register_all(nodes_users, expires):
@@ -89,7 +92,7 @@ def main():
                 took = time.time() - t0
                 run.expect(seen_a, f"node-a lists every binding with its node: {bindings(a)}")
                 run.expect(seen_b, f"node-b lists every binding with its node: {bindings(b)}")
-                run.expect(took < 1.5, f"both nodes had them {took:.2f}s after the last 200 OK")
+                run.expect(took < WITHIN, f"both nodes had them {took:.2f}s after the last 200 OK")
                 reloads = b.ctl("stats").get("registrar.cluster_reloads", 0) - reloads0
                 run.expect(reloads >= USERS // 2, f"node-b read node-a's AORs again ({reloads} reloads)")
 
@@ -103,7 +106,7 @@ def main():
                 took = time.time() - t0
                 run.expect(gone_a, f"node-a has no binding left: {bindings(a)}")
                 run.expect(gone_b, f"node-b has no binding left: {bindings(b)}")
-                run.expect(took < 1.5, f"gone from both nodes {took:.2f}s after the last 200 OK")
+                run.expect(took < WITHIN, f"gone from both nodes {took:.2f}s after the last 200 OK")
     finally:
         subprocess.run(["bash", CLUSTER, "stop", pgdir], capture_output=True)
         subprocess.run(["rm", "-rf", pgdir])
