@@ -156,6 +156,9 @@ int sipd_db_read(int (*fn)(void *arg), void *arg)
 		return ENODEV;
 	pthread_mutex_lock(&db_lock);
 	err = fn(arg);
+	/* The server connection was lost (a restart): fn only reads, so it runs again on a new one. */
+	if (err == ENOTCONN && db_be->reconnect && !db_be->connected() && db_be->reconnect() == 0)
+		err = fn(arg);
 	pthread_mutex_unlock(&db_lock);
 	return err;
 }

@@ -1,5 +1,4 @@
-/* The PostgreSQL engine of sipd/db.h (libpq): prepared statements, reconnection, LISTEN/NOTIFY, and the
- * statements deferred into the next round trip (pipeline mode). */
+/* The PostgreSQL engine of sipd/db.h (libpq): prepared statements, reconnection, LISTEN/NOTIFY. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -12,47 +11,22 @@
 #include <sipd/log.h>
 
 #include "db_backend.h"
+#include "db_pg.h"
 #include "db_priv.h"
-
-struct pg_stmt {
-	struct pg_stmt *next;
-	char name[24];
-	char *sql; /* with $1, $2 ... in place of ? */
-	int nparams;
-	char **values; /* text of each parameter, NULL for SQL NULL */
-	PGresult *res; /* of the last execution, until reset */
-	int row;       /* the next row step returns */
-	unsigned gen;  /* the connection it was prepared on (0: not yet) */
-};
 
 struct pg_channel {
 	struct pg_channel *next;
 	char name[64];
 };
 
-/*
- * A statement that needs no answer of its own (BEGIN, SAVEPOINT, RELEASE,
- * pg_notify): held until the next statement goes out, then sent with it in
- * one round trip (libpq pipeline mode). Its error, if any, is that
- * statement's error.
- */
-struct pg_deferred {
-	char *sql;
-	int nparams;
-	char *values[2];
-};
-
-#define MAX_DEFERRED 32
-
-static PGconn *conn;
+PGconn *pg_conn;
 static char *conninfo;
-static unsigned gen; /* counts successful connections: statements prepare again on a new one */
+unsigned pg_gen; /* counts successful connections: statements prepare again on a new one */
 static unsigned next_name;
 static struct pg_stmt *stmts;
 static struct pg_channel *channels;
-static char described[256], version_text[64], last_error[512];
-static struct pg_deferred deferred[MAX_DEFERRED];
-static unsigned n_deferred;
+char pg_described[256], pg_last_error[512];
+static char version_text[64];
 
 bool db_target_is_pg(const char *target)
 {
@@ -60,19 +34,19 @@ bool db_target_is_pg(const char *target)
 	       (strchr(target, '=') && (strstr(target, "dbname=") || strstr(target, "host=")));
 }
 
-static void remember_error(const char *msg)
+void pg_remember_error(const char *msg)
 {
 	size_t n;
 
-	snprintf(last_error, sizeof(last_error), "%s", msg && *msg ? msg : "unknown error");
-	n = strlen(last_error);
-	while (n && (last_error[n - 1] == '\n' || last_error[n - 1] == ' '))
-		last_error[--n] = '\0';
+	snprintf(pg_last_error, sizeof(pg_last_error), "%s", msg && *msg ? msg : "unknown error");
+	n = strlen(pg_last_error);
+	while (n && (pg_last_error[n - 1] == '\n' || pg_last_error[n - 1] == ' '))
+		pg_last_error[--n] = '\0';
 }
 
 static const char *errmsg(void)
 {
-	return last_error;
+	return pg_last_error;
 }
 
 /* SQLSTATE classes to errnos (PostgreSQL appendix A). */
@@ -96,9 +70,9 @@ static int state_errno(const char *state)
 }
 
 /* The errno of a failed result; ENOTCONN whenever the connection itself is gone. */
-static int result_errno(const PGresult *res)
+int pg_result_errno(const PGresult *res)
 {
-	if (PQstatus(conn) != CONNECTION_OK)
+	if (PQstatus(pg_conn) != CONNECTION_OK)
 		return ENOTCONN;
 	return state_errno(res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL);
 }
@@ -112,7 +86,7 @@ static void on_notice(void *arg, const char *message)
 static int relisten(void)
 {
 	for (struct pg_channel *c = channels; c; c = c->next) {
-		char *ident = PQescapeIdentifier(conn, c->name, strlen(c->name)), sql[160];
+		char *ident = PQescapeIdentifier(pg_conn, c->name, strlen(c->name)), sql[160];
 		PGresult *res;
 		int err;
 
@@ -120,10 +94,10 @@ static int relisten(void)
 			return ENOMEM;
 		snprintf(sql, sizeof(sql), "LISTEN %s", ident);
 		PQfreemem(ident);
-		res = PQexec(conn, sql);
-		err = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : result_errno(res);
+		res = PQexec(pg_conn, sql);
+		err = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pg_result_errno(res);
 		if (err)
-			remember_error(PQerrorMessage(conn));
+			pg_remember_error(PQerrorMessage(pg_conn));
 		PQclear(res);
 		if (err)
 			return err;
@@ -132,7 +106,7 @@ static int relisten(void)
 }
 
 /* Connects (or connects again) with our defaults under whatever target says. */
-static int connect_db(void)
+int pg_connect(void)
 {
 	/* Later keywords win: target (expanded as dbname) may override every default before it. */
 	const char *keys[] = {
@@ -142,40 +116,40 @@ static int connect_db(void)
 	PGresult *res;
 	int err;
 
-	if (conn)
-		PQfinish(conn);
-	conn = PQconnectdbParams(keys, vals, 1);
-	if (!conn)
+	if (pg_conn)
+		PQfinish(pg_conn);
+	pg_conn = PQconnectdbParams(keys, vals, 1);
+	if (!pg_conn)
 		return ENOMEM;
-	if (PQstatus(conn) != CONNECTION_OK) {
-		remember_error(PQerrorMessage(conn));
+	if (PQstatus(pg_conn) != CONNECTION_OK) {
+		pg_remember_error(PQerrorMessage(pg_conn));
 		return ENOTCONN;
 	}
-	PQsetNoticeProcessor(conn, on_notice, NULL);
-	res = PQexec(conn, "SET client_min_messages = warning; SET synchronous_commit = on");
-	err = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : result_errno(res);
+	PQsetNoticeProcessor(pg_conn, on_notice, NULL);
+	res = PQexec(pg_conn, "SET client_min_messages = warning; SET synchronous_commit = on");
+	err = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pg_result_errno(res);
 	if (err)
-		remember_error(PQerrorMessage(conn));
+		pg_remember_error(PQerrorMessage(pg_conn));
 	PQclear(res);
 	if (!err)
 		err = relisten();
 	if (err)
 		return err;
-	gen++;
+	pg_gen++;
 	return 0;
 }
 
-static bool connected(void)
+bool pg_connected(void)
 {
-	return conn && PQstatus(conn) == CONNECTION_OK;
+	return pg_conn && PQstatus(pg_conn) == CONNECTION_OK;
 }
 
 static int reconnect(void)
 {
-	int err = connect_db();
+	int err = pg_connect();
 
 	if (!err) {
-		SIPD_NOTICE("database %s: connected again", described);
+		SIPD_NOTICE("database %s: connected again", pg_described);
 		/* What other nodes told meanwhile is lost: the listeners of this pseudo-channel read again.
 		 */
 		db_notify_arrived(SIPD_DB_RECONNECTED, "");
@@ -197,9 +171,9 @@ static void close_db(void)
 		free(channels);
 		channels = next;
 	}
-	if (conn)
-		PQfinish(conn);
-	conn = NULL;
+	if (pg_conn)
+		PQfinish(pg_conn);
+	pg_conn = NULL;
 	free(conninfo);
 	conninfo = NULL;
 }
@@ -210,21 +184,21 @@ static int open_db(const char *target, char *err, size_t errlen)
 
 	if (!(conninfo = strdup(target)))
 		return ENOMEM;
-	if ((ret = connect_db()) != 0) {
-		snprintf(err, errlen, "cannot connect to the PostgreSQL database: %s", last_error);
+	if ((ret = pg_connect()) != 0) {
+		snprintf(err, errlen, "cannot connect to the PostgreSQL database: %s", pg_last_error);
 		close_db();
 		return ret == ENOTCONN ? EIO : ret;
 	}
-	snprintf(described, sizeof(described), "postgresql://%s@%s:%s/%s", PQuser(conn), PQhost(conn),
-		 PQport(conn), PQdb(conn));
+	snprintf(pg_described, sizeof(pg_described), "postgresql://%s@%s:%s/%s", PQuser(pg_conn),
+		 PQhost(pg_conn), PQport(pg_conn), PQdb(pg_conn));
 	snprintf(version_text, sizeof(version_text), "PostgreSQL %d.%d, libpq %d",
-		 PQserverVersion(conn) / 10000, PQserverVersion(conn) % 10000, PQlibVersion());
+		 PQserverVersion(pg_conn) / 10000, PQserverVersion(pg_conn) % 10000, PQlibVersion());
 	return 0;
 }
 
 static const char *describe(void)
 {
-	return described;
+	return pg_described;
 }
 
 static const char *version(void)
@@ -232,177 +206,37 @@ static const char *version(void)
 	return version_text;
 }
 
-static int prepare_on_server(struct pg_stmt *st);
-
-static void deferred_free(struct pg_deferred *d)
-{
-	free(d->sql);
-	for (int k = 0; k < d->nparams; k++)
-		free(d->values[k]);
-	memset(d, 0, sizeof(*d));
-}
-
-static void deferred_clear(void)
-{
-	for (unsigned i = 0; i < n_deferred; i++)
-		deferred_free(&deferred[i]);
-	n_deferred = 0;
-}
-
-/* COMMIT of a transaction that had failed answers "ROLLBACK" without an error: it is one. */
-static int commit_refused(const char *sql, const PGresult *res)
-{
-	if (strcmp(sql, "COMMIT") != 0 || strcmp(PQcmdStatus((PGresult *)res), "ROLLBACK") != 0)
-		return 0;
-	remember_error("COMMIT rolled the transaction back: it had failed");
-	return EIO;
-}
-
-/* The connection answered out of protocol or went away: drop it (the DB thread connects again). */
-static int broken(void)
-{
-	remember_error(PQerrorMessage(conn));
-	PQfinish(conn);
-	conn = NULL;
-	return ENOTCONN;
-}
-
-/*
- * One round trip: the deferred statements, then st (prepared, with its
- * values) or sql (parameterless) when given. Returns 0 or the first error;
- * *res gets the last statement's result when it succeeded.
- */
-static int pipeline_once(struct pg_stmt *st, const char *sql, PGresult **res)
-{
-	unsigned total = n_deferred + (st || sql ? 1 : 0), ends = 0;
-	int err = 0;
-
-	if (!PQenterPipelineMode(conn))
-		return broken();
-	for (unsigned i = 0; i < n_deferred; i++)
-		if (!PQsendQueryParams(conn, deferred[i].sql, deferred[i].nparams, NULL,
-				       (const char *const *)deferred[i].values, NULL, NULL, 0))
-			goto lost;
-	if (st &&
-	    !PQsendQueryPrepared(conn, st->name, st->nparams, (const char *const *)st->values, NULL, NULL, 0))
-		goto lost;
-	if (sql && !PQsendQueryParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0))
-		goto lost;
-	if (!PQpipelineSync(conn))
-		goto lost;
-	for (;;) {
-		PGresult *r = PQgetResult(conn);
-		ExecStatusType status;
-
-		if (!r) {
-			/* The end of one statement's results; past the last one, the connection is gone. */
-			if (PQstatus(conn) != CONNECTION_OK || ++ends > total)
-				goto lost;
-			continue;
-		}
-		status = PQresultStatus(r);
-		if (status == PGRES_PIPELINE_SYNC) {
-			PQclear(r);
-			break;
-		}
-		if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-			if (!err) {
-				err = status == PGRES_PIPELINE_ABORTED ? EIO : result_errno(r);
-				remember_error(PQresultErrorMessage(r));
-			}
-		} else if (!err && ends == total - 1 && sql) {
-			err = commit_refused(sql, r);
-		}
-		if (!err && ends == total - 1 && res)
-			*res = r;
-		else
-			PQclear(r);
-	}
-	if (!PQexitPipelineMode(conn))
-		goto lost;
-	return err;
-lost:
-	if (res && *res) {
-		PQclear(*res);
-		*res = NULL;
-	}
-	return broken();
-}
-
-/*
- * Sends what is deferred, with st or sql. A connection lost before the
- * transaction's BEGIN got through left nothing behind on the server: it is
- * made again and everything sent once more.
- */
-static int pipeline(struct pg_stmt *st, const char *sql, PGresult **res)
-{
-	bool fresh = n_deferred && strcmp(deferred[0].sql, "BEGIN") == 0;
-	int err = ENOTCONN;
-
-	if (connected() && (!st || st->gen == gen || (err = prepare_on_server(st)) == 0))
-		err = pipeline_once(st, sql, res);
-	if (err == ENOTCONN && fresh && connect_db() == 0) {
-		SIPD_NOTICE("database %s: connected again", described);
-		if (!st || (err = prepare_on_server(st)) == 0)
-			err = pipeline_once(st, sql, res);
-	}
-	deferred_clear();
-	return err;
-}
-
-static int defer(const char *sql)
-{
-	struct pg_deferred *d;
-	int err;
-
-	if (n_deferred == MAX_DEFERRED && (err = pipeline(NULL, NULL, NULL)) != 0)
-		return err;
-	d = &deferred[n_deferred];
-	if (!(d->sql = strdup(sql)))
-		return ENOMEM;
-	n_deferred++;
-	return 0;
-}
-
-static bool cancel(const char *sql)
-{
-	if (!n_deferred || strcmp(deferred[n_deferred - 1].sql, sql) != 0)
-		return false;
-	deferred_free(&deferred[--n_deferred]);
-	return true;
-}
-
 static int exec(const char *sql, char *why, size_t whylen)
 {
 	PGresult *res;
 	ExecStatusType status;
+	bool single = !strchr(sql, ';');
 	int err;
 
-	if (n_deferred == 1 && strcmp(deferred[0].sql, "BEGIN") == 0 &&
-	    (strcmp(sql, "ROLLBACK") == 0 || strcmp(sql, "COMMIT") == 0)) {
+	if (pg_deferred_only_begin() && (strcmp(sql, "ROLLBACK") == 0 || strcmp(sql, "COMMIT") == 0)) {
 		/* Nothing of the transaction went out: there is nothing to end. */
-		deferred_clear();
+		pg_deferred_clear();
 		return 0;
 	}
-	if (n_deferred && strcmp(sql, "ROLLBACK") == 0) {
+	if (pg_deferred_count() && strcmp(sql, "ROLLBACK") == 0) {
 		/* After an error the server would skip them, and the ROLLBACK with them. */
-		deferred_clear();
-	} else if (n_deferred) {
-		err = pipeline(NULL, strchr(sql, ';') ? NULL : sql, NULL);
-		if (err || !strchr(sql, ';')) {
+		pg_deferred_clear();
+	} else if (pg_deferred_count()) {
+		/* A script of several statements cannot go in a pipeline: what is deferred goes first. */
+		if ((err = pg_pipeline(NULL, single ? sql : NULL, NULL)) != 0 || single) {
 			if (err)
-				snprintf(why, whylen, "%s", last_error);
+				snprintf(why, whylen, "%s", pg_last_error);
 			return err;
 		}
 	}
-	res = PQexec(conn, sql);
+	res = PQexec(pg_conn, sql);
 	status = PQresultStatus(res);
-	err = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? commit_refused(sql, res)
-								      : result_errno(res);
+	err = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? pg_commit_refused(sql, res)
+								      : pg_result_errno(res);
 	if (err) {
 		if (status != PGRES_COMMAND_OK)
-			remember_error(PQerrorMessage(conn));
-		snprintf(why, whylen, "%s", last_error);
+			pg_remember_error(PQerrorMessage(pg_conn));
+		snprintf(why, whylen, "%s", pg_last_error);
 	}
 	PQclear(res);
 	return err;
@@ -434,15 +268,15 @@ static char *number_placeholders(const char *sql, int *count)
 	return out;
 }
 
-static int prepare_on_server(struct pg_stmt *st)
+int pg_prepare_on_server(struct pg_stmt *st)
 {
-	PGresult *res = PQprepare(conn, st->name, st->sql, st->nparams, NULL);
-	int err = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : result_errno(res);
+	PGresult *res = PQprepare(pg_conn, st->name, st->sql, st->nparams, NULL);
+	int err = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pg_result_errno(res);
 
 	if (err)
-		remember_error(PQerrorMessage(conn));
+		pg_remember_error(PQerrorMessage(pg_conn));
 	else
-		st->gen = gen;
+		st->gen = pg_gen;
 	PQclear(res);
 	return err;
 }
@@ -459,7 +293,7 @@ static int prepare(void **out, const char *sql)
 		goto fail;
 	if (st->nparams && !(st->values = calloc((size_t)st->nparams, sizeof(char *))))
 		goto fail;
-	if ((err = prepare_on_server(st)) != 0)
+	if ((err = pg_prepare_on_server(st)) != 0)
 		goto fail;
 	st->next = stmts;
 	stmts = st;
@@ -488,11 +322,11 @@ static void finalize(void *p)
 		;
 	if (*pp)
 		*pp = st->next;
-	if (st->gen == gen && connected()) {
+	if (st->gen == pg_gen && pg_connected()) {
 		char sql[48];
 
 		snprintf(sql, sizeof(sql), "DEALLOCATE %s", st->name);
-		PQclear(PQexec(conn, sql));
+		PQclear(PQexec(pg_conn, sql));
 	}
 	PQclear(st->res);
 	clear_values(st);
@@ -546,9 +380,9 @@ static int step(void *p, bool *row)
 	if (row)
 		*row = false;
 	if (!st->res) {
-		if ((err = pipeline(st, NULL, &st->res)) != 0) {
+		if ((err = pg_pipeline(st, NULL, &st->res)) != 0) {
 			if (err != EEXIST)
-				SIPD_ERR("database: \"%s\" failed: %s", st->sql, last_error);
+				SIPD_ERR("database: \"%s\" failed: %s", st->sql, pg_last_error);
 			return err;
 		}
 		st->row = 0;
@@ -602,24 +436,6 @@ static bool column_null(void *p, int idx)
 	return !st->res || st->row < 1 || idx >= PQnfields(st->res) || PQgetisnull(st->res, st->row - 1, idx);
 }
 
-/* Deferred: the notification goes out with the transaction's next statement or its COMMIT. */
-static int notify(const char *channel, const char *payload)
-{
-	struct pg_deferred *d;
-	int err;
-
-	if ((err = defer("SELECT pg_notify($1, $2)")) != 0)
-		return err;
-	d = &deferred[n_deferred - 1];
-	d->nparams = 2;
-	if (!(d->values[0] = strdup(channel)) || !(d->values[1] = strdup(payload))) {
-		deferred_free(d);
-		n_deferred--;
-		return ENOMEM;
-	}
-	return 0;
-}
-
 static int listen_channel(const char *channel)
 {
 	struct pg_channel *c = calloc(1, sizeof(*c));
@@ -645,13 +461,13 @@ static void poll_notifications(void)
 {
 	PGnotify *n;
 
-	if (!connected())
+	if (!pg_connected())
 		return;
-	if (!PQconsumeInput(conn)) {
-		remember_error(PQerrorMessage(conn));
+	if (!PQconsumeInput(pg_conn)) {
+		pg_remember_error(PQerrorMessage(pg_conn));
 		return;
 	}
-	while ((n = PQnotifies(conn)) != NULL) {
+	while ((n = PQnotifies(pg_conn)) != NULL) {
 		db_notify_arrived(n->relname, n->extra);
 		PQfreemem(n);
 	}
@@ -676,11 +492,11 @@ const struct db_backend db_pg_backend = {
     .column_str = column_str,
     .column_null = column_null,
     .errmsg = errmsg,
-    .connected = connected,
+    .connected = pg_connected,
     .reconnect = reconnect,
     .poll = poll_notifications,
-    .notify = notify,
-    .defer = defer,
-    .cancel = cancel,
+    .notify = pg_notify_deferred,
+    .defer = pg_defer,
+    .cancel = pg_cancel,
     .listen = listen_channel,
 };

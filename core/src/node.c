@@ -240,7 +240,8 @@ bool sipd_node_is_peer(const union sipd_sockaddr *src)
 
 void node_heartbeat(void)
 {
-	if (!st_beat)
+	/* node_register prepares st_beat first and st_peers last: the DB thread may beat in between. */
+	if (!st_beat || !st_peers)
 		return;
 	sipd_db_transaction(beat, "up");
 	sipd_db_transaction(read_peers, NULL);

@@ -296,3 +296,19 @@ DB_TEST(a_read_sees_what_was_committed)
 	cr_assert_eq(sipd_db_transaction(put_r, NULL), 0);
 	cr_assert_eq(value("r"), 1);
 }
+
+Test(db_pg, a_read_survives_a_lost_connection)
+{
+	char sql[256];
+
+	open_schema();
+	cr_assert_eq(sipd_db_transaction(put_r, NULL), 0);
+	/* The server ends our session, as a restart or a network cut would. */
+	snprintf(sql, sizeof(sql),
+		 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' AND pid <> "
+		 "pg_backend_pid()",
+		 pg_db);
+	pg_admin(sql);
+	usleep(50 * 1000);
+	cr_assert_eq(value("r"), 1, "read on a new connection");
+}

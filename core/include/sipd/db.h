@@ -78,8 +78,9 @@ SIPD_API int sipd_db_transaction(int (*fn)(void *arg), void *arg);
  * Since ABI 1.2. Runs fn(arg) with the lock held but outside any
  * transaction: each statement sees what was committed when it started (one
  * round trip for a one-statement read on PostgreSQL, where a transaction
- * costs two more). For reads of one statement, off the worker loops.
- * Returns fn's error, ENODEV without a database.
+ * costs two more). For reads of one statement, off the worker loops. When
+ * fn fails with ENOTCONN (the server connection was lost), fn runs once more
+ * on a new connection. Returns fn's error, ENODEV without a database.
  */
 SIPD_API int sipd_db_read(int (*fn)(void *arg), void *arg);
 
