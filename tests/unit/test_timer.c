@@ -108,7 +108,10 @@ Test(timer, many_timers_start_stop_fast, .fini = stop_loops)
 	cr_expect_eq(l->wheel.count, 0u);
 	printf("timer: start %.1f ns/op, stop %.1f ns/op over %d timers\n", (double)(t1 - t0) / MANY,
 	       (double)(t2 - t1) / MANY, MANY);
+	/* Under TSan every access is instrumented (5-15x slower): printed, not bounded. */
+#ifndef __SANITIZE_THREAD__
 	cr_expect_lt((t2 - t0) / MANY, 2000u, "start+stop should take well under 2 us");
+#endif
 
 	/* And all of them firing for real, spread over 200 ms. */
 	atomic_store(&many_fired, 0);
