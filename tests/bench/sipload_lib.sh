@@ -48,6 +48,21 @@ sl_field() {
 	echo 0
 }
 
+# sl_settle PID: waits (15 s at most) until the server is idle (under ~4 % of a core over half a second):
+# after an overloaded step it still works off the dead run's backlog (handshakes, calls), which would
+# otherwise fail the next step from its start.
+sl_settle() {
+	local i a b
+	sleep 0.5
+	for ((i = 0; i < 30; i++)); do
+		a=$(bench_cpu_ticks "$1")
+		sleep 0.5
+		b=$(bench_cpu_ticks "$1")
+		[ $((b - a)) -le $((BENCH_CLK_TCK / 50)) ] && return
+	done
+	bench_log "server $1 still busy 15 s after the step"
+}
+
 # sl_find_max SUITE NAME PORT PID SIPLOAD_ARGS...: steps BENCH_RATES up until a step fails (more failed or
 # timed-out calls than BENCH_MAX_FAIL_PCT, or under 90% of the asked rate), refines by bisection, and prints
 # "best_rate server_cpu_us_per_call bound tool_cpu_us_per_call setup_ms_p50/p90/p99/max". bound=1: sipload
@@ -76,9 +91,9 @@ sl_find_max() {
 		cpu=0
 		[ "$ok" -gt 0 ] && cpu=$(((t1 - t0) * 1000000 / BENCH_CLK_TCK / ok))
 		echo "$(date +%T) $suite $name rate=$r achieved=$ach ok=$ok fails=$fails cpu_us_per_call=$cpu" \
-			"failed=$(sl_field failed) timeout=$(sl_field timeout) errors=$(sl_field final_errors) sipload_us_per_call=$tool sipload_core=${busy}% setup_ms=$(sl_field setup_ms)" \
+			"failed=$(sl_field failed) timeout=$(sl_field timeout) errors=$(sl_field final_errors) conn_errors=$(($(sl_field connect_errors) + $(sl_field tls_errors))) sipload_us_per_call=$tool sipload_core=${busy}% setup_ms=$(sl_field setup_ms)" \
 			"load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$log" >&2
-		sleep 1
+		sl_settle "$pid"
 		[ "${started:-0}" -gt 0 ] && [ $((fails * 100)) -le $((BENCH_MAX_FAIL_PCT * started)) ] &&
 			[ $((ach * 10)) -ge $((r * 9)) ]
 	}
