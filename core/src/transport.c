@@ -119,6 +119,18 @@ const char *sipd_sockaddr_ip(const union sipd_sockaddr *a, char *buf, size_t siz
 	buf[0] = '\0';
 	if (!a)
 		return buf;
+	if (a->sa.sa_family == AF_INET && size >= INET_ADDRSTRLEN) {
+		/* Every request's Via gets received=: dotted quads without inet_ntop's sprintf. */
+		const unsigned char *b = (const unsigned char *)&a->sin.sin_addr;
+		size_t n = 0;
+
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				buf[n++] = '.';
+			n += sipd_utoa(buf + n, b[i]);
+		}
+		return buf;
+	}
 	if (a->sa.sa_family == AF_INET)
 		bin = &a->sin.sin_addr;
 	else if (a->sa.sa_family == AF_INET6)

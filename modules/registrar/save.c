@@ -143,30 +143,65 @@ static void format_q(char *buf, size_t size, int q)
 		snprintf(buf, size, ";q=0.%03d", q);
 }
 
+/* "Date: ...\r\n" for the second now (RFC 3261 20.17), formatted once a second per thread. */
+static struct sipd_str date_line(int64_t now)
+{
+	static __thread int64_t cached = -1;
+	static __thread char line[64];
+	static __thread size_t len;
+
+	if (now != cached) {
+		time_t t = (time_t)now;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		len = strftime(line, sizeof(line), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+		cached = now;
+	}
+	return (struct sipd_str){line, len};
+}
+
+static char *put(char *p, struct sipd_str s)
+{
+	memcpy(p, s.p, s.len);
+	return p + s.len;
+}
+
 /* The 200's headers: every current binding with its remaining time (step 8), Path, and Date. */
 static char *reply_headers(const struct reg_aor *aor, int64_t now, struct sipd_str path)
 {
-	size_t size = 128 + path.len, used = 0;
-	char *buf, date[64], q[16];
-	time_t t = (time_t)now;
-	struct tm tm;
+	static const struct sipd_str contact = SIPD_STR("Contact: <"), expires = SIPD_STR(">;expires="),
+				     crlf = SIPD_STR("\r\n"), path_name = SIPD_STR("Path: ");
+	struct sipd_str date = date_line(now);
+	size_t size = path_name.len + path.len + crlf.len + date.len + 1;
+	char *buf, *p, q[16];
 
 	for (const struct reg_contact *c = aor->contacts; c; c = c->next)
-		size += strlen(c->uri) + 48;
+		size += contact.len + strlen(c->uri) + expires.len + SIPD_UTOA_MAX + sizeof(q) + crlf.len;
 	if (!(buf = malloc(size)))
 		return NULL;
+	p = buf;
 	for (const struct reg_contact *c = aor->contacts; c; c = c->next) {
-		q[0] = '\0';
-		if (c->q >= 0)
+		/* Expired bindings went before the rules ran: what is left has time to run. */
+		int64_t left = c->expires > now ? c->expires - now : 0;
+
+		p = put(p, contact);
+		p = put(p, sipd_str_c(c->uri));
+		p = put(p, expires);
+		p += sipd_utoa(p, (uint64_t)left);
+		if (c->q >= 0) {
 			format_q(q, sizeof(q), c->q);
-		used += (size_t)snprintf(buf + used, size - used, "Contact: <%s>;expires=%lld%s\r\n", c->uri,
-					 (long long)(c->expires - now), q);
+			p = put(p, sipd_str_c(q));
+		}
+		p = put(p, crlf);
 	}
-	if (path.len)
-		used += (size_t)snprintf(buf + used, size - used, "Path: %.*s\r\n", SIPD_STR_FMT(path));
-	gmtime_r(&t, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	snprintf(buf + used, size - used, "Date: %s\r\n", date);
+	if (path.len) {
+		p = put(p, path_name);
+		p = put(p, path);
+		p = put(p, crlf);
+	}
+	p = put(p, date);
+	*p = '\0';
 	return buf;
 }
 
