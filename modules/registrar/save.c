@@ -21,9 +21,9 @@
 
 struct save_job {
 	struct sipd_db_job job; /* first: the DB thread hands it back */
-	struct sipd_msg *msg;   /* a clone: the original dies when save() returns */
+	/* The 200, built while the request was at hand (it dies when save() returns). */
+	struct sipd_reply_later *reply;
 	struct reg_snapshot snap;
-	char *extra;    /* header lines of the 200 */
 	json_t *events; /* published once the change is durable; NULL when nobody listens */
 };
 
@@ -48,11 +48,9 @@ int reg_save_init(void)
 
 static void job_free(struct save_job *sj)
 {
-	if (sj->msg)
-		sj->msg->ops->free(sj->msg);
+	sipd_reply_later_free(sj->reply);
 	reg_snapshot_free(&sj->snap);
 	json_decref(sj->events);
-	free(sj->extra);
 	free(sj);
 }
 
@@ -67,15 +65,14 @@ static int save_run(struct sipd_db_job *job)
 static void save_done(struct sipd_db_job *job, int err)
 {
 	struct save_job *sj = (struct save_job *)job;
-	struct sipd_ctx ctx = {.msg = sj->msg, .rcv = sj->msg->rcv, .route = SIPD_ROUTE_REQUEST};
 	int rc;
 
 	if (err) {
 		sipd_stat_inc(st_not_stored);
-		rc = sipd_reply(&ctx, 500, "Registration Not Stored", "Retry-After: 5\r\n");
+		rc = sipd_reply_later_send(sj->reply, 500, "Registration Not Stored", "Retry-After: 5\r\n");
 	} else {
 		sipd_stat_inc(st_saved);
-		rc = sipd_reply(&ctx, 200, "OK", sj->extra);
+		rc = sipd_reply_later_send(sj->reply, 0, NULL, NULL);
 		reg_events_publish(sj->events);
 		sj->events = NULL;
 	}
@@ -167,8 +164,8 @@ static char *put(char *p, struct sipd_str s)
 	return p + s.len;
 }
 
-/* The 200's headers: every current binding with its remaining time (step 8), Path, and Date. */
-static char *reply_headers(const struct reg_aor *aor, int64_t now, struct sipd_str path)
+/* The 200's headers: every current binding with its remaining time (step 8), Path, and Date; in m's arena. */
+static char *reply_headers(struct sipd_msg *m, const struct reg_aor *aor, int64_t now, struct sipd_str path)
 {
 	static const struct sipd_str contact = SIPD_STR("Contact: <"), expires = SIPD_STR(">;expires="),
 				     crlf = SIPD_STR("\r\n"), path_name = SIPD_STR("Path: ");
@@ -178,7 +175,7 @@ static char *reply_headers(const struct reg_aor *aor, int64_t now, struct sipd_s
 
 	for (const struct reg_contact *c = aor->contacts; c; c = c->next)
 		size += contact.len + strlen(c->uri) + expires.len + SIPD_UTOA_MAX + sizeof(q) + crlf.len;
-	if (!(buf = malloc(size)))
+	if (!(buf = sipd_msg_alloc(m, size)))
 		return NULL;
 	p = buf;
 	for (const struct reg_contact *c = aor->contacts; c; c = c->next) {
@@ -315,7 +312,7 @@ enum sipd_result reg_save(struct sipd_ctx *ctx, const union sipd_arg *args)
 	struct save_job *sj = NULL;
 	struct reg_aor *aor;
 	const char *reason = NULL;
-	char key[512], extra[64];
+	char key[512], extra[64], *extra_200;
 	unsigned before, n_before;
 	char *before_uris[MAX_BEFORE], *before_buf = NULL;
 	int code, err;
@@ -344,10 +341,8 @@ enum sipd_result reg_save(struct sipd_ctx *ctx, const union sipd_arg *args)
 	}
 	if (read_request(ctx, &r, contacts, key, sizeof(key), &code, &reason) != 0)
 		return refuse(ctx, code, reason, NULL);
-	if (!(sj = calloc(1, sizeof(*sj))) || ctx->msg->ops->clone(&sj->msg, ctx->msg) != 0) {
-		free(sj);
+	if (!(sj = calloc(1, sizeof(*sj))))
 		return SIPD_ERROR;
-	}
 	if (!(aor = reg_table_lock(key, true))) {
 		reg_table_unlock(key);
 		job_free(sj);
@@ -384,8 +379,15 @@ enum sipd_result reg_save(struct sipd_ctx *ctx, const union sipd_arg *args)
 	 * Submitted under the bucket lock: the DB thread runs jobs in queue order, so
 	 * the last snapshot of an AOR written is always the newest one.
 	 */
-	sj->extra = reply_headers(aor, r.now, supports_path(ctx->msg) ? r.path : SIPD_STR_NULL);
-	err = sj->extra ? reg_snapshot_take(&sj->snap, aor, v.changed, &r, before_uris, n_before) : ENOMEM;
+	extra_200 = reply_headers(ctx->msg, aor, r.now, supports_path(ctx->msg) ? r.path : SIPD_STR_NULL);
+	err = extra_200 ? sipd_reply_later(&sj->reply, ctx, 200, "OK", extra_200) : ENOMEM;
+	/* No answer can reach the sender (no usable Via): the change is stored all the same. */
+	if (err && err != ENOMEM) {
+		SIPD_DBG("REGISTER for %s will not be answered: %s", key, strerror(err));
+		err = 0;
+	}
+	if (!err)
+		err = reg_snapshot_take(&sj->snap, aor, v.changed, &r, before_uris, n_before);
 	free(before_buf);
 	if (!err) {
 		sj->job.run = save_run;
