@@ -161,6 +161,20 @@ void sipd_peer_format(char *buf, size_t size, enum sipd_proto proto, const union
 		return;
 	}
 	sipd_sockaddr_ip(a, ip, sizeof(ip));
+	if (a->sa.sa_family == AF_INET) {
+		/* Every stored binding: put together rather than through a format. */
+		const char *name = sipd_proto_name(proto);
+		size_t nlen = strlen(name), ilen = strlen(ip);
+
+		if (nlen + 1 + ilen + 1 + SIPD_UTOA_MAX <= size) {
+			memcpy(buf, name, nlen);
+			buf[nlen] = ':';
+			memcpy(buf + nlen + 1, ip, ilen);
+			buf[nlen + 1 + ilen] = ':';
+			sipd_utoa(buf + nlen + 2 + ilen, sipd_sockaddr_port(a));
+			return;
+		}
+	}
 	snprintf(buf, size, a->sa.sa_family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u", sipd_proto_name(proto),
 		 ip, sipd_sockaddr_port(a));
 }
