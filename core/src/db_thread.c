@@ -25,7 +25,7 @@
  * (one fsync, each index page written once). An idle database commits a
  * write at once; under load a 200 OK waits this much longer at most.
  */
-#define GATHER_MS 5
+#define GATHER_MS 10
 
 static pthread_t thread;
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
