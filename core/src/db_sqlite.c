@@ -14,6 +14,18 @@ static sqlite3 *conn;
 static char *path;
 static char version_text[64];
 
+/*
+ * Transaction control (BEGIN, SAVEPOINT, RELEASE, COMMIT ...) runs a few
+ * times per registration under group commit: prepared once and kept, as
+ * compiling it each time cost more than running it.
+ */
+#define KEPT_MAX 8
+static struct kept {
+	char *sql;
+	sqlite3_stmt *st;
+} kept[KEPT_MAX];
+static unsigned kept_count;
+
 static int to_errno(int rc)
 {
 	switch (rc & 0xff) {
@@ -111,11 +123,63 @@ static bool column_null(void *st, int idx)
 	return sqlite3_column_type(st, idx) == SQLITE_NULL;
 }
 
+static bool is_control(const char *sql)
+{
+	static const char *const words[] = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"};
+
+	if (strchr(sql, ';'))
+		return false;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strncmp(sql, words[i], strlen(words[i])) == 0)
+			return true;
+	return false;
+}
+
+/* The kept statement of a transaction-control text (prepared on first use), or NULL. */
+static sqlite3_stmt *kept_stmt(const char *sql)
+{
+	sqlite3_stmt *st;
+	char *copy;
+
+	for (unsigned i = 0; i < kept_count; i++)
+		if (strcmp(kept[i].sql, sql) == 0)
+			return kept[i].st;
+	if (kept_count == KEPT_MAX || !is_control(sql))
+		return NULL;
+	if (sqlite3_prepare_v3(conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+		return NULL;
+	if (!(copy = strdup(sql))) {
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	kept[kept_count++] = (struct kept){copy, st};
+	return st;
+}
+
+static void kept_free(void)
+{
+	for (unsigned i = 0; i < kept_count; i++) {
+		sqlite3_finalize(kept[i].st);
+		free(kept[i].sql);
+	}
+	kept_count = 0;
+}
+
 /* Runs every statement of a constant SQL text (no parameters), one prepared statement at a time. */
 static int exec(const char *sql, char *why, size_t whylen)
 {
 	const char *tail = sql;
+	sqlite3_stmt *ks = kept_stmt(sql);
 	int rc = SQLITE_OK;
+
+	if (ks) {
+		rc = sqlite3_step(ks);
+		sqlite3_reset(ks);
+		if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+			return 0;
+		snprintf(why, whylen, "%s", sqlite3_errmsg(conn));
+		return to_errno(rc);
+	}
 
 	while (tail && *tail) {
 		sqlite3_stmt *st = NULL;
@@ -178,6 +242,7 @@ static void describe_failure(char *err, size_t errlen, const char *what, int rc)
 
 static void close_db(void)
 {
+	kept_free();
 	if (conn) {
 		/* Folds the WAL back into the main file so a copied .db file is complete. */
 		sqlite3_wal_checkpoint_v2(conn, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -195,6 +260,12 @@ static int open_db(const char *target, char *err, size_t errlen)
 
 	if (!(path = strdup(target)))
 		return ENOMEM;
+	/*
+	 * Memory statistics take a global mutex on every allocation SQLite makes
+	 * (dozens per write); nothing reads them. Refused harmlessly once SQLite
+	 * is initialised, as on a second open in one process.
+	 */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	rc = sqlite3_open_v2(path, &conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			     NULL);
 	if (rc != SQLITE_OK) {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sipd/core.h>
@@ -237,6 +238,143 @@ out:
 	if (err)
 		sipd_stat_inc(stat_tx_reply_errors);
 	return err;
+}
+
+/*
+ * The bytes of the reply and where its parts are, so a late failure can
+ * swap the status line and the extra headers and keep the rest (Via with
+ * received/rport, From, To with its tag, Call-ID, CSeq, Server).
+ */
+struct sipd_reply_later {
+	struct sipd_dest dst;
+	size_t len;
+	size_t head;             /* the status line, its CRLF included */
+	size_t extra, extra_len; /* the extra header lines */
+	char buf[];
+};
+
+/* How reply_build ends a reply without a body (msg.h: the extra headers come last). */
+static const char no_body[] = "Content-Length: 0\r\n\r\n";
+
+/* The length of the extra header lines as reply_build writes them: it ends an open last line. */
+static size_t extra_written(struct sipd_str extra)
+{
+	return extra.len + (extra.len && extra.p[extra.len - 1] != '\n' ? 2 : 0);
+}
+
+static bool reason_ok(const char *reason)
+{
+	return !reason || !strpbrk(reason, "\r\n");
+}
+
+int sipd_reply_later(struct sipd_reply_later **out, struct sipd_ctx *ctx, int code, const char *reason,
+		     const char *extra_headers)
+{
+	struct sipd_reply_later *r;
+	struct sipd_str extra = sipd_str_c(extra_headers ? extra_headers : ""), built;
+	size_t tail = sizeof(no_body) - 1, xlen = extra_written(extra);
+	const char *eol;
+	struct sipd_msg *m;
+	struct sipd_dest dst;
+	int err;
+
+	if (!out || !ctx || !ctx->msg || !ctx->msg->is_request || code < 200 || code > 699 ||
+	    !reason_ok(reason))
+		return EINVAL;
+	m = ctx->msg;
+	if (m->method_id == SIPD_METHOD_ACK || wants_capabilities(m, code))
+		return EINVAL;
+	if ((err = sipd_response_dest(&dst, m)) != 0)
+		return err;
+	if (!reason || !*reason)
+		reason = default_reason(code);
+	err = m->ops->reply_build(m, code, sipd_str_c(reason), extra, SIPD_STR_NULL, SIPD_STR_NULL, &built);
+	if (err)
+		return err;
+	eol = memchr(built.p, '\n', built.len);
+	if (!eol || built.len < (size_t)(eol + 1 - built.p) + xlen + tail ||
+	    memcmp(built.p + built.len - tail, no_body, tail) != 0 ||
+	    memcmp(built.p + built.len - tail - xlen, extra.p ? extra.p : "", extra.len) != 0)
+		return EPROTO;
+	if (!(r = malloc(sizeof(*r) + built.len)))
+		return ENOMEM;
+	r->dst = dst;
+	r->len = built.len;
+	r->head = (size_t)(eol + 1 - built.p);
+	r->extra = built.len - tail - xlen;
+	r->extra_len = xlen;
+	memcpy(r->buf, built.p, built.len);
+	*out = r;
+	return 0;
+}
+
+/* r's reply with another status line and extra headers, in a new buffer (freed by the caller). */
+static int later_variant(char **out, size_t *len, const struct sipd_reply_later *r, int code,
+			 const char *reason, struct sipd_str extra)
+{
+	char num[SIPD_UTOA_MAX];
+	size_t rlen = strlen(reason), nlen = sipd_utoa(num, (uint64_t)code), size, n = 0;
+	bool close = extra_written(extra) != extra.len;
+	char *b;
+
+	size = 8 + nlen + 1 + rlen + 2 + (r->extra - r->head) + extra.len + 2 +
+	       (r->len - r->extra - r->extra_len);
+	if (!(b = malloc(size)))
+		return ENOMEM;
+	memcpy(b, "SIP/2.0 ", 8);
+	n = 8;
+	memcpy(b + n, num, nlen);
+	n += nlen;
+	b[n++] = ' ';
+	memcpy(b + n, reason, rlen);
+	n += rlen;
+	memcpy(b + n, "\r\n", 2);
+	n += 2;
+	memcpy(b + n, r->buf + r->head, r->extra - r->head);
+	n += r->extra - r->head;
+	if (extra.len)
+		memcpy(b + n, extra.p, extra.len);
+	n += extra.len;
+	if (close) {
+		memcpy(b + n, "\r\n", 2);
+		n += 2;
+	}
+	memcpy(b + n, r->buf + r->extra + r->extra_len, r->len - r->extra - r->extra_len);
+	n += r->len - r->extra - r->extra_len;
+	*out = b;
+	*len = n;
+	return 0;
+}
+
+int sipd_reply_later_send(const struct sipd_reply_later *r, int code, const char *reason,
+			  const char *extra_headers)
+{
+	char *other = NULL;
+	size_t len = 0;
+	int err;
+
+	if (!r || (code && (code < 200 || code > 699 || code == 405 || !reason_ok(reason))))
+		return EINVAL;
+	pthread_once(&stats_once, stats_init);
+	if (code) {
+		err = later_variant(&other, &len, r, code, reason && *reason ? reason : default_reason(code),
+				    sipd_str_c(extra_headers ? extra_headers : ""));
+		if (err)
+			goto out;
+	}
+	err = sipd_send(&r->dst, other ? other : r->buf, other ? len : r->len);
+	free(other);
+	if (!err)
+		sipd_stat_inc(stat_tx_replies);
+out:
+	if (err)
+		sipd_stat_inc(stat_tx_reply_errors);
+	return err;
+}
+
+void sipd_reply_later_free(struct sipd_reply_later *r)
+{
+	free(r);
 }
 
 SIPD_API int sipd_warning_header(char *buf, size_t size, const struct sipd_rcvinfo *rcv, const char *text)

@@ -119,6 +119,18 @@ const char *sipd_sockaddr_ip(const union sipd_sockaddr *a, char *buf, size_t siz
 	buf[0] = '\0';
 	if (!a)
 		return buf;
+	if (a->sa.sa_family == AF_INET && size >= INET_ADDRSTRLEN) {
+		/* Every request's Via gets received=: dotted quads without inet_ntop's sprintf. */
+		const unsigned char *b = (const unsigned char *)&a->sin.sin_addr;
+		size_t n = 0;
+
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				buf[n++] = '.';
+			n += sipd_utoa(buf + n, b[i]);
+		}
+		return buf;
+	}
 	if (a->sa.sa_family == AF_INET)
 		bin = &a->sin.sin_addr;
 	else if (a->sa.sa_family == AF_INET6)
@@ -149,6 +161,20 @@ void sipd_peer_format(char *buf, size_t size, enum sipd_proto proto, const union
 		return;
 	}
 	sipd_sockaddr_ip(a, ip, sizeof(ip));
+	if (a->sa.sa_family == AF_INET) {
+		/* Every stored binding: put together rather than through a format. */
+		const char *name = sipd_proto_name(proto);
+		size_t nlen = strlen(name), ilen = strlen(ip);
+
+		if (nlen + 1 + ilen + 1 + SIPD_UTOA_MAX <= size) {
+			memcpy(buf, name, nlen);
+			buf[nlen] = ':';
+			memcpy(buf + nlen + 1, ip, ilen);
+			buf[nlen + 1 + ilen] = ':';
+			sipd_utoa(buf + nlen + 2 + ilen, sipd_sockaddr_port(a));
+			return;
+		}
+	}
 	snprintf(buf, size, a->sa.sa_family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u", sipd_proto_name(proto),
 		 ip, sipd_sockaddr_port(a));
 }

@@ -45,11 +45,25 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Appends the strings of parts (up to a NULL) to buf; false when they do not fit with a NUL. */
+static bool append(char *buf, size_t size, size_t *used, const char *const *parts)
+{
+	for (; *parts; parts++) {
+		size_t len = strlen(*parts);
+
+		if (len >= size - *used)
+			return false;
+		memcpy(buf + *used, *parts, len + 1);
+		*used += len;
+	}
+	return true;
+}
+
 /* 401 for REGISTER (WWW-Authenticate), 407 otherwise; SHA-256 offered before MD5 (RFC 8760 2.4). */
 static enum sipd_result challenge(struct sipd_ctx *ctx, bool reg, bool stale)
 {
 	const char *hdr = reg ? "WWW-Authenticate" : "Proxy-Authenticate";
-	char nonce[AUTH_NONCE_LEN + 1], extra[1024];
+	char nonce[AUTH_NONCE_LEN + 1], extra[1024] = "";
 	size_t used = 0;
 	int err;
 
@@ -57,15 +71,21 @@ static enum sipd_result challenge(struct sipd_ctx *ctx, bool reg, bool stale)
 		SIPD_ERR("cannot make a nonce: %s", strerror(err));
 		return SIPD_ERROR;
 	}
+	/* Every challenge: pieces put together, not a printf format parsed each time. */
 	for (unsigned i = 0; i < auth_offered_count; i++) {
-		int n =
-		    snprintf(extra + used, sizeof(extra) - used,
-			     "%s: Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s\r\n", hdr,
-			     auth_realm, nonce, auth_algo_name(auth_offered[i]), stale ? ", stale=true" : "");
+		const char *const parts[] = {hdr,
+					     ": Digest realm=\"",
+					     auth_realm,
+					     "\", nonce=\"",
+					     nonce,
+					     "\", algorithm=",
+					     auth_algo_name(auth_offered[i]),
+					     ", qop=\"auth\"",
+					     stale ? ", stale=true\r\n" : "\r\n",
+					     NULL};
 
-		if (n < 0 || (size_t)n >= sizeof(extra) - used)
+		if (!append(extra, sizeof(extra), &used, parts))
 			return SIPD_ERROR;
-		used += (size_t)n;
 	}
 	sipd_stat_inc(st_challenge);
 	if (stale)

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -72,10 +71,11 @@ void auth_nonce_fini(void)
 	OPENSSL_cleanse(key, sizeof(key));
 }
 
+static const char digits[] = "0123456789abcdef";
+
 /* The realm is under the MAC too, so a nonce of one realm is worthless in another. */
 static int mac_hex(char *out, uint64_t issued, uint32_t seq)
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char data[12 + 256], mac[32];
 	size_t rlen = strlen(auth_realm);
 	int err;
@@ -102,7 +102,11 @@ int auth_nonce_make(char *out, uint64_t now_ms)
 	uint32_t seq = atomic_fetch_add_explicit(&nonce_seq, 1, memory_order_relaxed);
 	int err;
 
-	snprintf(out, 25, "%016llx%08x", (unsigned long long)now_ms, (unsigned)seq);
+	/* 16 hex digits of the issue time, 8 of the sequence number */
+	for (int i = 0; i < 16; i++)
+		out[i] = digits[(now_ms >> (60 - 4 * i)) & 15];
+	for (int i = 0; i < 8; i++)
+		out[16 + i] = digits[(seq >> (28 - 4 * i)) & 15];
 	if ((err = mac_hex(out + 24, now_ms, seq)))
 		return err;
 	out[AUTH_NONCE_LEN] = '\0';

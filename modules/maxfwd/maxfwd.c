@@ -35,15 +35,15 @@ static bool value_parse(struct sipd_str v, unsigned long *out)
 /* Edits keep the value slice until the message is serialized: it lives in the arena. */
 static int value_set(struct sipd_msg *m, struct sipd_hdr *h, unsigned long value)
 {
-	char *buf = sipd_msg_alloc(m, 12);
-	int n;
+	char *buf = sipd_msg_alloc(m, SIPD_UTOA_MAX);
+	size_t n;
 
 	if (!buf)
 		return ENOMEM;
-	n = snprintf(buf, 12, "%lu", value);
+	n = sipd_utoa(buf, value);
 	if (h)
-		return m->ops->hdr_replace(m, h, (struct sipd_str){buf, (size_t)n});
-	return m->ops->hdr_append(m, SIPD_STR("Max-Forwards"), (struct sipd_str){buf, (size_t)n});
+		return m->ops->hdr_replace(m, h, (struct sipd_str){buf, n});
+	return m->ops->hdr_append(m, SIPD_STR("Max-Forwards"), (struct sipd_str){buf, n});
 }
 
 static enum sipd_result maxfwd(struct sipd_ctx *ctx, const union sipd_arg *args)

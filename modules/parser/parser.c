@@ -58,8 +58,14 @@ static int parser_init(void)
 	return err;
 }
 
+static void parser_stop(void)
+{
+	parser_msg_spares_free();
+}
+
 SIPD_MODULE_EXPORT = {
-    SIPD_MODULE_HEADER, .name = "parser",
-    .version = "1.0",   .description = "RFC 3261 message parser: lazy, zero-copy, with edits and replies",
-    .params = params,   .init = parser_init,
+    SIPD_MODULE_HEADER,  .name = "parser",
+    .version = "1.0",    .description = "RFC 3261 message parser: lazy, zero-copy, with edits and replies",
+    .params = params,    .init = parser_init,
+    .stop = parser_stop,
 };

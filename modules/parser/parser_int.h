@@ -58,6 +58,7 @@ enum parser_ruri_state { PARSER_RURI_UNPARSED = 0, PARSER_RURI_OK, PARSER_RURI_F
 struct parser_msg {
 	struct sipd_msg pub; /* first: a struct sipd_msg * is a struct parser_msg * */
 	struct parser_arena arena;
+	size_t inline_size;      /* of the arena's first block, allocated with the message */
 	struct sipd_rcvinfo rcv; /* own copy: the transport's is only borrowed */
 	bool has_rcv;
 
@@ -94,6 +95,8 @@ extern const struct sipd_msg_ops parser_msg_ops;
 int parser_parse(struct sipd_msg **out, const char *buf, size_t len, const struct sipd_rcvinfo *rcv,
 		 const char **why);
 void parser_free(struct sipd_msg *m);
+/* Frees the messages kept for reuse; later ones go back to malloc (module stop). */
+void parser_msg_spares_free(void);
 int parser_clone(struct sipd_msg **out, const struct sipd_msg *m);
 void *parser_alloc(struct sipd_msg *m, size_t size);
 

@@ -1,7 +1,6 @@
 /* RFC 3261 18.2.1 and RFC 3581: received/rport on the top Via of a received request. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "parser_int.h"
@@ -60,7 +59,8 @@ int parser_via_mark_received(struct sipd_msg *m)
 		return EINVAL;
 	rp = v.rport && v.rport_value < 0 ? bare_rport_end(&v) : NULL;
 	if (rp) {
-		snprintf(text, sizeof(text), "=%u", (unsigned)sipd_sockaddr_port(&pm->rcv.src));
+		text[0] = '=';
+		sipd_utoa(text + 1, sipd_sockaddr_port(&pm->rcv.src));
 		err = parser_edit_add(pm, PARSER_EDIT_VIA_RECV, (size_t)(rp - m->buf), 0, sipd_str_c(text), 1,
 				      -1, NULL);
 		if (err)
@@ -74,7 +74,8 @@ int parser_via_mark_received(struct sipd_msg *m)
 				    parser_edit_add(pm, PARSER_EDIT_VIA_RECV, (size_t)(v.received.p - m->buf),
 						    v.received.len, sipd_str_c(ip), 2, -1, NULL);
 		} else {
-			snprintf(text, sizeof(text), ";received=%s", ip);
+			memcpy(text, ";received=", 10);
+			memcpy(text + 10, ip, strlen(ip) + 1);
 			err = parser_edit_add(pm, PARSER_EDIT_VIA_RECV,
 					      (size_t)(v.value.p + v.value.len - m->buf), 0, sipd_str_c(text),
 					      2, -1, NULL);

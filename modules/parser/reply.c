@@ -1,6 +1,5 @@
 /* Responses built from a request per RFC 3261 8.2.6, with a To-tag stable across retransmissions. */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <sipd/core.h>
@@ -144,6 +143,7 @@ static uint64_t fnv1a(uint64_t h, struct sipd_str s)
 /* Same request, same tag: retransmissions get the response they got before. */
 static void to_tag(struct parser_msg *pm, char out[17])
 {
+	static const char digits[] = "0123456789abcdef";
 	struct sipd_msg *m = &pm->pub;
 	const struct sipd_nameaddr *from;
 	struct sipd_via v;
@@ -160,7 +160,9 @@ static void to_tag(struct parser_msg *pm, char out[17])
 		h = fnv1a(h, m->h_via->value);
 	if (m->h_cseq)
 		h = fnv1a(h, m->h_cseq->value);
-	snprintf(out, 17, "%016llx", (unsigned long long)h);
+	for (int i = 15; i >= 0; i--, h >>= 4)
+		out[i] = digits[h & 15];
+	out[16] = '\0';
 }
 
 static bool needs_tag(struct sipd_msg *m, int code)
@@ -187,8 +189,8 @@ int parser_reply_build(struct sipd_msg *m, int code, struct sipd_str reason, str
 	struct parser_msg *pm = parser_msg_of(m);
 	struct sipd_hdr *ts = NULL;
 	struct out_buf b = {0};
-	size_t via_start = 0, via_end = 0, via_len = 0, i;
-	char line[64], tag[17];
+	size_t via_start = 0, via_end = 0, via_len = 0, i, n;
+	char line[SIPD_UTOA_MAX + 1], tag[17];
 
 	if (!m->is_request || code < 100 || code > 699 || (body.len && !body.p) ||
 	    (extra_headers.len && !extra_headers.p) || (content_type.len && !content_type.p))
@@ -217,8 +219,10 @@ int parser_reply_build(struct sipd_msg *m, int code, struct sipd_str reason, str
 	b.p = parser_arena_alloc(&pm->arena, b.cap);
 	if (!b.p)
 		return ENOMEM;
-	snprintf(line, sizeof(line), "SIP/2.0 %d ", code);
-	put_c(&b, line);
+	put_c(&b, "SIP/2.0 ");
+	n = sipd_utoa(line, (uint64_t)code);
+	line[n++] = ' ';
+	put(&b, (struct sipd_str){line, n});
 	put(&b, reason);
 	put_c(&b, "\r\n");
 	for (i = 0; i < m->hdr_count; i++) {
@@ -258,8 +262,9 @@ int parser_reply_build(struct sipd_msg *m, int code, struct sipd_str reason, str
 		put(&b, content_type);
 		put_c(&b, "\r\n");
 	}
-	snprintf(line, sizeof(line), "Content-Length: %zu\r\n\r\n", body.len);
-	put_c(&b, line);
+	put_c(&b, "Content-Length: ");
+	put(&b, (struct sipd_str){line, sipd_utoa(line, body.len)});
+	put_c(&b, "\r\n\r\n");
 	put(&b, body);
 	*out = (struct sipd_str){b.p, b.len};
 	return 0;

@@ -74,6 +74,9 @@ static bool uri_equal(struct sipd_str a, struct sipd_str b)
 {
 	struct sipd_uri ua, ub;
 
+	/* The same text is the same URI: a phone refreshing its binding sends it unchanged. */
+	if (sipd_str_eq(a, b))
+		return true;
 	if (reg_parser->uri_parse(&ua, a) != 0 || reg_parser->uri_parse(&ub, b) != 0)
 		return sipd_str_eq(a, b);
 	return ua.scheme == ub.scheme && sipd_str_eq(ua.user, ub.user) &&

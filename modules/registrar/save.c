@@ -21,9 +21,9 @@
 
 struct save_job {
 	struct sipd_db_job job; /* first: the DB thread hands it back */
-	struct sipd_msg *msg;   /* a clone: the original dies when save() returns */
+	/* The 200, built while the request was at hand (it dies when save() returns). */
+	struct sipd_reply_later *reply;
 	struct reg_snapshot snap;
-	char *extra;    /* header lines of the 200 */
 	json_t *events; /* published once the change is durable; NULL when nobody listens */
 };
 
@@ -48,11 +48,9 @@ int reg_save_init(void)
 
 static void job_free(struct save_job *sj)
 {
-	if (sj->msg)
-		sj->msg->ops->free(sj->msg);
+	sipd_reply_later_free(sj->reply);
 	reg_snapshot_free(&sj->snap);
 	json_decref(sj->events);
-	free(sj->extra);
 	free(sj);
 }
 
@@ -67,15 +65,14 @@ static int save_run(struct sipd_db_job *job)
 static void save_done(struct sipd_db_job *job, int err)
 {
 	struct save_job *sj = (struct save_job *)job;
-	struct sipd_ctx ctx = {.msg = sj->msg, .rcv = sj->msg->rcv, .route = SIPD_ROUTE_REQUEST};
 	int rc;
 
 	if (err) {
 		sipd_stat_inc(st_not_stored);
-		rc = sipd_reply(&ctx, 500, "Registration Not Stored", "Retry-After: 5\r\n");
+		rc = sipd_reply_later_send(sj->reply, 500, "Registration Not Stored", "Retry-After: 5\r\n");
 	} else {
 		sipd_stat_inc(st_saved);
-		rc = sipd_reply(&ctx, 200, "OK", sj->extra);
+		rc = sipd_reply_later_send(sj->reply, 0, NULL, NULL);
 		reg_events_publish(sj->events);
 		sj->events = NULL;
 	}
@@ -143,30 +140,65 @@ static void format_q(char *buf, size_t size, int q)
 		snprintf(buf, size, ";q=0.%03d", q);
 }
 
-/* The 200's headers: every current binding with its remaining time (step 8), Path, and Date. */
-static char *reply_headers(const struct reg_aor *aor, int64_t now, struct sipd_str path)
+/* "Date: ...\r\n" for the second now (RFC 3261 20.17), formatted once a second per thread. */
+static struct sipd_str date_line(int64_t now)
 {
-	size_t size = 128 + path.len, used = 0;
-	char *buf, date[64], q[16];
-	time_t t = (time_t)now;
-	struct tm tm;
+	static __thread int64_t cached = -1;
+	static __thread char line[64];
+	static __thread size_t len;
+
+	if (now != cached) {
+		time_t t = (time_t)now;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		len = strftime(line, sizeof(line), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+		cached = now;
+	}
+	return (struct sipd_str){line, len};
+}
+
+static char *put(char *p, struct sipd_str s)
+{
+	memcpy(p, s.p, s.len);
+	return p + s.len;
+}
+
+/* The 200's headers: every current binding with its remaining time (step 8), Path, and Date; in m's arena. */
+static char *reply_headers(struct sipd_msg *m, const struct reg_aor *aor, int64_t now, struct sipd_str path)
+{
+	static const struct sipd_str contact = SIPD_STR("Contact: <"), expires = SIPD_STR(">;expires="),
+				     crlf = SIPD_STR("\r\n"), path_name = SIPD_STR("Path: ");
+	struct sipd_str date = date_line(now);
+	size_t size = path_name.len + path.len + crlf.len + date.len + 1;
+	char *buf, *p, q[16];
 
 	for (const struct reg_contact *c = aor->contacts; c; c = c->next)
-		size += strlen(c->uri) + 48;
-	if (!(buf = malloc(size)))
+		size += contact.len + strlen(c->uri) + expires.len + SIPD_UTOA_MAX + sizeof(q) + crlf.len;
+	if (!(buf = sipd_msg_alloc(m, size)))
 		return NULL;
+	p = buf;
 	for (const struct reg_contact *c = aor->contacts; c; c = c->next) {
-		q[0] = '\0';
-		if (c->q >= 0)
+		/* Expired bindings went before the rules ran: what is left has time to run. */
+		int64_t left = c->expires > now ? c->expires - now : 0;
+
+		p = put(p, contact);
+		p = put(p, sipd_str_c(c->uri));
+		p = put(p, expires);
+		p += sipd_utoa(p, (uint64_t)left);
+		if (c->q >= 0) {
 			format_q(q, sizeof(q), c->q);
-		used += (size_t)snprintf(buf + used, size - used, "Contact: <%s>;expires=%lld%s\r\n", c->uri,
-					 (long long)(c->expires - now), q);
+			p = put(p, sipd_str_c(q));
+		}
+		p = put(p, crlf);
 	}
-	if (path.len)
-		used += (size_t)snprintf(buf + used, size - used, "Path: %.*s\r\n", SIPD_STR_FMT(path));
-	gmtime_r(&t, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	snprintf(buf + used, size - used, "Date: %s\r\n", date);
+	if (path.len) {
+		p = put(p, path_name);
+		p = put(p, path);
+		p = put(p, crlf);
+	}
+	p = put(p, date);
+	*p = '\0';
 	return buf;
 }
 
@@ -280,7 +312,7 @@ enum sipd_result reg_save(struct sipd_ctx *ctx, const union sipd_arg *args)
 	struct save_job *sj = NULL;
 	struct reg_aor *aor;
 	const char *reason = NULL;
-	char key[512], extra[64];
+	char key[512], extra[64], *extra_200;
 	unsigned before, n_before;
 	char *before_uris[MAX_BEFORE], *before_buf = NULL;
 	int code, err;
@@ -309,10 +341,8 @@ enum sipd_result reg_save(struct sipd_ctx *ctx, const union sipd_arg *args)
 	}
 	if (read_request(ctx, &r, contacts, key, sizeof(key), &code, &reason) != 0)
 		return refuse(ctx, code, reason, NULL);
-	if (!(sj = calloc(1, sizeof(*sj))) || ctx->msg->ops->clone(&sj->msg, ctx->msg) != 0) {
-		free(sj);
+	if (!(sj = calloc(1, sizeof(*sj))))
 		return SIPD_ERROR;
-	}
 	if (!(aor = reg_table_lock(key, true))) {
 		reg_table_unlock(key);
 		job_free(sj);
@@ -349,8 +379,15 @@ enum sipd_result reg_save(struct sipd_ctx *ctx, const union sipd_arg *args)
 	 * Submitted under the bucket lock: the DB thread runs jobs in queue order, so
 	 * the last snapshot of an AOR written is always the newest one.
 	 */
-	sj->extra = reply_headers(aor, r.now, supports_path(ctx->msg) ? r.path : SIPD_STR_NULL);
-	err = sj->extra ? reg_snapshot_take(&sj->snap, aor, v.changed, &r, before_uris, n_before) : ENOMEM;
+	extra_200 = reply_headers(ctx->msg, aor, r.now, supports_path(ctx->msg) ? r.path : SIPD_STR_NULL);
+	err = extra_200 ? sipd_reply_later(&sj->reply, ctx, 200, "OK", extra_200) : ENOMEM;
+	/* No answer can reach the sender (no usable Via): the change is stored all the same. */
+	if (err && err != ENOMEM) {
+		SIPD_DBG("REGISTER for %s will not be answered: %s", key, strerror(err));
+		err = 0;
+	}
+	if (!err)
+		err = reg_snapshot_take(&sj->snap, aor, v.changed, &r, before_uris, n_before);
 	free(before_buf);
 	if (!err) {
 		sj->job.run = save_run;

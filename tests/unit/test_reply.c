@@ -58,7 +58,10 @@ static int fake_reply_build(struct sipd_msg *m, int code, struct sipd_str reason
 	snprintf(built.reason, sizeof(built.reason), "%.*s", SIPD_STR_FMT(reason));
 	snprintf(built.extra, sizeof(built.extra), "%.*s", SIPD_STR_FMT(extra));
 	buf = fake_alloc(m, 1024);
-	n = snprintf(buf, 1024, "SIP/2.0 %d %s\r\n%s\r\n", code, built.reason, built.extra);
+	/* The layout msg.h documents: status line, copied headers, Server, extra lines, Content-Length. */
+	n = snprintf(buf, 1024, "SIP/2.0 %d %s\r\nVia: fake\r\nServer: sipd\r\n%s%sContent-Length: 0\r\n\r\n",
+		     code, built.reason, built.extra,
+		     extra.len && extra.p[extra.len - 1] != '\n' ? "\r\n" : "");
 	*out = (struct sipd_str){buf, (size_t)n};
 	return 0;
 }
@@ -277,6 +280,73 @@ Test(reply, warning_header_names_the_agent_and_escapes_the_text)
 	cr_expect_str_eq(buf, "Warning: 399 sipd \"x\"\r\n");
 	/* too small: refused, never a header without its CRLF */
 	cr_expect_eq(sipd_warning_header(buf, 20, &ri, "a longer reason"), -1);
+}
+
+Test(reply, later_sends_what_sipd_reply_would_and_only_when_asked)
+{
+	struct sipd_reply_later *r = NULL;
+	char direct[2048];
+
+	msg.method = SIPD_STR("REGISTER");
+	msg.method_id = SIPD_METHOD_REGISTER;
+	cr_assert_eq(sipd_reply(&ctx, 200, "OK", "Contact: <sip:a@192.0.2.7>;expires=60\r\n"), 0);
+	snprintf(direct, sizeof(direct), "%s", sent.buf);
+	memset(&sent, 0, sizeof(sent));
+	cr_assert_eq(sipd_reply_later(&r, &ctx, 200, "OK", "Contact: <sip:a@192.0.2.7>;expires=60\r\n"), 0);
+	cr_assert_eq(sent.calls, 0, "nothing is sent before it is asked for");
+	msg.buf = NULL; /* the request is gone */
+	cr_assert_eq(sipd_reply_later_send(r, 0, NULL, NULL), 0);
+	cr_assert_eq(sent.calls, 1);
+	cr_assert_str_eq(sent.buf, direct);
+	cr_assert_eq(sipd_sockaddr_port(&sent.dst.addr), 5070);
+	sipd_reply_later_free(r);
+}
+
+Test(reply, later_failure_swaps_status_and_extra_headers_and_keeps_the_rest)
+{
+	struct sipd_reply_later *r = NULL;
+	char direct[2048];
+
+	msg.method = SIPD_STR("REGISTER");
+	msg.method_id = SIPD_METHOD_REGISTER;
+	cr_assert_eq(sipd_reply(&ctx, 500, "Registration Not Stored", "Retry-After: 5"), 0);
+	snprintf(direct, sizeof(direct), "%s", sent.buf);
+	memset(&sent, 0, sizeof(sent));
+	cr_assert_eq(sipd_reply_later(&r, &ctx, 200, NULL, "Contact: <sip:a@b>\r\nDate: x\r\n"), 0);
+	cr_assert_eq(sipd_reply_later_send(r, 500, "Registration Not Stored", "Retry-After: 5"), 0);
+	cr_assert_str_eq(sent.buf, direct);
+	cr_assert_str_eq(sent.buf, "SIP/2.0 500 Registration Not Stored\r\nVia: fake\r\nServer: sipd\r\n"
+				   "Retry-After: 5\r\nContent-Length: 0\r\n\r\n");
+	cr_assert_eq(sipd_reply_later_send(r, 503, NULL, NULL), 0);
+	cr_assert_str_eq(sent.buf, "SIP/2.0 503 Service Unavailable\r\nVia: fake\r\nServer: sipd\r\n"
+				   "Content-Length: 0\r\n\r\n");
+	cr_assert_eq(sipd_reply_later_send(r, 0, NULL, NULL), 0);
+	cr_assert(strstr(sent.buf, "SIP/2.0 200 OK\r\n") == sent.buf, "%s", sent.buf);
+	cr_assert(strstr(sent.buf, "Contact: <sip:a@b>\r\nDate: x\r\nContent-Length"), "%s", sent.buf);
+	cr_assert_eq(sipd_reply_later_send(r, 180, NULL, NULL), EINVAL);
+	cr_assert_eq(sipd_reply_later_send(r, 500, "Bad\r\nX: y", NULL), EINVAL);
+	sipd_reply_later_free(r);
+}
+
+Test(reply, later_refuses_what_it_cannot_keep)
+{
+	struct sipd_reply_later *r = NULL;
+
+	cr_assert_eq(sipd_reply_later(&r, &ctx, 180, NULL, NULL), EINVAL, "provisional");
+	cr_assert_eq(sipd_reply_later(&r, &ctx, 405, NULL, NULL), EINVAL, "Allow is built when sent");
+	cr_assert_eq(sipd_reply_later(&r, &ctx, 200, "Two\r\nLines", NULL), EINVAL);
+	msg.method = SIPD_STR("OPTIONS");
+	msg.method_id = SIPD_METHOD_OPTIONS;
+	cr_assert_eq(sipd_reply_later(&r, &ctx, 200, NULL, NULL), EINVAL, "capabilities");
+	msg.method = SIPD_STR("ACK");
+	msg.method_id = SIPD_METHOD_ACK;
+	cr_assert_eq(sipd_reply_later(&r, &ctx, 200, NULL, NULL), EINVAL, "ACK is never answered");
+	msg.method = SIPD_STR("REGISTER");
+	msg.method_id = SIPD_METHOD_REGISTER;
+	msg.h_via = NULL;
+	cr_assert_neq(sipd_reply_later(&r, &ctx, 200, NULL, NULL), 0, "no Via, nowhere to answer");
+	cr_assert_null(r);
+	cr_assert_eq(sent.calls, 0);
 }
 
 Test(transport, registry_refuses_duplicates_and_unknown_protocols)

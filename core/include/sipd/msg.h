@@ -329,6 +329,30 @@ SIPD_API enum sipd_method sipd_method_of(struct sipd_str method);
 SIPD_API int sipd_reply(struct sipd_ctx *ctx, int code, const char *reason, const char *extra_headers);
 
 /*
+ * A final reply built while its request is at hand and sent once the request
+ * is gone: the registrar answers a REGISTER after the commit of its bindings,
+ * when the receive buffer was long reused. It keeps the bytes and the
+ * destination only, not the request.
+ */
+struct sipd_reply_later;
+
+/*
+ * Builds and addresses now what sipd_reply(ctx, code, reason, extra_headers)
+ * would send, for a final code without Allow (not 405, not a 2xx to
+ * OPTIONS). *out is freed with sipd_reply_later_free. Returns 0 or errno.
+ */
+SIPD_API int sipd_reply_later(struct sipd_reply_later **out, struct sipd_ctx *ctx, int code,
+			      const char *reason, const char *extra_headers);
+/*
+ * Sends r; with code non-zero, the same reply but with that final status,
+ * reason (NULL: the standard one) and extra headers in place of the
+ * prepared ones (a late failure). r stays the caller's. Returns 0 or errno.
+ */
+SIPD_API int sipd_reply_later_send(const struct sipd_reply_later *r, int code, const char *reason,
+				   const char *extra_headers);
+SIPD_API void sipd_reply_later_free(struct sipd_reply_later *r);
+
+/*
  * Writes a whole "Warning: 399 <agent> \"<text>\"\r\n" line (RFC 3261 20.43)
  * into buf: the agent is the address rcv arrived on (or "sipd" for a
  * wildcard listener), text is quoted with '"' and '\\' escaped. Returns the

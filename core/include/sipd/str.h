@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -43,6 +44,29 @@ static inline bool sipd_str_caseeq(struct sipd_str a, struct sipd_str b)
 static inline bool sipd_str_caseeq_c(struct sipd_str a, const char *b)
 {
 	return sipd_str_caseeq(a, sipd_str_c(b));
+}
+
+/* Longest decimal form of a uint64_t, with its NUL. */
+#define SIPD_UTOA_MAX 21
+
+/*
+ * v in decimal into buf (SIPD_UTOA_MAX bytes at least), NUL-terminated; returns the
+ * number of digits. For the numbers of every message (ports, lengths, status codes),
+ * where snprintf's format parsing costs more than the digits.
+ */
+static inline size_t sipd_utoa(char *buf, uint64_t v)
+{
+	char tmp[SIPD_UTOA_MAX];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = '\0';
+	return n;
 }
 
 #endif
