@@ -456,8 +456,11 @@ void tcp_conn_close(struct tcp_conn *c, struct sipd_stat *counter, int err, cons
 	/*
 	 * Let tm fail the transactions whose messages died here; over a framed
 	 * protocol also those waiting for an answer: nothing can reach that peer again.
+	 * A connection that only carried responses has none waiting (tm scans its whole
+	 * table for them, too much per call when every call brings its own connection).
 	 */
-	if (!shutting_down && (dropped || was_connecting || (c->proto->framer && TCP_LOAD(c->ready)))) {
+	if (!shutting_down && (dropped || was_connecting ||
+			       (c->proto->framer && TCP_LOAD(c->ready) && TCP_LOAD(c->sent_request)))) {
 		struct sipd_dest dst = {
 		    .proto = c->proto->proto, .addr = c->peer, .from = c->listen, .conn_id = c->id};
 		sipd_transport_error(&dst, err ? err : ECONNRESET);

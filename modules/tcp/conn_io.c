@@ -188,6 +188,9 @@ int tcp_conn_send_msg(struct tcp_conn *c, const char *buf, size_t len)
 
 	if (!c->proto->framer)
 		return tcp_conn_write(c, buf, len);
+	/* Only a request starts a client transaction that the close must fail (tcp_conn_close). */
+	if (!TCP_LOAD(c->sent_request) && (len < 8 || memcmp(buf, "SIP/2.0 ", 8)))
+		__atomic_store_n(&c->sent_request, true, __ATOMIC_RELAXED);
 	return conn_writev(c, iov, 2, true);
 }
 

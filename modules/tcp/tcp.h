@@ -102,6 +102,7 @@ struct tcp_conn {
 	bool peer_eof;     /* the peer half-closed: close once wq is written */
 	bool admitted;     /* counted in the limits (false: a framer answers "too many" and ends it) */
 	bool ready;        /* atomic: a framer's handshake is done */
+	bool sent_request; /* atomic: a request went out here (a client transaction may await its answer) */
 	int close_err;     /* why a posted close happens (under lock) */
 	struct sipd_stat *close_counter;
 	const char *close_why;

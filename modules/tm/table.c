@@ -9,7 +9,7 @@
 
 struct tm_bucket {
 	pthread_mutex_t lock;
-	struct tm_cell *head;
+	struct tm_cell *head; /* changed under lock with atomic stores: tm_cell_foreach peeks unlocked */
 	uint32_t next_label;
 };
 
@@ -141,7 +141,7 @@ struct tm_cell *tm_cell_link(struct tm_cell *c, uint32_t key_hash, tm_cell_pred 
 	c->prev = NULL;
 	if (b->head)
 		b->head->prev = c;
-	b->head = c;
+	__atomic_store_n(&b->head, c, __ATOMIC_RELEASE);
 	c->linked = true;
 	pthread_mutex_unlock(&b->lock);
 	return NULL;
@@ -158,7 +158,7 @@ void tm_cell_unlink(struct tm_cell *c)
 		if (c->prev)
 			c->prev->next = c->next;
 		else
-			b->head = c->next;
+			__atomic_store_n(&b->head, c->next, __ATOMIC_RELEASE);
 		if (c->next)
 			c->next->prev = c->prev;
 		c->linked = false;
@@ -216,7 +216,14 @@ void tm_cell_foreach(void (*fn)(struct tm_cell *c, void *arg), void *arg)
 		struct tm_cell *batch[64];
 		unsigned n = 0;
 
-		/* Collect under the bucket lock, act outside it: fn takes cell locks. */
+		/*
+		 * An empty bucket is passed without its lock (most are: a transport error
+		 * walks the whole table). A cell linked after the peek is as new as one
+		 * linked after the bucket was walked. Collect under the bucket lock, act
+		 * outside it: fn takes cell locks.
+		 */
+		if (!__atomic_load_n(&b->head, __ATOMIC_ACQUIRE))
+			continue;
 		pthread_mutex_lock(&b->lock);
 		for (struct tm_cell *c = b->head; c && n < 64; c = c->next) {
 			tm_cell_ref(c);
