@@ -4,6 +4,7 @@
 #   2. unit + integration tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. the threaded tests (script reload under load, loops, timers) under ThreadSanitizer
 #   4. the libFuzzer targets (parser, digest, script, config), FUZZ_SECONDS each (default 20)
+#      and ws_handshake, ws_frames (the ws module), built by their own step
 #   5. the example third-party module built out of tree against the installed package
 # Usage: scripts/test.sh [--quick]   (--quick: steps 1 and 2 only)
 set -uo pipefail
@@ -72,6 +73,11 @@ build_fuzzer() {
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_FUZZ=ON -DSIPD_WERROR=OFF -DSIPD_SANITIZE=address,undefined
 }
 
+build_fuzzer_ws() { # the ws module's targets, in the same build directory
+	CC=clang TARGET="fuzz_ws_handshake fuzz_ws_frames" build_variant build-fuzz \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_FUZZ=ON -DSIPD_WERROR=OFF -DSIPD_SANITIZE=address,undefined
+}
+
 # A PostgreSQL cluster for the storage tests on the second engine and the
 # multi-node tests (SIPD_TEST_PG: its conninfo); skipped with a message when
 # PostgreSQL cannot start here.
@@ -100,6 +106,7 @@ if [ $quick = 0 ]; then
 	step "tsan build" build_tsan
 	step "threaded tests (tsan)" tsan_tests build-tsan
 	step "fuzz build (clang)" build_fuzzer
+	step "fuzz build, ws targets (clang)" build_fuzzer_ws
 	step "fuzzing (4 targets, ${FUZZ_SECONDS}s each)" scripts/fuzz.sh build-fuzz "$FUZZ_SECONDS"
 	step "out-of-tree example module" tests/integration/example_module.sh "$ROOT/build"
 fi
