@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sanitizer/asan_interface.h>
 
 #include <sipd/log.h>
 
@@ -144,52 +145,37 @@ static const char upgrade[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8088\r\nConnect
 			      "Sec-WebSocket-Protocol: sip\r\n\r\n";
 
 /*
- * The stream layer's loop (modules/tcp conn_io.c): input() gets what is pending plus the new chunk, in a
- * buffer of exactly that size, until it wants more or ends the connection; the rest waits for the next
- * chunk. An incomplete frame or head never needs more than max_input bytes.
+ * The stream layer's loop (modules/tcp conn_io.c): input() gets what is pending plus the new chunk, until it
+ * wants more or ends the connection; the rest waits for the next chunk. s is this run's copy of the stream
+ * (input() changes it in place), poisoned: a chunk is unpoisoned when it arrives, so reading past what
+ * input() was given is an error. An incomplete frame or head never needs more than max_input bytes.
  */
-static void run(struct conn *c, int refused, const unsigned char *s, size_t len, const uint8_t *sizes,
-		size_t nsizes)
+static void run(struct conn *c, int refused, char *s, size_t len, const uint8_t *sizes, size_t nsizes)
 {
-	char *pending = NULL, hdr[STREAM_FRAME_HDR];
-	size_t plen = 0, at = 0, k = 0;
+	char hdr[STREAM_FRAME_HDR];
+	size_t start = 0, at = 0, k = 0;
 	void *state;
 	json_t *o;
 
 	CHECK(ws_framer.open(&state, refused) == 0);
 	while (at < len && !c->ended) {
 		size_t chunk = nsizes ? (size_t)sizes[k++ % nsizes] + 1 : len;
-		size_t blen, off = 0;
-		char *buf;
 
 		if (chunk > len - at)
 			chunk = len - at;
-		blen = plen + chunk;
-		CHECK((buf = malloc(blen)));
-		if (plen)
-			memcpy(buf, pending, plen);
-		memcpy(buf + plen, s + at, chunk);
+		ASAN_UNPOISON_MEMORY_REGION(s + at, chunk);
 		at += chunk;
-		free(pending);
-		pending = NULL;
-		while (off < blen && !c->ended) {
-			size_t n = ws_framer.input((struct stream_conn *)c, state, buf + off, blen - off);
+		while (start < at && !c->ended) {
+			size_t n = ws_framer.input((struct stream_conn *)c, state, s + start, at - start);
 
-			CHECK(n <= blen - off);
+			CHECK(n <= at - start);
 			if (!n) {
-				CHECK(blen - off < ws_framer.max_input);
+				CHECK(at - start < ws_framer.max_input);
 				break;
 			}
-			off += n;
+			start += n;
 		}
-		plen = c->ended ? 0 : blen - off;
-		if (plen) {
-			CHECK((pending = malloc(plen)));
-			memcpy(pending, buf + off, plen);
-		}
-		free(buf);
 	}
-	free(pending);
 	/* Sending on it, a keep-alive, the listing and the idle close. */
 	if (!c->ended) {
 		size_t h = ws_framer.frame(state, "OPTIONS sip:x SIP/2.0\r\n\r\n", 25, hdr);
@@ -218,7 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const int refusals[] = {0, 0, EMFILE, EAGAIN};
 	struct conn whole = {0}, chunked = {0};
 	const uint8_t *sizes;
-	unsigned char *s;
+	char *s;
 	size_t n, len;
 	int refused;
 
@@ -235,16 +221,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size - 2 - n;
 	if (data[0] & 16)
 		len += sizeof(upgrade) - 1;
-	CHECK((s = malloc(len + 1)));
+	CHECK((s = malloc(len ? 2 * len : 1)));
 	if (data[0] & 16) {
 		memcpy(s, upgrade, sizeof(upgrade) - 1);
 		memcpy(s + sizeof(upgrade) - 1, data + 2 + n, size - 2 - n);
 	} else {
 		memcpy(s, data + 2 + n, len);
 	}
+	memcpy(s + len, s, len); /* the chunked run's copy, at the end of the allocation */
 	whole.max_message = chunked.max_message = (size_t)ws_cfg.max_message_size;
+	ASAN_POISON_MEMORY_REGION(s, 2 * len);
 	run(&whole, refused, s, len, NULL, 0);
-	run(&chunked, refused, s, len, sizes, n);
+	run(&chunked, refused, s + len, len, sizes, n);
+	ASAN_UNPOISON_MEMORY_REGION(s, 2 * len);
 	if (whole.rec.len != chunked.rec.len || memcmp(whole.rec.p, chunked.rec.p, whole.rec.len)) {
 		fprintf(stderr,
 			"fuzz_ws_frames: the outcome depends on the chunking (%zu vs %zu record bytes)\n",
