@@ -2,7 +2,6 @@
 # fuzz.sh BUILD_DIR SECONDS [TARGET...]: run each libFuzzer target (built with -DSIPD_FUZZ=ON, clang) for
 # SECONDS, seeded with its corpus (tests/fuzz/<name>/ plus the fixtures it reads); fails on any crash or
 # sanitizer report. Targets: parser digest script config (default: all). See docs/fuzzing.md.
-#   and ws_handshake ws_frames (modules/ws: the upgrade request; a connection's bytes in chunks).
 #   FUZZ_JOBS=N   run N processes per target (libFuzzer -jobs/-workers; default 1)
 #   FUZZ_RUNS=N   stop each target after N executions instead of SECONDS (the long bench run)
 set -euo pipefail
@@ -12,9 +11,11 @@ secs=${2:-20}
 shift $(( $# > 2 ? 2 : $# ))
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(parser digest script config)
-[ $# -gt 0 ] || targets+=(ws_handshake ws_frames)
 jobs=${FUZZ_JOBS:-1}
 export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# The ws module's targets (ws_handshake: the upgrade request; ws_frames: a connection's bytes in chunks)
+# are in the default list too.
+[ $# -gt 0 ] || targets+=(ws_handshake ws_frames)
 
 seeds() { # seeds TARGET DIR: copies the target's seed inputs into DIR
 	cp tests/fuzz/"$1"/* "$2"/ 2>/dev/null || true

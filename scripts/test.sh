@@ -4,7 +4,6 @@
 #   2. unit + integration tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. the threaded tests (script reload under load, loops, timers) under ThreadSanitizer
 #   4. the libFuzzer targets (parser, digest, script, config), FUZZ_SECONDS each (default 20)
-#      and ws_handshake, ws_frames (the ws module), built by their own step
 #   5. the example third-party module built out of tree against the installed package
 # Usage: scripts/test.sh [--quick]   (--quick: steps 1 and 2 only)
 set -uo pipefail
@@ -73,7 +72,7 @@ build_fuzzer() {
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_FUZZ=ON -DSIPD_WERROR=OFF -DSIPD_SANITIZE=address,undefined
 }
 
-build_fuzzer_ws() { # the ws module's targets, in the same build directory
+build_fuzzer_ws() { # the ws module's targets (ws_handshake, ws_frames), in the same build directory; fuzz.sh runs them
 	CC=clang TARGET="fuzz_ws_handshake fuzz_ws_frames" build_variant build-fuzz \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_FUZZ=ON -DSIPD_WERROR=OFF -DSIPD_SANITIZE=address,undefined
 }
@@ -105,8 +104,8 @@ step "integration tests (asan+ubsan)" integration_tests "$ROOT/build-asan"
 if [ $quick = 0 ]; then
 	step "tsan build" build_tsan
 	step "threaded tests (tsan)" tsan_tests build-tsan
-	step "fuzz build (clang)" build_fuzzer
 	step "fuzz build, ws targets (clang)" build_fuzzer_ws
+	step "fuzz build (clang)" build_fuzzer
 	step "fuzzing (4 targets, ${FUZZ_SECONDS}s each)" scripts/fuzz.sh build-fuzz "$FUZZ_SECONDS"
 	step "out-of-tree example module" tests/integration/example_module.sh "$ROOT/build"
 fi
