@@ -14,6 +14,9 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(parser digest script config sdp stun rtp api)
 jobs=${FUZZ_JOBS:-1}
 export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# The ws module's targets (ws_handshake: the upgrade request; ws_frames: a connection's bytes in chunks)
+# are in the default list too.
+[ $# -gt 0 ] || targets+=(ws_handshake ws_frames)
 
 seeds() { # seeds TARGET DIR: copies the target's seed inputs into DIR
 	cp tests/fuzz/"$1"/* "$2"/ 2>/dev/null || true

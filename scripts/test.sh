@@ -72,6 +72,11 @@ build_fuzzer() {
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_FUZZ=ON -DSIPD_WERROR=OFF -DSIPD_SANITIZE=address,undefined
 }
 
+build_fuzzer_ws() { # the ws module's targets (ws_handshake, ws_frames), in the same build directory; fuzz.sh runs them
+	CC=clang TARGET="fuzz_ws_handshake fuzz_ws_frames" build_variant build-fuzz \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_FUZZ=ON -DSIPD_WERROR=OFF -DSIPD_SANITIZE=address,undefined
+}
+
 # A PostgreSQL cluster for the storage tests on the second engine and the
 # multi-node tests (SIPD_TEST_PG: its conninfo); skipped with a message when
 # PostgreSQL cannot start here.
@@ -99,6 +104,7 @@ step "integration tests (asan+ubsan)" integration_tests "$ROOT/build-asan"
 if [ $quick = 0 ]; then
 	step "tsan build" build_tsan
 	step "threaded tests (tsan)" tsan_tests build-tsan
+	step "fuzz build, ws targets (clang)" build_fuzzer_ws
 	step "fuzz build (clang)" build_fuzzer
 	step "fuzzing (8 targets, ${FUZZ_SECONDS}s each)" scripts/fuzz.sh build-fuzz "$FUZZ_SECONDS"
 	step "out-of-tree example module" tests/integration/example_module.sh "$ROOT/build"

@@ -13,9 +13,6 @@
 #include "stream_api.h"
 #include "ws.h"
 
-/* An upgrade request's head may take this much; browsers send under 1 KB. */
-#define MAX_HEAD 8192
-
 enum ws_phase {
 	WS_PH_HTTP = 0, /* waiting for the upgrade request */
 	WS_PH_OPEN,     /* frames */
@@ -79,7 +76,8 @@ static void say_goodbye(struct stream_conn *c, struct ws_state *st, uint16_t cod
 		n = sizeof(body) - 2;
 	body[0] = (char)(code >> 8);
 	body[1] = (char)(code & 0xff);
-	memcpy(body + 2, reason, n);
+	if (n)
+		memcpy(body + 2, reason, n); /* reason is NULL when a close is echoed */
 	write_control(c, WS_OP_CLOSE, body, n + 2);
 	set_phase(st, WS_PH_CLOSING);
 	ws_asm_free(&st->asm_);
@@ -112,25 +110,14 @@ static struct sipd_stat *refusal_counter(enum ws_refusal r)
 /* The upgrade request: answer it (101 or an error with a JSON body); returns the bytes used. */
 static size_t on_request(struct stream_conn *c, struct ws_state *st, char *buf, size_t len)
 {
-	char answer[1024], name[96];
-	const char *end = memmem(buf, len, "\r\n\r\n", 4);
+	char answer[WS_ANSWER_MAX], name[96];
 	struct ws_request rq;
 	struct ws_answer v;
-	size_t head;
+	size_t head = ws_handshake_read(buf, len, ws_cfg.allowed_origins, st->refused, &rq, &v);
 	int n;
 
-	if (!end && len < MAX_HEAD)
+	if (!head)
 		return 0;
-	head = end ? (size_t)(end - buf) + 4 : len;
-	if (!end || ws_request_parse(buf, head, &rq)) {
-		memset(&v, 0, sizeof(v));
-		v.status = 400;
-		v.reason = "Bad Request";
-		v.refusal = WS_REFUSED_HTTP;
-		snprintf(v.why, sizeof(v.why), "%s", end ? "not an HTTP request" : "request head too large");
-	} else {
-		ws_handshake_check(&rq, ws_cfg.allowed_origins, st->refused, &v);
-	}
 	n = ws_handshake_answer(&v, answer, sizeof(answer));
 	ws_stream->write(c, answer, n > 0 && (size_t)n < sizeof(answer) ? (size_t)n : 0);
 	if (v.status != 101) {
@@ -286,6 +273,6 @@ void ws_framers_setup(void)
 		f[i]->idle_timeout_ms = (unsigned)ws_cfg.idle_timeout * 1000;
 		f[i]->max_connections = ws_cfg.max_connections;
 		f[i]->max_connections_per_ip = ws_cfg.max_connections_per_ip;
-		f[i]->max_input = frame_max > MAX_HEAD ? frame_max : MAX_HEAD;
+		f[i]->max_input = frame_max > WS_MAX_HEAD ? frame_max : WS_MAX_HEAD;
 	}
 }

@@ -102,6 +102,8 @@ static enum ws_verdict control(struct ws_asm *a, int bits, const char *data, siz
 
 static int keep(struct ws_asm *a, const char *data, size_t len)
 {
+	if (!len)
+		return 0; /* an empty fragment: buf may be NULL still */
 	if (a->len + len > a->cap) {
 		size_t cap = a->cap ? a->cap : 4096;
 		char *p;

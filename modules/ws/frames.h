@@ -61,7 +61,7 @@ struct ws_frame {
 enum ws_frame_result {
 	WS_FRAME_MORE = 0, /* the header is not complete yet */
 	WS_FRAME_OK,
-	WS_FRAME_BAD, /* unmasked (5.1), a length over max or not minimal-sized (5.2) */
+	WS_FRAME_BAD, /* unmasked (5.1), a length over max or with its top bit set (5.2) */
 };
 
 /* Reads the frame header at buf; max bounds the payload. */

@@ -1,5 +1,6 @@
 /* The WebSocket opening handshake (RFC 6455 4.2, RFC 7118 4): request parsing, Origin and "sip" policy, the
  * answer. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,11 @@ int ws_handshake_check(const struct ws_request *rq, const char *const *origins, 
 	if (!ws_origin_allowed(origins, rq->origin)) {
 		refuse(v, WS_REFUSED_ORIGIN, 403, "Forbidden", NULL, "");
 		snprintf(v->why, sizeof(v->why), "origin %.100s is not allowed", rq->origin);
+		/* RFC 6454 6.2 serializes an origin in ASCII: other bytes would break the JSON body (it must
+		 * be UTF-8) and the log line, so they show as '?'. */
+		for (char *p = v->why; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+				*p = '?';
 		return 403;
 	}
 	if (!ws_offers_sip(rq->protocol))
@@ -220,4 +226,25 @@ int ws_handshake_answer(const struct ws_answer *v, char *buf, size_t size)
 	free(body);
 	json_decref(o);
 	return n;
+}
+
+size_t ws_handshake_read(char *buf, size_t len, const char *const *origins, int refused,
+			 struct ws_request *rq, struct ws_answer *v)
+{
+	const char *end = memmem(buf, len, "\r\n\r\n", 4);
+	size_t head;
+
+	if (!end && len < WS_MAX_HEAD)
+		return 0;
+	head = end ? (size_t)(end - buf) + 4 : len;
+	/* Over WS_MAX_HEAD whether it came in one read or in many. */
+	if (!end || head > WS_MAX_HEAD || ws_request_parse(buf, head, rq)) {
+		memset(rq, 0, sizeof(*rq));
+		memset(v, 0, sizeof(*v));
+		refuse(v, WS_REFUSED_HTTP, 400, "Bad Request", NULL,
+		       end && head <= WS_MAX_HEAD ? "not an HTTP request" : "request head too large");
+		return head;
+	}
+	ws_handshake_check(rq, origins, refused, v);
+	return head;
 }

@@ -70,6 +70,18 @@ int ws_handshake_check(const struct ws_request *rq, const char *const *origins, 
 		       struct ws_answer *v);
 /* The HTTP answer for v into buf (errors with a JSON body {"error": why}); its length. */
 int ws_handshake_answer(const struct ws_answer *v, char *buf, size_t size);
+/* An upgrade request's head may take this much (browsers send under 1 KB); an answer fits in
+ * WS_ANSWER_MAX. */
+#define WS_MAX_HEAD   8192
+#define WS_ANSWER_MAX 1024
+/*
+ * The start of a connection's input (buf[len], changed in place): 0 while the
+ * request head is incomplete and under WS_MAX_HEAD, else the bytes of the head
+ * with *rq parsed and *v decided as ws_handshake_check() does (400 for a head
+ * that is not HTTP or over WS_MAX_HEAD).
+ */
+size_t ws_handshake_read(char *buf, size_t len, const char *const *origins, int refused,
+			 struct ws_request *rq, struct ws_answer *v);
 /* True if origin (the Origin header, NULL when absent) is allowed by list (NULL: the defaults). */
 bool ws_origin_allowed(const char *const *list, const char *origin);
 /* True if the Sec-WebSocket-Protocol header value (comma-separated tokens) offers "sip". */

@@ -52,6 +52,16 @@ Test(frames, fragments_are_joined)
 	cr_assert_eq(ev.len, 1);
 }
 
+Test(frames, empty_fragments_make_an_empty_message)
+{
+	/* Found by fuzz_ws_frames: an empty first fragment did arithmetic on the NULL buffer (UBSan). */
+	cr_assert_eq(feed(WS_OP_TEXT, ""), WS_MORE);
+	cr_assert_eq(feed(WS_OP_CONT, ""), WS_MORE);
+	cr_assert_eq(feed(FIN | WS_OP_CONT, ""), WS_MESSAGE);
+	cr_assert_eq(ev.len, 0);
+	cr_assert_not(ev.binary);
+}
+
 Test(frames, control_frame_between_fragments)
 {
 	cr_assert_eq(feed(WS_OP_TEXT, "ab"), WS_MORE);

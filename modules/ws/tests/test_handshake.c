@@ -156,6 +156,44 @@ Test(upgrade, refusals_in_order_with_a_json_body)
 	cr_assert_eq((size_t)atoi(cl + 16), strlen(body));
 }
 
+Test(upgrade, an_origin_that_is_not_ascii_still_gets_its_reason)
+{
+	char out[1024];
+	enum ws_refusal r;
+
+	/* Found by fuzz_ws_handshake: a non-UTF-8 Origin made json_pack fail, and the 403's body was {}. */
+	cr_assert_eq(status_of("GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+			       "Sec-WebSocket-Key: " GOOD_KEY "\r\nSec-WebSocket-Version: 13\r\n"
+			       "Sec-WebSocket-Protocol: sip\r\nOrigin: https://loca\x8f\x32\x1b[2J\r\n\r\n",
+			       0, &r, out, sizeof(out)),
+		     403);
+	cr_assert_eq(r, WS_REFUSED_ORIGIN);
+	cr_assert(strstr(out, "{\"error\":\"origin https://loca?2?[2J is not allowed\"}"), "%s", out);
+}
+
+Test(upgrade, a_head_over_the_limit_is_refused_in_one_read_as_in_many)
+{
+	static char big[WS_MAX_HEAD + 200];
+	const char *start = "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+			    "Sec-WebSocket-Key: " GOOD_KEY "\r\nSec-WebSocket-Version: 13\r\n"
+			    "Sec-WebSocket-Protocol: sip\r\nX-Pad: ";
+	struct ws_request rq;
+	struct ws_answer v;
+	size_t n = strlen(start);
+
+	memcpy(big, start, n);
+	memset(big + n, 'a', sizeof(big) - n - 4);
+	memcpy(big + sizeof(big) - 4, "\r\n\r\n", 4);
+	cr_assert_eq(ws_handshake_read(big, 100, NULL, 0, &rq, &v), 0, "incomplete: wait");
+	/* Found by fuzz_ws_frames: the whole head in one read was accepted, in pieces it got 400. */
+	cr_assert_eq(ws_handshake_read(big, sizeof(big), NULL, 0, &rq, &v), sizeof(big));
+	cr_assert_eq(v.status, 400);
+	cr_assert_str_eq(v.why, "request head too large");
+	cr_assert_eq(ws_handshake_read(big, WS_MAX_HEAD, NULL, 0, &rq, &v), WS_MAX_HEAD);
+	cr_assert_eq(v.status, 400);
+	cr_assert_str_eq(v.why, "request head too large");
+}
+
 Test(upgrade, not_http_is_refused_by_the_parser)
 {
 	struct ws_request rq;
