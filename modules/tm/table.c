@@ -213,19 +213,26 @@ void tm_cell_foreach(void (*fn)(struct tm_cell *c, void *arg), void *arg)
 {
 	for (unsigned i = 0; i < bucket_count; i++) {
 		struct tm_bucket *b = &buckets[i];
-		struct tm_cell *batch[64];
-		unsigned n = 0;
+		struct tm_cell *stack[64], **batch = stack;
+		unsigned n = 0, len = 0;
 
 		/*
 		 * An empty bucket is passed without its lock (most are: a transport error
 		 * walks the whole table). A cell linked after the peek is as new as one
 		 * linked after the bucket was walked. Collect under the bucket lock, act
-		 * outside it: fn takes cell locks.
+		 * outside it: fn takes cell locks. A long bucket gets an array of its own;
+		 * without memory for it, only its first 64 cells are visited.
 		 */
 		if (!__atomic_load_n(&b->head, __ATOMIC_ACQUIRE))
 			continue;
 		pthread_mutex_lock(&b->lock);
-		for (struct tm_cell *c = b->head; c && n < 64; c = c->next) {
+		for (struct tm_cell *c = b->head; c; c = c->next)
+			len++;
+		if (len > 64 && !(batch = malloc(len * sizeof(*batch)))) {
+			batch = stack;
+			len = 64;
+		}
+		for (struct tm_cell *c = b->head; c && n < len; c = c->next) {
 			tm_cell_ref(c);
 			batch[n++] = c;
 		}
@@ -234,6 +241,8 @@ void tm_cell_foreach(void (*fn)(struct tm_cell *c, void *arg), void *arg)
 			fn(batch[k], arg);
 			tm_cell_unref(batch[k]);
 		}
+		if (batch != stack)
+			free(batch);
 	}
 }
 
