@@ -34,6 +34,10 @@ for t in "${targets[@]}"; do
 	limit=(-max_total_time="$secs")
 	[ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
 	[ "$jobs" -gt 1 ] && limit+=(-jobs="$jobs" -workers="$jobs")
+	# libconfig 1.5's lexer loses a string on some parse errors (lsan.supp): libFuzzer's leak check after
+	# each such input would scan the whole heap (fuzz_config ran at a third of its speed). LeakSanitizer's
+	# check at exit, with the suppressions, still fails the run on any leak of sipd's own.
+	[ "$t" = config ] && limit+=(-detect_leaks=0)
 	what="${secs}s"
 	[ -n "${FUZZ_RUNS:-}" ] && what="$FUZZ_RUNS runs"
 	echo "--- fuzz_$t ($what, $(ls "$work" | wc -l) seeds)"
