@@ -197,3 +197,21 @@ Test(script_compile, nesting_is_bounded)
 	cr_assert_neq(compile_str(text, err, sizeof(err)), 0);
 	cr_assert(strstr(err, "blocks nested deeper than 64"), "%s", err);
 }
+
+/* The same for parentheses and '!' inside an expression. */
+Test(script_compile, expression_nesting_is_bounded)
+{
+	char text[1024], err[256];
+	int n = snprintf(text, sizeof(text), "request_route { if (");
+
+	for (int i = 0; i < 100; i++)
+		text[n++] = '(';
+	n += snprintf(text + n, sizeof(text) - (size_t)n, "1");
+	for (int i = 0; i < 100; i++)
+		text[n++] = ')';
+	snprintf(text + n, sizeof(text) - (size_t)n, ") { exit; } }");
+	cr_assert_neq(compile_str(text, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "expression nested deeper than 64"), "%s", err);
+	cr_assert_eq(compile_str("request_route { if (!!((!(1)))) { exit; } }", err, sizeof(err)), 0, "%s",
+		     err);
+}

@@ -188,19 +188,27 @@ static int parse_primary(struct script_comp *c, struct script_node **out)
 	}
 }
 
+/* Parentheses and '!' nest at most this deep (every nested expression comes through parse_unary). */
+#define MAX_EXPR_NESTING 64
+
 static int parse_unary(struct script_comp *c, struct script_node **out)
 {
+	int err;
+
+	if (c->expr_depth >= MAX_EXPR_NESTING)
+		return err_at(c, &c->tok, "expression nested deeper than %d", MAX_EXPR_NESTING);
+	c->expr_depth++;
 	if (c->tok.type == TOK_NOT) {
 		struct script_node *n = node(c, E_NOT, &c->tok);
-		int err;
 		if (!n)
-			return ENOMEM;
-		if ((err = next(c)) || (err = parse_unary(c, &n->u.bin.l)))
-			return err;
-		*out = n;
-		return 0;
+			err = ENOMEM;
+		else if (!(err = next(c)) && !(err = parse_unary(c, &n->u.bin.l)))
+			*out = n;
+	} else {
+		err = parse_primary(c, out);
 	}
-	return parse_primary(c, out);
+	c->expr_depth--;
+	return err;
 }
 
 static int parse_regex(struct script_comp *c, struct script_node *n)
