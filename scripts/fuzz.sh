@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fuzz.sh BUILD_DIR SECONDS [TARGET...]: run each libFuzzer target (built with -DSIPD_FUZZ=ON, clang) for
 # SECONDS, seeded with its corpus (tests/fuzz/<name>/ plus the fixtures it reads); fails on any crash or
-# sanitizer report. Targets: parser digest script config sdp stun rtp api (default: all). See docs/fuzzing.md.
+# sanitizer report. Targets: parser digest script config sdp stun rtp api ws_handshake ws_frames (default: all). See docs/fuzzing.md.
 #   FUZZ_JOBS=N   run N processes per target (libFuzzer -jobs/-workers; default 1)
 #   FUZZ_RUNS=N   stop each target after N executions instead of SECONDS (the long bench run)
 #   FUZZ_LOGS=DIR keep each target's libFuzzer log as DIR/fuzz_<target>.log (the long bench run's record)
@@ -11,12 +11,9 @@ dir=${1:-build-fuzz}
 secs=${2:-20}
 shift $(( $# > 2 ? 2 : $# ))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(parser digest script config sdp stun rtp api)
+[ ${#targets[@]} -gt 0 ] || targets=(parser digest script config sdp stun rtp api ws_handshake ws_frames)
 jobs=${FUZZ_JOBS:-1}
 export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-# The ws module's targets (ws_handshake: the upgrade request; ws_frames: a connection's bytes in chunks)
-# are in the default list too.
-[ $# -gt 0 ] || targets+=(ws_handshake ws_frames)
 
 seeds() { # seeds TARGET DIR: copies the target's seed inputs into DIR
 	cp tests/fuzz/"$1"/* "$2"/ 2>/dev/null || true
@@ -37,6 +34,10 @@ for t in "${targets[@]}"; do
 	limit=(-max_total_time="$secs")
 	[ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
 	[ "$jobs" -gt 1 ] && limit+=(-jobs="$jobs" -workers="$jobs")
+	# libconfig 1.5's lexer loses a string on some parse errors (lsan.supp): libFuzzer's leak check after
+	# each such input would scan the whole heap (fuzz_config ran at a third of its speed). LeakSanitizer's
+	# check at exit, with the suppressions, still fails the run on any leak of sipd's own.
+	[ "$t" = config ] && limit+=(-detect_leaks=0)
 	what="${secs}s"
 	[ -n "${FUZZ_RUNS:-}" ] && what="$FUZZ_RUNS runs"
 	echo "--- fuzz_$t ($what, $(ls "$work" | wc -l) seeds)"

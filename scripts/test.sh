@@ -68,12 +68,8 @@ build_tsan() {
 }
 
 build_fuzzer() {
-	CC=clang TARGET="fuzz_parser fuzz_digest fuzz_script fuzz_config fuzz_sdp fuzz_stun fuzz_rtp fuzz_api" build_variant build-fuzz \
-		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_FUZZ=ON -DSIPD_WERROR=OFF -DSIPD_SANITIZE=address,undefined
-}
-
-build_fuzzer_ws() { # the ws module's targets (ws_handshake, ws_frames), in the same build directory; fuzz.sh runs them
-	CC=clang TARGET="fuzz_ws_handshake fuzz_ws_frames" build_variant build-fuzz \
+	CC=clang TARGET="fuzz_parser fuzz_digest fuzz_script fuzz_config fuzz_sdp fuzz_stun fuzz_rtp fuzz_api fuzz_ws_handshake fuzz_ws_frames" \
+		build_variant build-fuzz \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_FUZZ=ON -DSIPD_WERROR=OFF -DSIPD_SANITIZE=address,undefined
 }
 
@@ -104,9 +100,8 @@ step "integration tests (asan+ubsan)" integration_tests "$ROOT/build-asan"
 if [ $quick = 0 ]; then
 	step "tsan build" build_tsan
 	step "threaded tests (tsan)" tsan_tests build-tsan
-	step "fuzz build, ws targets (clang)" build_fuzzer_ws
 	step "fuzz build (clang)" build_fuzzer
-	step "fuzzing (8 targets, ${FUZZ_SECONDS}s each)" scripts/fuzz.sh build-fuzz "$FUZZ_SECONDS"
+	step "fuzzing (10 targets, ${FUZZ_SECONDS}s each)" scripts/fuzz.sh build-fuzz "$FUZZ_SECONDS"
 	step "out-of-tree example module" tests/integration/example_module.sh "$ROOT/build"
 fi
 

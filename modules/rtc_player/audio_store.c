@@ -342,20 +342,24 @@ void rp_store_shutdown(void)
 		rp_audio_unref(a);
 }
 
-/* Copies src to dst (created exclusively, so a name is never overwritten). */
+/* Copies src to dst (created exclusively, so a name is never overwritten). The buffer is on the heap:
+ * audio.add runs on civetweb threads, whose stacks are small (64 KiB there overflowed one). */
 static int copy_file(const char *src, const char *dst)
 {
-	char buf[8192]; /* called on civetweb threads (audio.add from the web admin), whose stacks are small */
+	enum { COPY_BUF = 65536 };
+	char *buf = malloc(COPY_BUF);
 	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, err = 0;
 	ssize_t n;
 
-	if (in < 0)
-		return errno;
+	if (!buf || in < 0) {
+		err = buf ? errno : ENOMEM;
+		goto out;
+	}
 	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0) {
 		err = errno;
 		goto out;
 	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
+	while ((n = read(in, buf, COPY_BUF)) > 0)
 		if (write(out, buf, (size_t)n) != n) {
 			err = EIO;
 			break;
@@ -367,7 +371,9 @@ static int copy_file(const char *src, const char *dst)
 	if (err)
 		unlink(dst);
 out:
-	close(in);
+	if (in >= 0)
+		close(in);
+	free(buf);
 	return err;
 }
 

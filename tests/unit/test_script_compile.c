@@ -173,3 +173,45 @@ Test(script_compile, registry_rejects_bad_tables)
 	cr_assert_eq(sipd_pv_register("bad name", false, t_pv), EINVAL);
 	cr_assert_eq(sipd_pv_register("rm", false, t_pv), EEXIST);
 }
+
+/* Blocks nested without end overflowed the stack of the recursive parser (found by tests/fuzz/fuzz_script):
+ * 64 levels compile, deeper is an error at the block that goes too deep. */
+Test(script_compile, nesting_is_bounded)
+{
+	char text[1024], err[256];
+	size_t n = 0;
+
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "request_route ");
+	for (int i = 0; i < 64; i++)
+		text[n++] = '{';
+	for (int i = 0; i < 64; i++)
+		text[n++] = '}';
+	text[n] = '\0';
+	cr_assert_eq(compile_str(text, err, sizeof(err)), 0, "%s", err);
+	n = (size_t)snprintf(text, sizeof(text), "request_route ");
+	for (int i = 0; i < 65; i++)
+		text[n++] = '{';
+	for (int i = 0; i < 65; i++)
+		text[n++] = '}';
+	text[n] = '\0';
+	cr_assert_neq(compile_str(text, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "blocks nested deeper than 64"), "%s", err);
+}
+
+/* The same for parentheses and '!' inside an expression. */
+Test(script_compile, expression_nesting_is_bounded)
+{
+	char text[1024], err[256];
+	int n = snprintf(text, sizeof(text), "request_route { if (");
+
+	for (int i = 0; i < 100; i++)
+		text[n++] = '(';
+	n += snprintf(text + n, sizeof(text) - (size_t)n, "1");
+	for (int i = 0; i < 100; i++)
+		text[n++] = ')';
+	snprintf(text + n, sizeof(text) - (size_t)n, ") { exit; } }");
+	cr_assert_neq(compile_str(text, err, sizeof(err)), 0);
+	cr_assert(strstr(err, "expression nested deeper than 64"), "%s", err);
+	cr_assert_eq(compile_str("request_route { if (!!((!(1)))) { exit; } }", err, sizeof(err)), 0, "%s",
+		     err);
+}

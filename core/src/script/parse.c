@@ -188,19 +188,27 @@ static int parse_primary(struct script_comp *c, struct script_node **out)
 	}
 }
 
+/* Parentheses and '!' nest at most this deep (every nested expression comes through parse_unary). */
+#define MAX_EXPR_NESTING 64
+
 static int parse_unary(struct script_comp *c, struct script_node **out)
 {
+	int err;
+
+	if (c->expr_depth >= MAX_EXPR_NESTING)
+		return err_at(c, &c->tok, "expression nested deeper than %d", MAX_EXPR_NESTING);
+	c->expr_depth++;
 	if (c->tok.type == TOK_NOT) {
 		struct script_node *n = node(c, E_NOT, &c->tok);
-		int err;
 		if (!n)
-			return ENOMEM;
-		if ((err = next(c)) || (err = parse_unary(c, &n->u.bin.l)))
-			return err;
-		*out = n;
-		return 0;
+			err = ENOMEM;
+		else if (!(err = next(c)) && !(err = parse_unary(c, &n->u.bin.l)))
+			*out = n;
+	} else {
+		err = parse_primary(c, out);
 	}
-	return parse_primary(c, out);
+	c->expr_depth--;
+	return err;
 }
 
 static int parse_regex(struct script_comp *c, struct script_node *n)
@@ -295,6 +303,9 @@ static int parse_expr(struct script_comp *c, struct script_node **out)
 	return parse_binary(c, out, TOK_OR, E_OR, parse_and);
 }
 
+/* Blocks nest at most this deep: the parser, the resolver and the interpreter recurse into them. */
+#define MAX_NESTING 64
+
 static int parse_block(struct script_comp *c, struct script_node **out)
 {
 	struct script_node *n = node(c, S_BLOCK, &c->tok), **tail;
@@ -302,18 +313,26 @@ static int parse_block(struct script_comp *c, struct script_node **out)
 
 	if (!n)
 		return ENOMEM;
+	if (c->depth >= MAX_NESTING)
+		return err_at(c, &c->tok, "blocks nested deeper than %d", MAX_NESTING);
 	if ((err = expect(c, TOK_LBRACE)))
 		return err;
+	c->depth++;
 	tail = &n->u.first;
 	while (c->tok.type != TOK_RBRACE) {
-		if (c->tok.type == TOK_EOF)
-			return err_at(c, &c->tok, "unexpected end of file, missing '}'");
+		if (c->tok.type == TOK_EOF) {
+			err = err_at(c, &c->tok, "unexpected end of file, missing '}'");
+			goto out;
+		}
 		if ((err = parse_stmt(c, tail)))
-			return err;
+			goto out;
 		tail = &(*tail)->next;
 	}
 	*out = n;
-	return next(c);
+	err = next(c);
+out:
+	c->depth--;
+	return err;
 }
 
 static int parse_if(struct script_comp *c, struct script_node **out)

@@ -287,6 +287,8 @@ struct script_comp {
 	char *err;
 	size_t errlen;
 	unsigned route_cap;
+	unsigned depth;      /* blocks open while parsing */
+	unsigned expr_depth; /* parentheses and '!' open while parsing */
 };
 int script_parse(struct script_comp *c);
 int script_resolve(struct script_comp *c);
