@@ -38,12 +38,12 @@ json_t *st_session_json(const struct st_dialog_info *d, uint64_t started_wall, u
 
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
 	/* The node: this one, which holds the session and runs its expiry. */
-	return json_pack("{s:s%,s:o,s:o,s:s%,s:s%,s:s,s:I,s:s,s:o,s:s}", "call_id", d->call_id.p,
+	return json_pack("{s:s%,s:o,s:o,s:s%,s:s%,s:s,s:I,s:s,s:o,s:s,s:b}", "call_id", d->call_id.p,
 			 d->call_id.len, "caller", uri_json(d->caller), "callee", uri_json(d->callee),
 			 "caller_tag", d->caller_tag.p, d->caller_tag.len, "callee_tag", d->callee_tag.p,
 			 d->callee_tag.len, "started", started, "interval", (json_int_t)d->interval,
 			 "refresher", party_name(d->refresher), "expires_in", expires_json(expires_in_ms),
-			 "node", sipd_node_id());
+			 "node", sipd_node_id(), "local", 1);
 }
 
 void st_event_started(const struct st_dialog_info *d, uint64_t started_wall, uint64_t expires_in_ms)

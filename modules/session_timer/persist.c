@@ -28,7 +28,8 @@ static const struct sipd_db_migration migrations[] = {
 	"CREATE INDEX st_dialogs_node ON st_dialogs(node)"},
 };
 
-static struct sipd_db_stmt *st_load, *st_adopt, *st_delete, *st_insert, *st_owner, *st_count, *st_holder;
+static struct sipd_db_stmt *st_load, *st_adopt, *st_delete, *st_insert, *st_owner, *st_count, *st_holder,
+    *st_others;
 static bool enabled;
 
 enum st_job_kind {
@@ -68,6 +69,10 @@ int st_persist_init(void)
 	    (err = sipd_db_prepare(&st_insert,
 				   "INSERT INTO st_dialogs(" ST_COLUMNS ", node) VALUES(?, ?, ?, ?, ?, ?, "
 				   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")))
+		return err;
+	/* Other nodes' rows are theirs to list only when nodes share the database. */
+	if (st_shared() && (err = sipd_db_prepare(&st_others, "SELECT " ST_COLUMNS ", node FROM st_dialogs "
+							      "WHERE node <> ? ORDER BY started")))
 		return err;
 	enabled = true;
 	return 0;
@@ -368,4 +373,48 @@ int st_persist_holder(struct sipd_str call_id, char *node, size_t size)
 	if ((err = sipd_db_transaction(read_holder, &h)))
 		return err;
 	return node[0] ? 0 : ENOENT;
+}
+
+struct others {
+	json_t *list, *skip;
+};
+
+/* The current row of st_others as a session of the node it names, not held here. */
+static int other_json(struct others *o, int64_t now)
+{
+	struct st_dialog_info i;
+	int64_t expires, started;
+	struct sipd_str node = sipd_db_column_str(st_others, 21);
+	json_t *s;
+
+	st_persist_row(st_others, &i, &expires, &started);
+	if (json_object_getn(o->skip, i.call_id.p, i.call_id.len))
+		return 0; /* moved here a moment ago: listed as this node's */
+	s = st_session_json(&i, (uint64_t)started,
+			    !expires        ? UINT64_MAX
+			    : expires > now ? (uint64_t)(expires - now)
+					    : 0);
+	if (!s || json_object_set_new(s, "node", json_stringn(node.p, node.len)) ||
+	    json_object_set_new(s, "local", json_false()) || json_array_append_new(o->list, s))
+		return ENOMEM;
+	return 0;
+}
+
+static int read_others(void *arg)
+{
+	int64_t now = st_wall_ms();
+	bool row;
+	int err = sipd_db_bind_str(st_others, 1, sipd_str_c(sipd_node_id()));
+
+	while (!err && (err = sipd_db_step(st_others, &row)) == 0 && row)
+		err = other_json(arg, now);
+	sipd_db_reset(st_others);
+	return err;
+}
+
+int st_persist_others(json_t *list, json_t *skip)
+{
+	struct others o = {list, skip};
+
+	return st_others ? sipd_db_read(read_others, &o) : ENODEV;
 }

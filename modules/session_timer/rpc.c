@@ -25,15 +25,45 @@ static void add_one(const struct st_dialog_info *d, uint64_t started_wall, uint6
 		l->err = ENOMEM;
 }
 
+/* Call-ids of the listed sessions, as keys: another node's row of one of them is not listed again. */
+static json_t *call_ids(json_t *list)
+{
+	json_t *ids = json_object(), *s;
+	size_t i;
+
+	json_array_foreach(list, i, s)
+	{
+		if (!ids ||
+		    json_object_set(ids, json_string_value(json_object_get(s, "call_id")), json_true())) {
+			json_decref(ids);
+			return NULL;
+		}
+	}
+	return ids;
+}
+
+/* This node's sessions, then (nodes sharing the database) those the other nodes hold, from st_dialogs. */
 static int rpc_sessions(json_t *params, json_t **result)
 {
 	struct listing l = {.list = json_array()};
-	json_t *out;
+	json_t *out, *ids;
+	int err;
 
 	(void)params;
 	if (!l.list)
 		return ENOMEM;
 	st_dialog_foreach(add_one, &l);
+	if (!l.err && !(ids = call_ids(l.list)))
+		l.err = ENOMEM;
+	if (!l.err) {
+		err = st_persist_others(l.list, ids);
+		json_decref(ids);
+		if (err && err != ENODEV) {
+			json_decref(l.list);
+			return sipd_rpc_fail(result, err, "sessions of the other nodes not read: %s",
+					     strerror(err));
+		}
+	}
 	if (l.err) {
 		json_decref(l.list);
 		return sipd_rpc_fail(result, l.err, "out of memory while listing sessions");
@@ -115,7 +145,8 @@ const struct sipd_rpc_method st_rpc_methods[] = {
      .fn = rpc_sessions,
      .usage = "",
      .help = "Active sessions tracked by session_timer: Call-ID, caller, callee, start (UTC), negotiated "
-	     "interval, refresher and seconds until expiry (null when no timer was negotiated)."},
+	     "interval, refresher, seconds until expiry (null when no timer was negotiated), the node that "
+	     "holds it and local (held here). Nodes sharing a database list every node's sessions."},
     {.name = "sessions.list", .fn = rpc_sessions, .usage = "", .help = "same as sessions"},
     {.name = "sessions.end",
      .fn = rpc_end,

@@ -179,8 +179,16 @@ int64_t st_wall_ms(void);
 int st_persist_holder(struct sipd_str call_id, char *node, size_t size);
 /* Adds {node: rows} of every node to counts (control thread); ENODEV when sessions are not persisted. */
 int st_persist_count(json_t *counts);
+/*
+ * Appends to list the sessions other nodes hold (rows naming another node, read from the shared
+ * database on the control thread), each with its node and "local": false; call-ids that are keys of
+ * skip are left out. 0, ENODEV (the database is not shared), EIO, ENOMEM.
+ */
+int st_persist_others(json_t *list, json_t *skip);
 
 /* ---- takeover.c: the sessions of dead nodes (shared database only) ---- */
+/* True when nodes share the database (PostgreSQL): sessions move between them. */
+bool st_shared(void);
 /* How often a node looks for dead nodes' sessions. */
 #define ST_TAKEOVER_EVERY_MS 1000u
 /* Listens for sessions that moved to another node (init; PostgreSQL only). */

@@ -231,7 +231,7 @@ void st_takeover_refresh(struct sipd_str call_id, struct sipd_str from_tag, stru
 		free(r);
 }
 
-static bool shared(void)
+bool st_shared(void)
 {
 	const char *engine = sipd_db_engine();
 
@@ -240,7 +240,7 @@ static bool shared(void)
 
 int st_takeover_init(void)
 {
-	return shared() ? sipd_db_listen(CHANNEL, on_moved, NULL) : 0;
+	return st_shared() ? sipd_db_listen(CHANNEL, on_moved, NULL) : 0;
 }
 
 int st_takeover_start(void)
@@ -248,7 +248,7 @@ int st_takeover_start(void)
 	int err;
 
 	/* One SQLite file has one node: it adopted everything at start. */
-	if (!shared() || !sipd_loop_count())
+	if (!st_shared() || !sipd_loop_count())
 		return 0;
 	if ((err = sipd_db_prepare(&st_claim,
 				   "UPDATE st_dialogs SET node = ? WHERE node IN (SELECT node_id FROM "

@@ -270,9 +270,14 @@ def main():
                 carol.close()
                 req = result.get("req")
                 cid = resp and resp.get("Call-ID")
-                run.expect(cid in [x["call_id"] for x in a.ctl("sessions")["sessions"]]
-                           and cid not in [x["call_id"] for x in b.ctl("sessions")["sessions"]],
-                           "the session is held by node-a alone (nearer the callee)")
+                on_a = {x["call_id"]: x for x in a.ctl("sessions")["sessions"]}
+                run.expect(cid in on_a and on_a[cid]["local"] and on_a[cid]["node"] == "node-a",
+                           f"the session is held by node-a (nearer the callee): {on_a.get(cid)}")
+                # node-b lists it too, from st_dialogs: held by node-a, not here.
+                on_b = wait_until(lambda: {x["call_id"]: x for x in b.ctl("sessions")["sessions"]}.get(cid), 3)
+                run.expect(on_b and on_b["node"] == "node-a" and on_b["local"] is False
+                           and on_b["caller"].startswith("sip:bob@") and on_b["callee"].startswith("sip:alice@"),
+                           f"node-b lists it as node-a's: {on_b}")
                 run.expect(req is not None and req.method == "INVITE",
                            f"the INVITE arrived on the TCP connection node-a holds (caller got "
                            f"{resp and resp.status}; node-b has {b.ctl('registrations')})")
@@ -284,8 +289,8 @@ def main():
                     run.expect(not any("sipd-flow" in v for v in req.all("Route")), "the flow Route was taken off")
                 run.expect(resp is not None and resp.status == 200, f"the caller got {resp and resp.status}")
 
-            def sessions_of(n):
-                return {x["call_id"]: x for x in n.ctl("sessions")["sessions"]}
+            def sessions_of(n):  # the sessions n holds itself
+                return {x["call_id"]: x for x in n.ctl("sessions")["sessions"] if x["local"]}
 
             def failover(c):
                 for user in ("erin", "frank", "gina", "hank"):
@@ -348,8 +353,11 @@ def main():
                       f"(the session was due {6.67 - (t_kill - t_ok):.1f}s after it)", flush=True)
                 # node-a comes back: it does not load what node-b took.
                 a.start()
-                mine = [x["call_id"] for x in a.ctl("sessions")["sessions"]]
-                run.expect(long.call_id not in mine, f"node-a restarted holds none of it: {mine}")
+                mine = sessions_of(a)
+                run.expect(long.call_id not in mine, f"node-a restarted holds none of it: {list(mine)}")
+                listed = {x["call_id"]: x for x in a.ctl("sessions")["sessions"]}.get(long.call_id)
+                run.expect(listed and listed["node"] == name and not listed["local"],
+                           f"node-a lists it as {name}'s: {listed}")
                 try:
                     a.ctl("sessions.end", long.call_id)
                     refused = "ended by node-a"
@@ -359,7 +367,7 @@ def main():
                 # A refresh through node-a (the Record-Route names it, and it is back): the session moves there.
                 r = long.send("UPDATE", "caller", ["Supported: timer", "Session-Expires: 600"])
                 run.expect(r is not None and r.status == 200, f"UPDATE through node-a: {r and r.status}")
-                moved = wait_until(lambda: {x["call_id"]: x for x in a.ctl("sessions")["sessions"]}.get(long.call_id), 3)
+                moved = wait_until(lambda: sessions_of(a).get(long.call_id), 3)
                 run.expect(moved and moved["node"] == "node-a" and moved["expires_in"] > 550,
                            f"node-a holds the refreshed session: {moved}")
                 run.expect(wait_until(lambda: long.call_id not in sessions_of(holder), 3), f"{name} let it go")

@@ -35,8 +35,11 @@ function buildRow(entry, flash) {
 		entry.timer,
 		cell('Call-ID', s.call_id, { class: 'mono any' }),
 		cell('Node', s.node || '—', { class: 'mono' }),
-		cell('Actions', el('div', { class: 'actions' },
-			el('button', { type: 'button', class: 'small danger', 'aria-label': `End the call from ${s.caller} to ${s.callee}`, onclick: () => end(entry) }, 'End call')),
+		cell('Actions', s.local === false
+			// Another node holds it (a shared database): that node's admin ends it.
+			? el('span', { class: 'muted' }, `held by ${s.node}`)
+			: el('div', { class: 'actions' },
+				el('button', { type: 'button', class: 'small danger', 'aria-label': `End the call from ${s.caller} to ${s.callee}`, onclick: () => end(entry) }, 'End call')),
 		{ class: 'row-actions' }));
 	return entry.tr;
 }
@@ -101,7 +104,9 @@ async function load() {
 		const fresh = new Set();
 		for (const s of data.items || []) {
 			fresh.add(s.call_id);
-			if (!calls.has(s.call_id))
+			const old = calls.get(s.call_id);
+			// New, or moved between nodes (another node's sessions have no events here).
+			if (!old || old.s.node !== s.node || old.s.local !== s.local)
 				add(s, false);
 		}
 		for (const id of [...calls.keys()])
@@ -141,8 +146,20 @@ setInterval(() => {
 	}
 }, 1000);
 
+// Several nodes on one database: the other nodes' sessions start and end without events here, so the list is read again.
+async function pollIfClustered() {
+	try {
+		const nodes = await api('GET', '/api/nodes?limit=2');
+		if ((nodes.total || 0) > 1)
+			setInterval(load, 5000);
+	} catch (err) {
+		// No database: this node is alone and its events say everything.
+	}
+}
+
 render();
 load();
+pollIfClustered();
 let first = true;
 subscribe({
 	'session.started': (s) => add(s, true),
