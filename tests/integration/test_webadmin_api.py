@@ -518,7 +518,7 @@ with Sipd(run.build, modules=PROXY_MODULES, routing=PROXY, listen=["tcp:127.0.0.
             expect(len(items) == 1 and items[0]["call_id"] == c.call_id, f"listed: {items}")
             expect(items[0]["refresher"] in ("caller", "callee") and 0 < items[0]["expires_in"] <= 600,
                    f"session {items[0]}")
-            expect(items[0]["node"] == "wa-proxy", f"the node holding it: {items[0]}")
+            expect(items[0]["node"] == "wa-proxy" and items[0]["local"] is True, f"the node holding it, here: {items[0]}")
             nodes = web.get("/api/nodes").json["items"]
             expect([(n["node_id"], n["address"], n["sessions"], n["bindings"]) for n in nodes]
                    == [("wa-proxy", f"sip:127.0.0.1:{s.port}", 1, None)], f"nodes (no registrar: null): {nodes}")
