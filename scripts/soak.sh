@@ -4,7 +4,8 @@
 # (uac_call.xml -> uas_call.xml, session timers inserted by sipd) and authenticated registrations
 # (register_auth_uac.xml) at fixed rates, while RSS, open fds, live dialogs, transactions and
 # bindings are sampled. Prints the samples as CSV (also in $BENCH_OUT/soak-*.csv) and a verdict:
-# growth after warm-up and failed calls/registrations.
+# growth after warm-up, failed calls/registrations and the INVITE->180 latency (p50/p99/p99.9, SIPp rtd)
+# before and after the warm-up.
 # Knobs (environment):
 #   SOAK_SECONDS     length of the run (default 1800)
 #   SOAK_CALL_RATE   calls/s (default 1500) and SOAK_REG_RATE registrations/s (default 1000): set them to
@@ -77,14 +78,16 @@ bench_log "sipd pid $SIPD_PID on port $port, $USERS users; $CALL_RATE calls/s + 
 sipp_run() {
 	local name=$1 rate=$2 scenario=$3
 	shift 3
-	timeout -k 5 $((SECONDS_TOTAL + 60)) sipp "127.0.0.1:$port" -sf "$scenario" -i 127.0.0.1 \
-		-p "$(bench_free_port)" -r "$rate" -m $((rate * SECONDS_TOTAL)) -l $((rate * 4 + 100)) \
+	mkdir -p "$BENCH_TMP/$name"
+	(cd "$BENCH_TMP/$name" && exec timeout -k 5 $((SECONDS_TOTAL + 60)) sipp "127.0.0.1:$port" -sf "$scenario" \
+		-i 127.0.0.1 -p "$(bench_free_port)" -r "$rate" -m $((rate * SECONDS_TOTAL)) -l $((rate * 4 + 100)) \
 		-timeout $((SECONDS_TOTAL + 30))s -buff_size "$BENCH_SIPP_BUFFER" -nostdin "$@" \
-		>"$BENCH_TMP/$name.out" 2>&1 &
+		>"$BENCH_TMP/$name.out" 2>&1) &
 	BENCH_PIDS+=($!)
 	eval "${name}_pid=$!"
 }
-sipp_run calls "$CALL_RATE" "$BENCH_DIR/uac_call.xml" -s callee
+# Every call's INVITE->180 time (rtd 1) goes to calls/*_rtt.csv: Date_ms;response_time_ms;rtd_no.
+sipp_run calls "$CALL_RATE" "$BENCH_DIR/uac_call.xml" -s callee -trace_rtt -rtt_freq 100
 sipp_run regs "$REG_RATE" "$BENCH_DIR/register_auth_uac.xml" -inf "$csv"
 
 out="$BENCH_OUT/soak-$(date -u +%Y%m%dT%H%M%SZ).csv"
@@ -121,6 +124,23 @@ for k in ("rss_kib", "fds", "dialogs", "transactions"):
     print(f"soak: {k}: after warm-up {first}, peak {peak}, last {last} ({(last - first) * 100 / max(first, 1):+.1f} %)")
 PY
 echo "soak: calls ok ${ok_calls:-?} failed ${failed_calls:-?}; registrations ok ${ok_regs:-?} failed ${failed_regs:-?}"
+cat "$BENCH_TMP"/calls/*_rtt.csv 2>/dev/null | python3 -c '
+import sys
+warmup_ms = int(sys.argv[1]) * 1000
+rows = [l.split(";") for l in sys.stdin if l[:1].isdigit()]
+if not rows:
+    print("soak: no INVITE->180 samples")
+    sys.exit(0)
+t0 = float(rows[0][0])
+def line(name, v):
+    v.sort()
+    pick = lambda q: v[min(len(v) - 1, int(len(v) * q))]
+    return f"soak: INVITE->180 {name}: {len(v)} calls, p50 {pick(0.5):.2f} ms, p99 {pick(0.99):.2f} ms, p99.9 {pick(0.999):.2f} ms, max {v[-1]:.2f} ms"
+before = [float(r[1]) for r in rows if float(r[0]) - t0 < warmup_ms]
+after = [float(r[1]) for r in rows if float(r[0]) - t0 >= warmup_ms]
+for name, v in (("during warm-up", before), ("after warm-up", after)):
+    if v:
+        print(line(name, v))' "$WARMUP"
 # Where failures come from on sipd's side: load shedding, DB jobs, retransmissions, transport errors.
 ctl -j stats | python3 -c '
 import json, sys
