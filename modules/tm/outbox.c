@@ -50,6 +50,12 @@ void tm_cell_unlock(struct tm_cell *c)
 		flush();
 }
 
+void tm_send_queued(void)
+{
+	if (box.n)
+		flush();
+}
+
 int tm_send(const struct sipd_dest *d, const char *buf, size_t len)
 {
 	char *copy;

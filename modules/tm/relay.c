@@ -453,8 +453,14 @@ enum sipd_result tm_proxy_relay(struct sipd_ctx *ctx)
 			c->rr_listen = pending_routes.rr_listen;
 			pending_routes.m = NULL;
 		}
-		if (c->uas.invite)
+		/*
+		 * The 100 leaves before the INVITE is relayed: queued until the unlock, it could follow the
+		 * callee's 180, relayed by another worker as soon as this one lets the cell go.
+		 */
+		if (c->uas.invite) {
 			tm_uas_reply(c, 100, "Trying", NULL, NULL, NULL);
+			tm_send_queued();
+		}
 	} else {
 		/* A failure route: its caller dropped the cell lock to run the script. */
 		tm_cell_lock(c);

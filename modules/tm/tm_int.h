@@ -116,7 +116,7 @@ struct tm_uac {
 	struct sipd_msg *tmpl;  /* the request for this branch, until it is sent (after resolving) */
 	bool timed_out;         /* Timer C fired: the branch counts as 408 whatever it answers (16.8) */
 	char *uri;       /* target URI (Request-URI of this branch), NUL-terminated; NULL once compacted */
-	char *tls_name; /* the next hop's host name, for TLS (SNI, certificate check); NULL for an IP */
+	char *tls_name;  /* the next hop's host name, for TLS (SNI, certificate check); NULL for an IP */
 	bool req_is_ack; /* req now holds the ACK of the non-2xx final (17.1.1.3) */
 	struct sipd_dest *alt; /* the lookup's further targets (malloc), tried on a transport error or 503 */
 	unsigned nalt;
@@ -164,6 +164,8 @@ void tm_cell_unlock(struct tm_cell *c);
  * whose error nobody acts on: responses, retransmissions, ACKs.
  */
 int tm_send(const struct sipd_dest *d, const char *buf, size_t len);
+/* Sends what this thread queued with tm_send() now, even under a cell lock (an INVITE's 100 Trying). */
+void tm_send_queued(void);
 
 /* ---- table.c ---- */
 int tm_table_init(unsigned buckets);
