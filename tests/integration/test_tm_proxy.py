@@ -2,18 +2,14 @@
 CANCEL, forking, Timer C, loops, Max-Forwards and dead callees, with scripted UAs on loopback."""
 
 import os
-import re
 import socket
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request, tcp_connect  # noqa: E402
-from sipua import UA, Caller, accept_msg, reply_to, tcp_msg, wait_until  # noqa: E402
+from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request, tcp_connect, wait_until  # noqa: E402
+from sipua import UA, Caller, accept_msg, reply_to, sipp_calls, tcp_msg  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BENCH = os.path.join(ROOT, "tests", "bench")
 run = TestRun("tm_proxy")
 
 
@@ -39,30 +35,6 @@ MODS = [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "sanity"}
         {"name": "tm", "t1": 100, "t2": 400, "t4": 500, "timer_c": 1500}]
 
 
-def sipp_call(sipd_port, service, transport, uas_port, uas_transport, calls=3):
-    """Runs SIPp UAS and UAC (both ours, stopped by PID); returns (uac exit code, successful, failed)."""
-    uas = subprocess.Popen(["sipp", "-sf", os.path.join(BENCH, "uas_call.xml"), "-i", "127.0.0.1", "-p",
-                            str(uas_port), "-t", uas_transport, "-m", str(calls), "-nostdin"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(0.4)
-        p = subprocess.run(["sipp", "-sf", os.path.join(BENCH, "uac_call.xml"), f"127.0.0.1:{sipd_port}",
-                            "-s", service, "-i", "127.0.0.1", "-p", str(free_port()), "-t", transport,
-                            "-m", str(calls), "-r", "5", "-timeout", "15", "-timeout_error", "-nostdin"],
-                           capture_output=True, text=True, timeout=40)
-        ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", p.stdout)
-        failed = re.search(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", p.stdout)
-        return p.returncode, int(ok.group(1)) if ok else 0, int(failed.group(1)) if failed else -1
-    finally:
-        if uas.poll() is None:
-            uas.terminate()
-        try:
-            uas.wait(5)
-        except subprocess.TimeoutExpired:
-            uas.kill()
-            uas.wait()
-
-
 SCRIPT = routing(f"""	if ($rU == "loop") {{ relay(); exit; }}
 	if ($rU == "failover") {{ t_on_failure(NEXT); $ru = "sip:first@127.0.0.1:$hdr(X-A)"; record_route(); relay(); exit; }}
 	if ($rU == "tcpbob") {{ $ru = "sip:bob@127.0.0.1:{TCP_UAS_PORT};transport=tcp"; }}
@@ -82,17 +54,17 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
 
     @run.case
     def call_udp():
-        rc, ok, failed = sipp_call(s.port, "bob", "u1", UAS_PORT, "u1")
+        rc, ok, failed, _ = sipp_calls(s.port, "bob", 3, uas_port=UAS_PORT, transport="u1", uas_transport="u1")
         run.expect(rc == 0 and ok == 3 and failed == 0, f"sipp rc {rc}, {ok} ok, {failed} failed")
 
     @run.case
     def call_tcp():
-        rc, ok, failed = sipp_call(s.port, "tcpbob", "t1", TCP_UAS_PORT, "t1")
+        rc, ok, failed, _ = sipp_calls(s.port, "tcpbob", 3, uas_port=TCP_UAS_PORT, transport="t1", uas_transport="t1")
         run.expect(rc == 0 and ok == 3 and failed == 0, f"sipp rc {rc}, {ok} ok, {failed} failed")
 
     @run.case
     def call_udp_to_tcp():
-        rc, ok, failed = sipp_call(s.port, "tcpbob", "u1", TCP_UAS_PORT, "t1")
+        rc, ok, failed, _ = sipp_calls(s.port, "tcpbob", 3, uas_port=TCP_UAS_PORT, transport="u1", uas_transport="t1")
         run.expect(rc == 0 and ok == 3 and failed == 0, f"sipp rc {rc}, {ok} ok, {failed} failed")
 
     @run.case

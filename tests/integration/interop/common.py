@@ -1,17 +1,17 @@
 """Shared bits of the real-client tests: free port ranges, polling, a test WAV file, the sipd set-up
 (default routing.cfg and module list) and the bookkeeping of started clients."""
 
+import functools
 import math
 import os
 import shutil
 import socket
 import struct
 import sys
-import time
 import wave
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from sipdtest import ROOT, free_port  # noqa: E402
+from sipdtest import ROOT, free_port, wait_until  # noqa: E402
 
 
 def free_ports(count, proto="both"):
@@ -43,15 +43,8 @@ def free_port_exact(port, proto):
     return port
 
 
-def wait_for(pred, timeout, step=0.1):
-    """Polls pred until it returns something true or timeout passes; returns its last value."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
+# Polls pred until it returns something true or timeout passes (sipdtest.wait_until at the clients' 0.1 s step).
+wait_for = functools.partial(wait_until, step=0.1)
 
 
 def sine_wav(path, seconds, rate, freq=440.0):
