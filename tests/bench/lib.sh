@@ -118,6 +118,83 @@ sys.exit(1)
 EOF
 }
 
+# bench_await NAME PID PORT LOG: adds the server just started to BENCH_PIDS and waits until it answers on PORT
+# (bench_wait_sip with BENCH_PROBE_PROTO, default udp); on failure shows the end of its LOG and returns 1.
+bench_await() {
+	BENCH_PIDS+=("$2")
+	if ! bench_wait_sip 127.0.0.1 "$3" "${BENCH_PROBE_PROTO:-udp}"; then
+		bench_log "$1 did not answer on port $3:"
+		tail -20 "$4" >&2
+		return 1
+	fi
+	bench_log "$1 pid $2 on port $3"
+}
+
+# bench_options_routing: the stateless OPTIONS script of the options suites (and of test_sanity.py): sanity and
+# maxfwd first, then 200 to OPTIONS and 404 to everything else.
+bench_options_routing() {
+	cat <<'EOF'
+request_route {
+	sanity();
+	maxfwd(70);
+	if ($rm == "OPTIONS") {
+		reply(200, "OK");
+		exit;
+	}
+	reply(404, "Not Here");
+}
+EOF
+}
+
+# bench_proxy_routing CALLEE: the stateful proxy of the call suites: sanity, maxfwd, in-dialog requests along
+# the route, 200 to OPTIONS for the server itself, 481 to CANCEL, then record_route and relay to CALLEE: a URI
+# (as $ru; $rU is the called user), or "lookup" (REGISTERs are saved, calls go to the callee's binding).
+bench_proxy_routing() {
+	local target="	\$ru = \"$1\";"
+	[ "$1" = lookup ] && target='	if ($rm == "REGISTER") { save(); exit; }
+	lookup();'
+	cat <<EOF
+request_route {
+	sanity();
+	maxfwd(70);
+	if (has_to_tag()) { loose_route(); relay(); exit; }
+	if (\$rm == "OPTIONS" && \$rU == "") { t_reply(200, "OK"); exit; }
+	if (\$rm == "CANCEL") { t_reply(481, "Call/Transaction Does Not Exist"); exit; }
+$target
+	record_route();
+	relay();
+}
+EOF
+}
+
+# bench_timer_routing UAS_PORT CHECK: the session-timer proxy of calls_session_timer and calls_webadmin: ACKs
+# along the route, the CHECK line (session_timer_check() for INVITE and UPDATE, or nothing), in-dialog
+# requests along the route, new calls record-routed to the SIPp UAS on UAS_PORT.
+bench_timer_routing() {
+	cat <<EOF
+request_route {
+	sanity();
+	maxfwd(70);
+	if (is_method("ACK")) { if (loose_route()) { relay(); } drop; }
+	$2
+	if (has_to_tag()) { loose_route(); relay(); exit; }
+	\$ru = "sip:\$rU@127.0.0.1:$1";
+	record_route();
+	relay();
+}
+EOF
+}
+
+# bench_start_sipp_uas SCENARIO [TRANSPORT]: a SIPp UAS (tests/bench/SCENARIO, SIPp -t TRANSPORT, default u1)
+# on a free port, stopped by the exit trap; sets UAS_PORT.
+bench_start_sipp_uas() {
+	UAS_PORT=$(bench_free_port)
+	sipp -sf "$BENCH_DIR/$1" -i 127.0.0.1 -p "$UAS_PORT" ${2:+-t "$2"} -buff_size "$BENCH_SIPP_BUFFER" \
+		-nostdin >"$BENCH_TMP/uas-$UAS_PORT.out" 2>&1 &
+	BENCH_PIDS+=($!)
+	sleep 0.5
+}
+
 # bench_start_sipd PORT ROUTING MODULE...: sipd with BENCH_WORKERS workers; sets SIPD_PID. A MODULE is a
 # name, a name with parameters ("tcp:spread = false"), or a libconfig group with parameters.
 # BENCH_SIPD_LISTEN overrides the listen list ({port} is replaced), e.g. '"tcp:127.0.0.1:{port}"'.
@@ -145,13 +222,7 @@ EOF
 	"$BENCH_BUILD/core/sipd" -D -f "$dir/modules.conf" -M "$BENCH_BUILD/modules" -S "$dir/sipd.ctl" \
 		--db "$dir/sipd.db" >"$dir/sipd.log" 2>&1 &
 	SIPD_PID=$!
-	BENCH_PIDS+=("$SIPD_PID")
-	if ! bench_wait_sip 127.0.0.1 "$port" "${BENCH_PROBE_PROTO:-udp}"; then
-		bench_log "sipd did not answer on port $port:"
-		tail -20 "$dir/sipd.log" >&2
-		return 1
-	fi
-	bench_log "sipd pid $SIPD_PID on port $port"
+	bench_await sipd "$SIPD_PID" "$port" "$dir/sipd.log"
 }
 
 # bench_start_kamailio CFG PORT LISTEN...: Kamailio with BENCH_WORKERS children; sets KAMAILIO_PID.
@@ -166,13 +237,7 @@ bench_start_kamailio() {
 	kamailio -f "$cfg" -DD -E -n "$BENCH_WORKERS" -Y "$dir" -P "$dir/kamailio.pid" -w "$dir" \
 		-L "$KAMAILIO_MODULES" -m "$KAMAILIO_SHM_MB" -M 16 "${args[@]}" >"$dir/kamailio.log" 2>&1 &
 	KAMAILIO_PID=$!
-	BENCH_PIDS+=("$KAMAILIO_PID")
-	if ! bench_wait_sip 127.0.0.1 "$port" "${BENCH_PROBE_PROTO:-udp}"; then
-		bench_log "kamailio did not answer on port $port:"
-		tail -20 "$dir/kamailio.log" >&2
-		return 1
-	fi
-	bench_log "kamailio pid $KAMAILIO_PID on port $port"
+	bench_await kamailio "$KAMAILIO_PID" "$port" "$dir/kamailio.log"
 }
 
 # CPU ticks (user + system) of a process and its children threads/processes.
