@@ -313,22 +313,62 @@ bench_sipp_step() {
 	done | awk -F';' '{ rate += $8; ok += $16; failed += $18 } END { printf "%d %d %d\n", rate, failed, ok }'
 }
 
+# bench_retry FAILS_VAR STEP ARGS...: runs "STEP ARGS..." until it passes, at most 1 + BENCH_RETRIES times (other
+# load on the box); a step that failed with the variable FAILS_VAR at 0 (no failed calls, only under the asked
+# rate: the generator's limit) is not rerun.
+bench_retry() {
+	local fails_var=$1 try
+	shift
+	for ((try = 0; try <= BENCH_RETRIES; try++)); do
+		"$@" && return 0
+		[ "${!fails_var}" -eq 0 ] && return 1
+	done
+	return 1
+}
+
+# bench_ladder FAILS_VAR KEEP SEEN STEP ARGS...: the rate search of the find_max functions. Runs
+# "STEP RATE ARGS..." (through bench_retry) for each of BENCH_RATES until one fails, then bisects BENCH_REFINE
+# rounds between the last good and the first bad rate (down to 5 %); KEEP runs after each good step, SEEN after
+# every step (":" for nothing). A first failing step with FAILS_VAR at 0 means the generator was the limit:
+# bound=1 and no bisection. Sets the caller's rate (the step's rate, for KEEP) and bound (bash's dynamic
+# scope; KEEP may set bound=1 too).
+bench_ladder() {
+	local fails_var=$1 keep=$2 seen=$3 good=0 bad=0 round
+	shift 3
+	for rate in $BENCH_RATES; do
+		if bench_retry "$fails_var" "$1" "$rate" "${@:2}"; then
+			good=$rate
+			$keep
+		else
+			bad=$rate
+			$seen
+			[ "${!fails_var}" -eq 0 ] && bound=1
+			break
+		fi
+		$seen
+	done
+	if [ "$bad" -gt 0 ] && [ "$bound" -eq 0 ]; then
+		for ((round = 0; round < BENCH_REFINE; round++)); do
+			rate=$(((good + bad) / 2))
+			[ $((bad - rate)) -lt $((bad / 20 + 1)) ] && break
+			if bench_retry "$fails_var" "$1" "$rate" "${@:2}"; then
+				good=$rate
+				$keep
+			else
+				bad=$rate
+			fi
+			$seen
+		done
+	fi
+}
+
 # bench_find_max SUITE NAME PORT PID SCENARIO: steps BENCH_RATES up until a step fails
 # (failed calls, or under 90% of the asked rate), refines by bisection, and prints
 # "best_rate cpu_us_per_call generator_bound(0/1)". Each step is logged to $BENCH_OUT/SUITE.log.
 bench_find_max() {
 	local suite=$1 name=$2 port=$3 pid=$4 scenario=$5 log="$BENCH_OUT/$1.log"
-	local good=0 bad=0 best=0 best_cpu=0 rate ach failed ok t0 t1 d0 d1 s0 s1 cpu round bound=0
+	local best=0 best_cpu=0 rate ach failed ok t0 t1 d0 d1 s0 s1 cpu bound=0
 
-	step() {
-		local try
-		for ((try = 0; try <= BENCH_RETRIES; try++)); do
-			step_once "$1" && return 0
-			# Zero failures under the asked rate is the generator's limit: a rerun will not help.
-			[ "$failed" -eq 0 ] && return 1
-		done
-		return 1
-	}
 	step_once() {
 		t0=$(bench_cpu_ticks "$pid")
 		d0=$(bench_udp_drops)
@@ -344,29 +384,10 @@ bench_find_max() {
 		sleep 1
 		[ "$failed" -eq 0 ] && [ $((ach * 10)) -ge $(($1 * 9)) ]
 	}
-	for rate in $BENCH_RATES; do
-		if step "$rate"; then
-			good=$rate
-			if [ "$ach" -gt "$best" ]; then best=$ach best_cpu=$cpu; fi
-		else
-			bad=$rate
-			# Zero failures but under the asked rate: SIPp could not generate more.
-			[ "$failed" -eq 0 ] && bound=1
-			break
-		fi
-	done
-	if [ "$bad" -gt 0 ] && [ "$bound" -eq 0 ]; then
-		for ((round = 0; round < BENCH_REFINE; round++)); do
-			rate=$(((good + bad) / 2))
-			[ $((bad - rate)) -lt $((bad / 20 + 1)) ] && break
-			if step "$rate"; then
-				good=$rate
-				if [ "$ach" -gt "$best" ]; then best=$ach best_cpu=$cpu; fi
-			else
-				bad=$rate
-			fi
-		done
-	fi
+	keep() {
+		if [ "$ach" -gt "$best" ]; then best=$ach best_cpu=$cpu; fi
+	}
+	bench_ladder failed keep : step_once
 	echo "$best $best_cpu $bound"
 }
 
