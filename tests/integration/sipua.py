@@ -11,6 +11,7 @@ requests along the route set, BYE), and the small helpers around them.
     call.send("BYE", "callee")                               # a request along the route set
 """
 
+import contextlib
 import os
 import queue
 import random
@@ -34,7 +35,8 @@ def sipp_calls(sipd_port, service, calls, uac="uac_call.xml", uas="uas_call.xml"
                uas_transport=None, timeout=15, keys=()):
     """Runs a SIPp UAS (tests/bench scenario uas, stopped by its PID) and a SIPp UAC calling service through sipd
     at 5 calls/s; transport/uas_transport are SIPp's -t (its default u1 when None); the UAC gets -key uas_port
-    (the scenarios' X-UA) and the (name, value) pairs of keys. Returns (UAC exit code, successful calls, failed calls or -1, the tail of the UAC's output)."""
+    (the scenarios' X-UA) and the (name, value) pairs of keys. Returns (UAC exit code, successful calls,
+    failed calls or -1, the tail of the UAC's output)."""
     bench = os.path.join(ROOT, "tests", "bench")
     uas_port = uas_port or free_port()
     t_uas = ["-t", uas_transport] if uas_transport else []
@@ -457,3 +459,17 @@ class Call:
 
     def bye(self, side="caller"):
         return self.send("BYE", side)
+
+
+@contextlib.contextmanager
+def calling(sipd_port, user, parties=(), **kw):
+    """A Caller's INVITE to user@sipd (kw as Caller's) for a with block; closes it and the UAs in parties after."""
+    try:
+        c = Caller(sipd_port, user, **kw)
+        try:
+            yield c
+        finally:
+            c.close()
+    finally:
+        for ua in parties:
+            ua.close()

@@ -8,7 +8,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request, tcp_connect, wait_until  # noqa: E402
-from sipua import UA, Caller, accept_msg, reply_to, sipp_calls, tcp_msg  # noqa: E402
+from sipua import UA, Caller, accept_msg, calling, reply_to, sipp_calls, tcp_msg  # noqa: E402
 
 run = TestRun("tm_proxy")
 
@@ -70,8 +70,7 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
     @run.case
     def cancel_while_ringing():
         ua = UA(mode="ring")
-        c = Caller(s.port, "carol", headers=[f"X-UA: {ua.port}"])
-        try:
+        with calling(s.port, "carol", headers=[f"X-UA: {ua.port}"], parties=(ua,)) as c:
             trying = c.wait(lambda r: r.status == 100, 0.3)
             run.expect(trying is not None, "no 100 Trying within 300 ms")
             run.expect(c.wait(lambda r: r.status == 180, 2) is not None, "no 180")
@@ -81,96 +80,64 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
             fin = c.wait(lambda r: r.status >= 300 and "INVITE" in r.get("CSeq", ""), 3)
             run.expect(fin is not None and fin.status == 487, f"final {fin and fin.start}")
             run.expect("CANCEL" in ua.seen, f"callee saw {ua.seen}")
-        finally:
-            c.close()
-            ua.close()
 
     @run.case
     def fork_one_answers_other_cancelled():
         a, b = UA(mode="ring"), UA(mode="answer", delay=0.3)
-        c = Caller(s.port, "fork", headers=[f"X-A: {a.port}", f"X-B: {b.port}"])
-        try:
+        with calling(s.port, "fork", headers=[f"X-A: {a.port}", f"X-B: {b.port}"], parties=(a, b)) as c:
             fin = c.final(4)
             run.expect(fin is not None and fin.status == 200, f"final {fin and fin.start}")
             run.expect(fin.get("Contact", "").endswith(f":{b.port}>"), f"200 from {fin.get('Contact')}")
             time.sleep(0.5)
             run.expect("INVITE" in a.seen and "CANCEL" in a.seen, f"ringing branch saw {a.seen}")
             run.expect("ACK" in a.seen, f"487 not acknowledged hop by hop: {a.seen}")
-        finally:
-            c.close()
-            a.close()
-            b.close()
 
     @run.case
     def forked_busy_everywhere():
         a, b = UA(mode="busy"), UA(mode="busy")
-        c = Caller(s.port, "fork", headers=[f"X-A: {a.port}", f"X-B: {b.port}"])
-        try:
+        with calling(s.port, "fork", headers=[f"X-A: {a.port}", f"X-B: {b.port}"], parties=(a, b)) as c:
             fin = c.final(4)
             run.expect(fin is not None and fin.status == 486, f"final {fin and fin.start}")
-        finally:
-            c.close()
-            a.close()
-            b.close()
 
     @run.case
     def failure_route_tries_the_next_target():
         a, b = UA(mode="busy"), UA(mode="answer", delay=0.1)
-        c = Caller(s.port, "failover", headers=[f"X-A: {a.port}", f"X-B: {b.port}"])
-        try:
+        with calling(s.port, "failover", headers=[f"X-A: {a.port}", f"X-B: {b.port}"], parties=(a, b)) as c:
             fin = c.final(4)
             run.expect(fin is not None and fin.status == 200, f"final {fin and fin.start}")
             run.expect(not any(r.status == 486 for r in c.responses), "the 486 went upstream")
             run.expect("INVITE" in a.seen and "INVITE" in b.seen, f"saw {a.seen} / {b.seen}")
-        finally:
-            c.close()
-            a.close()
-            b.close()
 
     @run.case
     def timer_c_gives_408():
         ua = UA(mode="ring")
-        c = Caller(s.port, "dave", headers=[f"X-UA: {ua.port}"])
-        try:
+        with calling(s.port, "dave", headers=[f"X-UA: {ua.port}"], parties=(ua,)) as c:
             fin = c.final(6)
             run.expect(fin is not None and fin.status == 408, f"final {fin and fin.start}")
             run.expect("CANCEL" in ua.seen, f"Timer C did not cancel the ringing branch: {ua.seen}")
-        finally:
-            c.close()
-            ua.close()
 
     @run.case
     def loop_gives_482():
-        c = Caller(s.port, "loop")
-        try:
+        with calling(s.port, "loop") as c:
             fin = c.final(4)
             run.expect(fin is not None and fin.status == 482, f"final {fin and fin.start}")
-        finally:
-            c.close()
 
     @run.case
     def max_forwards_zero_gives_483():
-        c = Caller(s.port, "bob", max_forwards=0)
-        try:
+        with calling(s.port, "bob", max_forwards=0) as c:
             fin = c.final(3)
             run.expect(fin is not None and fin.status == 483, f"final {fin and fin.start}")
-        finally:
-            c.close()
 
     @run.case
     def dead_tcp_callee_gives_480():
-        c = Caller(s.port, "dead")
-        try:
+        with calling(s.port, "dead") as c:
             fin = c.final(8)
             run.expect(fin is not None and fin.status in (480, 408, 503), f"final {fin and fin.start}")
-        finally:
-            c.close()
 
     @run.case
     def retransmission_absorbed():
         ua = UA(mode="busy")
-        c = Caller(s.port, "erin", headers=[f"X-UA: {ua.port}"])
-        try:
+        with calling(s.port, "erin", headers=[f"X-UA: {ua.port}"], parties=(ua,)) as c:
             fin = c.final(3)
             run.expect(fin is not None and fin.status == 486, f"final {fin and fin.start}")
             c.responses = []
@@ -180,9 +147,6 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
             run.expect(ua.seen.count("INVITE") == 1, f"callee saw {ua.seen}")
             st = s.ctl("tm.stats")
             run.expect(st["absorbed"] >= 1, f"stats {st}")
-        finally:
-            c.close()
-            ua.close()
 
 # A callee registered over TCP (baresip's pattern): its connections come and go; its Contact names where it
 # listens. Requests from a UDP caller may lack Content-Length, which a stream peer needs to find the message end.

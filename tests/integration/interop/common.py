@@ -1,7 +1,6 @@
 """Shared bits of the real-client tests: free port ranges, polling, a test WAV file, the sipd set-up
 (default routing.cfg and module list) and the bookkeeping of started clients."""
 
-import functools
 import math
 import os
 import shutil
@@ -43,8 +42,9 @@ def free_port_exact(port, proto):
     return port
 
 
-# Polls pred until it returns something true or timeout passes (sipdtest.wait_until at the clients' 0.1 s step).
-wait_for = functools.partial(wait_until, step=0.1)
+def wait_for(pred, timeout, step=0.1):
+    """sipdtest.wait_until at the real clients' slower polling step."""
+    return wait_until(pred, timeout, step)
 
 
 def sine_wav(path, seconds, rate, freq=440.0):
