@@ -130,20 +130,11 @@ bench_await() {
 	bench_log "$1 pid $2 on port $3"
 }
 
-# bench_options_routing: the stateless OPTIONS script of the options suites (and of test_sanity.py): sanity and
-# maxfwd first, then 200 to OPTIONS and 404 to everything else.
+# bench_options_routing: the stateless OPTIONS script of the options suites, sipdtest.py's OPTIONS_ROUTING (sanity
+# and maxfwd first, then 200 to OPTIONS and 404 to everything else).
 bench_options_routing() {
-	cat <<'EOF'
-request_route {
-	sanity();
-	maxfwd(70);
-	if ($rm == "OPTIONS") {
-		reply(200, "OK");
-		exit;
-	}
-	reply(404, "Not Here");
-}
-EOF
+	python3 -c "import sys; sys.path.insert(0, '$BENCH_ROOT/tests/integration'); \
+from sipdtest import OPTIONS_ROUTING; print(OPTIONS_ROUTING, end='')"
 }
 
 # bench_proxy_routing CALLEE: the stateful proxy of the call suites: sanity, maxfwd, in-dialog requests along
@@ -336,11 +327,7 @@ bench_ladder() {
 	local fails_var=$1 keep=$2 seen=$3 good=0 bad=0 round
 	shift 3
 	for rate in $BENCH_RATES; do
-		if bench_retry "$fails_var" "$1" "$rate" "${@:2}"; then
-			good=$rate
-			$keep
-		else
-			bad=$rate
+		if ! bench_ladder_step "$@"; then
 			$seen
 			[ "${!fails_var}" -eq 0 ] && bound=1
 			break
@@ -351,15 +338,21 @@ bench_ladder() {
 		for ((round = 0; round < BENCH_REFINE; round++)); do
 			rate=$(((good + bad) / 2))
 			[ $((bad - rate)) -lt $((bad / 20 + 1)) ] && break
-			if bench_retry "$fails_var" "$1" "$rate" "${@:2}"; then
-				good=$rate
-				$keep
-			else
-				bad=$rate
-			fi
+			bench_ladder_step "$@"
 			$seen
 		done
 	fi
+}
+
+# bench_ladder_step STEP ARGS...: bench_ladder's step at $rate: moves good (and runs KEEP) or bad.
+bench_ladder_step() {
+	if bench_retry "$fails_var" "$1" "$rate" "${@:2}"; then
+		good=$rate
+		$keep
+		return 0
+	fi
+	bad=$rate
+	return 1
 }
 
 # bench_find_max SUITE NAME PORT PID SCENARIO: steps BENCH_RATES up until a step fails
@@ -391,6 +384,12 @@ bench_find_max() {
 	echo "$best $best_cpu $bound"
 }
 
+# bench_result LINE: prints a suite's result line and keeps it, dated, in $BENCH_OUT/results.txt.
+bench_result() {
+	echo "$1"
+	echo "$(date '+%F %T') $1" >>"$BENCH_OUT/results.txt"
+}
+
 # bench_report SUITE SIPD_RESULT KAMAILIO_RESULT: prints and records the comparison line.
 bench_report() {
 	local suite=$1 s s_cpu s_bound k k_cpu k_bound note="" ratio line
@@ -402,6 +401,5 @@ bench_report() {
 	ratio=$(awk -v a="$s" -v b="$k" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }')
 	line="$suite: sipd $s/s, kamailio $k/s, ratio $ratio; CPU per call sipd ${s_cpu}us, kamailio ${k_cpu}us"
 	line="$line; SIPp instances $BENCH_SIPP_INSTANCES, workers $BENCH_WORKERS$note"
-	echo "$line"
-	echo "$(date '+%F %T') $line" >>"$BENCH_OUT/results.txt"
+	bench_result "$line"
 }

@@ -118,8 +118,7 @@ sl_report() {
 	line="$suite $label: sipd $s/s, kamailio $k/s, ratio $ratio; CPU per call sipd ${s_cpu}us, kamailio ${k_cpu}us"
 	line="$line; sipload ${s_tool}/${k_tool}us per call; setup ms p50/p90/p99/max sipd ${s_setup:-n/a}, kamailio ${k_setup:-n/a}"
 	line="$line; workers $BENCH_WORKERS; max fails ${BENCH_MAX_FAIL_PCT}%; load $(cut -d' ' -f1-3 /proc/loadavg)$note"
-	echo "$line"
-	echo "$(date '+%F %T') $line" >>"$BENCH_OUT/results.txt"
+	bench_result "$line"
 }
 
 # sl_stop PID: stops one server this suite started (the exit trap stops the rest).

@@ -59,10 +59,8 @@ cost=$(awk -v a="$off_rate" -v b="$on_rate" 'BEGIN { if (a > 0) printf "%.1f", (
 line="$suite: without session_timer $off_rate calls/s (${off_cpu}us CPU per call), with it $on_rate calls/s"
 line="$line (${on_cpu}us per call): cost $cost% of the call rate; at $fixed calls/s ${off_fixed}us vs"
 line="$line ${on_fixed}us of sipd CPU per call (+$((on_fixed - off_fixed))us); workers $BENCH_WORKERS"
-echo "$line"
-echo "$(date '+%F %T') $line" >>"$BENCH_OUT/results.txt"
+bench_result "$line"
 if [ "${BENCH_ST_DIALOGS:-100000}" -gt 0 ]; then
 	mem=$(python3 "$BENCH_DIR/st_memory.py" "$BENCH_BUILD" "${BENCH_ST_DIALOGS:-100000}") || exit 1
-	echo "$suite memory: $mem"
-	echo "$(date '+%F %T') $suite memory: $mem" >>"$BENCH_OUT/results.txt"
+	bench_result "$suite memory: $mem"
 fi

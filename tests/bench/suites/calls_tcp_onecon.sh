@@ -59,5 +59,4 @@ for run in $runs; do
 	parts+=("$part, setup ms $s)")
 done
 line="$suite: one TCP connection, < ${BENCH_MAX_FAIL_PCT}% failed: $(IFS=';'; echo "${parts[*]}" | sed 's/;/; /g'); load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "$line"
-echo "$(date '+%F %T') $line" >>"$BENCH_OUT/results.txt"
+bench_result "$line"

@@ -57,5 +57,4 @@ line="$line (${o_cpu}us per call); at $fixed calls/s CPU per call without:$fixed
 line="$line; events read by the last reader: $(cat "$counts" 2>/dev/null); event drops ${drops:-n/a}"
 [ "$i_bound" = 1 ] || [ "$o_bound" = 1 ] && line="$line; SIPp-bound"
 line="$line; workers $BENCH_WORKERS"
-echo "$line"
-echo "$(date '+%F %T') $line" >>"$BENCH_OUT/results.txt"
+bench_result "$line"
