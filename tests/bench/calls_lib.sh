@@ -8,11 +8,7 @@
 calls_start_uas() {
 	local t=u1
 	[ "$1" = tcp ] && t=t1
-	UAS_PORT=$(bench_free_port)
-	sipp -sf "$BENCH_DIR/uas_call.xml" -i 127.0.0.1 -p "$UAS_PORT" -t "$t" -buff_size "$BENCH_SIPP_BUFFER" \
-		-nostdin >"$BENCH_TMP/uas-$UAS_PORT.out" 2>&1 &
-	BENCH_PIDS+=($!)
-	sleep 0.5
+	bench_start_sipp_uas uas_call.xml "$t"
 }
 
 # calls_latency PORT RATE: "p50 p99 failed" of INVITE->180 (SIPp rtd 1) in ms over one step at RATE.
@@ -57,17 +53,9 @@ calls_suite() {
 	if [[ " $servers " == *" sipd "* ]]; then
 		calls_start_uas "$proto"
 		port=$(bench_free_port)
-		BENCH_SIPD_LISTEN="\"$proto:127.0.0.1:{port}\"" bench_start_sipd "$port" "
-request_route {
-	sanity();
-	maxfwd(70);
-	if (has_to_tag()) { loose_route(); relay(); exit; }
-	if (\$rm == \"OPTIONS\" && \$rU == \"\") { t_reply(200, \"OK\"); exit; }
-	if (\$rm == \"CANCEL\") { t_reply(481, \"Call/Transaction Does Not Exist\"); exit; }
-	\$ru = \"sip:\$rU@127.0.0.1:$UAS_PORT$([ "$proto" = tcp ] && echo ';transport=tcp')\";
-	record_route();
-	relay();
-}" parser udp tcp sanity maxfwd tm || return 1
+		BENCH_SIPD_LISTEN="\"$proto:127.0.0.1:{port}\"" bench_start_sipd "$port" \
+			"$(bench_proxy_routing "sip:\$rU@127.0.0.1:$UAS_PORT$([ "$proto" = tcp ] && echo ';transport=tcp')")" \
+			parser udp tcp sanity maxfwd tm || return 1
 		sipd=$(bench_find_max "$suite" sipd "$port" "$SIPD_PID" "$BENCH_DIR/uac_call.xml")
 		half=$(($(echo "$sipd" | cut -d' ' -f1) / 2))
 		[ "${BENCH_LATENCY:-1}" = 1 ] && [ "$half" -gt 0 ] &&

@@ -13,6 +13,7 @@
 # Nothing leaves 127.0.0.0/8.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/bench/player_lib.sh
 BUILD=${1:-build-bench}
 shift || true
 COUNTS=("${@:-10 25 50}")
@@ -45,26 +46,7 @@ results="$dir/results.jsonl"
 : >"$results"
 
 # --- sipd
-port=$("$PY" -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-cat >"$dir/modules.conf" <<CONF
-core = { listen = [ "udp:127.0.0.1:$port" ]; workers = 2; routing = "routing.cfg"; database = "$dir/sipd.db";
-         log_level = "info"; control_socket = "$dir/sipd.ctl"; };
-modules = ( { name = "parser"; }, { name = "udp"; }, { name = "tm"; },
-  { name = "rtc_player"; bind_address = "127.0.0.1"; port_min = 30000; port_max = 39999; rtp_timeout = 0;
-    ring_ms = 0; media_threads = 1; audio_dir = "$PWD/audio"; } );
-CONF
-# No authentication: the bench measures the player, not digest.
-cat >"$dir/routing.cfg" <<'CFG'
-request_route {
-	if (has_to_tag()) { rtc_player_in_dialog(); drop; }
-	if (rtc_player_is_target()) { rtc_player_answer(); }
-	reply(404, "Not Here");
-}
-CFG
-"$BUILD/core/sipd" -D -f "$dir/modules.conf" -M "$BUILD/modules" -S "$dir/sipd.ctl" >"$dir/sipd.log" 2>&1 &
-sipd_pid=$!
-ctl() { "$BUILD/core/sipctl" -S "$dir/sipd.ctl" -j "$@"; }
-for _ in $(seq 300); do ctl rtc stats >/dev/null 2>&1 && break; sleep 0.1; done
+player_start_sipd 1
 # Janus's on-demand source loops the file; so does the player here (the greeting is shorter than a hold).
 ctl audio assign welcome greeting loop >/dev/null
 for n in ${COUNTS[@]}; do

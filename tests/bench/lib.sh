@@ -118,6 +118,74 @@ sys.exit(1)
 EOF
 }
 
+# bench_await NAME PID PORT LOG: adds the server just started to BENCH_PIDS and waits until it answers on PORT
+# (bench_wait_sip with BENCH_PROBE_PROTO, default udp); on failure shows the end of its LOG and returns 1.
+bench_await() {
+	BENCH_PIDS+=("$2")
+	if ! bench_wait_sip 127.0.0.1 "$3" "${BENCH_PROBE_PROTO:-udp}"; then
+		bench_log "$1 did not answer on port $3:"
+		tail -20 "$4" >&2
+		return 1
+	fi
+	bench_log "$1 pid $2 on port $3"
+}
+
+# bench_options_routing: the stateless OPTIONS script of the options suites, sipdtest.py's OPTIONS_ROUTING (sanity
+# and maxfwd first, then 200 to OPTIONS and 404 to everything else).
+bench_options_routing() {
+	python3 -c "import sys; sys.path.insert(0, '$BENCH_ROOT/tests/integration'); \
+from sipdtest import OPTIONS_ROUTING; print(OPTIONS_ROUTING, end='')"
+}
+
+# bench_proxy_routing CALLEE: the stateful proxy of the call suites: sanity, maxfwd, in-dialog requests along
+# the route, 200 to OPTIONS for the server itself, 481 to CANCEL, then record_route and relay to CALLEE: a URI
+# (as $ru; $rU is the called user), or "lookup" (REGISTERs are saved, calls go to the callee's binding).
+bench_proxy_routing() {
+	local target="	\$ru = \"$1\";"
+	[ "$1" = lookup ] && target='	if ($rm == "REGISTER") { save(); exit; }
+	lookup();'
+	cat <<EOF
+request_route {
+	sanity();
+	maxfwd(70);
+	if (has_to_tag()) { loose_route(); relay(); exit; }
+	if (\$rm == "OPTIONS" && \$rU == "") { t_reply(200, "OK"); exit; }
+	if (\$rm == "CANCEL") { t_reply(481, "Call/Transaction Does Not Exist"); exit; }
+$target
+	record_route();
+	relay();
+}
+EOF
+}
+
+# bench_timer_routing UAS_PORT CHECK: the session-timer proxy of calls_session_timer and calls_webadmin: ACKs
+# along the route, the CHECK line (session_timer_check() for INVITE and UPDATE, or nothing), in-dialog
+# requests along the route, new calls record-routed to the SIPp UAS on UAS_PORT.
+bench_timer_routing() {
+	cat <<EOF
+request_route {
+	sanity();
+	maxfwd(70);
+	if (is_method("ACK")) { if (loose_route()) { relay(); } drop; }
+	$2
+	if (has_to_tag()) { loose_route(); relay(); exit; }
+	\$ru = "sip:\$rU@127.0.0.1:$1";
+	record_route();
+	relay();
+}
+EOF
+}
+
+# bench_start_sipp_uas SCENARIO [TRANSPORT]: a SIPp UAS (tests/bench/SCENARIO, SIPp -t TRANSPORT, default u1)
+# on a free port, stopped by the exit trap; sets UAS_PORT.
+bench_start_sipp_uas() {
+	UAS_PORT=$(bench_free_port)
+	sipp -sf "$BENCH_DIR/$1" -i 127.0.0.1 -p "$UAS_PORT" ${2:+-t "$2"} -buff_size "$BENCH_SIPP_BUFFER" \
+		-nostdin >"$BENCH_TMP/uas-$UAS_PORT.out" 2>&1 &
+	BENCH_PIDS+=($!)
+	sleep 0.5
+}
+
 # bench_start_sipd PORT ROUTING MODULE...: sipd with BENCH_WORKERS workers; sets SIPD_PID. A MODULE is a
 # name, a name with parameters ("tcp:spread = false"), or a libconfig group with parameters.
 # BENCH_SIPD_LISTEN overrides the listen list ({port} is replaced), e.g. '"tcp:127.0.0.1:{port}"'.
@@ -145,13 +213,7 @@ EOF
 	"$BENCH_BUILD/core/sipd" -D -f "$dir/modules.conf" -M "$BENCH_BUILD/modules" -S "$dir/sipd.ctl" \
 		--db "$dir/sipd.db" >"$dir/sipd.log" 2>&1 &
 	SIPD_PID=$!
-	BENCH_PIDS+=("$SIPD_PID")
-	if ! bench_wait_sip 127.0.0.1 "$port" "${BENCH_PROBE_PROTO:-udp}"; then
-		bench_log "sipd did not answer on port $port:"
-		tail -20 "$dir/sipd.log" >&2
-		return 1
-	fi
-	bench_log "sipd pid $SIPD_PID on port $port"
+	bench_await sipd "$SIPD_PID" "$port" "$dir/sipd.log"
 }
 
 # bench_start_kamailio CFG PORT LISTEN...: Kamailio with BENCH_WORKERS children; sets KAMAILIO_PID.
@@ -166,13 +228,7 @@ bench_start_kamailio() {
 	kamailio -f "$cfg" -DD -E -n "$BENCH_WORKERS" -Y "$dir" -P "$dir/kamailio.pid" -w "$dir" \
 		-L "$KAMAILIO_MODULES" -m "$KAMAILIO_SHM_MB" -M 16 "${args[@]}" >"$dir/kamailio.log" 2>&1 &
 	KAMAILIO_PID=$!
-	BENCH_PIDS+=("$KAMAILIO_PID")
-	if ! bench_wait_sip 127.0.0.1 "$port" "${BENCH_PROBE_PROTO:-udp}"; then
-		bench_log "kamailio did not answer on port $port:"
-		tail -20 "$dir/kamailio.log" >&2
-		return 1
-	fi
-	bench_log "kamailio pid $KAMAILIO_PID on port $port"
+	bench_await kamailio "$KAMAILIO_PID" "$port" "$dir/kamailio.log"
 }
 
 # CPU ticks (user + system) of a process and its children threads/processes.
@@ -248,22 +304,64 @@ bench_sipp_step() {
 	done | awk -F';' '{ rate += $8; ok += $16; failed += $18 } END { printf "%d %d %d\n", rate, failed, ok }'
 }
 
+# bench_retry FAILS_VAR STEP ARGS...: runs "STEP ARGS..." until it passes, at most 1 + BENCH_RETRIES times (other
+# load on the box); a step that failed with the variable FAILS_VAR at 0 (no failed calls, only under the asked
+# rate: the generator's limit) is not rerun.
+bench_retry() {
+	local fails_var=$1 try
+	shift
+	for ((try = 0; try <= BENCH_RETRIES; try++)); do
+		"$@" && return 0
+		[ "${!fails_var}" -eq 0 ] && return 1
+	done
+	return 1
+}
+
+# bench_ladder FAILS_VAR KEEP SEEN STEP ARGS...: the rate search of the find_max functions. Runs
+# "STEP RATE ARGS..." (through bench_retry) for each of BENCH_RATES until one fails, then bisects BENCH_REFINE
+# rounds between the last good and the first bad rate (down to 5 %); KEEP runs after each good step, SEEN after
+# every step (":" for nothing). A first failing step with FAILS_VAR at 0 means the generator was the limit:
+# bound=1 and no bisection. Sets the caller's rate (the step's rate, for KEEP) and bound (bash's dynamic
+# scope; KEEP may set bound=1 too).
+bench_ladder() {
+	local fails_var=$1 keep=$2 seen=$3 good=0 bad=0 round
+	shift 3
+	for rate in $BENCH_RATES; do
+		if ! bench_ladder_step "$@"; then
+			$seen
+			[ "${!fails_var}" -eq 0 ] && bound=1
+			break
+		fi
+		$seen
+	done
+	if [ "$bad" -gt 0 ] && [ "$bound" -eq 0 ]; then
+		for ((round = 0; round < BENCH_REFINE; round++)); do
+			rate=$(((good + bad) / 2))
+			[ $((bad - rate)) -lt $((bad / 20 + 1)) ] && break
+			bench_ladder_step "$@"
+			$seen
+		done
+	fi
+}
+
+# bench_ladder_step STEP ARGS...: bench_ladder's step at $rate: moves good (and runs KEEP) or bad.
+bench_ladder_step() {
+	if bench_retry "$fails_var" "$1" "$rate" "${@:2}"; then
+		good=$rate
+		$keep
+		return 0
+	fi
+	bad=$rate
+	return 1
+}
+
 # bench_find_max SUITE NAME PORT PID SCENARIO: steps BENCH_RATES up until a step fails
 # (failed calls, or under 90% of the asked rate), refines by bisection, and prints
 # "best_rate cpu_us_per_call generator_bound(0/1)". Each step is logged to $BENCH_OUT/SUITE.log.
 bench_find_max() {
 	local suite=$1 name=$2 port=$3 pid=$4 scenario=$5 log="$BENCH_OUT/$1.log"
-	local good=0 bad=0 best=0 best_cpu=0 rate ach failed ok t0 t1 d0 d1 s0 s1 cpu round bound=0
+	local best=0 best_cpu=0 rate ach failed ok t0 t1 d0 d1 s0 s1 cpu bound=0
 
-	step() {
-		local try
-		for ((try = 0; try <= BENCH_RETRIES; try++)); do
-			step_once "$1" && return 0
-			# Zero failures under the asked rate is the generator's limit: a rerun will not help.
-			[ "$failed" -eq 0 ] && return 1
-		done
-		return 1
-	}
 	step_once() {
 		t0=$(bench_cpu_ticks "$pid")
 		d0=$(bench_udp_drops)
@@ -279,30 +377,17 @@ bench_find_max() {
 		sleep 1
 		[ "$failed" -eq 0 ] && [ $((ach * 10)) -ge $(($1 * 9)) ]
 	}
-	for rate in $BENCH_RATES; do
-		if step "$rate"; then
-			good=$rate
-			if [ "$ach" -gt "$best" ]; then best=$ach best_cpu=$cpu; fi
-		else
-			bad=$rate
-			# Zero failures but under the asked rate: SIPp could not generate more.
-			[ "$failed" -eq 0 ] && bound=1
-			break
-		fi
-	done
-	if [ "$bad" -gt 0 ] && [ "$bound" -eq 0 ]; then
-		for ((round = 0; round < BENCH_REFINE; round++)); do
-			rate=$(((good + bad) / 2))
-			[ $((bad - rate)) -lt $((bad / 20 + 1)) ] && break
-			if step "$rate"; then
-				good=$rate
-				if [ "$ach" -gt "$best" ]; then best=$ach best_cpu=$cpu; fi
-			else
-				bad=$rate
-			fi
-		done
-	fi
+	keep() {
+		if [ "$ach" -gt "$best" ]; then best=$ach best_cpu=$cpu; fi
+	}
+	bench_ladder failed keep : step_once
 	echo "$best $best_cpu $bound"
+}
+
+# bench_result LINE: prints a suite's result line and keeps it, dated, in $BENCH_OUT/results.txt.
+bench_result() {
+	echo "$1"
+	echo "$(date '+%F %T') $1" >>"$BENCH_OUT/results.txt"
 }
 
 # bench_report SUITE SIPD_RESULT KAMAILIO_RESULT: prints and records the comparison line.
@@ -316,6 +401,5 @@ bench_report() {
 	ratio=$(awk -v a="$s" -v b="$k" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }')
 	line="$suite: sipd $s/s, kamailio $k/s, ratio $ratio; CPU per call sipd ${s_cpu}us, kamailio ${k_cpu}us"
 	line="$line; SIPp instances $BENCH_SIPP_INSTANCES, workers $BENCH_WORKERS$note"
-	echo "$line"
-	echo "$(date '+%F %T') $line" >>"$BENCH_OUT/results.txt"
+	bench_result "$line"
 }

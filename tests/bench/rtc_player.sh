@@ -6,6 +6,7 @@
 #   HOLD=30 SAMPLE=10 MEDIA_THREADS=1 RT_PRIORITY=0 tests/bench/rtc_player.sh build 100 500 1000
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tests/bench/player_lib.sh
 BUILD=${1:-build}
 shift || true
 COUNTS=("${@:-100 500 1000}")
@@ -17,27 +18,7 @@ dir=$(mktemp -d)
 sipd_pid=
 trap '[ -n "$sipd_pid" ] && kill "$sipd_pid" 2>/dev/null; wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
 
-port=$(python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-cat >"$dir/modules.conf" <<CONF
-core = { listen = [ "udp:127.0.0.1:$port" ]; workers = 2; routing = "routing.cfg"; database = "$dir/sipd.db";
-         log_level = "info"; control_socket = "$dir/sipd.ctl"; };
-modules = ( { name = "parser"; }, { name = "udp"; }, { name = "tm"; },
-  { name = "rtc_player"; bind_address = "127.0.0.1"; port_min = 30000; port_max = 39999; rtp_timeout = 0;
-    ring_ms = 0; media_threads = $MEDIA_THREADS; rt_priority = ${RT_PRIORITY:-0}; audio_dir = "$PWD/audio"; } );
-CONF
-# No authentication: the bench measures the player, not digest.
-cat >"$dir/routing.cfg" <<'CFG'
-request_route {
-	if (has_to_tag()) { rtc_player_in_dialog(); drop; }
-	if (rtc_player_is_target()) { rtc_player_answer(); }
-	reply(404, "Not Here");
-}
-CFG
-"$BUILD/core/sipd" -D -f "$dir/modules.conf" -M "$BUILD/modules" -S "$dir/sipd.ctl" >"$dir/sipd.log" 2>&1 &
-sipd_pid=$!
-ctl() { "$BUILD/core/sipctl" -S "$dir/sipd.ctl" -j "$@"; }
-# rtc.stats answers once rtc_player has started (EAGAIN before).
-for _ in $(seq 300); do ctl rtc stats >/dev/null 2>&1 && break; sleep 0.1; done
+player_start_sipd "$MEDIA_THREADS"
 cpu() { awk '{print $14 + $15}' "/proc/$sipd_pid/stat"; }
 
 printf '%-6s %6s %6s %9s %8s %12s %10s %10s %10s\n' kind calls held packets cpu% "us/call/s" late_p50 late_p99 late_max

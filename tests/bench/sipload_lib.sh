@@ -69,7 +69,7 @@ sl_settle() {
 # reached no more than it was asked with no failures, or used most of a core (the generator was the limit).
 sl_find_max() {
 	local suite=$1 name=$2 port=$3 pid=$4 log="$BENCH_OUT/$1.log"
-	local good=0 bad=0 best=0 best_cpu=0 best_tool=0 best_setup=n/a rate round bound=0
+	local best=0 best_cpu=0 best_tool=0 best_setup=n/a rate bound=0
 	local ach fails ok tool cpu t0 t1 busy
 	shift 4
 
@@ -97,37 +97,13 @@ sl_find_max() {
 		[ "${started:-0}" -gt 0 ] && [ $((fails * 100)) -le $((BENCH_MAX_FAIL_PCT * started)) ] &&
 			[ $((ach * 10)) -ge $((r * 9)) ]
 	}
-	sl_step() {
-		local try
-		for ((try = 0; try <= BENCH_RETRIES; try++)); do
-			sl_step_once "$@" && return 0
-			[ "$fails" -eq 0 ] && return 1
-		done
-		return 1
-	}
 	sl_keep() {
-		good=$rate
 		if [ "$ach" -gt "$best" ]; then
 			best=$ach best_cpu=$cpu best_tool=$tool best_setup=$(sl_field setup_ms)
 			[ "$busy" -ge 90 ] && bound=1
 		fi
 	}
-	for rate in $BENCH_RATES; do
-		if sl_step "$rate" "$@"; then
-			sl_keep
-		else
-			bad=$rate
-			[ "$fails" -eq 0 ] && bound=1
-			break
-		fi
-	done
-	if [ "$bad" -gt 0 ] && [ "$bound" -eq 0 ]; then
-		for ((round = 0; round < BENCH_REFINE; round++)); do
-			rate=$(((good + bad) / 2))
-			[ $((bad - rate)) -lt $((bad / 20 + 1)) ] && break
-			if sl_step "$rate" "$@"; then sl_keep; else bad=$rate; fi
-		done
-	fi
+	bench_ladder fails sl_keep : sl_step_once "$@"
 	echo "$best $best_cpu $bound $best_tool $best_setup"
 }
 
@@ -142,8 +118,7 @@ sl_report() {
 	line="$suite $label: sipd $s/s, kamailio $k/s, ratio $ratio; CPU per call sipd ${s_cpu}us, kamailio ${k_cpu}us"
 	line="$line; sipload ${s_tool}/${k_tool}us per call; setup ms p50/p90/p99/max sipd ${s_setup:-n/a}, kamailio ${k_setup:-n/a}"
 	line="$line; workers $BENCH_WORKERS; max fails ${BENCH_MAX_FAIL_PCT}%; load $(cut -d' ' -f1-3 /proc/loadavg)$note"
-	echo "$line"
-	echo "$(date '+%F %T') $line" >>"$BENCH_OUT/results.txt"
+	bench_result "$line"
 }
 
 # sl_stop PID: stops one server this suite started (the exit trap stops the rest).

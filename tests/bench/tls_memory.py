@@ -5,7 +5,6 @@ Usage: python3 tests/bench/tls_memory.py BUILD_DIR [N]   (prints KiB per connect
 
 import glob
 import os
-import resource
 import shutil
 import socket
 import subprocess
@@ -14,7 +13,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from sipdtest import Sipd, free_port  # noqa: E402
+from sipdtest import Sipd, free_port, raise_nofile  # noqa: E402
 from tlstest import Pki, client_context, tls_connect  # noqa: E402
 
 KAMAILIO_CFG = """#!KAMAILIO
@@ -79,8 +78,7 @@ def measure(name, port, pids_fn, ca, n):
 
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, n * 2 + 100)), hard))
+raise_nofile(n * 2 + 100)
 tmp = tempfile.mkdtemp(prefix="sipd-tlsmem-")
 pki = Pki(tmp)
 cert, key = pki.issue("server", ["IP:127.0.0.1"])

@@ -14,16 +14,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
-from sipdtest import Sipd, free_port  # noqa: E402
+from sipdtest import Sipd, free_port, proc_status  # noqa: E402
 from wsclient import WsClient  # noqa: E402
-
-
-def status(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def measure(build, n, proto, cert, key):
@@ -35,13 +27,13 @@ def measure(build, n, proto, cert, key):
         # One connection first: the one-time costs (OpenSSL's tables, the first buffers) are not per connection.
         warm = WsClient(port, origin="http://127.0.0.1:8080", tls=proto == "wss")
         time.sleep(1)
-        r0 = status(s.proc.pid, "VmRSS")
+        r0 = proc_status(s.proc.pid, "VmRSS")
         conns = [WsClient(port, origin="http://127.0.0.1:8080", tls=proto == "wss") for _ in range(n)]
         time.sleep(2)
-        r1 = status(s.proc.pid, "VmRSS")
+        r1 = proc_status(s.proc.pid, "VmRSS")
         open_now = len(s.ctl("ws", "list"))
         print(f"{n} idle {proto} connections: RSS {r0} -> {r1} KiB, {(r1 - r0) * 1024 / n / 1024:.1f} KiB per "
-              f"connection ({open_now} listed, {status(s.proc.pid, 'Threads')} threads)", flush=True)
+              f"connection ({open_now} listed, {proc_status(s.proc.pid, 'Threads')} threads)", flush=True)
         for c in conns + [warm]:
             c.close()
 

@@ -4,6 +4,7 @@ import hashlib
 import random
 import re
 import socket
+import threading
 import time
 
 from sipdtest import new_branch, parse_sip, tcp_connect, tcp_read_message
@@ -119,3 +120,47 @@ class Client:
         cred = credentials(auth_user or user, password, realm or chal["realm"], chal["nonce"], "REGISTER",
                            uri, algo)
         return self.register(user, contact, expires, list(headers) + [cred], ruri=ruri), chal
+
+
+class RegisterBurst:
+    """Unauthenticated REGISTERs sent from one UDP socket without waiting, and a thread that collects the users
+    whose REGISTER got a 200 (acked): for kill -9 tests that compare what was acknowledged with what is stored."""
+
+    def __init__(self, sipd_port, call_id_host):
+        self.sipd_port, self.call_id_host = sipd_port, call_id_host
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.bind(("127.0.0.1", 0))
+        self.lport = self.sock.getsockname()[1]
+        self.acked = set()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.receive)
+        self.thread.start()
+
+    def receive(self):
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                data, _ = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            m = parse_sip(data)
+            if m and m.status == 200:
+                self.acked.add(m.get("Call-ID").split("@")[0])
+
+    def register(self, i, user):
+        """Sends REGISTER number i for user (Call-ID user@CALL_ID_HOST, one contact, Expires 600)."""
+        self.sock.sendto((f"REGISTER sip:127.0.0.1:{self.sipd_port} SIP/2.0\r\n"
+                          f"Via: SIP/2.0/UDP 127.0.0.1:{self.lport};branch={new_branch()};rport\r\n"
+                          f"Max-Forwards: 70\r\nFrom: <sip:{user}@127.0.0.1>;tag={i}\r\n"
+                          f"To: <sip:{user}@127.0.0.1>\r\nCall-ID: {user}@{self.call_id_host}\r\n"
+                          f"CSeq: 1 REGISTER\r\nContact: <sip:{user}@10.1.0.1:5060>\r\nExpires: 600\r\n"
+                          "Content-Length: 0\r\n\r\n").encode(), ("127.0.0.1", self.sipd_port))
+
+    def close(self):
+        """Stops the receiving thread and closes the socket."""
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()

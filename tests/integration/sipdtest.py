@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -26,6 +27,19 @@ import time
 import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+# A stateless script: sanity() and maxfwd() first, then 200 to OPTIONS and 404 to everything else.
+OPTIONS_ROUTING = """request_route {
+	sanity();
+	maxfwd(70);
+	if ($rm == "OPTIONS") {
+		reply(200, "OK");
+		exit;
+	}
+	reply(404, "Not Here");
+}
+"""
 
 
 def free_port(proto="both", host="127.0.0.1"):
@@ -311,6 +325,39 @@ def tcp_read_message(sock, timeout=5.0):
             return None
         buf += chunk
     return None
+
+
+def proc_status(pid, key):
+    """A number field of /proc/PID/status (VmRSS in KiB, Threads, ...); 0 when it is absent."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def rss_kib(pid):
+    """The resident set size of process pid in KiB."""
+    return proc_status(pid, "VmRSS")
+
+
+def raise_nofile(n):
+    """Raises this process's soft open-file limit to n (at most the hard limit); returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(max(soft, n), hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return want
+
+
+def wait_until(pred, timeout, step=0.05):
+    """Polls pred until it returns something true or timeout passes; returns its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
 
 
 class TestRun:

@@ -11,31 +11,57 @@ requests along the route set, BYE), and the small helpers around them.
     call.send("BYE", "callee")                               # a request along the route set
 """
 
+import contextlib
 import os
 import queue
 import random
+import re
 import selectors
 import socket
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import new_branch, parse_sip, sip_request, tcp_read_message  # noqa: E402
+from sipdtest import ROOT, free_port, new_branch, parse_sip, sip_request, tcp_read_message  # noqa: E402
 from regtest import challenges, credentials  # noqa: E402
 
 # What a response copies from its request (RFC 3261 8.2.6.2), by full and compact name.
 _ECHOED = ("via", "v", "from", "f", "call-id", "i", "cseq", "record-route")
 
 
-def wait_until(cond, timeout, step=0.05):
-    """Polls cond until it is true or timeout passes; returns whether it became true."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return bool(cond())
+def sipp_calls(sipd_port, service, calls, uac="uac_call.xml", uas="uas_call.xml", uas_port=None, transport=None,
+               uas_transport=None, timeout=15, keys=()):
+    """Runs a SIPp UAS (tests/bench scenario uas, stopped by its PID) and a SIPp UAC calling service through sipd
+    at 5 calls/s; transport/uas_transport are SIPp's -t (its default u1 when None); the UAC gets -key uas_port
+    (the scenarios' X-UA) and the (name, value) pairs of keys. Returns (UAC exit code, successful calls,
+    failed calls or -1, the tail of the UAC's output)."""
+    bench = os.path.join(ROOT, "tests", "bench")
+    uas_port = uas_port or free_port()
+    t_uas = ["-t", uas_transport] if uas_transport else []
+    t_uac = ["-t", transport] if transport else []
+    uas = subprocess.Popen(["sipp", "-sf", os.path.join(bench, uas), "-i", "127.0.0.1", "-p", str(uas_port)] + t_uas
+                           + ["-m", str(calls), "-nostdin"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.4)
+        key_args = [a for k, v in [("uas_port", uas_port)] + list(keys) for a in ("-key", k, str(v))]
+        p = subprocess.run(["sipp", "-sf", os.path.join(bench, uac), f"127.0.0.1:{sipd_port}", "-s", service,
+                            "-i", "127.0.0.1", "-p", str(free_port())] + t_uac
+                           + ["-m", str(calls), "-r", "5", "-timeout", str(timeout), "-timeout_error", "-nostdin"]
+                           + key_args, capture_output=True, text=True, timeout=40)
+        ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", p.stdout)
+        failed = re.search(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", p.stdout)
+        return (p.returncode, int(ok.group(1)) if ok else 0, int(failed.group(1)) if failed else -1,
+                p.stdout[-1500:])
+    finally:
+        if uas.poll() is None:
+            uas.terminate()
+        try:
+            uas.wait(5)
+        except subprocess.TimeoutExpired:
+            uas.kill()
+            uas.wait()
 
 
 def tcp_msg(sock, timeout=3.0):
@@ -433,3 +459,17 @@ class Call:
 
     def bye(self, side="caller"):
         return self.send("BYE", side)
+
+
+@contextlib.contextmanager
+def calling(sipd_port, user, parties=(), **kw):
+    """A Caller's INVITE to user@sipd (kw as Caller's) for a with block; closes it and the UAs in parties after."""
+    try:
+        c = Caller(sipd_port, user, **kw)
+        try:
+            yield c
+        finally:
+            c.close()
+    finally:
+        for ua in parties:
+            ua.close()

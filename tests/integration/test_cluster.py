@@ -8,65 +8,17 @@ import os
 import random
 import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 
 from regtest import Client, challenges, credentials
-from sipdtest import ROOT, Sipd, TestRun, free_port, new_branch, parse_sip, tcp_read_message
+from clustertest import DEAD_AFTER, PgCluster, node, psql, psql_rows
+from sipdtest import TestRun, new_branch, parse_sip, tcp_read_message, wait_until
 from sipua import UA, Call
-
-CLUSTER = os.path.join(ROOT, "tests", "pg", "pg_cluster.sh")
-ROUTING = open(os.path.join(ROOT, "routing.cfg")).read()
-
-
-def psql(conninfo, sql):
-    subprocess.run(["psql", "-qAt", conninfo, "-c", sql], check=True, capture_output=True, timeout=30)
-
-
-DEAD_AFTER = 4
-
-
-class Node(Sipd):
-    """A node with the default modules, session timers short enough for a test (min_se 2 s)."""
-
-    @staticmethod
-    def default_modules_block():
-        return Sipd.default_modules_block().replace("min_se = 90;", "min_se = 2; test_intervals = true;")
-
-
-def node(build, conninfo, name, host):
-    port = free_port(host=host)
-    s = Node(build, modules="default", routing=ROUTING, port=port, workers=2, log_level=os.environ.get("LOG", "info"),
-             listen=[f"udp:{host}:{port}", f"tcp:{host}:{port}"],
-             core={"node_id": name, "node_address": f"sip:{host}:{port}", "node_dead_after": DEAD_AFTER})
-    # Its own application_name, so that the test can cut this node's connection alone.
-    s.db = f"{conninfo} application_name=sipd_{name.replace('-', '_')}"
-    s.host = host
-    return s
-
-
-def psql_rows(conninfo, sql):
-    p = subprocess.run(["psql", "-qAt", "-F", "|", conninfo, "-c", sql], check=True, capture_output=True, text=True,
-                       timeout=30)
-    return [line.split("|") for line in p.stdout.splitlines() if line]
-
 
 def kill9(s):
     s.proc.send_signal(signal.SIGKILL)
     s.proc.wait()
     s.logf.close()
-
-
-def wait_until(pred, timeout, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 class Callee:
@@ -171,20 +123,10 @@ def call(caller_node, callee_user, caller_user="alice"):
 
 def main():
     run = TestRun("cluster")
-    if not os.path.exists("/usr/lib/postgresql"):
-        print("cluster: skipped: PostgreSQL server binaries are not installed (Debian package postgresql)")
-        print("cluster: 0 passed, 0 failed, 1 skipped")
+    pg = PgCluster(run.name, "sipd_cluster")
+    if not pg.start():
         return
-    pgdir = tempfile.mkdtemp(prefix="sipd-cluster-pg-")
-    os.chmod(pgdir, 0o755)
-    p = subprocess.run(["bash", CLUSTER, "start", pgdir], capture_output=True, text=True)
-    if p.returncode != 0:
-        print(f"cluster: skipped: PostgreSQL did not start here: {p.stderr.strip()}")
-        print("cluster: 0 passed, 0 failed, 1 skipped")
-        return
-    admin = p.stdout.strip()
-    conninfo = admin.replace("dbname=postgres", "dbname=sipd_cluster")
-    psql(admin, "CREATE DATABASE sipd_cluster")
+    admin, conninfo = pg.admin, pg.conninfo
     a = node(run.build, conninfo, "node-a", "127.0.0.1")
     b = node(run.build, conninfo, "node-b", "127.0.0.2")
     parties = []
@@ -414,7 +356,7 @@ def main():
 
             @run.case
             def the_database_going_away_gives_503_at_once_and_comes_back():
-                subprocess.run(["bash", CLUSTER, "stop", pgdir], check=True, capture_output=True)
+                pg.stop(check=True)
                 c = Client(a.port, "udp", host="127.0.0.1")
                 statuses = []
                 t0 = time.time()
@@ -428,7 +370,7 @@ def main():
                 last = resp
                 run.expect(last is not None and last.status == 503 and last.get("Retry-After"),
                            "503 with Retry-After")
-                subprocess.run(["bash", CLUSTER, "start", pgdir], check=True, capture_output=True)
+                pg.start_again()
 
                 def registers():
                     r, _ = c.register_auth("bob", "secret", contact=f"<sip:bob@127.0.0.1:{c.lport}>",
@@ -439,8 +381,7 @@ def main():
     finally:
         for ua in parties:
             ua.close()
-        subprocess.run(["bash", CLUSTER, "stop", pgdir], capture_output=True)
-        subprocess.run(["rm", "-rf", pgdir])
+        pg.remove()
     run.finish()
 
 

@@ -6,15 +6,12 @@ allows for the listing through sipctl under ASan and load).
 Runs its own PostgreSQL cluster (tests/pg/pg_cluster.sh) in a temporary directory; without the
 PostgreSQL server binaries it says so and counts as skipped."""
 
-import os
-import subprocess
-import tempfile
 import threading
 import time
 
 from regtest import Client
-from sipdtest import TestRun
-from test_cluster import CLUSTER, node, psql, wait_until
+from clustertest import PgCluster, node
+from sipdtest import TestRun, wait_until
 
 USERS = 40
 # Notifications are polled every 100 ms; the rest of the bound is sipctl's listing, slow under ASan and load.
@@ -53,22 +50,11 @@ def bindings(n):
 
 def main():
     run = TestRun("cluster_burst")
-    if not os.path.exists("/usr/lib/postgresql"):
-        print("cluster_burst: skipped: PostgreSQL server binaries are not installed (Debian package postgresql)")
-        print("cluster_burst: 0 passed, 0 failed, 1 skipped")
+    pg = PgCluster(run.name, "sipd_burst")
+    if not pg.start():
         return
-    pgdir = tempfile.mkdtemp(prefix="sipd-burst-pg-")
-    os.chmod(pgdir, 0o755)
-    p = subprocess.run(["bash", CLUSTER, "start", pgdir], capture_output=True, text=True)
-    if p.returncode != 0:
-        print(f"cluster_burst: skipped: PostgreSQL did not start here: {p.stderr.strip()}")
-        print("cluster_burst: 0 passed, 0 failed, 1 skipped")
-        return
-    admin = p.stdout.strip()
-    conninfo = admin.replace("dbname=postgres", "dbname=sipd_burst")
-    psql(admin, "CREATE DATABASE sipd_burst")
-    a = node(run.build, conninfo, "node-a", "127.0.0.1")
-    b = node(run.build, conninfo, "node-b", "127.0.0.2")
+    a = node(run.build, pg.conninfo, "node-a", "127.0.0.1")
+    b = node(run.build, pg.conninfo, "node-b", "127.0.0.2")
     users = [f"u{i}" for i in range(USERS)]
     # Even users register on node-a, odd ones on node-b; "shared" registers one phone on each node.
     plan = [(a if i % 2 == 0 else b, u, u) for i, u in enumerate(users)]
@@ -108,8 +94,7 @@ def main():
                 run.expect(gone_b, f"node-b has no binding left: {bindings(b)}")
                 run.expect(took < WITHIN, f"gone from both nodes {took:.2f}s after the last 200 OK")
     finally:
-        subprocess.run(["bash", CLUSTER, "stop", pgdir], capture_output=True)
-        subprocess.run(["rm", "-rf", pgdir])
+        pg.remove()
     run.finish()
 
 

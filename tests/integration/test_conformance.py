@@ -8,9 +8,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipdtest import (ROOT, Sipd, TestRun, parse_sip, sip_request, tcp_connect, tcp_read_message,  # noqa: E402
-                      udp_request)
+                      udp_request, wait_until)
 from regtest import Client, challenges, credentials  # noqa: E402
-from sipua import UA, wait_until  # noqa: E402
+from sipua import UA  # noqa: E402
 
 run = TestRun("conformance")
 ALIAS = "example.test"

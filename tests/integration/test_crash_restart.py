@@ -5,15 +5,15 @@ database that passes PRAGMA integrity_check."""
 
 import os
 import signal
-import socket
 import sqlite3
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import Sipd, TestRun, new_branch, parse_sip  # noqa: E402
-from sipua import UA, Call, wait_until  # noqa: E402
+from sipdtest import Sipd, TestRun, wait_until  # noqa: E402
+from regtest import RegisterBurst  # noqa: E402
+from sipua import UA, Call  # noqa: E402
 
 run = TestRun("crash_restart")
 MODS = [{"name": "parser"}, {"name": "udp"}, {"name": "sanity"}, {"name": "maxfwd"},
@@ -136,38 +136,14 @@ try:
                 finally:
                     a.close()
 
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        sock.bind(("127.0.0.1", 0))
-        lport = sock.getsockname()[1]
-        acked = set()
-
-        def receiver():
-            sock.settimeout(0.2)
-            while not stop.is_set():
-                try:
-                    data, _ = sock.recvfrom(65535)
-                except socket.timeout:
-                    continue
-                except OSError:
-                    return
-                m = parse_sip(data)
-                if m and m.status == 200:
-                    acked.add(m.get("Call-ID").split("@")[0])
-
-        threads = [threading.Thread(target=receiver), threading.Thread(target=call_loop),
-                   threading.Thread(target=call_loop)]
+        burst = RegisterBurst(s.port, "mix")
+        acked = burst.acked
+        threads = [threading.Thread(target=call_loop), threading.Thread(target=call_loop)]
         for t in threads:
             t.start()
         killed = False
         for i in range(3000):
-            user = f"mix{i}"
-            sock.sendto((f"REGISTER sip:127.0.0.1:{s.port} SIP/2.0\r\n"
-                         f"Via: SIP/2.0/UDP 127.0.0.1:{lport};branch={new_branch()};rport\r\n"
-                         f"Max-Forwards: 70\r\nFrom: <sip:{user}@127.0.0.1>;tag={i}\r\n"
-                         f"To: <sip:{user}@127.0.0.1>\r\nCall-ID: {user}@mix\r\nCSeq: 1 REGISTER\r\n"
-                         f"Contact: <sip:{user}@10.1.0.1:5060>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n").encode(),
-                        ("127.0.0.1", s.port))
+            burst.register(i, f"mix{i}")
             if i % 20 == 0:
                 time.sleep(0.005)
             if len(acked) >= 400 and len(placed) >= 10:
@@ -183,7 +159,7 @@ try:
         stop.set()
         for t in threads:
             t.join(10)
-        sock.close()
+        burst.close()
         snapshot = set(acked)
         run.expect(snapshot and len(placed) >= 10, f"load before the kill: {len(snapshot)} REGISTERs acknowledged, "
                                                   f"{len(placed)} calls up")

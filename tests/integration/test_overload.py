@@ -10,7 +10,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from overload import Client, Flood  # noqa: E402
 from sipdtest import Sipd, TestRun, parse_sip, sip_request  # noqa: E402
-from sipua import UA, wait_until  # noqa: E402
+from sipua import UA  # noqa: E402
 
 run = TestRun("overload")
 

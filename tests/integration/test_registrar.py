@@ -2,17 +2,14 @@
 during a registration burst (no binding acknowledged with 200 may be lost)."""
 
 import os
-import random
 import re
 import signal
-import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import Sipd, TestRun, new_branch, parse_sip  # noqa: E402
-from regtest import Client  # noqa: E402
+from sipdtest import Sipd, TestRun  # noqa: E402
+from regtest import Client, RegisterBurst  # noqa: E402
 
 run = TestRun("registrar")
 MODULES = [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "sanity"},
@@ -183,38 +180,12 @@ try:
     @run.case
     def kill_9_during_a_burst_loses_no_acknowledged_binding():
         n = 3000
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        sock.bind(("127.0.0.1", 0))
-        lport = sock.getsockname()[1]
-        acked = set()
-        stop = threading.Event()
-
-        def receiver():
-            sock.settimeout(0.2)
-            while not stop.is_set():
-                try:
-                    data, _ = sock.recvfrom(65535)
-                except socket.timeout:
-                    continue
-                except OSError:
-                    return
-                m = parse_sip(data)
-                if m and m.status == 200:
-                    acked.add(m.get("Call-ID").split("@")[0])
-
-        t = threading.Thread(target=receiver)
-        t.start()
+        burst = RegisterBurst(s.port, "burst")
+        acked = burst.acked
         start = time.time()
         killed = False
         for i in range(n):
-            user = f"burst{i}"
-            msg = (f"REGISTER sip:127.0.0.1:{s.port} SIP/2.0\r\n"
-                   f"Via: SIP/2.0/UDP 127.0.0.1:{lport};branch={new_branch()};rport\r\n"
-                   f"Max-Forwards: 70\r\nFrom: <sip:{user}@127.0.0.1>;tag={i}\r\n"
-                   f"To: <sip:{user}@127.0.0.1>\r\nCall-ID: {user}@burst\r\nCSeq: 1 REGISTER\r\n"
-                   f"Contact: <sip:{user}@10.1.0.1:5060>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n")
-            sock.sendto(msg.encode(), ("127.0.0.1", s.port))
+            burst.register(i, f"burst{i}")
             if i % 50 == 0:
                 time.sleep(0.002)
             if not killed and len(acked) >= 500:
@@ -228,9 +199,7 @@ try:
         s.proc.wait()
         s.logf.close()
         time.sleep(0.3)
-        stop.set()
-        t.join()
-        sock.close()
+        burst.close()
         snapshot = set(acked)
         run.expect(0 < len(snapshot) < n, f"killed mid-burst: {len(snapshot)} of {n} acknowledged "
                                           f"in {time.time() - start:.2f}s")

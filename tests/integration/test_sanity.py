@@ -6,18 +6,8 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import Sipd, TestRun, parse_sip, sip_request, udp_request  # noqa: E402
+from sipdtest import OPTIONS_ROUTING, Sipd, TestRun, parse_sip, sip_request, udp_request  # noqa: E402
 
-ROUTING = """request_route {
-	sanity();
-	maxfwd(70);
-	if ($rm == "OPTIONS") {
-		reply(200, "OK");
-		exit;
-	}
-	reply(404, "Not Here");
-}
-"""
 
 run = TestRun("sanity")
 WARNING = re.compile(r'^399 (\S+) "(.*)"$')
@@ -49,7 +39,7 @@ def expect_rejection(resp, status, mention):
 
 
 with Sipd(run.build, modules=[{"name": "parser"}, {"name": "udp"}, {"name": "sanity"}, {"name": "maxfwd"}],
-          routing=ROUTING) as s:
+          routing=OPTIONS_ROUTING) as s:
     uri = f"sip:127.0.0.1:{s.port}"
 
     @run.case

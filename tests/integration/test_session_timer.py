@@ -3,17 +3,13 @@ auth_check() in the default routing.cfg, calls with timers (scripted UAs and SIP
 `sipctl sessions`, refreshes by re-INVITE and UPDATE, expiry with BYEs to both parties, BYE cleanup."""
 
 import os
-import re
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request, udp_request  # noqa: E402
-from sipua import UA, Call  # noqa: E402
+from sipdtest import ROOT, Sipd, TestRun, free_port, parse_sip, sip_request, udp_request  # noqa: E402
+from sipua import UA, Call, sipp_calls  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BENCH = os.path.join(ROOT, "tests", "bench")
 run = TestRun("session_timer")
 
 BASE = [{"name": "parser"}, {"name": "udp"}, {"name": "sanity"}, {"name": "maxfwd"},
@@ -235,33 +231,11 @@ with Sipd(run.build, modules=BASE + [st_module(min_se=2, session_expires=4, max_
             a.close()
             b.close()
 
-    def sipp(scenario_uac, scenario_uas, calls):
-        uas_port = free_port()
-        uas = subprocess.Popen(["sipp", "-sf", os.path.join(BENCH, scenario_uas), "-i", "127.0.0.1", "-p",
-                                str(uas_port), "-m", str(calls), "-nostdin"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            time.sleep(0.4)
-            p = subprocess.run(["sipp", "-sf", os.path.join(BENCH, scenario_uac), f"127.0.0.1:{s.port}",
-                                "-s", "bob", "-i", "127.0.0.1", "-p", str(free_port()), "-m", str(calls),
-                                "-r", "5", "-timeout", "20", "-timeout_error", "-nostdin",
-                                "-key", "uas_port", str(uas_port), "-key", "se", "4"],
-                               capture_output=True, text=True, timeout=40)
-            ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", p.stdout)
-            return p.returncode, int(ok.group(1)) if ok else 0, p.stdout[-1500:]
-        finally:
-            if uas.poll() is None:
-                uas.terminate()
-            try:
-                uas.wait(5)
-            except subprocess.TimeoutExpired:
-                uas.kill()
-                uas.wait()
-
     @run.case
     def sipp_calls_with_timers_refreshed_and_tracked():
         before = s.ctl("sessions.stats")
-        rc, ok, out = sipp("uac_call_timer.xml", "uas_call_timer.xml", 3)
+        rc, ok, _, out = sipp_calls(s.port, "bob", 3, uac="uac_call_timer.xml", uas="uas_call_timer.xml",
+                                    timeout=20, keys=[("se", 4)])
         run.expect(rc == 0 and ok == 3, f"sipp rc {rc}, {ok} ok\n{out}")
         st = s.ctl("sessions.stats")
         run.expect(st["created"] - before["created"] == 3, f"3 dialogs created: {before} -> {st}")

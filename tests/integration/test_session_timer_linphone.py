@@ -3,101 +3,20 @@ tracked by session_timer, refreshed by linphone's UPDATE at half the interval, a
 Needs linphonec (apt-get install linphone-cli); prints a skip line and fails when it is missing."""
 
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import Sipd, TestRun, free_port  # noqa: E402
+from sipdtest import Sipd, TestRun  # noqa: E402
+from interop.common import require_tools, wait_for  # noqa: E402
+from interop.linphone import Linphone  # noqa: E402
 
 run = TestRun("session_timer_linphone")
 INTERVAL = 10  # linphone refreshes at 5 s; below RFC 4028's 90 only because test_intervals is set
 
-RC = """[sip]
-sip_port={port}
-sip_tcp_port=0
-sip_tls_port=0
-default_proxy=-1
-register_only_when_network_is_up=0
-media_encryption=none
-session_expires_enabled=1
-session_expires_value={interval}
-session_expires_min_value={interval}
-session_expires_refresher_value=0
-[rtp]
-bind_address=127.0.0.1
-audio_rtp_port={rtp}
-video_rtp_port=0
-text_rtp_port=0
-[net]
-stun_server=
-firewall_policy=0
-[sound]
-echocancellation=0
-"""
-
-
-class Linphone:
-    """linphonec driven through a stdin pipe, with its own HOME."""
-
-    def __init__(self, name, interval):
-        self.dir = tempfile.mkdtemp(prefix=f"st-{name}-")
-        os.makedirs(os.path.join(self.dir, ".local", "share", "linphone"))
-        self.port = free_port()
-        self.rc = os.path.join(self.dir, "linphonerc")
-        with open(self.rc, "w") as f:
-            f.write(RC.format(port=self.port, interval=interval, rtp=free_port("udp")))
-        self.out = open(os.path.join(self.dir, "out.log"), "wb")
-        self.proc = subprocess.Popen(["linphonec", "-c", self.rc, "-d", "6", "-l", os.path.join(self.dir, "debug.log")],
-                                     stdin=subprocess.PIPE, stdout=self.out, stderr=subprocess.STDOUT,
-                                     env=dict(os.environ, HOME=self.dir))
-        self.cmd("soundcard use files")
-
-    def cmd(self, line):
-        self.proc.stdin.write((line + "\n").encode())
-        self.proc.stdin.flush()
-
-    def log(self):
-        try:
-            with open(os.path.join(self.dir, "debug.log"), errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def stdout(self):
-        with open(os.path.join(self.dir, "out.log"), errors="replace") as f:
-            return f.read()
-
-    def close(self):
-        try:
-            self.cmd("quit")
-            self.proc.stdin.close()
-            self.proc.wait(10)
-        except Exception:
-            self.proc.kill()
-            self.proc.wait()
-        self.out.close()
-
-
-def wait_for(pred, timeout, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
-
-
-if not shutil.which("linphonec"):
-    print("session_timer_linphone: linphonec missing (apt-get install linphone-cli)")
-    run.failed += 1
-    run.finish()
-
-bob = Linphone("bob", INTERVAL)
-alice = Linphone("alice", INTERVAL)
+require_tools(run, run.name, [("linphonec", "linphone-cli")])
+bob = Linphone("bob", session_expires=INTERVAL)
+alice = Linphone("alice", session_expires=INTERVAL)
 script = f"""request_route {{
 	sanity();
 	maxfwd(70);

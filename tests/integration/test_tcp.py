@@ -5,7 +5,6 @@ Run: python3 tests/integration/test_tcp.py BUILD_DIR [case ...]
 """
 
 import os
-import resource
 import selectors
 import shutil
 import socket
@@ -14,7 +13,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request  # noqa: E402
+from sipdtest import (Sipd, TestRun, free_port, parse_sip, raise_nofile, rss_kib,  # noqa: E402
+                      sip_request)
 
 ROUTING = 'request_route { reply(200, "OK"); }\n'
 run = TestRun("tcp")
@@ -104,21 +104,6 @@ def sipd(params=None, listen=None, **kw):
     port = free_port()
     return Sipd(run.build, modules=[{"name": "parser"}, tcp_module(**(params or {}))], routing=ROUTING,
                 listen=listen or ["tcp:127.0.0.1:{port}", "tcp:[::1]:{port}"], port=port, **kw)
-
-
-def raise_nofile(n):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = min(max(soft, n), hard)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    return want
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 with sipd({"max_connections_per_ip": 4096, "max_message_size": 4096}) as s:

@@ -10,8 +10,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request, tcp_read_message  # noqa: E402
-from sipua import wait_until  # noqa: E402
+from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request, tcp_read_message, wait_until  # noqa: E402
 
 run = TestRun("tcp_hostile")
 ROUTING = 'request_route { reply(200, "OK"); }\n'

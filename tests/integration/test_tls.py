@@ -8,7 +8,6 @@ Run: python3 tests/integration/test_tls.py BUILD_DIR [case ...]
 import atexit
 import os
 import re
-import resource
 import shutil
 import socket
 import ssl
@@ -19,7 +18,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request, tcp_read_message, udp_request  # noqa: E402
+from sipdtest import (Sipd, TestRun, free_port, parse_sip, raise_nofile, rss_kib, sip_request,  # noqa: E402
+                      tcp_read_message, udp_request)
 from tlstest import Pki, client_context, peer_cn, server_context, tls_connect  # noqa: E402
 from interop.baresip import Baresip  # noqa: E402
 from interop.common import wait_for  # noqa: E402
@@ -42,21 +42,6 @@ WRONG_CERT, WRONG_KEY = pki.issue("wrong", ["DNS:other.test"], cn="other.test")
 LIVE_CERT, LIVE_KEY = os.path.join(PKI_DIR, "live.pem"), os.path.join(PKI_DIR, "live.key")
 shutil.copy(SRV_CERT, LIVE_CERT)
 shutil.copy(SRV_KEY, LIVE_KEY)
-
-
-def raise_nofile(n):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = min(max(soft, n), hard)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    return want
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class Uas:

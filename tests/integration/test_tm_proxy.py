@@ -2,18 +2,14 @@
 CANCEL, forking, Timer C, loops, Max-Forwards and dead callees, with scripted UAs on loopback."""
 
 import os
-import re
 import socket
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request, tcp_connect  # noqa: E402
-from sipua import UA, Caller, accept_msg, reply_to, tcp_msg, wait_until  # noqa: E402
+from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request, tcp_connect, wait_until  # noqa: E402
+from sipua import UA, Caller, accept_msg, calling, reply_to, sipp_calls, tcp_msg  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BENCH = os.path.join(ROOT, "tests", "bench")
 run = TestRun("tm_proxy")
 
 
@@ -39,30 +35,6 @@ MODS = [{"name": "parser"}, {"name": "udp"}, {"name": "tcp"}, {"name": "sanity"}
         {"name": "tm", "t1": 100, "t2": 400, "t4": 500, "timer_c": 1500}]
 
 
-def sipp_call(sipd_port, service, transport, uas_port, uas_transport, calls=3):
-    """Runs SIPp UAS and UAC (both ours, stopped by PID); returns (uac exit code, successful, failed)."""
-    uas = subprocess.Popen(["sipp", "-sf", os.path.join(BENCH, "uas_call.xml"), "-i", "127.0.0.1", "-p",
-                            str(uas_port), "-t", uas_transport, "-m", str(calls), "-nostdin"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(0.4)
-        p = subprocess.run(["sipp", "-sf", os.path.join(BENCH, "uac_call.xml"), f"127.0.0.1:{sipd_port}",
-                            "-s", service, "-i", "127.0.0.1", "-p", str(free_port()), "-t", transport,
-                            "-m", str(calls), "-r", "5", "-timeout", "15", "-timeout_error", "-nostdin"],
-                           capture_output=True, text=True, timeout=40)
-        ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", p.stdout)
-        failed = re.search(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", p.stdout)
-        return p.returncode, int(ok.group(1)) if ok else 0, int(failed.group(1)) if failed else -1
-    finally:
-        if uas.poll() is None:
-            uas.terminate()
-        try:
-            uas.wait(5)
-        except subprocess.TimeoutExpired:
-            uas.kill()
-            uas.wait()
-
-
 SCRIPT = routing(f"""	if ($rU == "loop") {{ relay(); exit; }}
 	if ($rU == "failover") {{ t_on_failure(NEXT); $ru = "sip:first@127.0.0.1:$hdr(X-A)"; record_route(); relay(); exit; }}
 	if ($rU == "tcpbob") {{ $ru = "sip:bob@127.0.0.1:{TCP_UAS_PORT};transport=tcp"; }}
@@ -82,24 +54,23 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
 
     @run.case
     def call_udp():
-        rc, ok, failed = sipp_call(s.port, "bob", "u1", UAS_PORT, "u1")
+        rc, ok, failed, _ = sipp_calls(s.port, "bob", 3, uas_port=UAS_PORT, transport="u1", uas_transport="u1")
         run.expect(rc == 0 and ok == 3 and failed == 0, f"sipp rc {rc}, {ok} ok, {failed} failed")
 
     @run.case
     def call_tcp():
-        rc, ok, failed = sipp_call(s.port, "tcpbob", "t1", TCP_UAS_PORT, "t1")
+        rc, ok, failed, _ = sipp_calls(s.port, "tcpbob", 3, uas_port=TCP_UAS_PORT, transport="t1", uas_transport="t1")
         run.expect(rc == 0 and ok == 3 and failed == 0, f"sipp rc {rc}, {ok} ok, {failed} failed")
 
     @run.case
     def call_udp_to_tcp():
-        rc, ok, failed = sipp_call(s.port, "tcpbob", "u1", TCP_UAS_PORT, "t1")
+        rc, ok, failed, _ = sipp_calls(s.port, "tcpbob", 3, uas_port=TCP_UAS_PORT, transport="u1", uas_transport="t1")
         run.expect(rc == 0 and ok == 3 and failed == 0, f"sipp rc {rc}, {ok} ok, {failed} failed")
 
     @run.case
     def cancel_while_ringing():
         ua = UA(mode="ring")
-        c = Caller(s.port, "carol", headers=[f"X-UA: {ua.port}"])
-        try:
+        with calling(s.port, "carol", headers=[f"X-UA: {ua.port}"], parties=(ua,)) as c:
             trying = c.wait(lambda r: r.status == 100, 0.3)
             run.expect(trying is not None, "no 100 Trying within 300 ms")
             run.expect(c.wait(lambda r: r.status == 180, 2) is not None, "no 180")
@@ -109,96 +80,64 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
             fin = c.wait(lambda r: r.status >= 300 and "INVITE" in r.get("CSeq", ""), 3)
             run.expect(fin is not None and fin.status == 487, f"final {fin and fin.start}")
             run.expect("CANCEL" in ua.seen, f"callee saw {ua.seen}")
-        finally:
-            c.close()
-            ua.close()
 
     @run.case
     def fork_one_answers_other_cancelled():
         a, b = UA(mode="ring"), UA(mode="answer", delay=0.3)
-        c = Caller(s.port, "fork", headers=[f"X-A: {a.port}", f"X-B: {b.port}"])
-        try:
+        with calling(s.port, "fork", headers=[f"X-A: {a.port}", f"X-B: {b.port}"], parties=(a, b)) as c:
             fin = c.final(4)
             run.expect(fin is not None and fin.status == 200, f"final {fin and fin.start}")
             run.expect(fin.get("Contact", "").endswith(f":{b.port}>"), f"200 from {fin.get('Contact')}")
             time.sleep(0.5)
             run.expect("INVITE" in a.seen and "CANCEL" in a.seen, f"ringing branch saw {a.seen}")
             run.expect("ACK" in a.seen, f"487 not acknowledged hop by hop: {a.seen}")
-        finally:
-            c.close()
-            a.close()
-            b.close()
 
     @run.case
     def forked_busy_everywhere():
         a, b = UA(mode="busy"), UA(mode="busy")
-        c = Caller(s.port, "fork", headers=[f"X-A: {a.port}", f"X-B: {b.port}"])
-        try:
+        with calling(s.port, "fork", headers=[f"X-A: {a.port}", f"X-B: {b.port}"], parties=(a, b)) as c:
             fin = c.final(4)
             run.expect(fin is not None and fin.status == 486, f"final {fin and fin.start}")
-        finally:
-            c.close()
-            a.close()
-            b.close()
 
     @run.case
     def failure_route_tries_the_next_target():
         a, b = UA(mode="busy"), UA(mode="answer", delay=0.1)
-        c = Caller(s.port, "failover", headers=[f"X-A: {a.port}", f"X-B: {b.port}"])
-        try:
+        with calling(s.port, "failover", headers=[f"X-A: {a.port}", f"X-B: {b.port}"], parties=(a, b)) as c:
             fin = c.final(4)
             run.expect(fin is not None and fin.status == 200, f"final {fin and fin.start}")
             run.expect(not any(r.status == 486 for r in c.responses), "the 486 went upstream")
             run.expect("INVITE" in a.seen and "INVITE" in b.seen, f"saw {a.seen} / {b.seen}")
-        finally:
-            c.close()
-            a.close()
-            b.close()
 
     @run.case
     def timer_c_gives_408():
         ua = UA(mode="ring")
-        c = Caller(s.port, "dave", headers=[f"X-UA: {ua.port}"])
-        try:
+        with calling(s.port, "dave", headers=[f"X-UA: {ua.port}"], parties=(ua,)) as c:
             fin = c.final(6)
             run.expect(fin is not None and fin.status == 408, f"final {fin and fin.start}")
             run.expect("CANCEL" in ua.seen, f"Timer C did not cancel the ringing branch: {ua.seen}")
-        finally:
-            c.close()
-            ua.close()
 
     @run.case
     def loop_gives_482():
-        c = Caller(s.port, "loop")
-        try:
+        with calling(s.port, "loop") as c:
             fin = c.final(4)
             run.expect(fin is not None and fin.status == 482, f"final {fin and fin.start}")
-        finally:
-            c.close()
 
     @run.case
     def max_forwards_zero_gives_483():
-        c = Caller(s.port, "bob", max_forwards=0)
-        try:
+        with calling(s.port, "bob", max_forwards=0) as c:
             fin = c.final(3)
             run.expect(fin is not None and fin.status == 483, f"final {fin and fin.start}")
-        finally:
-            c.close()
 
     @run.case
     def dead_tcp_callee_gives_480():
-        c = Caller(s.port, "dead")
-        try:
+        with calling(s.port, "dead") as c:
             fin = c.final(8)
             run.expect(fin is not None and fin.status in (480, 408, 503), f"final {fin and fin.start}")
-        finally:
-            c.close()
 
     @run.case
     def retransmission_absorbed():
         ua = UA(mode="busy")
-        c = Caller(s.port, "erin", headers=[f"X-UA: {ua.port}"])
-        try:
+        with calling(s.port, "erin", headers=[f"X-UA: {ua.port}"], parties=(ua,)) as c:
             fin = c.final(3)
             run.expect(fin is not None and fin.status == 486, f"final {fin and fin.start}")
             c.responses = []
@@ -208,9 +147,6 @@ with Sipd(run.build, modules=MODS, routing=SCRIPT,
             run.expect(ua.seen.count("INVITE") == 1, f"callee saw {ua.seen}")
             st = s.ctl("tm.stats")
             run.expect(st["absorbed"] >= 1, f"stats {st}")
-        finally:
-            c.close()
-            ua.close()
 
 # A callee registered over TCP (baresip's pattern): its connections come and go; its Contact names where it
 # listens. Requests from a UDP caller may lack Content-Length, which a stream peer needs to find the message end.

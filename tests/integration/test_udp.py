@@ -9,18 +9,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipdtest import Sipd, TestRun, free_port, parse_sip, sip_request, udp_request  # noqa: E402
+from sipdtest import OPTIONS_ROUTING, Sipd, TestRun, free_port, parse_sip, sip_request, udp_request  # noqa: E402
 
-ROUTING = """request_route {
-	sanity();
-	maxfwd(70);
-	if ($rm == "OPTIONS") {
-		reply(200, "OK");
-		exit;
-	}
-	reply(404, "Not Here");
-}
-"""
 MAX_MESSAGE = 4096
 
 run = TestRun("udp")
@@ -48,7 +38,7 @@ def header_params(value):
     return dict((p.partition("=")[0].strip(), p.partition("=")[2].strip()) for p in value.split(";")[1:])
 
 
-with Sipd(run.build, modules=modules(), routing=ROUTING, workers=2,
+with Sipd(run.build, modules=modules(), routing=OPTIONS_ROUTING, workers=2,
           listen=["udp:127.0.0.1:{port}", "udp:[::1]:{port}"]) as s:
 
     @run.case
@@ -207,7 +197,7 @@ def bind_error_names_the_address():
     busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     busy.bind(("127.0.0.1", port))
     try:
-        sd = Sipd(run.build, modules=modules(), routing=ROUTING, port=port)
+        sd = Sipd(run.build, modules=modules(), routing=OPTIONS_ROUTING, port=port)
         try:
             sd.start(timeout=5)
             sd.stop()

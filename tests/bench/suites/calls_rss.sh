@@ -78,5 +78,4 @@ request_route {
 	summary="$summary${summary:+; }$rate calls/s for ${SECONDS_RUN}s: sipd PSS max $((s_max / 1024)) MiB last $((s_last / 1024)) MiB ($s_ok ok, $s_failed failed), kamailio PSS max $((k_max / 1024)) MiB last $((k_last / 1024)) MiB ($k_ok ok, $k_failed failed)"
 done
 line="$suite: $summary; workers $BENCH_WORKERS, kamailio shm ${KAMAILIO_SHM_MB} MiB"
-echo "$line"
-echo "$(date '+%F %T') $line" >>"$BENCH_OUT/results.txt"
+bench_result "$line"

@@ -17,26 +17,12 @@ bench_build sipd sipctl parser udp sanity maxfwd tm session_timer || exit 1
 # st_run NAME CHECK MODULES...: one sipd, its own SIPp UAS; sets ST_RESULT to "rate cpu bound".
 # Not in a subshell: the PIDs it starts must reach BENCH_PIDS for the exit trap.
 st_run() {
-	local name=$1 check=$2 port uas
+	local name=$1 check=$2 port
 	shift 2
-	uas=$(bench_free_port)
-	sipp -sf "$BENCH_DIR/uas_call_timer.xml" -i 127.0.0.1 -p "$uas" -buff_size "$BENCH_SIPP_BUFFER" \
-		-nostdin >"$BENCH_TMP/uas-$uas.out" 2>&1 &
-	BENCH_PIDS+=($!)
-	sleep 0.5
+	bench_start_sipp_uas uas_call_timer.xml
 	port=$(bench_free_port)
-	bench_start_sipd "$port" "
-request_route {
-	sanity();
-	maxfwd(70);
-	if (is_method(\"ACK\")) { if (loose_route()) { relay(); } drop; }
-	$check
-	if (has_to_tag()) { loose_route(); relay(); exit; }
-	\$ru = \"sip:\$rU@127.0.0.1:$uas\";
-	record_route();
-	relay();
-}" "$@" >&2 || return 1
-	BENCH_SIPP_ARGS="-s callee -key uas_port $uas -key se 1800"
+	bench_start_sipd "$port" "$(bench_timer_routing "$UAS_PORT" "$check")" "$@" >&2 || return 1
+	BENCH_SIPP_ARGS="-s callee -key uas_port $UAS_PORT -key se 1800"
 	ST_PORT=$port ST_PID=$SIPD_PID ST_ARGS=$BENCH_SIPP_ARGS
 	ST_RESULT=$(bench_find_max "$suite" "$name" "$port" "$SIPD_PID" "$BENCH_DIR/uac_call_timer.xml")
 }
@@ -73,10 +59,8 @@ cost=$(awk -v a="$off_rate" -v b="$on_rate" 'BEGIN { if (a > 0) printf "%.1f", (
 line="$suite: without session_timer $off_rate calls/s (${off_cpu}us CPU per call), with it $on_rate calls/s"
 line="$line (${on_cpu}us per call): cost $cost% of the call rate; at $fixed calls/s ${off_fixed}us vs"
 line="$line ${on_fixed}us of sipd CPU per call (+$((on_fixed - off_fixed))us); workers $BENCH_WORKERS"
-echo "$line"
-echo "$(date '+%F %T') $line" >>"$BENCH_OUT/results.txt"
+bench_result "$line"
 if [ "${BENCH_ST_DIALOGS:-100000}" -gt 0 ]; then
 	mem=$(python3 "$BENCH_DIR/st_memory.py" "$BENCH_BUILD" "${BENCH_ST_DIALOGS:-100000}") || exit 1
-	echo "$suite memory: $mem"
-	echo "$(date '+%F %T') $suite memory: $mem" >>"$BENCH_OUT/results.txt"
+	bench_result "$suite memory: $mem"
 fi

@@ -28,17 +28,9 @@ for run in $runs; do
 		workers=${workers%%w*}
 		spread=true
 		[ "${run%-nospread}" != "$run" ] && spread=false
-		BENCH_WORKERS=$workers BENCH_SIPD_LISTEN="\"tcp:127.0.0.1:{port}\"" bench_start_sipd "$port" "
-request_route {
-	sanity();
-	maxfwd(70);
-	if (has_to_tag()) { loose_route(); relay(); exit; }
-	if (\$rm == \"OPTIONS\" && \$rU == \"\") { t_reply(200, \"OK\"); exit; }
-	if (\$rm == \"CANCEL\") { t_reply(481, \"Call/Transaction Does Not Exist\"); exit; }
-	\$ru = \"sip:\$rU@127.0.0.1:$uas_port;transport=tcp\";
-	record_route();
-	relay();
-}" parser udp "tcp:spread = $spread" sanity maxfwd tm || exit 1
+		BENCH_WORKERS=$workers BENCH_SIPD_LISTEN="\"tcp:127.0.0.1:{port}\"" bench_start_sipd "$port" \
+			"$(bench_proxy_routing "sip:\$rU@127.0.0.1:$uas_port;transport=tcp")" \
+			parser udp "tcp:spread = $spread" sanity maxfwd tm || exit 1
 		pid=$SIPD_PID
 		;;
 	kamailio-*)
@@ -67,5 +59,4 @@ for run in $runs; do
 	parts+=("$part, setup ms $s)")
 done
 line="$suite: one TCP connection, < ${BENCH_MAX_FAIL_PCT}% failed: $(IFS=';'; echo "${parts[*]}" | sed 's/;/; /g'); load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "$line"
-echo "$(date '+%F %T') $line" >>"$BENCH_OUT/results.txt"
+bench_result "$line"

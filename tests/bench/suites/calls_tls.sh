@@ -23,17 +23,8 @@ for srv in $servers; do
 	uas_port=$(bench_free_port)
 	port=$(bench_free_port)
 	if [ "$srv" = sipd ]; then
-		BENCH_SIPD_LISTEN="\"tls:127.0.0.1:{port}\"" bench_start_sipd "$port" "
-request_route {
-	sanity();
-	maxfwd(70);
-	if (has_to_tag()) { loose_route(); relay(); exit; }
-	if (\$rm == \"OPTIONS\" && \$rU == \"\") { t_reply(200, \"OK\"); exit; }
-	if (\$rm == \"CANCEL\") { t_reply(481, \"Call/Transaction Does Not Exist\"); exit; }
-	\$ru = \"sip:\$rU@127.0.0.1:$uas_port;transport=tls\";
-	record_route();
-	relay();
-}" parser udp "tcp:max_connections_per_ip = 65536" \
+		BENCH_SIPD_LISTEN="\"tls:127.0.0.1:{port}\"" bench_start_sipd "$port" \
+			"$(bench_proxy_routing "sip:\$rU@127.0.0.1:$uas_port;transport=tls")" parser udp "tcp:max_connections_per_ip = 65536" \
 			"{ name = \"tls\"; certificate = \"$PKI/cert.pem\"; private_key = \"$PKI/key.pem\"; verify_server = false; }" \
 			sanity maxfwd tm || exit 1
 		pid=$SIPD_PID

@@ -13,27 +13,13 @@ suite=calls_webadmin
 BENCH_RATES=${BENCH_CALL_RATES:-"500 1000 2000 3000 4000 6000"}
 bench_build sipd sipctl parser udp sanity maxfwd tm session_timer webadmin || exit 1
 
-uas=$(bench_free_port)
-sipp -sf "$BENCH_DIR/uas_call_timer.xml" -i 127.0.0.1 -p "$uas" -buff_size "$BENCH_SIPP_BUFFER" \
-	-nostdin >"$BENCH_TMP/uas-$uas.out" 2>&1 &
-BENCH_PIDS+=($!)
-sleep 0.5
+bench_start_sipp_uas uas_call_timer.xml
 port=$(bench_free_port)
 http=$(bench_free_port)
-bench_start_sipd "$port" "
-request_route {
-	sanity();
-	maxfwd(70);
-	if (is_method(\"ACK\")) { if (loose_route()) { relay(); } drop; }
-	if (is_method(\"INVITE|UPDATE\")) { session_timer_check(); }
-	if (has_to_tag()) { loose_route(); relay(); exit; }
-	\$ru = \"sip:\$rU@127.0.0.1:$uas\";
-	record_route();
-	relay();
-}" parser udp sanity maxfwd tm session_timer \
+bench_start_sipd "$port" "$(bench_timer_routing "$UAS_PORT" 'if (is_method("INVITE|UPDATE")) { session_timer_check(); }')" parser udp sanity maxfwd tm session_timer \
 	"{ name = \"webadmin\"; listen = [ \"127.0.0.1:$http\" ]; bootstrap_admin = false; }" >&2 || exit 1
 "$BENCH_BUILD/core/sipctl" -S "$BENCH_TMP/sipd-$port/sipd.ctl" admin add bench bench-password >/dev/null || exit 1
-BENCH_SIPP_ARGS="-s callee -key uas_port $uas -key se 1800"
+BENCH_SIPP_ARGS="-s callee -key uas_port $UAS_PORT -key se 1800"
 
 counts="$BENCH_TMP/sse-counts"
 fixed=${BENCH_WA_FIXED_RATE:-300}
@@ -71,5 +57,4 @@ line="$line (${o_cpu}us per call); at $fixed calls/s CPU per call without:$fixed
 line="$line; events read by the last reader: $(cat "$counts" 2>/dev/null); event drops ${drops:-n/a}"
 [ "$i_bound" = 1 ] || [ "$o_bound" = 1 ] && line="$line; SIPp-bound"
 line="$line; workers $BENCH_WORKERS"
-echo "$line"
-echo "$(date '+%F %T') $line" >>"$BENCH_OUT/results.txt"
+bench_result "$line"

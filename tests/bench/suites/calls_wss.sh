@@ -26,18 +26,8 @@ ws_sipd() {
 	local tls=()
 	[ "$1" = wss ] && tls=("{ name = \"tls\"; certificate = \"$PKI/cert.pem\"; private_key = \"$PKI/key.pem\"; verify_server = false; }")
 	pid=
-	BENCH_SIPD_LISTEN="\"$1:127.0.0.1:{port}\"" bench_start_sipd "$2" "
-request_route {
-	sanity();
-	maxfwd(70);
-	if (has_to_tag()) { loose_route(); relay(); exit; }
-	if (\$rm == \"OPTIONS\" && \$rU == \"\") { t_reply(200, \"OK\"); exit; }
-	if (\$rm == \"CANCEL\") { t_reply(481, \"Call/Transaction Does Not Exist\"); exit; }
-	if (\$rm == \"REGISTER\") { save(); exit; }
-	lookup();
-	record_route();
-	relay();
-}" parser udp "tcp:max_connections_per_ip = 65536" "${tls[@]}" \
+	BENCH_SIPD_LISTEN="\"$1:127.0.0.1:{port}\"" bench_start_sipd "$2" "$(bench_proxy_routing lookup)" \
+		parser udp "tcp:max_connections_per_ip = 65536" "${tls[@]}" \
 		"ws:allowed_origins = [ \"*\" ]; max_connections = ${BENCH_WS_MAX_CONNECTIONS:-1024}; max_connections_per_ip = ${BENCH_WS_MAX_CONNECTIONS:-1024}" \
 		sanity maxfwd tm registrar && pid=$SIPD_PID
 }

@@ -30,16 +30,7 @@ sipd_port=$(bench_free_port)
 kam_port=$(bench_free_port)
 export BENCH_PROBE_PROTO=tcp
 BENCH_SIPD_LISTEN='"tcp:127.0.0.1:{port}"'
-bench_start_sipd "$sipd_port" '
-request_route {
-	sanity();
-	maxfwd(70);
-	if ($rm == "OPTIONS") {
-		reply(200, "OK");
-		exit;
-	}
-	reply(404, "Not Here");
-}' parser tcp sanity maxfwd || exit 1
+bench_start_sipd "$sipd_port" "$(bench_options_routing)" parser tcp sanity maxfwd || exit 1
 # Every SIPp connection comes from 127.0.0.1: lift the per-IP cap (Kamailio has none) by
 # restarting sipd with the same files plus one tcp parameter.
 sipd_dir="$BENCH_TMP/sipd-$sipd_port"

@@ -11,16 +11,7 @@ bench_build sipd sipctl parser udp sanity maxfwd || exit 1
 
 if [[ " $servers " == *" sipd "* ]]; then
 	port=$(bench_free_port)
-	bench_start_sipd "$port" '
-request_route {
-	sanity();
-	maxfwd(70);
-	if ($rm == "OPTIONS") {
-		reply(200, "OK");
-		exit;
-	}
-	reply(404, "Not Here");
-}' parser udp sanity maxfwd || exit 1
+	bench_start_sipd "$port" "$(bench_options_routing)" parser udp sanity maxfwd || exit 1
 	sipd=$(bench_find_max options_udp sipd "$port" "$SIPD_PID" "$BENCH_DIR/options_uac.xml")
 fi
 if [[ " $servers " == *" kamailio "* ]]; then

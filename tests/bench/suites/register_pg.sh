@@ -183,12 +183,7 @@ step_once() {
 	[ "$failed" -eq 0 ] && [ $((ach * 10)) -ge $((rate * 9)) ]
 }
 step() {
-	local try
-	for ((try = 0; try <= BENCH_RETRIES; try++)); do
-		step_once "$1" && return 0
-		[ "$failed" -eq 0 ] && return 1
-	done
-	return 1
+	bench_retry failed step_once "$1"
 }
 
 # find_max: BENCH_RATES up until a step fails, then bisection; prints "best cpu pgcpu bound goodput".

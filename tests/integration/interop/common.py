@@ -7,11 +7,10 @@ import shutil
 import socket
 import struct
 import sys
-import time
 import wave
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from sipdtest import ROOT, free_port  # noqa: E402
+from sipdtest import ROOT, free_port, wait_until  # noqa: E402
 
 
 def free_ports(count, proto="both"):
@@ -44,14 +43,8 @@ def free_port_exact(port, proto):
 
 
 def wait_for(pred, timeout, step=0.1):
-    """Polls pred until it returns something true or timeout passes; returns its last value."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
+    """sipdtest.wait_until at the real clients' slower polling step."""
+    return wait_until(pred, timeout, step)
 
 
 def sine_wav(path, seconds, rate, freq=440.0):
