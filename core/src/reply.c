@@ -23,8 +23,9 @@ static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
 static void stats_init(void)
 {
 	stat_tx_replies = sipd_stat_register("core", "tx_replies", "stateless replies sent");
-	stat_tx_reply_errors =
-	    sipd_stat_register("core", "tx_reply_errors", "stateless replies not sent (no Via, send error)");
+	stat_tx_reply_errors = sipd_stat_register(
+	    "core", "tx_reply_errors",
+	    "stateless replies not sent (no Via, send error; udp counts batch send errors)");
 }
 
 struct reason_entry {
