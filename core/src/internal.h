@@ -106,6 +106,10 @@ void loops_destroy(void);
 typedef void (*loop_idle_hook)(unsigned thread_index);
 void loops_set_idle_hook(loop_idle_hook hook);
 
+/* ---- transport.c ------------------------------------------------------- */
+/* Sends what the calling worker queued with sipd_send_soon this round (its loop calls it). */
+void transports_flush(void);
+
 /* ---- stats.c ----------------------------------------------------------- */
 /* Appends {"group.name": value, ...} to obj. */
 void stats_dump(json_t *obj);

@@ -293,12 +293,16 @@ static void *loop_main(void *arg)
 		dispatch(l, evs, n);
 		timer_wheel_run(&l->wheel, sipd_now_ms());
 		run_posts(l);
+		/* What this round queued to send (replies to a read batch, a commit's 200s) goes out
+		 * together. */
+		transports_flush();
 		loop_idle_hook hook = atomic_load(&idle_hook);
 		if (hook)
 			hook(l->idx);
 	}
 	for (unsigned round = 0; round < STOP_DRAIN_ROUNDS && run_posts(l); round++)
 		;
+	transports_flush();
 	atomic_store(&l->running, false);
 	tls_loop = NULL;
 	return NULL;

@@ -23,8 +23,9 @@ static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
 static void stats_init(void)
 {
 	stat_tx_replies = sipd_stat_register("core", "tx_replies", "stateless replies sent");
-	stat_tx_reply_errors =
-	    sipd_stat_register("core", "tx_reply_errors", "stateless replies not sent (no Via, send error)");
+	stat_tx_reply_errors = sipd_stat_register(
+	    "core", "tx_reply_errors",
+	    "stateless replies not sent (no Via, send error; udp counts batch send errors)");
 }
 
 struct reason_entry {
@@ -221,7 +222,7 @@ int sipd_reply(struct sipd_ctx *ctx, int code, const char *reason, const char *e
 			  strerror(err));
 		goto out;
 	}
-	err = sipd_send(&dst, out.p, out.len);
+	err = sipd_send_soon(&dst, out.p, out.len);
 	if (err) {
 		char ip[INET6_ADDRSTRLEN];
 
@@ -362,7 +363,7 @@ int sipd_reply_later_send(const struct sipd_reply_later *r, int code, const char
 		if (err)
 			goto out;
 	}
-	err = sipd_send(&r->dst, other ? other : r->buf, other ? len : r->len);
+	err = sipd_send_soon(&r->dst, other ? other : r->buf, other ? len : r->len);
 	free(other);
 	if (!err)
 		sipd_stat_inc(stat_tx_replies);

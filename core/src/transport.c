@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <sipd/log.h>
+#include <sipd/loop.h>
 #include <sipd/transport.h>
 
 #include "internal.h"
@@ -19,6 +20,9 @@
  * registration (a module started after the workers) safe to publish.
  */
 static _Atomic(const struct sipd_transport *) transports[PROTO_COUNT];
+static _Atomic(const struct sipd_transport_batch *) batchers[PROTO_COUNT];
+/* Set when the calling worker queued something this round: the round's end then flushes. */
+static __thread bool queued;
 static _Atomic(sipd_transport_error_fn) error_fns[MAX_ERROR_LISTENERS];
 
 static const char *const proto_names[PROTO_COUNT] = {
@@ -56,6 +60,44 @@ int sipd_send(const struct sipd_dest *dst, const char *buf, size_t len)
 	if (!t)
 		return ENOTSUP;
 	return t->send(dst, buf, len);
+}
+
+int sipd_transport_batch_register(const struct sipd_transport_batch *b)
+{
+	const struct sipd_transport_batch *none = NULL;
+
+	if (!b || !b->queue || !b->flush || !proto_valid(b->proto))
+		return EINVAL;
+	if (!atomic_compare_exchange_strong(&batchers[b->proto], &none, b))
+		return EEXIST;
+	return 0;
+}
+
+int sipd_send_soon(const struct sipd_dest *dst, const char *buf, size_t len)
+{
+	const struct sipd_transport_batch *b;
+
+	if (!dst || !buf || !len || !proto_valid(dst->proto))
+		return EINVAL;
+	b = atomic_load_explicit(&batchers[dst->proto], memory_order_acquire);
+	if (!b || !sipd_loop_self())
+		return sipd_send(dst, buf, len);
+	queued = true;
+	return b->queue(dst, buf, len);
+}
+
+void transports_flush(void)
+{
+	if (!queued)
+		return;
+	queued = false;
+	for (unsigned p = SIPD_PROTO_UDP; p < PROTO_COUNT; p++) {
+		const struct sipd_transport_batch *b =
+		    atomic_load_explicit(&batchers[p], memory_order_acquire);
+
+		if (b)
+			b->flush();
+	}
 }
 
 int sipd_transport_on_error(sipd_transport_error_fn fn)

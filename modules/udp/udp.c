@@ -80,6 +80,8 @@ static int udp_init(void)
 	if (err)
 		goto out;
 	err = sipd_transport_register(&udp_transport);
+	if (!err)
+		err = sipd_transport_batch_register(&udp_transport_batch);
 	if (err)
 		udp_sockets_close();
 out:
@@ -88,12 +90,17 @@ out:
 
 static int udp_start(void)
 {
-	return udp_recv_start();
+	int err = udp_send_start();
+
+	if (!err && (err = udp_recv_start()) != 0)
+		udp_send_stop();
+	return err;
 }
 
 static void udp_stop(void)
 {
 	udp_recv_stop();
+	udp_send_stop();
 	udp_sockets_close();
 }
 

@@ -52,7 +52,32 @@ uint32_t udp_drops_cmsg(const struct msghdr *h);
 /* Accounts for a drop total read on s: counts the increase, logs once per drop_log_interval. */
 void udp_drops_seen(struct udp_socket *s, uint32_t total);
 
-/* udp_send.c: the transport registered for SIPD_PROTO_UDP. */
+/* udp_send.c: the transport registered for SIPD_PROTO_UDP, and its batched sending for the worker loops. */
 extern const struct sipd_transport udp_transport;
+extern const struct sipd_transport_batch udp_transport_batch;
+/* One queue per worker loop (start, before the loops run); freed after they stopped (stop). */
+int udp_send_start(void);
+void udp_send_stop(void);
+
+/* udp_batch.c: datagrams queued by one thread, sent together with sendmmsg in queue order. */
+#define UDP_BATCH_MSGS  64
+#define UDP_BATCH_BYTES 65536
+struct udp_batch;
+/* What a flush did: datagrams sent, datagrams not sent, and the errno of the last failure. */
+struct udp_batch_result {
+	unsigned sent, failed;
+	int err;
+};
+int udp_batch_new(struct udp_batch **out);
+void udp_batch_free(struct udp_batch *b);
+unsigned udp_batch_count(const struct udp_batch *b);
+/*
+ * Queues a copy of buf for to on fd, flushing first when the batch is full (res says what that
+ * flush did). 0, or EMSGSIZE when buf or to does not fit a batch: the caller sends it alone.
+ */
+int udp_batch_add(struct udp_batch *b, int fd, const union sipd_sockaddr *to, socklen_t tolen,
+		  const char *buf, size_t len, struct udp_batch_result *res);
+/* Sends everything queued, in order (one sendmmsg per run of the same socket), and empties b. */
+void udp_batch_flush(struct udp_batch *b, struct udp_batch_result *res);
 
 #endif

@@ -184,6 +184,38 @@ with Sipd(run.build, modules=modules(), routing=OPTIONS_ROUTING, workers=2,
         run.expect(answers > 0, "no answers")
 
     @run.case
+    def a_burst_is_answered_once_each_in_batches():
+        # Replies to one recvmmsg batch leave together (sendmmsg): every request still gets its own answer.
+        before = s.stats()
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tx.bind(("127.0.0.1", 0))
+        tx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        port = tx.getsockname()[1]
+        n = 300
+        reqs = [sip_request("OPTIONS", f"sip:127.0.0.1:{s.port}", via_port=port, cseq=i + 1,
+                            call_id=f"burst-{i}@test") for i in range(n)]
+        seen = {}
+        try:
+            for req in reqs:
+                tx.sendto(req, ("127.0.0.1", s.port))
+            tx.settimeout(3)
+            while len(seen) < n or sum(seen.values()) < n:
+                try:
+                    resp = parse_sip(tx.recv(65535))
+                except socket.timeout:
+                    break
+                cseq = int(resp.get("CSeq").split()[0])
+                seen[cseq] = seen.get(cseq, 0) + 1
+        finally:
+            tx.close()
+        after = s.stats()
+        run.expect(sorted(seen) == list(range(1, n + 1)), f"{n - len(seen)} requests unanswered")
+        run.expect(all(v == 1 for v in seen.values()), "a request was answered twice")
+        moved = int(after["udp.tx_packets"]) - int(before["udp.tx_packets"])
+        run.expect(moved >= n, f"udp.tx_packets moved by {moved}")
+        run.expect(int(after.get("udp.tx_errors", 0)) == int(before.get("udp.tx_errors", 0)), "tx_errors moved")
+
+    @run.case
     def transmit_counters_move():
         before = stat(s, "udp.tx_packets")
         udp_request("127.0.0.1", s.port, sip_request("OPTIONS", f"sip:127.0.0.1:{s.port}"))

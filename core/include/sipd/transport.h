@@ -77,6 +77,31 @@ SIPD_API int sipd_transport_register(const struct sipd_transport *t);
 SIPD_API int sipd_send(const struct sipd_dest *dst, const char *buf, size_t len);
 
 /*
+ * Since ABI 1.3. A transport that can send what a worker loop produced in
+ * one round together (udp: one sendmmsg instead of a sendto per datagram)
+ * registers this as well, from init. queue takes a copy of the message on
+ * the calling worker and returns 0 (or an errno it knows at once); a send
+ * error at the flush is counted in the transport's stats, not returned.
+ * flush sends what the calling worker queued; the core calls it at the end
+ * of every round of each worker loop. A direct send (send) on a worker
+ * sends its queue first, so one thread's messages keep their order.
+ */
+struct sipd_transport_batch {
+	enum sipd_proto proto;
+	int (*queue)(const struct sipd_dest *dst, const char *buf, size_t len);
+	void (*flush)(void);
+};
+
+SIPD_API int sipd_transport_batch_register(const struct sipd_transport_batch *b);
+/*
+ * Since ABI 1.3. Sends soon: on a worker loop whose transport batches, at
+ * the end of the loop's round with the other messages of that round;
+ * otherwise at once, as sipd_send. For messages whose sender only counts a
+ * failure (stateless replies): a failure at the flush is not returned.
+ */
+SIPD_API int sipd_send_soon(const struct sipd_dest *dst, const char *buf, size_t len);
+
+/*
  * Transport errors that happen after sipd_send returned (a connect that
  * failed, a reset connection with queued data): the transport reports them
  * and whoever registered (tm) fails its transactions toward dst.

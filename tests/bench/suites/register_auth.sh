@@ -4,8 +4,8 @@
 # with write-through to SQLite; then memory per binding of sipd at 100 000 bindings.
 set -u
 . "$(dirname "$0")/../lib.sh"
+. "$BENCH_DIR/register_lib.sh"
 
-USERS=${BENCH_REGISTER_USERS:-10000}
 FILL=${BENCH_REGISTER_FILL:-100000}
 # Authenticated registrations per second (each is REGISTER, 401, REGISTER, 200).
 BENCH_RATES=${BENCH_REGISTER_RATES:-"1000 2000 4000 8000 16000 32000"}
@@ -14,94 +14,16 @@ KAMAILIO_MAXBUFFER=${KAMAILIO_MAXBUFFER:-8388608}
 
 bench_build sipd sipctl parser udp sanity maxfwd auth_db registrar || exit 1
 
-# The injection file SIPp reads the credentials from: user;[authentication ...] per line.
 csv="$BENCH_TMP/users.csv"
-python3 - "$csv" "$USERS" <<'PY'
-import sys
-with open(sys.argv[1], "w") as f:
-    f.write("SEQUENTIAL\n")
-    for i in range(int(sys.argv[2])):
-        f.write(f"user{i};[authentication username=user{i} password=pw{i}]\n")
-PY
-
-# sipd: its own start (module parameters needed), users provisioned before start-up.
-# SIPp's [authentication] does MD5 only, so sipd offers MD5 alone here (as Kamailio does).
+reg_users_csv "$csv"
+# sipd: users provisioned before start-up; Kamailio: the same users, usrloc in memory and write-through.
 sipd_port=$(bench_free_port)
 sdir="$BENCH_TMP/sipd-$sipd_port"
-mkdir -p "$sdir"
-cat >"$sdir/modules.conf" <<EOF
-core = { listen = [ "udp:127.0.0.1:$sipd_port" ]; workers = $BENCH_WORKERS; routing = "routing.cfg";
-	 database = "$sdir/sipd.db"; log_level = "warn"; control_socket = "$sdir/sipd.ctl"; };
-modules = ( { name = "parser"; }, { name = "udp"; }, { name = "sanity"; }, { name = "maxfwd"; },
-	    { name = "auth_db"; realm = "sipd"; algorithms = [ "MD5" ]; },
-	    { name = "registrar"; max_expires = 7200; } );
-EOF
-cat >"$sdir/routing.cfg" <<'EOF'
-request_route {
-	sanity();
-	maxfwd(70);
-	if ($rm == "REGISTER") {
-		auth_check();
-		save();
-		exit;
-	}
-	reply(404, "Not Here");
-}
-EOF
-"$BENCH_BUILD/core/sipd" -c -f "$sdir/modules.conf" -M "$BENCH_BUILD/modules" --db "$sdir/sipd.db" \
-	>"$sdir/check.log" 2>&1 || { cat "$sdir/check.log" >&2; exit 1; }
-python3 - "$sdir/sipd.db" "$USERS" <<'PY'
-import hashlib, sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1])
-now = int(time.time())
-rows = []
-for i in range(int(sys.argv[2])):
-    u, p = f"user{i}", f"pw{i}"
-    rows.append((u, "sipd", hashlib.md5(f"{u}:sipd:{p}".encode()).hexdigest(),
-                 hashlib.sha256(f"{u}:sipd:{p}".encode()).hexdigest(), now, now))
-db.executemany("INSERT INTO users(username, realm, ha1_md5, ha1_sha256, enabled, created, updated) "
-               "VALUES(?, ?, ?, ?, 1, ?, ?)", rows)
-db.commit()
-PY
-"$BENCH_BUILD/core/sipd" -D -f "$sdir/modules.conf" -M "$BENCH_BUILD/modules" -S "$sdir/sipd.ctl" \
-	--db "$sdir/sipd.db" >"$sdir/sipd.log" 2>&1 &
-SIPD_PID=$!
-BENCH_PIDS+=("$SIPD_PID")
-bench_wait_sip 127.0.0.1 "$sipd_port" udp || { tail -20 "$sdir/sipd.log" >&2; exit 1; }
-bench_log "sipd pid $SIPD_PID on port $sipd_port with $USERS users"
-
-# Kamailio: the same users in its subscriber table, one database per mode.
-kam_db() {
-	local db=$1
-	cat /usr/share/kamailio/db_sqlite/standard-create.sql /usr/share/kamailio/db_sqlite/auth_db-create.sql \
-		/usr/share/kamailio/db_sqlite/usrloc-create.sql | sqlite3 "$db" || return 1
-	# WAL (persistent in the file) so its readers do not wait for its writers, as sipd's do not.
-	sqlite3 "$db" 'PRAGMA journal_mode=WAL;' >/dev/null || return 1
-	python3 - "$db" "$USERS" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-db.executemany("INSERT INTO subscriber(username, domain, password) VALUES(?, '127.0.0.1', ?)",
-               [(f"user{i}", f"pw{i}") for i in range(int(sys.argv[2]))])
-db.commit()
-PY
-}
-start_kam() { # start_kam NAME [WRITE_THROUGH]: sets KAM_PORT and KAMAILIO_PID
-	local name=$1 wt=${2:-} cfg
-	KAM_PORT=$(bench_free_port)
-	mkdir -p "$BENCH_TMP/kam-$name"
-	kam_db "$BENCH_TMP/kam-$name/kamailio.db" || return 1
-	cfg="$BENCH_TMP/kam-$name/register.cfg"
-	{
-		echo "#!KAMAILIO"
-		echo "#!define DBURL \"sqlite:///$BENCH_TMP/kam-$name/kamailio.db\""
-		[ -n "$wt" ] && echo "#!define WRITE_THROUGH"
-		echo "include_file \"$BENCH_DIR/kamailio/register.cfg\""
-	} >"$cfg"
-	bench_start_kamailio "$cfg" "$KAM_PORT" "udp:127.0.0.1:$KAM_PORT"
-}
-start_kam mem || exit 1
+reg_start_sipd "$BENCH_BUILD" "$sdir" 127.0.0.1 "$sipd_port" "$sdir/sipd.db" || exit 1
+bench_log "sipd pid $SIPD_PID on port $sipd_port with $REG_USERS users"
+reg_start_kamailio mem || exit 1
 kam_mem_port=$KAM_PORT kam_mem_pid=$KAMAILIO_PID
-start_kam db WRITE_THROUGH || exit 1
+reg_start_kamailio db WRITE_THROUGH || exit 1
 kam_db_port=$KAM_PORT kam_db_pid=$KAMAILIO_PID
 
 export BENCH_SIPP_ARGS="${BENCH_SIPP_ARGS:-} -inf $csv"
@@ -124,9 +46,8 @@ for rate in ${BENCH_KAM_SQLITE_RATES:-500 1000 2500 5000}; do
 done
 bench_report register_auth_vs_memory "$sipd" "$kmem" >&2
 bench_report register_auth_vs_sqlite "$sipd" "$kdb" >&2
-committed=$("$BENCH_BUILD/core/sipctl" -S "$sdir/sipd.ctl" -j stats 2>/dev/null |
-	python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("db.jobs", 0), "writes in", d.get("db.batches", 0), "transactions")')
-bench_log "sipd group commit: $committed"
+read -r jobs batches < <(reg_db_stats "$sdir/sipd.ctl")
+bench_log "sipd group commit: $jobs writes in $batches transactions"
 
 # Memory per binding: a fresh sipd (registrar only), RSS before and after FILL bindings.
 mem_port=$(bench_free_port)

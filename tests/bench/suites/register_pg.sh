@@ -7,8 +7,8 @@
 # CPU per registration counts the SIP server's processes and, separately, PostgreSQL's.
 set -u
 . "$(dirname "$0")/../lib.sh"
+. "$BENCH_DIR/register_lib.sh"
 
-USERS=${BENCH_REGISTER_USERS:-10000}
 # Authenticated registrations per second (each is REGISTER, 401, REGISTER, 200), as register_auth.
 BENCH_RATES=${BENCH_REGISTER_RATES:-"1000 2000 4000 8000 16000 32000"}
 KAMAILIO_MAXBUFFER=${KAMAILIO_MAXBUFFER:-8388608}
@@ -57,71 +57,19 @@ pg_reset() { psql_do "$1" -c "SELECT pg_stat_statements_reset()" >/dev/null; }
 
 # Injection files: all users, and each half for the two nodes.
 csv="$BENCH_TMP/users.csv"
-python3 - "$BENCH_TMP" "$USERS" <<'PY'
-import sys
-d, n = sys.argv[1], int(sys.argv[2])
-line = lambda i: f"user{i};[authentication username=user{i} password=pw{i}]\n"
-for name, rng in (("users.csv", range(n)), ("users-a.csv", range(0, n, 2)), ("users-b.csv", range(1, n, 2))):
-    with open(f"{d}/{name}", "w") as f:
-        f.write("SEQUENTIAL\n" + "".join(line(i) for i in rng))
-PY
+reg_users_csv "$csv"
+reg_users_csv "$BENCH_TMP/users-a.csv" 0 2
+reg_users_csv "$BENCH_TMP/users-b.csv" 1 2
 
-# sipd users as SQL rows (username, realm, ha1_md5, ha1_sha256, ...), for SQLite and PostgreSQL alike.
-python3 - "$BENCH_TMP/users.sql" "$USERS" <<'PY'
-import hashlib, sys, time
-now = int(time.time())
-with open(sys.argv[1], "w") as f:
-    f.write("BEGIN;\n")
-    for i in range(int(sys.argv[2])):
-        u, p = f"user{i}", f"pw{i}"
-        f.write(f"INSERT INTO users(username, realm, ha1_md5, ha1_sha256, enabled, created, updated) VALUES("
-                f"'{u}', 'sipd', '{hashlib.md5(f'{u}:sipd:{p}'.encode()).hexdigest()}', "
-                f"'{hashlib.sha256(f'{u}:sipd:{p}'.encode()).hexdigest()}', 1, {now}, {now});\n")
-    f.write("COMMIT;\n")
-PY
-
-# start_sipd NAME HOST DATABASE [NODE_ID]: schema made by a check run, users provisioned, then
-# started; sets SIPD_PID, SIPD_PORT, SIPD_DIR. SIPp's [authentication] does MD5 only: sipd offers MD5.
+# start_sipd NAME HOST DATABASE [NODE_ID]: the register_lib.sh registrar (users provisioned unless
+# PROVISION=0); sets SIPD_PID, SIPD_PORT, SIPD_DIR.
 start_sipd() {
-	local name=$1 host=$2 db=$3 node=${4:-} dir="$BENCH_TMP/sipd-$1" extra=""
+	local name=$1 host=$2 db=$3 node=${4:-} extra=""
 	SIPD_PORT=$(bench_free_port)
-	SIPD_DIR=$dir
-	mkdir -p "$dir"
+	SIPD_DIR="$BENCH_TMP/sipd-$name"
 	[ -n "$node" ] && extra="node_id = \"$node\"; node_address = \"sip:$host:$SIPD_PORT\";"
-	[ "$db" = sqlite ] && db="$dir/sipd.db"
-	cat >"$dir/modules.conf" <<EOF
-core = { listen = [ "udp:$host:$SIPD_PORT" ]; workers = $BENCH_WORKERS; routing = "routing.cfg";
-	 database = "$db"; log_level = "warn"; control_socket = "$dir/sipd.ctl"; $extra };
-modules = ( { name = "parser"; }, { name = "udp"; }, { name = "sanity"; }, { name = "maxfwd"; },
-	    { name = "auth_db"; realm = "sipd"; algorithms = [ "MD5" ]; },
-	    { name = "registrar"; max_expires = 7200; } );
-EOF
-	cat >"$dir/routing.cfg" <<'EOF'
-request_route {
-	sanity();
-	maxfwd(70);
-	if ($rm == "REGISTER") {
-		auth_check();
-		save();
-		exit;
-	}
-	reply(404, "Not Here");
-}
-EOF
-	"$BENCH_BUILD/core/sipd" -c -f "$dir/modules.conf" -M "$BENCH_BUILD/modules" --db "$db" \
-		>"$dir/check.log" 2>&1 || { cat "$dir/check.log" >&2; return 1; }
-	if [ "${PROVISION:-1}" = 1 ]; then
-		if [ "$db" = "$dir/sipd.db" ]; then
-			sqlite3 "$db" <"$BENCH_TMP/users.sql" || return 1
-		else
-			psql_do "$db" -f "$BENCH_TMP/users.sql" || return 1
-		fi
-	fi
-	"$BENCH_BUILD/core/sipd" -D -f "$dir/modules.conf" -M "$BENCH_BUILD/modules" -S "$dir/sipd.ctl" \
-		--db "$db" >"$dir/sipd.log" 2>&1 &
-	SIPD_PID=$!
-	BENCH_PIDS+=("$SIPD_PID")
-	bench_wait_sip "$host" "$SIPD_PORT" udp || { tail -20 "$dir/sipd.log" >&2; return 1; }
+	[ "$db" = sqlite ] && db="$SIPD_DIR/sipd.db"
+	REG_PROVISION=${PROVISION:-1} reg_start_sipd "$BENCH_BUILD" "$SIPD_DIR" "$host" "$SIPD_PORT" "$db" "$extra" || return 1
 	bench_log "sipd $name pid $SIPD_PID on $host:$SIPD_PORT ($db)"
 }
 
@@ -138,10 +86,7 @@ stop_pid() {
 }
 
 # "db.jobs db.batches" of a sipd (group commit: writes and the transactions they went in).
-db_stats() {
-	"$BENCH_BUILD/core/sipctl" -S "$1/sipd.ctl" -j stats 2>/dev/null |
-		python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("db.jobs", 0), d.get("db.batches", 0))'
-}
+db_stats() { reg_db_stats "$1/sipd.ctl"; }
 
 # TARGETS: "host port csv" per SIPp instance, PIDS: the SIP server's processes.
 # step RATE: one step, RATE shared by the targets; sets ach failed ok cpu pgcpu.
@@ -283,7 +228,7 @@ dbk=$(new_db kamailio) || exit 1
 for f in standard auth_db usrloc; do
 	psql_do "$dbk" -f "/usr/share/kamailio/postgres/$f-create.sql" >/dev/null || exit 1
 done
-python3 - "$USERS" <<'PY' | psql_do "$dbk" || exit 1
+python3 - "$REG_USERS" <<'PY' | psql_do "$dbk" || exit 1
 import sys
 print("BEGIN;")
 for i in range(int(sys.argv[1])):
