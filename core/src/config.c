@@ -17,7 +17,7 @@
 
 static const char *const core_keys[] = {
     "listen",         "aliases",     "workers", "database",     "routing",         "log_level", "log_target",
-    "control_socket", "module_path", "node_id", "node_address", "node_dead_after", NULL,
+    "control_socket", "module_path", "node_id", "node_address", "node_dead_after", "db_commit_interval", NULL,
 };
 static const char *const default_listen[] = {"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"};
 
@@ -174,7 +174,7 @@ static int check_core_keys(const struct core_config *c, const config_setting_t *
 			    err, errlen, src_file(c, s), src_line(s, 0),
 			    "unknown setting '%s' in core; expected one of listen, aliases, workers, "
 			    "database, routing, log_level, log_target, control_socket, module_path, node_id, "
-			    "node_address, node_dead_after",
+			    "node_address, node_dead_after, db_commit_interval",
 			    name);
 	}
 	return 0;
@@ -262,6 +262,22 @@ static int read_node_dead_after(struct core_config *c, const config_setting_t *c
 	return 0;
 }
 
+static int read_db_commit_interval(struct core_config *c, const config_setting_t *core, char *err,
+				   size_t errlen)
+{
+	const config_setting_t *s = core ? config_setting_get_member(core, "db_commit_interval") : NULL;
+
+	c->db_commit_interval = DB_COMMIT_INTERVAL_DEFAULT_MS;
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT || config_setting_get_int(s) < 0 ||
+	    config_setting_get_int(s) > DB_COMMIT_INTERVAL_MAX_MS)
+		return fail_at(err, errlen, src_file(c, s), src_line(s, 0),
+			       "core.db_commit_interval expects milliseconds from 0 to %d", DB_COMMIT_INTERVAL_MAX_MS);
+	c->db_commit_interval = (unsigned)config_setting_get_int(s);
+	return 0;
+}
+
 static int read_core(struct core_config *c, const config_setting_t *core, char *err, size_t errlen)
 {
 	char *routing = NULL, *database = NULL, *module_path = NULL;
@@ -286,7 +302,8 @@ static int read_core(struct core_config *c, const config_setting_t *core, char *
 	    (ret = read_string(c, core, "module_path", NULL, &module_path, err, errlen)) ||
 	    (ret = read_string(c, core, "node_id", NULL, &c->node_id, err, errlen)) ||
 	    (ret = read_string(c, core, "node_address", NULL, &c->node_address, err, errlen)) ||
-	    (ret = read_node_dead_after(c, core, err, errlen)))
+	    (ret = read_node_dead_after(c, core, err, errlen)) ||
+	    (ret = read_db_commit_interval(c, core, err, errlen)))
 		goto out;
 	ret = ENOMEM;
 	if (!(c->routing = resolve_path(c->path, routing)) ||

@@ -365,6 +365,7 @@ static int start(const struct options *o, struct core_config *c, struct progress
 	}
 	p->loaded = true;
 	/* Modules migrate their tables and load state in init: the database must be open by then. */
+	db_commit_interval_set(c->db_commit_interval);
 	if (db_open(c->database, err, sizeof(err)) != 0) {
 		report(c, err);
 		return EXIT_RUNTIME;

@@ -22,12 +22,13 @@
 /* This node's heartbeat in the nodes table (node.c); idle SQLite wakes this often too. */
 #define HEARTBEAT_EVERY_MS 2000
 /*
- * Group commit under load: a round starts at least this long after the
- * previous one began, so the writes that came meanwhile share its commit
- * (one fsync, each index page written once). An idle database commits a
- * write at once; under load a 200 OK waits this much longer at most.
+ * Group commit under load: a round starts at least commit_interval_ms after
+ * the previous one began (core.db_commit_interval), so the writes that came
+ * meanwhile share its commit (one fsync, each index page written once). An
+ * idle database commits a write at once; under load a 200 OK waits this much
+ * longer at most.
  */
-#define GATHER_MS 10
+static unsigned commit_interval_ms = DB_COMMIT_INTERVAL_DEFAULT_MS;
 
 static pthread_t thread;
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
@@ -234,6 +235,11 @@ static void wait_for_work(void)
 	pthread_cond_timedwait(&qwake, &qlock, &until);
 }
 
+void db_commit_interval_set(unsigned ms)
+{
+	commit_interval_ms = ms;
+}
+
 void db_thread_wake(void)
 {
 	pthread_mutex_lock(&qlock);
@@ -245,7 +251,7 @@ void db_thread_wake(void)
 /* Called with qlock held and jobs queued; returns with it held. */
 static void gather(void)
 {
-	uint64_t now = sipd_now_ms(), until = last_round_ms + GATHER_MS;
+	uint64_t now = sipd_now_ms(), until = last_round_ms + commit_interval_ms;
 	struct timespec ts;
 
 	if (now >= until || stopping)

@@ -40,6 +40,7 @@ struct core_config {
 	char *module_path;
 	char *node_id, *node_address; /* NULL: defaults (host name; first listen entry) */
 	int node_dead_after;          /* seconds */
+	unsigned db_commit_interval;  /* milliseconds */
 	struct core_module_entry *modules;
 	unsigned module_count;
 	void *cfg; /* libconfig config_t * */
@@ -152,6 +153,10 @@ int script_core_register(void);
 /* ---- db.c / db_thread.c: the database (sipd/db.h) --------------------- */
 /* Opens path (empty: no database) and starts the DB thread; on error err says what is wrong with the file. */
 int db_open(const char *path, char *err, size_t errlen);
+/* core.db_commit_interval: the least time between the starts of two group commits (before db_open). */
+#define DB_COMMIT_INTERVAL_DEFAULT_MS 20
+#define DB_COMMIT_INTERVAL_MAX_MS     1000
+void db_commit_interval_set(unsigned ms);
 /* Waits until queued writes are committed and their completions posted (before the loops stop). */
 void db_drain(void);
 /* Commits what is left, stops the DB thread, closes the file (after the modules stopped). */

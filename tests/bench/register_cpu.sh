@@ -26,7 +26,11 @@ reg_start_kamailio mem || exit 1
 export BENCH_SIPP_ARGS="-inf $csv"
 scenario="$BENCH_DIR/register_auth_uac.xml"
 # "user system" ticks of a process, and "name ticks" per thread group (sipd-w*: workers; the rest by name).
-ticks_split() { awk '{ sub(/.*\) /, ""); print $12, $13 }' "/proc/$1/stat"; }
+ticks_split() { # summed over a process and its children (Kamailio's)
+	local pid
+	for pid in "$1" $(pgrep -P "$1"); do cat "/proc/$pid/stat" 2>/dev/null; done |
+		awk '{ sub(/.*\) /, ""); u += $12; s += $13 } END { print u, s }'
+}
 ticks_threads() {
 	local f
 	for f in /proc/"$1"/task/*; do
@@ -43,8 +47,8 @@ one() { # name port pid
 	t1=$(bench_cpu_ticks "$3")
 	read -r u1 s1 < <(ticks_split "$3")
 	th1=$(ticks_threads "$3")
+	split=" user_us=$(us $((u1 - u0)) "$ok") sys_us=$(us $((s1 - s0)) "$ok")"
 	if [ "$1" != kamailio ]; then
-		split=" user_us=$(us $((u1 - u0)) "$ok") sys_us=$(us $((s1 - s0)) "$ok")"
 		split="$split $(join -a 2 <(echo "$th0") <(echo "$th1") |
 			awk -v ok="$ok" -v hz="$BENCH_CLK_TCK" '{ b = NF == 3 ? $2 : 0; printf "%s_us=%d ", $1, ($NF - b) * 1000000 / hz / (ok > 0 ? ok : 1) }')"
 	fi

@@ -33,6 +33,7 @@ Test(config, reads_every_core_setting)
 	cr_assert_str_eq(cfg.log_level, "debug");
 	cr_assert_str_eq(cfg.log_target, "syslog");
 	cr_assert_str_eq(cfg.control_socket, "/tmp/sipd-test.ctl");
+	cr_assert_eq(cfg.db_commit_interval, 5);
 }
 
 Test(config, resolves_relative_paths_against_the_config_directory)
@@ -50,7 +51,7 @@ Test(config, keeps_disabled_modules_in_the_list)
 	cr_assert(cfg.modules[0].enabled);
 	cr_assert_str_eq(cfg.modules[2].name, "webadmin");
 	cr_assert_not(cfg.modules[2].enabled);
-	cr_assert_eq(cfg.modules[2].line, 16);
+	cr_assert_eq(cfg.modules[2].line, 17);
 	cr_assert_str_eq(cfg.modules[2].file, CONF("good.conf"));
 }
 
@@ -68,6 +69,7 @@ Test(config, defaults_when_core_is_absent)
 	cr_assert_str_eq(cfg.log_target, "stderr");
 	cr_assert_str_eq(cfg.control_socket, "/run/sipd/sipd.ctl");
 	cr_assert_null(cfg.module_path);
+	cr_assert_eq(cfg.db_commit_interval, 20, "20 ms between group commits by default");
 }
 
 /* Each failing load must leave cfg empty and say file:line plus what was expected. */
@@ -125,6 +127,12 @@ Test(config, unknown_top_level_setting)
 Test(config, module_entry_without_name)
 {
 	expect_error(CONF("noname.conf"), EINVAL, "noname.conf:3: module entry needs name = \"<module>\";");
+}
+
+Test(config, commit_interval_out_of_range)
+{
+	expect_error(CONF("badcommit.conf"), EINVAL,
+		     "badcommit.conf:3: core.db_commit_interval expects milliseconds from 0 to 1000");
 }
 
 Test(config, unknown_log_level)

@@ -289,6 +289,60 @@ DB_TEST(long_payloads_of_one_transaction_arrive_whole)
 			 "6 payloads of 3000 bytes (three notifications' worth) come back as 6, in order");
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Submits jobs[0..n-1] at once and waits until all are done. */
+static void submit_and_wait(struct job *jobs, int n)
+{
+	completed = 0;
+	for (int i = 0; i < n; i++) {
+		jobs[i].job.run = job_run;
+		jobs[i].job.done = job_done;
+		cr_assert_eq(sipd_db_submit(&jobs[i].job), 0);
+	}
+	pthread_mutex_lock(&lock);
+	while (completed < n)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(jobs[i].err, 0);
+}
+
+/*
+ * core.db_commit_interval: an idle database commits a write at once; writes
+ * that come within the interval of the last round wait for its end and share
+ * one commit.
+ */
+DB_TEST(writes_within_the_commit_interval_share_one_commit)
+{
+	struct sipd_stat *batches = sipd_stat_register("db", "batches", NULL);
+	struct job first[] = {{.key = "first"}};
+	struct job later[] = {{.key = "l1"}, {.key = "l2"}, {.key = "l3"}};
+	uint64_t t0, took;
+	int64_t before;
+
+	db_commit_interval_set(400);
+	open_schema();
+	t0 = now_ms();
+	submit_and_wait(first, 1);
+	cr_assert_lt(now_ms() - t0, 400, "an idle database commits at once");
+	before = sipd_stat_read(batches);
+	submit_and_wait(later, 3);
+	took = now_ms() - t0;
+	db_commit_interval_set(DB_COMMIT_INTERVAL_DEFAULT_MS);
+	cr_assert_geq(took, 400, "the next round waits for the interval: done after %llu ms",
+		      (unsigned long long)took);
+	cr_assert_eq(sipd_stat_read(batches) - before, 1, "the three writes share one commit");
+	cr_assert_eq(value("l1"), 1);
+	cr_assert_eq(value("l3"), 1);
+}
+
 DB_TEST(a_read_sees_what_was_committed)
 {
 	open_schema();
