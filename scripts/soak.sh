@@ -87,8 +87,9 @@ sipp_run() {
 	eval "${name}_pid=$!"
 }
 # Every call's INVITE->180 time (rtd 1) goes to calls/*_rtt.csv: Date_ms;response_time_ms;rtd_no.
-sipp_run calls "$CALL_RATE" "$BENCH_DIR/uac_call.xml" -s callee -trace_rtt -rtt_freq 100
-sipp_run regs "$REG_RATE" "$BENCH_DIR/register_auth_uac.xml" -inf "$csv"
+# Every failure's reason goes to NAME/*_errors.log (-trace_err), summed up at the end.
+sipp_run calls "$CALL_RATE" "$BENCH_DIR/uac_call.xml" -s callee -trace_rtt -rtt_freq 100 -trace_err
+sipp_run regs "$REG_RATE" "$BENCH_DIR/register_auth_uac.xml" -inf "$csv" -trace_err
 
 out="$BENCH_OUT/soak-$(date -u +%Y%m%dT%H%M%SZ).csv"
 echo "seconds,rss_kib,fds,dialogs,transactions,bindings" | tee "$out"
@@ -124,6 +125,18 @@ for k in ("rss_kib", "fds", "dialogs", "transactions"):
     print(f"soak: {k}: after warm-up {first}, peak {peak}, last {last} ({(last - first) * 100 / max(first, 1):+.1f} %)")
 PY
 echo "soak: calls ok ${ok_calls:-?} failed ${failed_calls:-?}; registrations ok ${ok_regs:-?} failed ${failed_regs:-?}"
+# What SIPp said of each failure, by kind (the Call-ID left out), most frequent first.
+for name in calls regs; do
+	cat "$BENCH_TMP/$name"/*_errors.log 2>/dev/null | python3 -c '
+import collections, re, sys
+kinds = collections.Counter()
+for line in sys.stdin:
+    if "Call-Id" in line or "call-id" in line.lower() or "expecting" in line:
+        line = re.sub(r"^.*?: ", "", line, count=1)  # the time stamps
+        kinds[re.sub(r"\x27[^\x27]*@[^\x27]*\x27|[0-9]+-[0-9]+@[^ ,]+", "<call-id>", line.strip())[:200]] += 1
+for kind, n in kinds.most_common(8):
+    print(f"soak: {sys.argv[1]} failure x{n}: {kind}")' "$name"
+done
 cat "$BENCH_TMP"/calls/*_rtt.csv 2>/dev/null | python3 -c '
 import sys
 warmup_ms = int(sys.argv[1]) * 1000

@@ -48,15 +48,16 @@ one() { # name port pid
 	read -r u1 s1 < <(ticks_split "$3")
 	th1=$(ticks_threads "$3")
 	split=" user_us=$(us $((u1 - u0)) "$ok") sys_us=$(us $((s1 - s0)) "$ok")"
-	if [ "$1" != kamailio ]; then
+	if [ "${1#kamailio}" = "$1" ]; then
 		split="$split $(join -a 2 <(echo "$th0") <(echo "$th1") |
 			awk -v ok="$ok" -v hz="$BENCH_CLK_TCK" '{ b = NF == 3 ? $2 : 0; printf "%s_us=%d ", $1, ($NF - b) * 1000000 / hz / (ok > 0 ? ok : 1) }')"
 	fi
 	echo "$1 rate=$RATE achieved=$ach failed=$failed ok=$ok cpu_us=$(us $((t1 - t0)) "$ok")$split"
 }
-# warm-up: every user registered once on each
+# warm-up: every user registered once on each, so that every round measures refreshes of existing bindings
 one sipd-warm "$sipd_port" "$NEW_PID" >/dev/null
 [ -n "${BASE:-}" ] && one base-warm "$base_port" "$BASE_PID" >/dev/null
+one kamailio-warm "$KAM_PORT" "$KAMAILIO_PID" >/dev/null
 for ((r = 0; r < ROUNDS; r++)); do
 	if [ "${PERF:-0}" = 1 ] && [ $r = 0 ]; then
 		if [ -n "${PERF_STAT:-}" ]; then
