@@ -131,7 +131,8 @@ for name in calls regs; do
 import collections, re, sys
 kinds = collections.Counter()
 for line in sys.stdin:
-    if "Call-Id" in line or "call-id" in line.lower() or "expecting" in line:
+    # An entry starts with its date and time; the message it quotes follows on lines of its own.
+    if re.match(r"\d{4}-\d\d-\d\d\s", line):
         line = re.sub(r"^.*?: ", "", line, count=1)  # the time stamps
         kinds[re.sub(r"\x27[^\x27]*@[^\x27]*\x27|[0-9]+-[0-9]+@[^ ,]+", "<call-id>", line.strip())[:200]] += 1
 for kind, n in kinds.most_common(8):
