@@ -16,8 +16,20 @@
 #include "internal.h"
 
 static const char *const core_keys[] = {
-    "listen",         "aliases",     "workers", "database",     "routing",         "log_level", "log_target",
-    "control_socket", "module_path", "node_id", "node_address", "node_dead_after", "db_commit_interval", NULL,
+    "listen",
+    "aliases",
+    "workers",
+    "database",
+    "routing",
+    "log_level",
+    "log_target",
+    "control_socket",
+    "module_path",
+    "node_id",
+    "node_address",
+    "node_dead_after",
+    "db_commit_interval",
+    NULL,
 };
 static const char *const default_listen[] = {"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"};
 
@@ -273,7 +285,8 @@ static int read_db_commit_interval(struct core_config *c, const config_setting_t
 	if (config_setting_type(s) != CONFIG_TYPE_INT || config_setting_get_int(s) < 0 ||
 	    config_setting_get_int(s) > DB_COMMIT_INTERVAL_MAX_MS)
 		return fail_at(err, errlen, src_file(c, s), src_line(s, 0),
-			       "core.db_commit_interval expects milliseconds from 0 to %d", DB_COMMIT_INTERVAL_MAX_MS);
+			       "core.db_commit_interval expects milliseconds from 0 to %d",
+			       DB_COMMIT_INTERVAL_MAX_MS);
 	c->db_commit_interval = (unsigned)config_setting_get_int(s);
 	return 0;
 }

@@ -22,6 +22,7 @@ struct st_dialog {
 	struct sipd_loop *loop;
 	struct sipd_timer timer;
 	uint64_t deadline;  /* st_sys->now() value at which the session is over; 0 untimed */
+	uint64_t drop_at;   /* untimed: st_sys->now() value at which it is dropped; 0 never */
 	uint64_t timer_due; /* when the pending timer fires */
 	uint64_t started_wall;
 	struct st_dialog_info info; /* slices point into strings */
@@ -32,6 +33,8 @@ struct st_bucket {
 	pthread_mutex_t lock;
 	struct st_dialog *head;
 };
+
+uint32_t st_untimed_lifetime;
 
 static struct st_bucket *table;
 static unsigned table_mask;
@@ -149,25 +152,53 @@ static struct st_dialog *find_locked(struct st_bucket *b, struct sipd_str call_i
 	return NULL;
 }
 
-/* Arms or moves the expiry to ms from now; takes the timer's reference when it was not timed. */
-static void arm_locked(struct st_dialog *d, uint64_t ms)
+/* Makes the timer fire no later than due (a st_sys->now() value); takes its reference when not timed. */
+static void timer_by_locked(struct st_dialog *d, uint64_t due)
 {
-	d->deadline = st_sys->now() + ms;
+	uint64_t now = st_sys->now(), ms = due > now ? due - now : 0;
+
 	if (!d->timed) {
 		__atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
 		d->timed = true;
-		d->timer_due = d->deadline;
+		d->timer_due = due;
 		st_sys->timer_start(&d->timer, d->loop, ms);
-	} else if (d->deadline < d->timer_due && st_sys->timer_stop(&d->timer)) {
-		d->timer_due = d->deadline;
+	} else if (due < d->timer_due && st_sys->timer_stop(&d->timer)) {
+		d->timer_due = due;
 		st_sys->timer_start(&d->timer, d->loop, ms);
 	}
 	/*
-	 * Otherwise the timer fires no later than the new deadline (the usual
-	 * refresh extends it) or its callback is running: either way the
+	 * Otherwise the timer fires no later than due (the usual refresh moves
+	 * the deadline later) or its callback is running: either way the
 	 * callback reads the deadline under this lock and re-arms. A refresh
 	 * thus costs no timer operation on another loop.
 	 */
+}
+
+/* Arms or moves the expiry to ms from now. */
+static void arm_locked(struct st_dialog *d, uint64_t ms)
+{
+	d->deadline = st_sys->now() + ms;
+	d->drop_at = 0;
+	timer_by_locked(d, d->deadline);
+}
+
+/*
+ * No timer negotiated: the session has no expiry. With st_untimed_lifetime
+ * it is dropped (no BYE) kept_ms from now unless a refresh comes first;
+ * without, it stays until its BYE.
+ */
+static void untimed_locked(struct st_dialog *d, uint64_t kept_ms)
+{
+	d->deadline = 0;
+	if (!st_untimed_lifetime) {
+		/* The pending timer (if any) finds neither deadline and lets go. */
+		d->drop_at = 0;
+		if (disarm_locked(d))
+			dialog_unref(d);
+		return;
+	}
+	d->drop_at = st_sys->now() + kept_ms;
+	timer_by_locked(d, d->drop_at);
 }
 
 /* The expiry after a refresh of interval seconds (0: untimed from now on). */
@@ -175,10 +206,7 @@ static void schedule_locked(struct st_dialog *d, uint32_t interval)
 {
 	d->info.interval = interval;
 	if (!interval) {
-		/* Untimed now: the pending timer (if any) finds deadline 0 and lets go. */
-		d->deadline = 0;
-		if (disarm_locked(d))
-			dialog_unref(d);
+		untimed_locked(d, (uint64_t)st_untimed_lifetime * 1000);
 		return;
 	}
 	arm_locked(d, st_expiry_ms(interval));
@@ -283,8 +311,15 @@ int st_dialog_restore(const struct st_dialog_info *info, uint64_t expires_in_ms,
 		return 0;
 	}
 	link_locked(b, d);
-	if (expires_in_ms != UINT64_MAX)
+	if (expires_in_ms != UINT64_MAX) {
 		arm_locked(d, expires_in_ms);
+	} else {
+		/* Its lifetime counts from its start: the time it was last refreshed is not stored. */
+		uint64_t age = (uint64_t)time(NULL) > started_wall ? (uint64_t)time(NULL) - started_wall : 0,
+			 life = st_untimed_lifetime;
+
+		untimed_locked(d, age < life ? (life - age) * 1000 : 0);
+	}
 	pthread_mutex_unlock(&b->lock);
 	return 0;
 }
@@ -448,14 +483,15 @@ void st_dialog_timer_fired(void *arg)
 {
 	struct st_dialog *d = arg;
 	struct st_bucket *b = &table[d->bucket];
-	uint64_t now = st_sys->now();
-	bool expired = false;
+	uint64_t now = st_sys->now(), due;
+	bool expired = false, dropped = false;
 
 	pthread_mutex_lock(&b->lock);
-	if (d->linked && d->deadline && now < d->deadline) {
+	due = d->deadline ? d->deadline : d->drop_at;
+	if (d->linked && due && now < due) {
 		/* Refreshed since the timer was armed: wait for the new deadline. */
-		d->timer_due = d->deadline;
-		st_sys->timer_start(&d->timer, d->loop, d->deadline - now);
+		d->timer_due = due;
+		st_sys->timer_start(&d->timer, d->loop, due - now);
 		pthread_mutex_unlock(&b->lock);
 		return;
 	}
@@ -463,8 +499,19 @@ void st_dialog_timer_fired(void *arg)
 	if (d->linked && d->deadline) {
 		unlink_locked(b, d);
 		expired = true;
+	} else if (d->linked && d->drop_at) {
+		unlink_locked(b, d);
+		persist_locked(d, false);
+		dropped = true;
 	}
 	pthread_mutex_unlock(&b->lock);
+	if (dropped) {
+		SIPD_INFO("untimed session %.*s dropped: no refresh and no BYE for %u s",
+			  SIPD_STR_FMT(d->info.call_id), st_untimed_lifetime);
+		sipd_stat_inc(st_st.untimed_dropped);
+		st_event_ended(d->info.call_id, "lifetime");
+		dialog_unref(d);
+	}
 	if (expired) {
 		SIPD_INFO("session %.*s expired (interval %u s, not refreshed)",
 			  SIPD_STR_FMT(d->info.call_id), d->info.interval);

@@ -102,7 +102,7 @@ static int rpc_end(json_t *params, json_t **result)
 static int rpc_stats(json_t *params, json_t **result)
 {
 	(void)params;
-	*result = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "active",
+	*result = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "active",
 			    (json_int_t)st_dialog_count(), "dialog_bytes", (json_int_t)st_dialog_bytes(),
 			    "created", (json_int_t)sipd_stat_read(st_st.created), "refreshed",
 			    (json_int_t)sipd_stat_read(st_st.refreshed), "expired",
@@ -114,7 +114,8 @@ static int rpc_stats(json_t *params, json_t **result)
 			    (json_int_t)sipd_stat_read(st_st.rej_421), "rejected_422",
 			    (json_int_t)sipd_stat_read(st_st.rej_422), "byes_sent",
 			    (json_int_t)sipd_stat_read(st_st.byes_sent), "bye_failures",
-			    (json_int_t)sipd_stat_read(st_st.bye_failures));
+			    (json_int_t)sipd_stat_read(st_st.bye_failures), "untimed_dropped",
+			    (json_int_t)sipd_stat_read(st_st.untimed_dropped));
 	return *result ? 0 : ENOMEM;
 }
 
@@ -160,6 +161,6 @@ const struct sipd_rpc_method st_rpc_methods[] = {
      .fn = rpc_stats,
      .usage = "",
      .help = "session_timer counters: active (and the heap bytes they hold), created, refreshed, expired, "
-	     "rejections, BYEs sent."},
+	     "rejections, BYEs sent, untimed sessions dropped."},
     {.name = NULL},
 };

@@ -18,6 +18,7 @@ static int param_max_se = 7200;
 static int param_buckets = 16384;
 static bool param_test_intervals = false;
 static bool param_persist = true;
+static int param_untimed_lifetime = 43200;
 
 static const struct sipd_param_def st_params[] = {
     {.name = "policy",
@@ -56,6 +57,13 @@ static const struct sipd_param_def st_params[] = {
      .type = SIPD_PARAM_BOOL,
      .var = &param_persist,
      .help = "keep sessions in the database so that they survive a restart (st_dialogs)"},
+    {.name = "untimed_lifetime",
+     .type = SIPD_PARAM_INT,
+     .var = &param_untimed_lifetime,
+     .min = 0,
+     .max = 604800,
+     .help = "seconds a session without a negotiated timer is kept with no refresh and no BYE, then "
+	     "dropped without a BYE; 0 keeps it until its BYE"},
     {.name = "test_intervals",
      .type = SIPD_PARAM_BOOL,
      .var = &param_test_intervals,
@@ -150,14 +158,15 @@ static enum sipd_result st_check(struct sipd_ctx *ctx, const union sipd_arg *arg
 static int st_init(void)
 {
 	int mode = st_mode_parse(param_policy);
-	struct sipd_stat **all[] = {
-	    &st_st.active,         &st_st.created,      &st_st.refreshed, &st_st.expired, &st_st.ended,
-	    &st_st.refresh_failed, &st_st.untracked,    &st_st.rej_400,   &st_st.rej_421, &st_st.rej_422,
-	    &st_st.byes_sent,      &st_st.bye_failures, &st_st.inserted,  &st_st.lowered};
-	static const char *const names[] = {"active",       "created",        "refreshed", "expired",
-					    "ended_by_bye", "refresh_failed", "untracked", "rejected_400",
-					    "rejected_421", "rejected_422",   "byes_sent", "bye_failures",
-					    "inserted",     "lowered"};
+	struct sipd_stat **all[] = {&st_st.active,    &st_st.created,   &st_st.refreshed,
+				    &st_st.expired,   &st_st.ended,     &st_st.refresh_failed,
+				    &st_st.untracked, &st_st.rej_400,   &st_st.rej_421,
+				    &st_st.rej_422,   &st_st.byes_sent, &st_st.bye_failures,
+				    &st_st.inserted,  &st_st.lowered,   &st_st.untimed_dropped};
+	static const char *const names[] = {
+	    "active",         "created",      "refreshed",    "expired",      "ended_by_bye",
+	    "refresh_failed", "untracked",    "rejected_400", "rejected_421", "rejected_422",
+	    "byes_sent",      "bye_failures", "inserted",     "lowered",      "untimed_dropped"};
 
 	if (mode < 0) {
 		SIPD_ERR("policy \"%s\": use required, supported or off", param_policy);
@@ -184,6 +193,7 @@ static int st_init(void)
 	    .max_se = (uint32_t)param_max_se,
 	};
 	st_expiry_bye = !strcmp(param_expiry, "bye");
+	st_untimed_lifetime = (uint32_t)param_untimed_lifetime;
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (!(*all[i] = sipd_stat_register("session_timer", names[i], names[i])))
 			return ENOMEM;

@@ -227,11 +227,13 @@ extern const struct sipd_rpc_method st_rpc_methods[];
 extern struct st_policy st_policy;
 /* expiry = "bye" (true) or "forget" (false). */
 extern bool st_expiry_bye;
+/* untimed_lifetime: seconds an untimed session is kept without a refresh or a BYE; 0 until its BYE. */
+extern uint32_t st_untimed_lifetime;
 extern const struct tm_api *st_tm;
 
 struct st_stats {
 	struct sipd_stat *active, *created, *refreshed, *expired, *ended, *refresh_failed, *untracked,
-	    *rej_400, *rej_421, *rej_422, *byes_sent, *bye_failures, *inserted, *lowered;
+	    *rej_400, *rej_421, *rej_422, *byes_sent, *bye_failures, *inserted, *lowered, *untimed_dropped;
 };
 extern struct st_stats st_st;
 

@@ -89,6 +89,7 @@ static inline void fake_setup(void)
 	st_sys = &fake_sys;
 	st_policy = (struct st_policy){ST_MODE_REQUIRED, 90, 1800, 7200};
 	st_st = (struct st_stats){0};
+	st_untimed_lifetime = 0;
 	listen_reset();
 	cr_assert_eq(listen_set((char *const *)listen, 1, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(st_table_init(64), 0);

@@ -1,6 +1,7 @@
 /* The dialog table: creation, refresh moving the expiry, removal, expiry at Session-Expires - min(32, SE/3).
  */
 #include <criterion/criterion.h>
+#include <time.h>
 
 #include "st_fake.h"
 
@@ -145,6 +146,7 @@ Test(dialog, a_session_another_node_took_is_forgotten_without_expiry)
 	cr_assert_eq(st_dialog_forget(STR("c6b"), STR("a1"), STR("b1")), ENOENT);
 }
 
+/* With untimed_lifetime 0 (set by fake_setup). */
 Test(dialog, untimed_dialogs_never_expire_until_a_refresh_times_them)
 {
 	struct st_dialog_info d = info("c7", 0);
@@ -162,6 +164,60 @@ Test(dialog, untimed_dialogs_never_expire_until_a_refresh_times_them)
 	fake_advance(100000);
 	cr_assert_eq(fake_expired, 0);
 	cr_assert_eq(st_dialog_count(), 1);
+}
+
+Test(dialog, an_untimed_dialog_is_dropped_after_its_lifetime_without_a_bye)
+{
+	struct st_dialog_info d = info("c7l", 0);
+
+	st_untimed_lifetime = 3600;
+	cr_assert_eq(st_dialog_create(&d), 0);
+	cr_assert_eq(expires_in("c7l"), UINT64_MAX, "still untimed for the API");
+	cr_assert_eq(fake_ntimers, 1);
+	fake_advance(1800000);
+	/* A refresh without a timer is a sign of life: the hour starts again. */
+	cr_assert_eq(st_dialog_refresh(STR("c7l"), STR("a1"), STR("b1"), 0, ST_REF_NONE, 2), 0);
+	fake_advance(3599999);
+	cr_assert_eq(st_dialog_count(), 1);
+	fake_advance(1);
+	cr_assert_eq(st_dialog_count(), 0);
+	cr_assert_eq(fake_expired, 0, "dropped, not ended with BYEs");
+	cr_assert_eq(fake_ntimers, 0);
+}
+
+Test(dialog, a_timer_negotiated_later_replaces_the_lifetime_and_back)
+{
+	struct st_dialog_info d = info("c7m", 0);
+
+	st_untimed_lifetime = 3600;
+	cr_assert_eq(st_dialog_create(&d), 0);
+	cr_assert_eq(st_dialog_refresh(STR("c7m"), STR("a1"), STR("b1"), 90, ST_REF_UAC, 2), 0);
+	cr_assert_eq(expires_in("c7m"), 60000);
+	fake_advance(59999);
+	cr_assert_eq(st_dialog_count(), 1);
+	/* Untimed again: kept an hour from now, not ended at the old deadline. */
+	cr_assert_eq(st_dialog_refresh(STR("c7m"), STR("a1"), STR("b1"), 0, ST_REF_NONE, 3), 0);
+	fake_advance(3599000);
+	cr_assert_eq(st_dialog_count(), 1);
+	cr_assert_eq(fake_expired, 0);
+	fake_advance(1000);
+	cr_assert_eq(st_dialog_count(), 0);
+	cr_assert_eq(fake_expired, 0);
+}
+
+Test(dialog, a_restored_untimed_dialog_keeps_what_is_left_of_its_lifetime)
+{
+	struct st_dialog_info d = info("c7r", 0);
+
+	st_untimed_lifetime = 3600;
+	cr_assert_eq(st_dialog_restore(&d, UINT64_MAX, (uint64_t)time(NULL) - 3000), 0);
+	fake_advance(599000 - 2000); /* the wall clock may tick during the test: two seconds' slack */
+	cr_assert_eq(st_dialog_count(), 1);
+	fake_advance(4000);
+	cr_assert_eq(st_dialog_count(), 0);
+	cr_assert_eq(st_dialog_restore(&d, UINT64_MAX, (uint64_t)time(NULL) - 7200), 0);
+	fake_advance(0);
+	cr_assert_eq(st_dialog_count(), 0, "past its lifetime at start: dropped at once");
 }
 
 Test(dialog, a_retransmitted_2xx_does_not_duplicate)
