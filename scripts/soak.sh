@@ -11,8 +11,10 @@
 #   SOAK_CALL_RATE   calls/s (default 1500) and SOAK_REG_RATE registrations/s (default 1000): set them to
 #                    half the maxima scripts/bench.sh measures on your machine (calls_udp, register_auth)
 #   SOAK_SAMPLE      seconds between samples (default 10); SOAK_WARMUP seconds not judged (default 420)
-#   SOAK_SESSION_EXPIRES  session_timer's session_expires (default 300): a call whose BYE is lost stays a
-#                    dialog until it expires, so the dialog count levels off only after that long
+#   SOAK_SESSION_EXPIRES  session_timer's session_expires (default 300), asked of the UAS
+#   SOAK_UNTIMED_LIFETIME session_timer's untimed_lifetime (default: SOAK_SESSION_EXPIRES). SIPp's UAC has no
+#                    timer support, so its sessions are untimed: one whose BYE is lost stays a dialog that
+#                    long, and the dialog count levels off only after that
 #   SOAK_USERS       users registering (default 2000)
 #   SOAK_PERSIST     session_timer's persist parameter (default true: sessions written to the database)
 set -u
@@ -24,6 +26,7 @@ REG_RATE=${SOAK_REG_RATE:-1000}
 SAMPLE=${SOAK_SAMPLE:-10}
 WARMUP=${SOAK_WARMUP:-420}
 SESSION_EXPIRES=${SOAK_SESSION_EXPIRES:-300}
+UNTIMED_LIFETIME=${SOAK_UNTIMED_LIFETIME:-$SESSION_EXPIRES}
 USERS=${SOAK_USERS:-2000}
 PERSIST=${SOAK_PERSIST:-true}
 
@@ -43,7 +46,8 @@ core = { listen = [ "udp:127.0.0.1:$port" ]; workers = $BENCH_WORKERS; routing =
 modules = ( { name = "parser"; }, { name = "udp"; }, { name = "sanity"; }, { name = "maxfwd"; },
 	    { name = "tm"; }, { name = "auth_db"; realm = "sipd"; algorithms = [ "MD5" ]; },
 	    { name = "registrar"; max_expires = 7200; },
-	    { name = "session_timer"; policy = "supported"; persist = $PERSIST; session_expires = $SESSION_EXPIRES; } );
+	    { name = "session_timer"; policy = "supported"; persist = $PERSIST; session_expires = $SESSION_EXPIRES;
+	      untimed_lifetime = $UNTIMED_LIFETIME; } );
 EOF
 # Registrations are authenticated; calls go to the SIPp UAS unauthenticated (the load is the proxy's).
 cat >"$dir/routing.cfg" <<EOF
