@@ -1,6 +1,7 @@
 """session_timer (RFC 4028) against the real sipd: the rejection matrix, the check running before
 auth_check() in the default routing.cfg, calls with timers (scripted UAs and SIPp) tracked in
-`sipctl sessions`, refreshes by re-INVITE and UPDATE, expiry with BYEs to both parties, BYE cleanup."""
+`sipctl sessions`, refreshes by re-INVITE and UPDATE, expiry with BYEs to both parties, BYE cleanup,
+untimed sessions dropped after untimed_lifetime."""
 
 import os
 import sys
@@ -242,5 +243,26 @@ with Sipd(run.build, modules=BASE + [st_module(min_se=2, session_expires=4, max_
         run.expect(st["refreshed"] - before["refreshed"] >= 3, f"each refreshed by UPDATE: {st}")
         run.expect(st["ended_by_bye"] - before["ended_by_bye"] == 3, f"each ended by BYE: {st}")
         run.expect(st["active"] == 0, str(st))
+
+# ---- untimed sessions (policy supported, no timer on either side): kept untimed_lifetime, then dropped ----
+with Sipd(run.build, modules=BASE + [st_module(policy="supported", untimed_lifetime=2)], routing=SCRIPT) as s:
+
+    @run.case
+    def an_untimed_session_is_dropped_after_its_lifetime_without_a_bye():
+        a, b = UA("alice"), UA("bob")
+        try:
+            c = Call(s.port, a, b, [])
+            run.expect(c.ok and c.ok.status == 200 and c.ok.get("Session-Expires") is None,
+                       f"call without timers: {c.ok and c.ok.start} / {c.ok and c.ok.get('Session-Expires')}")
+            x = session_of(s, c.call_id)
+            run.expect(x is not None and x["expires_in"] is None and x["interval"] == 0, f"untimed: {x}")
+            time.sleep(3)
+            run.expect(session_of(s, c.call_id) is None, f"dropped after 2 s: {sessions(s)}")
+            run.expect(not any(m.start.startswith("BYE") for m in a.requests + b.requests), "no BYE sent")
+            st = s.ctl("sessions.stats")
+            run.expect(st["untimed_dropped"] == 1 and st["expired"] == 0 and st["active"] == 0, str(st))
+        finally:
+            a.close()
+            b.close()
 
 run.finish()
