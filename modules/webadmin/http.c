@@ -92,6 +92,20 @@ int wa_send_json(struct mg_connection *c, int status, json_t *body, const char *
 	return status;
 }
 
+/*
+ * An error text may quote what the client sent (the JSON parser's excerpt of
+ * a malformed body) or be cut inside a character: a JSON string must be
+ * UTF-8, so then every byte outside ASCII becomes '?'.
+ */
+static void utf8_or_ascii(char *s)
+{
+	if (wa_utf8_valid(s))
+		return;
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			*s = '?';
+}
+
 int wa_send_error(struct mg_connection *c, int status, json_t *extra_fields, const char *fmt, ...)
 {
 	char msg[1024];
@@ -101,11 +115,12 @@ int wa_send_error(struct mg_connection *c, int status, json_t *extra_fields, con
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_or_ascii(msg);
 	body = json_pack("{s:s}", "error", msg);
 	if (body && extra_fields)
 		json_object_update(body, extra_fields);
 	json_decref(extra_fields);
-	wa_send_json(c, status, body, NULL);
+	status = wa_send_json(c, status, body, NULL);
 	json_decref(body);
 	return status;
 }

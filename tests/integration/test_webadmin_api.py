@@ -123,6 +123,10 @@ with Sipd(run.build, modules=MODULES, routing=DEFAULT) as s:
         expect(r.status == 415, f"form body: {r.status}")
         r = web.request("POST", "/api/login", body=b'{"username": "admin", ')
         expect(r.status == 400, f"malformed JSON: {r.status}")
+        # The parser's excerpt of a body that is not UTF-8 must not break the JSON of the answer.
+        r = web.request("POST", "/api/login", body=b'{"username": "\\\xd0\x82u\xb8\xfe\x7f", ')
+        expect(r.status == 400 and "malformed JSON" in (r.json or {}).get("error", ""),
+               f"malformed JSON that is not UTF-8: {r.status} {r.json}")
         r = web.request("POST", "/api/login", {"username": 5, "password": "x"})
         expect(r.status == 400 and r.json.get("field") == "username", f"bad username type: {r}")
         r = web.request("GET", "/api/login")
