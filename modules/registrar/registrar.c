@@ -30,41 +30,60 @@ const struct ws_api *reg_ws;
 const struct sipd_parser_api *reg_parser;
 
 static struct sipd_timer expiry_timer;
+/* Loop 0 only: a round's keys were not all deleted, so the next round sweeps every expired row. */
+static bool sweep_owed;
 
 struct expiry_job {
 	struct sipd_db_job job;
+	struct reg_expired gone;
 	int64_t now;
 };
 
 static int expiry_run(struct sipd_db_job *job)
 {
-	return reg_store_delete_expired(((struct expiry_job *)job)->now);
+	struct expiry_job *j = (struct expiry_job *)job;
+
+	return reg_store_delete_expired(&j->gone, j->now);
 }
 
 static void expiry_done(struct sipd_db_job *job, int err)
 {
-	if (err)
+	struct expiry_job *j = (struct expiry_job *)job;
+
+	if (err) {
 		SIPD_WARN("expired bindings not deleted from the database: %s (retried next round)",
 			  strerror(err));
-	free(job);
+		sweep_owed = true;
+	}
+	reg_expired_free(&j->gone);
+	free(j);
 }
 
-/* On loop 0: expired bindings leave memory at once and the database in the next batch. */
+/* On loop 0: expired bindings leave memory at once and the database, by key, in the next batch. */
 static void expiry_tick(void *arg)
 {
 	int64_t now = sipd_db_now();
-	unsigned gone = reg_table_expire(now);
-	struct expiry_job *j;
+	struct expiry_job *j = calloc(1, sizeof(*j));
+	unsigned gone;
 
 	(void)arg;
+	if (j)
+		j->gone.lost = sweep_owed;
+	gone = reg_table_expire(now, j ? &j->gone : NULL);
 	if (gone)
 		SIPD_DBG("%u bindings expired", gone);
-	if (gone && (j = calloc(1, sizeof(*j)))) {
+	if (!j) {
+		sweep_owed = sweep_owed || gone;
+	} else if (gone || j->gone.lost) {
+		sweep_owed = false;
 		j->job.run = expiry_run;
 		j->job.done = expiry_done;
 		j->now = now;
 		if (sipd_db_submit(&j->job) != 0)
-			free(j);
+			expiry_done(&j->job, EAGAIN);
+	} else {
+		reg_expired_free(&j->gone);
+		free(j);
 	}
 	sipd_timer_start(&expiry_timer, sipd_loop_get(0), (uint64_t)reg_timer_interval * 1000u);
 }

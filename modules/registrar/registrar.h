@@ -80,8 +80,19 @@ struct reg_verdict {
 int reg_rules_apply(struct reg_aor *aor, const struct reg_request *r, const struct reg_config *cfg,
 		    struct reg_verdict *v);
 void reg_contact_free(struct reg_contact *c);
-/* Drops bindings whose expiry is at or before now; returns how many. */
-unsigned reg_aor_expire(struct reg_aor *aor, int64_t now);
+/*
+ * Bindings dropped from memory by the expiry timer, to be deleted from the
+ * database by key: "aor" NUL "contact" per entry. When a key could not be
+ * kept (out of memory), lost is set and the whole table is swept instead.
+ */
+struct reg_expired {
+	char **keys;
+	unsigned n, cap;
+	bool lost;
+};
+void reg_expired_free(struct reg_expired *e);
+/* Drops bindings whose expiry is at or before now, noting their keys in gone when given; returns how many. */
+unsigned reg_aor_expire(struct reg_aor *aor, int64_t now, struct reg_expired *gone);
 
 /* ---- table.c: AOR records in a hash with per-bucket locks ---- */
 extern struct reg_config reg_cfg;
@@ -99,8 +110,8 @@ struct reg_aor *reg_table_lock(const char *aor, bool create);
 void reg_table_unlock(const char *aor);
 /* Calls fn on every record, each bucket locked while its records are visited. */
 void reg_table_each(void (*fn)(struct reg_aor *a, void *arg), void *arg);
-/* Removes expired bindings everywhere; returns how many went. */
-unsigned reg_table_expire(int64_t now);
+/* Removes expired bindings everywhere, noting their keys in gone; returns how many went. */
+unsigned reg_table_expire(int64_t now, struct reg_expired *gone);
 /* The key of the AOR a URI names: "user" or "user@host" (use_domain), in buf. EINVAL without a user. */
 int reg_aor_key(char *buf, size_t size, const struct sipd_uri *uri);
 /* True if the URI's host is one of ours (on any of our ports). */
@@ -158,7 +169,8 @@ int reg_store_reload_aors(const char **keys, unsigned n);
  * REGISTERs: it need not read the AOR back.
  */
 unsigned reg_store_reloads(const char *aor);
-int reg_store_delete_expired(int64_t now); /* on the DB thread */
+/* On the DB thread: the rows of gone's keys still expired at now (all expired rows when keys were lost). */
+int reg_store_delete_expired(const struct reg_expired *gone, int64_t now);
 
 /* ---- cluster.c: bindings shared by the nodes of one database ---- */
 /* Listens for other nodes' changes (init, after reg_store_init). */

@@ -18,7 +18,42 @@ void reg_contact_free(struct reg_contact *c)
 	free(c);
 }
 
-unsigned reg_aor_expire(struct reg_aor *aor, int64_t now)
+static void note_expired(struct reg_expired *e, const char *aor, const char *contact)
+{
+	size_t la = strlen(aor), lc = strlen(contact);
+	char *key;
+
+	if (e->lost)
+		return;
+	if (e->n == e->cap) {
+		unsigned cap = e->cap ? 2 * e->cap : 64;
+		char **keys = realloc(e->keys, cap * sizeof(*keys));
+
+		if (!keys) {
+			e->lost = true;
+			return;
+		}
+		e->keys = keys;
+		e->cap = cap;
+	}
+	if (!(key = malloc(la + lc + 2))) {
+		e->lost = true;
+		return;
+	}
+	memcpy(key, aor, la + 1);
+	memcpy(key + la + 1, contact, lc + 1);
+	e->keys[e->n++] = key;
+}
+
+void reg_expired_free(struct reg_expired *e)
+{
+	for (unsigned i = 0; i < e->n; i++)
+		free(e->keys[i]);
+	free(e->keys);
+	memset(e, 0, sizeof(*e));
+}
+
+unsigned reg_aor_expire(struct reg_aor *aor, int64_t now, struct reg_expired *expired)
 {
 	unsigned gone = 0;
 
@@ -30,6 +65,9 @@ unsigned reg_aor_expire(struct reg_aor *aor, int64_t now)
 			continue;
 		}
 		*pp = c->next;
+		/* Other nodes' too: a node that went away cannot delete its own. */
+		if (expired)
+			note_expired(expired, aor->aor, c->uri);
 		reg_contact_free(c);
 		aor->count--;
 		gone++;
@@ -141,7 +179,7 @@ int reg_rules_apply(struct reg_aor *aor, const struct reg_request *r, const stru
 	unsigned count;
 
 	*v = (struct reg_verdict){.code = 200};
-	if (reg_aor_expire(aor, r->now))
+	if (reg_aor_expire(aor, r->now, NULL))
 		v->changed = true;
 	if (r->star)
 		return remove_all(aor, r, v);

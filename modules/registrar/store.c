@@ -33,6 +33,12 @@ static const struct sipd_db_migration migrations[] = {
     {2, "ALTER TABLE contacts ADD COLUMN node TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE contacts ADD COLUMN node_uri TEXT;"
 	"ALTER TABLE contacts ADD COLUMN flow BIGINT NOT NULL DEFAULT 0"},
+    /*
+     * Every refresh moved its row in this index: a quarter of a durable
+     * REGISTER's database time. Expired rows are now deleted by key, and
+     * swept once at start-up without it.
+     */
+    {3, "DROP INDEX IF EXISTS contacts_expires"},
 };
 
 /* Counters of AORs replaced from the database, by hash slot (reg_store_reloads). */
@@ -41,7 +47,7 @@ static const struct sipd_db_migration migrations[] = {
 #define RELOAD_CHUNK 256
 
 static struct sipd_db_stmt *st_load, *st_load_aor, *st_load_aors, *st_delete_one, *st_upsert,
-    *st_delete_expired;
+    *st_delete_expired, *st_delete_expired_one;
 static atomic_uint reloads[RELOAD_SLOTS];
 
 int reg_store_init(void)
@@ -62,7 +68,9 @@ int reg_store_init(void)
 		 "cseq = excluded.cseq, path = excluded.path, received = excluded.received, "
 		 "user_agent = excluded.user_agent, updated = excluded.updated, "
 		 "flow = excluded.flow, node = excluded.node, node_uri = excluded.node_uri")) ||
-	    (err = sipd_db_prepare(&st_delete_expired, "DELETE FROM contacts WHERE expires <= ?")))
+	    (err = sipd_db_prepare(&st_delete_expired, "DELETE FROM contacts WHERE expires <= ?")) ||
+	    (err = sipd_db_prepare(&st_delete_expired_one,
+				   "DELETE FROM contacts WHERE aor = ? AND contact = ? AND expires <= ?")))
 		return err;
 	/* Only nodes sharing PostgreSQL read many AORs again at once; rows come in strcmp order. */
 	if (reg_cluster_shared() &&
@@ -121,6 +129,17 @@ static struct reg_contact *row_contact(struct sipd_db_stmt *st, bool restart, in
 	return c;
 }
 
+static int sweep_expired(int64_t now)
+{
+	int err = sipd_db_bind_int(st_delete_expired, 1, now);
+
+	if (!err)
+		err = sipd_db_step(st_delete_expired, NULL);
+	sipd_db_reset(st_delete_expired);
+	return err;
+}
+
+/* Rows that expired while no node held them in memory (this one was down) go first, in one scan. */
 static int load_rows(void *arg)
 {
 	int64_t now = *(int64_t *)arg;
@@ -128,7 +147,7 @@ static int load_rows(void *arg)
 	bool row;
 	int err;
 
-	if ((err = sipd_db_bind_int(st_load, 1, now)))
+	if ((err = sweep_expired(now)) || (err = sipd_db_bind_int(st_load, 1, now)))
 		return err;
 	while ((err = sipd_db_step(st_load, &row)) == 0 && row) {
 		struct sipd_str aor = sipd_db_column_str(st_load, 0);
@@ -508,12 +527,27 @@ int reg_store_write(const struct reg_snapshot *s)
 	return err;
 }
 
-int reg_store_delete_expired(int64_t now)
+static int delete_expired_one(const char *key, int64_t now)
 {
-	int err = sipd_db_bind_int(st_delete_expired, 1, now);
+	const char *contact = key + strlen(key) + 1;
+	int err;
 
-	if (!err)
-		err = sipd_db_step(st_delete_expired, NULL);
-	sipd_db_reset(st_delete_expired);
+	/* A refresh stored since memory dropped the binding keeps the row. */
+	if (!(err = sipd_db_bind_str(st_delete_expired_one, 1, sipd_str_c(key))) &&
+	    !(err = sipd_db_bind_str(st_delete_expired_one, 2, sipd_str_c(contact))) &&
+	    !(err = sipd_db_bind_int(st_delete_expired_one, 3, now)))
+		err = sipd_db_step(st_delete_expired_one, NULL);
+	sipd_db_reset(st_delete_expired_one);
+	return err;
+}
+
+int reg_store_delete_expired(const struct reg_expired *gone, int64_t now)
+{
+	int err = 0;
+
+	if (gone->lost)
+		return sweep_expired(now);
+	for (unsigned i = 0; !err && i < gone->n; i++)
+		err = delete_expired_one(gone->keys[i], now);
 	return err;
 }

@@ -103,7 +103,7 @@ void reg_table_each(void (*fn)(struct reg_aor *a, void *arg), void *arg)
 	}
 }
 
-unsigned reg_table_expire(int64_t now)
+unsigned reg_table_expire(int64_t now, struct reg_expired *expired)
 {
 	unsigned gone = 0;
 
@@ -115,7 +115,7 @@ unsigned reg_table_expire(int64_t now)
 				if (c->expires <= now)
 					reg_events_publish(
 					    json_pack("[o]", reg_event_removed(a->aor, c->uri, "expired")));
-			gone += reg_aor_expire(a, now);
+			gone += reg_aor_expire(a, now, expired);
 		}
 		pthread_mutex_unlock(&buckets[i].lock);
 	}

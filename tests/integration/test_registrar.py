@@ -4,6 +4,7 @@ during a registration burst (no binding acknowledged with 200 may be lost)."""
 import os
 import re
 import signal
+import sqlite3
 import sys
 import time
 
@@ -211,6 +212,14 @@ try:
 finally:
     s.stop()
 
+
+
+def rows_on_disk(s, aor):
+    """The contacts rows of aor in sipd's SQLite file (read beside the running server, as WAL allows)."""
+    with sqlite3.connect(s.db) as db:
+        return db.execute("SELECT contact, expires FROM contacts WHERE aor = ?", (aor,)).fetchall()
+
+
 # The expiry timer, with a short minimum so the test stays short.
 short = [dict(m) for m in MODULES]
 short[4] = {"name": "registrar", "min_expires": 1, "timer_interval": 1}
@@ -220,13 +229,42 @@ with Sipd(run.build, modules=short, routing=ROUTING) as s2:
         c = Client(s2.port)
         r = c.register("short", "<sip:short@10.0.0.1>", 2)
         run.expect(r.status == 200, "bound for 2 s")
+        r = c.register("stays", "<sip:stays@10.0.0.1>", 600)
+        run.expect(r.status == 200, "a second AOR bound for 600 s")
+        run.expect(len(rows_on_disk(s2, "short")) == 1, "the binding is on disk")
         deadline = time.time() + 6
         while time.time() < deadline and s2.ctl("registrations", "short"):
             time.sleep(0.2)
         run.expect(not s2.ctl("registrations", "short"), "gone from memory")
-        time.sleep(0.5)
+        deadline = time.time() + 3
+        while time.time() < deadline and rows_on_disk(s2, "short"):
+            time.sleep(0.1)
+        run.expect(not rows_on_disk(s2, "short"), "its row deleted from disk by the timer")
+        run.expect(len(rows_on_disk(s2, "stays")) == 1, "an unexpired row stays on disk")
         s2.stop()
         s2.start()
         run.expect(not s2.ctl("registrations", "short"), "not loaded again after a restart")
+        run.expect(len(s2.ctl("registrations", "stays")) == 1, "the unexpired binding loaded again")
+
+    @run.case
+    def rows_that_expired_while_down_are_swept_at_start():
+        c = Client(s2.port)
+        r = c.register("asleep", "<sip:asleep@10.0.0.1>", 2)
+        run.expect(r.status == 200, "bound for 2 s")
+        s2.stop()
+        time.sleep(2.5)
+        run.expect(len(rows_on_disk(s2, "asleep")) == 1, "still on disk while sipd is down")
+        s2.start()
+        run.expect(not s2.ctl("registrations", "asleep"), "not loaded")
+        run.expect(not rows_on_disk(s2, "asleep"), "deleted from disk at start")
+
+    @run.case
+    def the_expiry_index_is_gone():
+        # Schema version 3 dropped it: every refresh used to move its row in it.
+        with sqlite3.connect(s2.db) as db:
+            names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")]
+            version = db.execute("SELECT version FROM schema_version WHERE module = 'registrar'").fetchone()
+        run.expect("contacts_expires" not in names, f"indexes: {names}")
+        run.expect(version == (3,), f"registrar schema version {version}")
 
 run.finish()
