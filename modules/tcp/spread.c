@@ -2,7 +2,6 @@
  * while the messages of one call keep their order (one loop per Call-ID, FIFO posts). */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <sipd/log.h>
 #include <sipd/loop.h>
@@ -16,42 +15,6 @@ struct spread_job {
 };
 
 static unsigned pending; /* atomic: messages posted and not yet handled */
-
-static bool name_is(const char *p, size_t n, const char *name)
-{
-	return strlen(name) == n && !strncasecmp(p, name, n);
-}
-
-/* The Call-ID value of a framed message's header block (full or compact name); empty when absent. */
-static struct sipd_str call_id_of(const char *p, size_t len)
-{
-	const char *end = p + len, *line = memchr(p, '\n', len);
-
-	while (line && ++line < end && *line != '\r' && *line != '\n') {
-		const char *eol = memchr(line, '\n', (size_t)(end - line)), *colon;
-		size_t n;
-
-		if (!eol)
-			eol = end;
-		colon = memchr(line, ':', (size_t)(eol - line));
-		if (colon) {
-			for (n = (size_t)(colon - line); n && (line[n - 1] == ' ' || line[n - 1] == '\t');
-			     n--)
-				;
-			if (name_is(line, n, "Call-ID") || name_is(line, n, "i")) {
-				const char *v = colon + 1, *ve = eol;
-
-				while (v < ve && (*v == ' ' || *v == '\t'))
-					v++;
-				while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
-					ve--;
-				return (struct sipd_str){v, (size_t)(ve - v)};
-			}
-		}
-		line = eol;
-	}
-	return SIPD_STR_NULL;
-}
 
 static void job_run(void *arg)
 {
@@ -77,7 +40,7 @@ bool tcp_spread(const struct sipd_rcvinfo *ri, const char *p, size_t len, struct
 
 	if (!tcp_cfg.spread || loops < 2)
 		return false;
-	cid = call_id_of(p, len);
+	cid = sipd_raw_call_id(p, len);
 	for (size_t i = 0; i < cid.len; i++) {
 		h ^= (unsigned char)cid.p[i];
 		h *= 16777619u;

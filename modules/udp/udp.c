@@ -59,12 +59,14 @@ static int register_stats(void)
 	udp_mod.rx_errors = sipd_stat_register("udp", "rx_errors", "receive errors (ICMP reports)");
 	udp_mod.rx_dropped_kernel = sipd_stat_register(
 	    "udp", "rx_dropped_kernel", "datagrams the kernel dropped: receive buffer full (overload)");
+	udp_mod.rx_handed_over = sipd_stat_register(
+	    "udp", "rx_handed_over", "datagrams handed to the worker handling their call's earlier ones");
 	udp_mod.tx_packets = sipd_stat_register("udp", "tx_packets", "datagrams sent");
 	udp_mod.tx_errors =
 	    sipd_stat_register("udp", "tx_errors", "datagrams not sent (EMSGSIZE, EAGAIN, ...)");
 	if (!udp_mod.rx_packets || !udp_mod.rx_bytes || !udp_mod.rx_dropped_oversized ||
 	    !udp_mod.rx_dropped_empty || !udp_mod.rx_errors || !udp_mod.rx_dropped_kernel ||
-	    !udp_mod.tx_packets || !udp_mod.tx_errors)
+	    !udp_mod.rx_handed_over || !udp_mod.tx_packets || !udp_mod.tx_errors)
 		return ENOMEM;
 	return 0;
 }

@@ -2,6 +2,7 @@
 #ifndef UDP_H
 #define UDP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -9,11 +10,14 @@
 #include <sipd/stats.h>
 #include <sipd/transport.h>
 
+struct udp_order;
+
 /* One bound socket per udp entry of core.listen. */
 struct udp_socket {
 	unsigned listen_idx;
 	const struct sipd_listen *listen;
 	int fd;
+	struct udp_order *order; /* udp_order.c: its read lock and its calls in progress (two workers or more) */
 	/* udp_drops.c, atomic: the kernel's drop total last seen, when and at what total it was logged */
 	uint32_t drops_seen, drops_at_log;
 	uint64_t drops_logged_ms;
@@ -31,7 +35,7 @@ struct udp_module {
 	unsigned sock_count;
 
 	struct sipd_stat *rx_packets, *rx_bytes, *rx_dropped_oversized, *rx_dropped_empty, *rx_errors,
-	    *rx_dropped_kernel;
+	    *rx_dropped_kernel, *rx_handed_over;
 	struct sipd_stat *tx_packets, *tx_errors;
 };
 
@@ -44,6 +48,30 @@ void udp_sockets_close(void);
 /* udp_recv.c: watches every socket on every worker loop (start); undoes it (stop). */
 int udp_recv_start(void);
 void udp_recv_stop(void);
+
+/*
+ * udp_order.c: the datagrams of one Call-ID, read from one socket by several
+ * workers, are handled one at a time in the order they came. Calls go to
+ * UDP_ORDER_STRIPES stripes by a hash of the Call-ID.
+ */
+#define UDP_ORDER_STRIPES 4096
+int udp_order_new(struct udp_order **out);
+void udp_order_free(struct udp_order *o);
+/* Around reading a batch and claiming its datagrams: readers take turns. */
+void udp_order_read_begin(struct udp_order *o);
+void udp_order_read_end(struct udp_order *o);
+/* The stripe of a datagram's Call-ID (read before parsing; one stripe for those without). */
+uint32_t udp_order_key(const char *buf, size_t len);
+/*
+ * Between read_begin and read_end: claims a datagram of stripe key read by
+ * worker me. Returns the worker to handle it: me with *queue false when none
+ * of the stripe's earlier datagrams is still being handled (handle it now);
+ * otherwise the worker handling them, with *queue true (post it to that
+ * worker, even when that is me, before read_end).
+ */
+unsigned udp_order_claim(struct udp_order *o, uint32_t key, unsigned me, bool *queue);
+/* After a claimed datagram was handled (or dropped). */
+void udp_order_done(struct udp_order *o, uint32_t key);
 
 /* udp_drops.c: asks the kernel for its drop counter on fd (SO_RXQ_OVFL); 0 or errno (logged). */
 int udp_drops_enable(int fd, const char *name);

@@ -1,4 +1,7 @@
-/* Receiving: every worker loop drains the shared sockets in recvmmsg batches. */
+/*
+ * Receiving: every worker loop drains the shared sockets in recvmmsg batches,
+ * keeping the datagrams of one call in order (udp_order.c).
+ */
 /* recvmmsg and struct mmsghdr are GNU extensions. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,6 +39,18 @@ struct udp_worker {
 	union sipd_sockaddr *from;
 	char *bufs;
 	char *ctl; /* per message: room for the SO_RXQ_OVFL counter */
+	/* per message: its order stripe, and what becomes of it */
+	uint32_t *keys;
+	enum { RX_HANDLE, RX_HANDED_OVER, RX_SKIP } *fate;
+};
+
+/* A datagram handed to the worker already handling its call. */
+struct handover {
+	struct sipd_rcvinfo ri;
+	struct udp_order *order;
+	uint32_t key;
+	size_t len;
+	char buf[];
 };
 
 #define UDP_CTL_SIZE CMSG_SPACE(sizeof(uint32_t))
@@ -52,12 +67,80 @@ static bool is_keepalive(const char *p, size_t len)
 	return true;
 }
 
-static void handle_batch(struct udp_worker *w, struct udp_socket *sock, unsigned n)
+static bool carries_message(struct udp_worker *w, unsigned i)
+{
+	size_t max = (size_t)udp_mod.max_message_size;
+
+	return !(w->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) &&
+	       !is_keepalive(w->bufs + (size_t)i * max, w->msgs[i].msg_len);
+}
+
+static void handover_run(void *arg)
+{
+	struct handover *h = arg;
+
+	sipd_receive(&h->ri, h->buf, h->len);
+	udp_order_done(h->order, h->key);
+	free(h);
+}
+
+/* Under the read lock: a copy of datagram i joins the queue of worker target, behind its call's earlier ones. */
+static void hand_over(struct udp_worker *w, struct udp_socket *sock, unsigned i, unsigned target,
+		      uint64_t now_ms)
+{
+	size_t len = w->msgs[i].msg_len;
+	struct handover *h = malloc(sizeof(*h) + len);
+
+	if (h) {
+		h->ri = (struct sipd_rcvinfo){
+		    .proto = SIPD_PROTO_UDP, .listen = sock->listen, .src = w->from[i], .time_ms = now_ms};
+		h->order = sock->order;
+		h->key = w->keys[i];
+		h->len = len;
+		memcpy(h->buf, w->bufs + (size_t)i * (size_t)udp_mod.max_message_size, len);
+		if (sipd_loop_post(sipd_loop_get(target), handover_run, h) == 0) {
+			sipd_stat_inc(udp_mod.rx_handed_over);
+			return;
+		}
+		free(h);
+	}
+	/* Lost as the network may lose it; the sender's retransmission comes back through here. */
+	udp_order_done(sock->order, w->keys[i]);
+	sipd_stat_inc(udp_mod.rx_errors);
+	SIPD_WARN("udp:%s:%u: no memory to hand a datagram to worker %u: dropped", sock->listen->host,
+		  sock->listen->port, target);
+}
+
+/* Under the read lock: decides where each datagram of the batch is handled (udp_order.c). */
+static void claim_batch(struct udp_worker *w, struct udp_socket *sock, unsigned n, uint64_t now_ms)
+{
+	size_t max = (size_t)udp_mod.max_message_size;
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned target;
+		bool queue;
+
+		if (!carries_message(w, i)) {
+			w->fate[i] = RX_SKIP;
+			continue;
+		}
+		w->keys[i] = udp_order_key(w->bufs + (size_t)i * max, w->msgs[i].msg_len);
+		target = udp_order_claim(sock->order, w->keys[i], w->index, &queue);
+		if (queue) {
+			hand_over(w, sock, i, target, now_ms);
+			w->fate[i] = RX_HANDED_OVER;
+		} else {
+			w->fate[i] = RX_HANDLE;
+		}
+	}
+}
+
+static void handle_batch(struct udp_worker *w, struct udp_socket *sock, unsigned n, uint64_t now_ms)
 {
 	struct sipd_rcvinfo ri = {
 	    .proto = SIPD_PROTO_UDP,
 	    .listen = sock->listen,
-	    .time_ms = sipd_now_ms(),
+	    .time_ms = now_ms,
 	};
 	int64_t bytes = 0, oversized = 0, empty = 0;
 	size_t max = (size_t)udp_mod.max_message_size;
@@ -78,8 +161,12 @@ static void handle_batch(struct udp_worker *w, struct udp_socket *sock, unsigned
 			empty++;
 			continue;
 		}
+		if (w->fate[i] != RX_HANDLE)
+			continue;
 		ri.src = w->from[i];
 		sipd_receive(&ri, buf, len);
+		if (sock->order)
+			udp_order_done(sock->order, w->keys[i]);
 	}
 	sipd_stat_add(udp_mod.rx_packets, n);
 	sipd_stat_add(udp_mod.rx_bytes, bytes);
@@ -102,9 +189,11 @@ static void on_readable(int fd, uint32_t events, void *arg)
 {
 	struct udp_watch *wa = arg;
 	struct udp_worker *w = wa->w;
+	struct udp_socket *sock = wa->sock;
 	unsigned batch = (unsigned)udp_mod.batch;
 
 	for (unsigned round = 0; round < UDP_ROUNDS; round++) {
+		uint64_t now_ms;
 		int n;
 
 		for (unsigned i = 0; i < batch; i++) {
@@ -112,19 +201,27 @@ static void on_readable(int fd, uint32_t events, void *arg)
 			w->msgs[i].msg_hdr.msg_flags = 0;
 			w->msgs[i].msg_hdr.msg_controllen = UDP_CTL_SIZE;
 			w->msgs[i].msg_len = 0;
+			w->fate[i] = RX_HANDLE;
 		}
+		if (sock->order)
+			udp_order_read_begin(sock->order);
 		n = recvmmsg(fd, w->msgs, batch, MSG_DONTWAIT, NULL);
+		now_ms = sipd_now_ms();
+		if (n > 0 && sock->order)
+			claim_batch(w, sock, (unsigned)n, now_ms);
+		if (sock->order)
+			udp_order_read_end(sock->order);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				/* ICMP errors queued on the socket surface here; they are not fatal. */
 				sipd_stat_inc(udp_mod.rx_errors);
-				SIPD_DBG("recvmmsg on %s: %s", wa->sock->listen->host, strerror(errno));
+				SIPD_DBG("recvmmsg on %s: %s", sock->listen->host, strerror(errno));
 			}
 			return;
 		}
-		handle_batch(w, wa->sock, (unsigned)n);
+		handle_batch(w, sock, (unsigned)n, now_ms);
 		if ((unsigned)n < batch)
 			return;
 	}
@@ -143,7 +240,10 @@ static int worker_init(struct udp_worker *w, unsigned index)
 	w->from = calloc(batch, sizeof(*w->from));
 	w->bufs = malloc(batch * max);
 	w->ctl = calloc(batch, UDP_CTL_SIZE);
-	if (!w->rx || !w->watches || !w->msgs || !w->iov || !w->from || !w->bufs || !w->ctl)
+	w->keys = calloc(batch, sizeof(*w->keys));
+	w->fate = calloc(batch, sizeof(*w->fate));
+	if (!w->rx || !w->watches || !w->msgs || !w->iov || !w->from || !w->bufs || !w->ctl || !w->keys ||
+	    !w->fate)
 		return ENOMEM;
 	for (size_t i = 0; i < batch; i++) {
 		w->iov[i].iov_base = w->bufs + i * max;
@@ -169,6 +269,8 @@ static void worker_free(struct udp_worker *w)
 	free(w->from);
 	free(w->bufs);
 	free(w->ctl);
+	free(w->keys);
+	free(w->fate);
 }
 
 int udp_recv_start(void)
@@ -184,6 +286,11 @@ int udp_recv_start(void)
 		goto out;
 	}
 	worker_count = loops;
+	/* One reader needs no ordering: it handles its datagrams one after the other. */
+	for (unsigned s = 0; loops > 1 && s < udp_mod.sock_count; s++) {
+		if ((err = udp_order_new(&udp_mod.socks[s].order)))
+			goto out;
+	}
 	for (unsigned i = 0; i < loops; i++) {
 		struct udp_worker *w = &workers[i];
 
@@ -216,6 +323,10 @@ void udp_recv_stop(void)
 {
 	for (unsigned i = 0; i < worker_count; i++)
 		worker_free(&workers[i]);
+	for (unsigned s = 0; s < udp_mod.sock_count; s++) {
+		udp_order_free(udp_mod.socks[s].order);
+		udp_mod.socks[s].order = NULL;
+	}
 	free(workers);
 	workers = NULL;
 	worker_count = 0;

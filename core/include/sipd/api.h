@@ -19,9 +19,10 @@
  * 1.1: sipd_dest.server_name, sipd_conn_id_next() (transport.h), sipd_param_source() (module.h).
  * 1.2: sipd_db_read(), sipd_db_listen_many() (db.h).
  * 1.3: sipd_transport_batch_register(), sipd_send_soon() (transport.h).
+ * 1.4: sipd_raw_call_id() (transport.h).
  */
 #define SIPD_ABI_MAJOR 1
-#define SIPD_ABI_MINOR 3
+#define SIPD_ABI_MINOR 4
 
 #if defined(__GNUC__)
 #define SIPD_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))

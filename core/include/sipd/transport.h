@@ -118,6 +118,14 @@ SIPD_API void sipd_transport_error(const struct sipd_dest *dst, int err);
 SIPD_API void sipd_receive(const struct sipd_rcvinfo *ri, const char *buf, size_t len);
 
 /*
+ * Since ABI 1.4. The Call-ID value of a message not yet parsed (full or
+ * compact name, trimmed; folding not undone), or SIPD_STR_NULL when its
+ * header block names none. A transport that hands messages between worker
+ * loops uses it to keep the messages of one call in the order they came.
+ */
+SIPD_API struct sipd_str sipd_raw_call_id(const char *buf, size_t len);
+
+/*
  * The module that owns replies (tm) provides this service from init; the
  * core then hands it every parsed reply instead of running reply_route
  * itself. on_reply returns true when it took the reply (it runs reply_route
