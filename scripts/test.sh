@@ -63,7 +63,7 @@ integration_tests() { # integration_tests BUILD_DIR
 }
 
 build_tsan() {
-	TARGET="tsan_test_script_reload tsan_test_loop tsan_test_timer tsan_test_stats tsan_rtc_media_loopback" \
+	TARGET="tsan_test_script_reload tsan_test_loop tsan_test_timer tsan_test_stats tsan_rtc_media_loopback tsan_udp_order" \
 		build_variant build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPD_SANITIZE=thread
 }
 
