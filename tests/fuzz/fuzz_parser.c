@@ -103,6 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(buf, data, size);
 	(void)parser_frame_length(buf, size, 65536, &why);
+	/* What the transports read before parsing, to keep each call's messages in order. */
+	(void)sipd_raw_call_id(buf, size);
 	if (parser_parse(&m, buf, size, &ri, &why) == 0) {
 		touch_headers(m);
 		if (m->is_request) {
