@@ -28,6 +28,9 @@ struct udp_watch {
 	struct sipd_io *io;
 };
 
+/* What becomes of a datagram of the batch: handled here, handed to another worker, or not a message. */
+enum rx_fate { RX_HANDLE, RX_HANDED_OVER, RX_SKIP };
+
 /* Allocated once per loop and only touched by that loop's thread. */
 struct udp_worker {
 	unsigned index;
@@ -41,7 +44,7 @@ struct udp_worker {
 	char *ctl; /* per message: room for the SO_RXQ_OVFL counter */
 	/* per message: its order stripe, and what becomes of it */
 	uint32_t *keys;
-	enum { RX_HANDLE, RX_HANDED_OVER, RX_SKIP } *fate;
+	enum rx_fate *fate;
 };
 
 /* A datagram handed to the worker already handling its call. */
@@ -84,7 +87,7 @@ static void handover_run(void *arg)
 	free(h);
 }
 
-/* Under the read lock: a copy of datagram i joins the queue of worker target, behind its call's earlier ones. */
+/* Under the read lock: a copy of datagram i joins worker target's queue, behind its call's earlier ones. */
 static void hand_over(struct udp_worker *w, struct udp_socket *sock, unsigned i, unsigned target,
 		      uint64_t now_ms)
 {

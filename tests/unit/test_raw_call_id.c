@@ -1,4 +1,4 @@
-/* sipd_raw_call_id: the Call-ID of a message before parsing, as the transports read it to keep calls in order. */
+/* sipd_raw_call_id: the Call-ID of a message before parsing, as transports read it to keep calls in order. */
 #include <criterion/criterion.h>
 #include <string.h>
 
