@@ -33,8 +33,10 @@ PERSIST=${SOAK_PERSIST:-true}
 bench_build sipd sipctl parser udp sanity maxfwd tm auth_db registrar session_timer || exit 1
 
 uas=$(bench_free_port)
-sipp -sf "$BENCH_DIR/uas_call.xml" -i 127.0.0.1 -p "$uas" -buff_size "$BENCH_SIPP_BUFFER" -nostdin \
-	>"$BENCH_TMP/uas.out" 2>&1 &
+# -trace_err: what reached the callee out of place (an ACK after its BYE, say), summed up at the end.
+mkdir -p "$BENCH_TMP/uas"
+(cd "$BENCH_TMP/uas" && exec sipp -sf "$BENCH_DIR/uas_call.xml" -i 127.0.0.1 -p "$uas" -buff_size "$BENCH_SIPP_BUFFER" \
+	-nostdin -trace_err >"$BENCH_TMP/uas.out" 2>&1) &
 BENCH_PIDS+=($!)
 
 port=$(bench_free_port)
@@ -129,8 +131,9 @@ for k in ("rss_kib", "fds", "dialogs", "transactions"):
     print(f"soak: {k}: after warm-up {first}, peak {peak}, last {last} ({(last - first) * 100 / max(first, 1):+.1f} %)")
 PY
 echo "soak: calls ok ${ok_calls:-?} failed ${failed_calls:-?}; registrations ok ${ok_regs:-?} failed ${failed_regs:-?}"
-# What SIPp said of each failure, by kind (the Call-ID left out), most frequent first.
-for name in calls regs; do
+# What SIPp said of each failure, by kind (the Call-ID left out), most frequent first; the callee's
+# ("uas") are messages it did not expect, which fail no call (SIPp's UAS ignores them).
+for name in calls regs uas; do
 	cat "$BENCH_TMP/$name"/*_errors.log 2>/dev/null | python3 -c '
 import collections, re, sys
 kinds = collections.Counter()
@@ -139,8 +142,9 @@ for line in sys.stdin:
     if re.match(r"\d{4}-\d\d-\d\d\s", line):
         line = re.sub(r"^.*?: ", "", line, count=1)  # the time stamps
         kinds[re.sub(r"\x27[^\x27]*@[^\x27]*\x27|[0-9]+-[0-9]+@[^ ,]+", "<call-id>", line.strip())[:200]] += 1
+what = "unexpected at the callee" if sys.argv[1] == "uas" else sys.argv[1] + " failure"
 for kind, n in kinds.most_common(8):
-    print(f"soak: {sys.argv[1]} failure x{n}: {kind}")' "$name"
+    print(f"soak: {what} x{n}: {kind}")' "$name"
 done
 cat "$BENCH_TMP"/calls/*_rtt.csv 2>/dev/null | python3 -c '
 import sys
