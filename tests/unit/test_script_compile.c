@@ -99,6 +99,44 @@ Test(script_compile, argument_types)
 	cr_assert(strstr(err, "$rm takes no parameter"), "%s", err);
 }
 
+/* Patterns glibc would compile into gigabytes are refused with a reason (fuzz_script found "UD+++...P"). */
+Test(script_compile, regexes_that_would_blow_up_are_refused)
+{
+	static const char *const fine[] = {
+	    "^sip:[a-z0-9.+-]+@(example\\\\.com|test)$",
+	    "a{32767}",
+	    "(a{255}){255}",
+	    "(.*){1000}",
+	    "(a+)+b",
+	    "x{2,}y?z*",
+	    "[[:alpha:]+*]{3}",
+	    "\\\\++",
+	    "a{2,5}b",
+	};
+	static const struct {
+		const char *re, *why;
+	} refused[] = {
+	    {"UD+++P", "bad regular expression: a repetition operator follows another at offset 3"},
+	    {"a*?", "a repetition operator follows another at offset 2"},
+	    {"a{2}{3}", "a repetition operator follows another at offset 4"},
+	    {"((a{50}){50}){50}", "too large once its repetitions are expanded (over 100000 atoms)"},
+	    {"(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))",
+	     "groups nested more than 32 deep"},
+	};
+	char text[512], err[1024];
+
+	for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+		snprintf(text, sizeof(text), "request_route { if ($ru =~ \"%s\") exit; }", fine[i]);
+		cr_assert_eq(compile_str(text, err, sizeof(err)), 0, "%s: %s", fine[i], err);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(text, sizeof(text), "request_route { if ($ru =~ \"%s\") exit; }", refused[i].re);
+		cr_assert_eq(compile_str(text, err, sizeof(err)), EINVAL, "%s compiled", refused[i].re);
+		cr_assert(strstr(err, "t.cfg:1:28: ") && strstr(err, refused[i].why), "%s: %s", refused[i].re,
+			  err);
+	}
+}
+
 Test(script_compile, route_kind_checks)
 {
 	char err[512];

@@ -214,7 +214,7 @@ static int parse_unary(struct script_comp *c, struct script_node **out)
 static int parse_regex(struct script_comp *c, struct script_node *n)
 {
 	struct script_regex *rx;
-	int rc;
+	char why[160];
 
 	if (c->tok.type != TOK_STRING)
 		return err_at(c, &c->tok,
@@ -222,12 +222,8 @@ static int parse_regex(struct script_comp *c, struct script_node *n)
 			      SIPD_STR_FMT(c->prev.text));
 	if (!(rx = script_arena_alloc(&c->s->arena, sizeof(*rx))))
 		return ENOMEM;
-	rc = regcomp(&rx->re, c->tok.str.p, REG_EXTENDED | REG_NOSUB);
-	if (rc != 0) {
-		char why[128];
-		regerror(rc, &rx->re, why, sizeof(why));
+	if (script_regex_compile(&rx->re, c->tok.str.p, REG_EXTENDED | REG_NOSUB, why, sizeof(why)))
 		return err_at(c, &c->tok, "bad regular expression: %s", why);
-	}
 	rx->next = c->s->regexes;
 	c->s->regexes = rx;
 	n->u.match.re = &rx->re;

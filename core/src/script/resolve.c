@@ -113,7 +113,7 @@ static int convert_arg(struct resolver *rv, struct script_call *call, unsigned k
 	const struct script_token *t = &call->argt[k];
 	union sipd_arg *arg = &call->args[k];
 	struct script_regex *rx;
-	int rc;
+	char why[160];
 
 	switch (decl & 0xffu) {
 	case SIPD_ARG_INT:
@@ -138,12 +138,9 @@ static int convert_arg(struct resolver *rv, struct script_call *call, unsigned k
 				      fname);
 		if (!(rx = script_arena_alloc(&rv->c->s->arena, sizeof(*rx))))
 			return ENOMEM;
-		if ((rc = regcomp(&rx->re, t->str.p, REG_EXTENDED)) != 0) {
-			char why[128];
-			regerror(rc, &rx->re, why, sizeof(why));
+		if (script_regex_compile(&rx->re, t->str.p, REG_EXTENDED, why, sizeof(why)))
 			return err_at(rv, t, "argument %u of %s(): bad regular expression: %s", k + 1, fname,
 				      why);
-		}
 		rx->next = rv->c->s->regexes;
 		rv->c->s->regexes = rx;
 		arg->re = &rx->re;

@@ -256,6 +256,12 @@ struct script_regex {
 	regex_t re;
 	struct script_regex *next;
 };
+/*
+ * regex.c: regcomp(re, pattern, flags) after refusing the patterns glibc
+ * would compile into gigabytes (stacked repetition operators, nested bounded
+ * repetitions). 0, or EINVAL with the reason in why.
+ */
+int script_regex_compile(regex_t *re, const char *pattern, int flags, char *why, size_t whylen);
 
 struct script {
 	struct script_arena arena;
